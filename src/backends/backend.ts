@@ -1,0 +1,69 @@
+import type { Logger } from "../logger.js";
+import type { ModelSpec, TensorSpecs } from "../model/spec.js";
+import type { Parameters } from "../protocol/infer.js";
+import type { Tensor } from "../tensor/tensor.js";
+
+/**
+ * The seam between the scheduler and the code that runs a model. A backend knows nothing of
+ * the wire; the scheduler knows nothing of how a backend runs. JS functions, native addons
+ * and Python worker pools all implement this.
+ */
+
+/** What a backend may declare about its model when it starts (Python's @tensorbind.model, a native addon's specs). */
+export interface ModelDeclaration {
+  readonly inputs?: TensorSpecs;
+  readonly outputs?: TensorSpecs;
+  readonly maxBatchSize?: number;
+}
+
+/** One request as a backend sees it: inputs by name, already validated against the spec. */
+export interface ExecutionRequest {
+  readonly id: string | undefined;
+  readonly inputs: Readonly<Record<string, Tensor>>;
+  readonly parameters: Parameters;
+  /** Names of the outputs to produce (all of the model's outputs when none were requested). */
+  readonly requestedOutputs: readonly string[];
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Outputs by name. A backend may return more than was requested; the caller selects. */
+export type ExecutionResult = Record<string, Tensor>;
+
+export interface BackendStartContext {
+  readonly model: string;
+  readonly version: string;
+  readonly log: Logger;
+  /** Private, mode-0700 directory this server may write into. */
+  readonly runtimeDir: string;
+}
+
+export interface Backend {
+  readonly kind: "js" | "native" | "python";
+  /** Number of instances the scheduler may run at once. */
+  readonly instances: number;
+  /** Loads the model (starts workers, opens the addon); may declare specs the user left out of bind(). */
+  start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined>;
+  /** Called once the final spec is known, before the first execute. */
+  configure?(spec: ModelSpec): void;
+  /**
+   * Runs a batch of requests on one instance (0 ≤ instance < instances) and returns one result
+   * per request, in order. Throwing fails the whole batch; a per-request failure is an Error
+   * in that request's slot.
+   */
+  execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]>;
+  /** Releases everything (processes, memory). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Marks an object as a backend factory, so bind({ fn }) can tell python()/native() from a JS function. */
+export const BACKEND_FACTORY = Symbol.for("tensorbind.backendFactory");
+
+export interface BackendFactory {
+  readonly [BACKEND_FACTORY]: true;
+  readonly kind: Backend["kind"];
+  create(): Backend;
+}
+
+export function isBackendFactory(value: unknown): value is BackendFactory {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BACKEND_FACTORY] === true;
+}

@@ -1,0 +1,134 @@
+import type { ModelSpec } from "../model/spec.js";
+import { InternalError, toTensorbindError } from "../protocol/errors.js";
+import type { Parameters } from "../protocol/infer.js";
+import { DATATYPES, type Datatype, type NumericArray } from "../tensor/datatypes.js";
+import { elementCount, formatShape } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+import type { Backend, ExecutionRequest, ExecutionResult } from "./backend.js";
+
+/** What a JS model function may return for each output. */
+export type OutputValue =
+  | Tensor
+  | NumericArray
+  | { shape: readonly number[]; data: NumericArray | ArrayLike<number | bigint | boolean | string> };
+
+export type Outputs = Record<string, OutputValue>;
+
+export interface CallContext {
+  readonly id: string | undefined;
+  readonly parameters: Parameters;
+  readonly requestedOutputs: readonly string[];
+  /** Aborted when the client goes away; long computations may check it. */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** A model function: inputs by name (each a Tensor with `.shape` and `.data`), outputs by name. */
+export type ModelFunction = (inputs: Record<string, Tensor>, ctx: CallContext) => Outputs | Promise<Outputs>;
+
+/** Runs a JS function in the server process; `instances` is the number of calls in flight at once. */
+export class JsBackend implements Backend {
+  readonly kind = "js" as const;
+  readonly instances: number;
+  readonly #fn: ModelFunction;
+  #spec: ModelSpec | undefined;
+
+  constructor(fn: ModelFunction, instances = 1) {
+    this.#fn = fn;
+    this.instances = instances;
+  }
+
+  async start(): Promise<undefined> {
+    return undefined;
+  }
+
+  configure(spec: ModelSpec): void {
+    this.#spec = spec;
+  }
+
+  async execute(batch: readonly ExecutionRequest[]): Promise<(ExecutionResult | Error)[]> {
+    const results: (ExecutionResult | Error)[] = [];
+    for (const req of batch) {
+      try {
+        const ctx: CallContext = {
+          id: req.id,
+          parameters: req.parameters,
+          requestedOutputs: req.requestedOutputs,
+          signal: req.signal,
+        };
+        const outputs = await this.#fn({ ...req.inputs }, ctx);
+        results.push(this.#convert(outputs, req));
+      } catch (err) {
+        results.push(toTensorbindError(err));
+      }
+    }
+    return results;
+  }
+
+  async stop(): Promise<void> {}
+
+  #convert(outputs: Outputs, req: ExecutionRequest): ExecutionResult {
+    const spec = this.#spec!;
+    if (typeof outputs !== "object" || outputs === null) {
+      throw new InternalError(`model '${spec.name}' returned ${typeof outputs}, expected an object of outputs`);
+    }
+    const result: ExecutionResult = {};
+    for (const name of req.requestedOutputs) {
+      const value = outputs[name];
+      if (value === undefined) continue; // reported as a missing output by validation
+      result[name] = toTensor(spec, name, value, batchSizeOf(spec, req));
+    }
+    return result;
+  }
+}
+
+function batchSizeOf(spec: ModelSpec, req: ExecutionRequest): number | undefined {
+  if (spec.maxBatchSize === 0) return undefined;
+  for (const t of Object.values(req.inputs)) return t.shape[0];
+  return undefined;
+}
+
+function toTensor(spec: ModelSpec, name: string, value: OutputValue, batchSize: number | undefined): Tensor {
+  const outSpec = spec.outputs[name]!;
+  const datatype: Datatype = outSpec.datatype;
+  if (Tensor.isTensor(value)) return value.name === name ? value : value.rename(name);
+  if (ArrayBuffer.isView(value)) {
+    const shape = impliedShape(spec, name, batchSize, value.length);
+    return fromValues(datatype, shape, value, name);
+  }
+  if (typeof value === "object" && value !== null && "shape" in value && "data" in value) {
+    return fromValues(datatype, value.shape, value.data, name);
+  }
+  throw new InternalError(
+    `model '${spec.name}' returned output '${name}' as ${typeof value}; return a Tensor, a typed array or { shape, data }`,
+  );
+}
+
+function fromValues(
+  datatype: Datatype,
+  shape: readonly number[],
+  data: NumericArray | ArrayLike<number | bigint | boolean | string>,
+  name: string,
+): Tensor {
+  const info = DATATYPES[datatype];
+  // A typed array of exactly the datatype's kind is wrapped without a copy.
+  if (info.array !== undefined && data instanceof info.array && datatype !== "BOOL") {
+    return Tensor.fromTyped(datatype, shape, data as NumericArray, name);
+  }
+  if (datatype === "BOOL" && data instanceof Uint8Array) return Tensor.fromTyped(datatype, shape, data, name);
+  return Tensor.fromArray(datatype, shape, data as ArrayLike<number>, name);
+}
+
+/** The output shape from the spec, the request's batch size, and (for one -1 dim) the element count. */
+function impliedShape(spec: ModelSpec, name: string, batchSize: number | undefined, length: number): number[] {
+  const dims = [...spec.outputs[name]!.shape];
+  const shape = batchSize === undefined ? dims : [batchSize, ...dims];
+  const unknown = shape.filter((d) => d === -1).length;
+  if (unknown === 0) return shape;
+  if (unknown === 1) {
+    const known = elementCount(shape.filter((d) => d !== -1));
+    if (known > 0 && length % known === 0) return shape.map((d) => (d === -1 ? length / known : d));
+  }
+  throw new InternalError(
+    `model '${spec.name}' returned output '${name}' as a bare array, but its shape ${formatShape(shape)} cannot be implied; return { shape, data }`,
+  );
+}

@@ -1,0 +1,167 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import type { ServeOptions } from "../config.js";
+import type { LogLevel } from "../logger.js";
+import { serve } from "../server.js";
+import { VERSION } from "../version.js";
+
+const HELP = `tensorbind ${VERSION}: serve functions behind a KServe v2 / Triton-compatible endpoint
+
+Usage:
+  tensorbind serve <module.ts|module.js> [...more] [options]
+  tensorbind health [url]          exit 0 when the server at url (default http://127.0.0.1:8000) is ready
+  tensorbind --version
+
+Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
+  --http-port <n>                  HTTP port (default 8000; 0 picks a free port)      TENSORBIND_HTTP_PORT
+  --grpc-port <n>                  gRPC port (default 8001)                           TENSORBIND_GRPC_PORT
+  --metrics-port <n>               metrics port (default 8002)                        TENSORBIND_METRICS_PORT
+  --allow-http <bool>, --allow-grpc <bool>, --allow-metrics <bool>   turn an endpoint off
+  --host <addr>                    interface to listen on (default 127.0.0.1)          TENSORBIND_HOST
+  --id <name>                      server id in server metadata (default tensorbind)   TENSORBIND_ID
+  --log-verbose <n>                1 = debug, 2 = trace (Triton's flag)
+  --log-level <level>              fatal|error|warn|info|debug|trace|silent           TENSORBIND_LOG_LEVEL
+  --max-body-bytes <n>             largest request body after decompression (64 MiB)  TENSORBIND_MAX_BODY_BYTES
+  --request-timeout-ms <n>         time to receive a whole request (120000)           TENSORBIND_REQUEST_TIMEOUT_MS
+  --shutdown-grace-ms <n>          drain time on SIGTERM before dropping (30000)      TENSORBIND_SHUTDOWN_GRACE_MS
+  --http-header-forward-pattern <re>  forward matching headers as request parameters
+  --runtime-dir <dir>              where the server may write (default: private temp dir)
+  --ready-file <file>              write {"http":...,"grpc":...,"pid":...} once ready
+`;
+
+const SERVE_FLAGS = {
+  "http-port": { type: "string" },
+  "grpc-port": { type: "string" },
+  "metrics-port": { type: "string" },
+  "allow-http": { type: "string" },
+  "allow-grpc": { type: "string" },
+  "allow-metrics": { type: "string" },
+  host: { type: "string" },
+  "http-address": { type: "string" },
+  id: { type: "string" },
+  "log-verbose": { type: "string" },
+  "log-level": { type: "string" },
+  "max-body-bytes": { type: "string" },
+  "request-timeout-ms": { type: "string" },
+  "shutdown-grace-ms": { type: "string" },
+  "http-header-forward-pattern": { type: "string" },
+  "runtime-dir": { type: "string" },
+  "ready-file": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serveCommand(rest);
+    case "health":
+      return healthCommand(rest[0]);
+    case "--version":
+    case "-v":
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(HELP);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`unknown command '${command}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+/** Maps CLI flags to serve() options; unset flags stay unset so environment variables apply. */
+export function serveOptionsFromFlags(values: Record<string, string | boolean | undefined>): ServeOptions {
+  const opts: ServeOptions = {};
+  const num = (flag: string): number | undefined => {
+    const v = values[flag];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (typeof v !== "string" || v.trim() === "" || !Number.isSafeInteger(n)) throw new Error(`--${flag} needs an integer, got '${String(v)}'`);
+    return n;
+  };
+  const port = (flag: string, allow: string): number | false | undefined => {
+    const a = values[allow];
+    if (a !== undefined && /^(false|0|no|off)$/i.test(String(a))) return false;
+    return num(flag);
+  };
+  const set = <K extends keyof ServeOptions>(key: K, value: ServeOptions[K] | undefined) => {
+    if (value !== undefined) opts[key] = value;
+  };
+  set("http", port("http-port", "allow-http"));
+  set("grpc", port("grpc-port", "allow-grpc"));
+  set("metrics", port("metrics-port", "allow-metrics"));
+  set("host", (values.host ?? values["http-address"]) as string | undefined);
+  set("id", values.id as string | undefined);
+  const verbose = num("log-verbose");
+  set("logLevel", (values["log-level"] as LogLevel | undefined) ?? (verbose === undefined ? undefined : verbose >= 2 ? "trace" : verbose === 1 ? "debug" : "info"));
+  set("maxBodyBytes", num("max-body-bytes"));
+  set("requestTimeoutMs", num("request-timeout-ms"));
+  set("shutdownGraceMs", num("shutdown-grace-ms"));
+  set("headerForwardPattern", values["http-header-forward-pattern"] as string | undefined);
+  set("runtimeDir", values["runtime-dir"] as string | undefined);
+  set("readyFile", values["ready-file"] as string | undefined);
+  return opts;
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: SERVE_FLAGS, allowPositionals: true, strict: true });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length === 0) throw new Error("tensorbind serve needs a module that calls bind(), e.g. tensorbind serve models.ts");
+  const options = serveOptionsFromFlags(values);
+  for (const file of positionals) await loadModule(file);
+  const server = await serve(options);
+  await new Promise<void>((done) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        server.log.warn({ signal }, "second signal: exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      server.log.info({ signal }, "signal received");
+      server.close().then(done, (err: unknown) => {
+        server.log.error({ err }, "error while shutting down");
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+  return process.exitCode === undefined ? 0 : Number(process.exitCode);
+}
+
+/** Imports a model module; TypeScript runs directly (through tsx), with no build step. */
+async function loadModule(file: string): Promise<void> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new Error(`no such file: ${file}`);
+  if (path.endsWith(".py")) {
+    throw new Error("serving a .py file needs the Python backend, which is not part of this build yet");
+  }
+  if (/\.[cm]?tsx?$/.test(path)) {
+    const { register } = await import("tsx/esm/api");
+    register();
+  }
+  await import(pathToFileURL(path).href);
+}
+
+async function healthCommand(url = "http://127.0.0.1:8000"): Promise<number> {
+  const base = url.replace(/\/+$/, "");
+  try {
+    const res = await fetch(`${base}/v2/health/ready`, { signal: AbortSignal.timeout(5000) });
+    process.stdout.write(`${base}: ${res.status === 200 ? "ready" : `not ready (HTTP ${res.status})`}\n`);
+    return res.status === 200 ? 0 : 1;
+  } catch (err) {
+    process.stdout.write(`${base}: unreachable (${(err as Error).message})\n`);
+    return 1;
+  }
+}

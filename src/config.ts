@@ -1,0 +1,141 @@
+import type { Logger, LogLevel } from "./logger.js";
+import type { Registry } from "./model/registry.js";
+import { ConfigError } from "./protocol/errors.js";
+
+/**
+ * Server settings. Each has a `serve()` option, a `TENSORBIND_*` environment variable and a
+ * CLI flag named like Triton's; precedence is explicit option > environment > default.
+ */
+export interface ServeOptions {
+  /** HTTP port (default 8000; 0 picks a free port; false disables HTTP). */
+  http?: number | false;
+  /** gRPC port (default 8001; 0 picks a free port; false disables gRPC). */
+  grpc?: number | false;
+  /** Metrics port (default 8002; reserved: the Prometheus endpoint comes with the metrics work). */
+  metrics?: number | false;
+  /** Interface to listen on (default 127.0.0.1; "0.0.0.0" exposes the server and is logged loudly). */
+  host?: string;
+  /** Server id reported in server metadata (Triton's --id). */
+  id?: string;
+  logLevel?: LogLevel;
+  /** Use this logger instead of creating one. */
+  logger?: Logger;
+  /** Where the server may write (sockets, shared-memory bookkeeping); default: a private temp dir. */
+  runtimeDir?: string;
+  /** Largest request body, after decompression (default 64 MiB). */
+  maxBodyBytes?: number;
+  /** Largest HTTP request head (default 64 KiB). */
+  maxHeaderBytes?: number;
+  /** Time allowed to receive a whole HTTP request (default 120 s). */
+  requestTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this (default 75 s). */
+  keepAliveTimeoutMs?: number;
+  /** How long close() waits for in-flight requests before dropping connections (default 30 s). */
+  shutdownGraceMs?: number;
+  /** Request headers matching this pattern become request parameters (Triton's --http-header-forward-pattern). */
+  headerForwardPattern?: string | RegExp;
+  /** Once ready, write `{ "http": url, "grpc": url, "pid": n }` here (for scripts using port 0). */
+  readyFile?: string;
+  /** Serve this registry instead of the process-wide one `bind()` fills. */
+  registry?: Registry;
+}
+
+export interface ResolvedConfig {
+  readonly http: number | false;
+  readonly grpc: number | false;
+  readonly metrics: number | false;
+  readonly host: string;
+  readonly id: string;
+  readonly logLevel: LogLevel;
+  readonly runtimeDir: string | undefined;
+  readonly maxBodyBytes: number;
+  readonly maxHeaderBytes: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  readonly headerForwardPattern: RegExp | undefined;
+  readonly readyFile: string | undefined;
+}
+
+export const DEFAULTS = {
+  http: 8000,
+  grpc: 8001,
+  metrics: 8002,
+  host: "127.0.0.1",
+  id: "tensorbind",
+  logLevel: "info",
+  maxBodyBytes: 64 * 1024 * 1024,
+  maxHeaderBytes: 64 * 1024,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 75_000,
+  shutdownGraceMs: 30_000,
+} as const;
+
+/** The environment variable behind each option. */
+export const ENV_VARS = {
+  http: "TENSORBIND_HTTP_PORT",
+  grpc: "TENSORBIND_GRPC_PORT",
+  metrics: "TENSORBIND_METRICS_PORT",
+  host: "TENSORBIND_HOST",
+  id: "TENSORBIND_ID",
+  logLevel: "TENSORBIND_LOG_LEVEL",
+  runtimeDir: "TENSORBIND_RUNTIME_DIR",
+  maxBodyBytes: "TENSORBIND_MAX_BODY_BYTES",
+  maxHeaderBytes: "TENSORBIND_MAX_HEADER_BYTES",
+  requestTimeoutMs: "TENSORBIND_REQUEST_TIMEOUT_MS",
+  keepAliveTimeoutMs: "TENSORBIND_KEEPALIVE_TIMEOUT_MS",
+  shutdownGraceMs: "TENSORBIND_SHUTDOWN_GRACE_MS",
+  headerForwardPattern: "TENSORBIND_HTTP_HEADER_FORWARD_PATTERN",
+  readyFile: "TENSORBIND_READY_FILE",
+} as const;
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const pick = <K extends keyof typeof ENV_VARS>(key: K): unknown => {
+    const v = options[key as keyof ServeOptions];
+    if (v !== undefined) return v;
+    const e = env[ENV_VARS[key]];
+    return e === undefined || e === "" ? undefined : e;
+  };
+  const port = (key: "http" | "grpc" | "metrics"): number | false => {
+    const v = pick(key);
+    if (v === undefined) return DEFAULTS[key];
+    if (v === false || v === "false" || v === "off") return false;
+    const n = typeof v === "number" ? v : Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`invalid ${key} port '${String(v)}'`);
+    return n;
+  };
+  const positive = (key: keyof typeof ENV_VARS & keyof typeof DEFAULTS): number => {
+    const v = pick(key);
+    if (v === undefined) return DEFAULTS[key] as number;
+    const n = typeof v === "number" ? v : Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`invalid ${key} '${String(v)}': use a positive integer`);
+    return n;
+  };
+  const logLevel = (pick("logLevel") as LogLevel | undefined) ?? DEFAULTS.logLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`invalid log level '${logLevel}'`);
+  const pattern = pick("headerForwardPattern") as string | RegExp | undefined;
+  let headerForwardPattern: RegExp | undefined;
+  try {
+    headerForwardPattern = pattern === undefined ? undefined : pattern instanceof RegExp ? pattern : new RegExp(pattern, "i");
+  } catch {
+    throw new ConfigError(`invalid header forward pattern '${String(pattern)}'`);
+  }
+  return {
+    http: port("http"),
+    grpc: port("grpc"),
+    metrics: port("metrics"),
+    host: (pick("host") as string | undefined) ?? DEFAULTS.host,
+    id: (pick("id") as string | undefined) ?? DEFAULTS.id,
+    logLevel,
+    runtimeDir: pick("runtimeDir") as string | undefined,
+    maxBodyBytes: positive("maxBodyBytes"),
+    maxHeaderBytes: positive("maxHeaderBytes"),
+    requestTimeoutMs: positive("requestTimeoutMs"),
+    keepAliveTimeoutMs: positive("keepAliveTimeoutMs"),
+    shutdownGraceMs: positive("shutdownGraceMs"),
+    headerForwardPattern,
+    readyFile: pick("readyFile") as string | undefined,
+  };
+}

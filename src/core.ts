@@ -1,0 +1,126 @@
+import type { ModelStatistics } from "./metrics/statistics.js";
+import type { Model } from "./model/model.js";
+import type { Registry } from "./model/registry.js";
+import type { TensorSpecs } from "./model/spec.js";
+import { fullShape, validateOutputs, validateRequest } from "./model/validate.js";
+import type {
+  InferenceCore,
+  ModelMetadata,
+  RepositoryEntry,
+  ServerMetadata,
+  TensorMetadata,
+} from "./protocol/core.js";
+import { toTensorbindError, UnavailableError } from "./protocol/errors.js";
+import type { InferRequest, InferResponse } from "./protocol/infer.js";
+import { type ModelConfig, renderModelConfig } from "./protocol/model-config.js";
+import { VERSION } from "./version.js";
+
+/** Extensions listed in server metadata: only those that really work. */
+export const EXTENSIONS = ["binary_tensor_data", "model_configuration", "parameters", "statistics"] as const;
+
+const now = () => process.hrtime.bigint();
+
+/**
+ * The request path behind every frontend: registry → validation → scheduler → backend →
+ * output validation, with stage timings recorded for statistics.
+ */
+export class Core implements InferenceCore {
+  readonly #registry: Registry;
+  readonly #id: string;
+  readonly #extensions: string[];
+  #ready = false;
+
+  constructor(registry: Registry, options: { id: string; extensions?: readonly string[] }) {
+    this.#registry = registry;
+    this.#id = options.id;
+    this.#extensions = [...(options.extensions ?? EXTENSIONS)];
+  }
+
+  setReady(ready: boolean): void {
+    this.#ready = ready;
+  }
+
+  isLive(): boolean {
+    return true;
+  }
+
+  isReady(): boolean {
+    return this.#ready;
+  }
+
+  serverMetadata(): ServerMetadata {
+    return { name: this.#id, version: VERSION, extensions: this.#extensions };
+  }
+
+  isModelReady(model: string, version?: string): boolean {
+    return this.#registry.get(model, version).isReady;
+  }
+
+  modelMetadata(model: string, version?: string): ModelMetadata {
+    const m = this.#registry.get(model, version);
+    const spec = m.spec;
+    const tensors = (specs: TensorSpecs): TensorMetadata[] =>
+      Object.entries(specs).map(([name, s]) => ({ name, datatype: s.datatype, shape: fullShape(spec, s) }));
+    return {
+      name: m.name,
+      versions: version === undefined ? this.#registry.versionsOf(m.name) : [m.version],
+      platform: spec.platform,
+      inputs: tensors(spec.inputs),
+      outputs: tensors(spec.outputs),
+    };
+  }
+
+  modelConfig(model: string, version?: string): ModelConfig {
+    return renderModelConfig(this.#registry.get(model, version).spec);
+  }
+
+  modelStatistics(model?: string, version?: string): ModelStatistics[] {
+    if (model === undefined || model === "") return this.#registry.list().map((m) => m.stats.snapshot());
+    if (version === undefined || version === "") {
+      this.#registry.get(model); // throws for an unknown model
+      return this.#registry
+        .list()
+        .filter((m) => m.name === model)
+        .map((m) => m.stats.snapshot());
+    }
+    return [this.#registry.get(model, version).stats.snapshot()];
+  }
+
+  repositoryIndex(): RepositoryEntry[] {
+    return this.#registry.list().map((m) => ({ name: m.name, version: m.version, state: m.state, reason: m.reason }));
+  }
+
+  async infer(request: InferRequest): Promise<InferResponse> {
+    const start = now();
+    const model = this.#registry.get(request.model, request.version);
+    try {
+      return await this.#infer(model, request, start);
+    } catch (err) {
+      model.stats.recordFailure(Number(now() - start));
+      throw toTensorbindError(err);
+    }
+  }
+
+  async #infer(model: Model, request: InferRequest, start: bigint): Promise<InferResponse> {
+    if (!model.isReady) throw new UnavailableError(`model '${model.name}' version ${model.version} is not ready`);
+    const spec = model.spec;
+    const { execution, batchSize } = validateRequest(spec, request);
+    const inputDone = now();
+    const scheduled = await model.scheduler.submit(execution, request.deadline);
+    const outputStart = now();
+    const outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
+    const end = now();
+    model.stats.recordSuccess(Number(end - start), scheduled.queueNs, {
+      computeInputNs: scheduled.timings.computeInputNs + Number(inputDone - start),
+      computeInferNs: scheduled.timings.computeInferNs,
+      computeOutputNs: scheduled.timings.computeOutputNs + Number(end - outputStart),
+    });
+    return {
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      model: model.name,
+      version: model.version,
+      parameters: {},
+      outputs,
+    };
+  }
+}

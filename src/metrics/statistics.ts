@@ -1,0 +1,135 @@
+/**
+ * Per-model statistics at Triton's stage boundaries (queue, compute_input, compute_infer,
+ * compute_output). The statistics extension, Prometheus and the dashboard all read this one source.
+ */
+
+export interface Duration {
+  count: number;
+  ns: number;
+}
+
+export interface InferenceStats {
+  success: Duration;
+  fail: Duration;
+  queue: Duration;
+  compute_input: Duration;
+  compute_infer: Duration;
+  compute_output: Duration;
+  cache_hit: Duration;
+  cache_miss: Duration;
+}
+
+export interface BatchStats {
+  batch_size: number;
+  compute_input: Duration;
+  compute_infer: Duration;
+  compute_output: Duration;
+}
+
+/** Triton's statistics-extension shape for one model version. */
+export interface ModelStatistics {
+  name: string;
+  version: string;
+  last_inference: number;
+  inference_count: number;
+  execution_count: number;
+  inference_stats: InferenceStats;
+  batch_stats: BatchStats[];
+}
+
+const zero = (): Duration => ({ count: 0, ns: 0 });
+
+/** Stage durations of one execution (a batch), in nanoseconds. */
+export interface ExecutionTimings {
+  computeInputNs: number;
+  computeInferNs: number;
+  computeOutputNs: number;
+}
+
+export class StatisticsRecorder {
+  readonly #name: string;
+  readonly #version: string;
+  #lastInference = 0;
+  #inferenceCount = 0;
+  #executionCount = 0;
+  readonly #stats: InferenceStats = {
+    success: zero(),
+    fail: zero(),
+    queue: zero(),
+    compute_input: zero(),
+    compute_infer: zero(),
+    compute_output: zero(),
+    cache_hit: zero(),
+    cache_miss: zero(),
+  };
+  readonly #batches = new Map<number, BatchStats>();
+
+  constructor(name: string, version: string) {
+    this.#name = name;
+    this.#version = version;
+  }
+
+  /** One request finished successfully: total time from arrival to response, and its time in the queue. */
+  recordSuccess(totalNs: number, queueNs: number, timings: ExecutionTimings): void {
+    add(this.#stats.success, totalNs);
+    add(this.#stats.queue, queueNs);
+    add(this.#stats.compute_input, timings.computeInputNs);
+    add(this.#stats.compute_infer, timings.computeInferNs);
+    add(this.#stats.compute_output, timings.computeOutputNs);
+    this.#inferenceCount++;
+    this.#lastInference = Date.now();
+  }
+
+  recordFailure(totalNs: number): void {
+    add(this.#stats.fail, totalNs);
+    this.#lastInference = Date.now();
+  }
+
+  /** One execution of the backend on a batch of `batchSize` requests. */
+  recordExecution(batchSize: number, timings: ExecutionTimings): void {
+    this.#executionCount++;
+    let b = this.#batches.get(batchSize);
+    if (!b) {
+      b = { batch_size: batchSize, compute_input: zero(), compute_infer: zero(), compute_output: zero() };
+      this.#batches.set(batchSize, b);
+    }
+    add(b.compute_input, timings.computeInputNs);
+    add(b.compute_infer, timings.computeInferNs);
+    add(b.compute_output, timings.computeOutputNs);
+  }
+
+  snapshot(): ModelStatistics {
+    const copy = (d: Duration): Duration => ({ count: d.count, ns: d.ns });
+    const s = this.#stats;
+    return {
+      name: this.#name,
+      version: this.#version,
+      last_inference: this.#lastInference,
+      inference_count: this.#inferenceCount,
+      execution_count: this.#executionCount,
+      inference_stats: {
+        success: copy(s.success),
+        fail: copy(s.fail),
+        queue: copy(s.queue),
+        compute_input: copy(s.compute_input),
+        compute_infer: copy(s.compute_infer),
+        compute_output: copy(s.compute_output),
+        cache_hit: copy(s.cache_hit),
+        cache_miss: copy(s.cache_miss),
+      },
+      batch_stats: [...this.#batches.values()]
+        .sort((a, b) => a.batch_size - b.batch_size)
+        .map((b) => ({
+          batch_size: b.batch_size,
+          compute_input: copy(b.compute_input),
+          compute_infer: copy(b.compute_infer),
+          compute_output: copy(b.compute_output),
+        })),
+    };
+  }
+}
+
+function add(d: Duration, ns: number): void {
+  d.count++;
+  d.ns += Math.max(0, Math.round(ns));
+}

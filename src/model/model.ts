@@ -1,0 +1,174 @@
+import {
+  type Backend,
+  type BackendFactory,
+  type BackendStartContext,
+  isBackendFactory,
+  type ModelDeclaration,
+} from "../backends/backend.js";
+import { JsBackend, type ModelFunction } from "../backends/js.js";
+import { StatisticsRecorder } from "../metrics/statistics.js";
+import { ConfigError, UnavailableError } from "../protocol/errors.js";
+import { Scheduler } from "../scheduler/scheduler.js";
+import {
+  type ModelSpec,
+  type TensorSpec,
+  validateModelName,
+  validateTensorSpecs,
+  validateVersion,
+} from "./spec.js";
+
+/** What `bind()` takes. */
+export interface BindOptions {
+  /** Letters, digits, `.`, `_` and `-`. */
+  name: string;
+  /** A positive integer; defaults to 1. */
+  version?: string | number;
+  /** A JS function, or a backend made by `python()` / `native()`. */
+  fn: ModelFunction | BackendFactory;
+  /** May be omitted when the backend declares them (Python's `@tensorbind.model`, a native addon's specs). */
+  inputs?: Record<string, TensorSpec>;
+  outputs?: Record<string, TensorSpec>;
+  /** > 0 makes the first dimension of every tensor the batch dimension, up to this size. */
+  maxBatchSize?: number;
+  /** Check every output's datatype and shape against its spec (default true). */
+  strict?: boolean;
+  /** How many executions may run at once (JS concurrency slots, worker processes, GPUs). Default 1. */
+  instances?: number;
+  /** Requests allowed to wait; more are rejected at once with 503 / UNAVAILABLE. 0 = unbounded (default). */
+  maxQueueSize?: number;
+}
+
+/** Triton's model states, as the repository index reports them. */
+export type ModelState = "LOADING" | "READY" | "UNLOADING" | "UNAVAILABLE";
+
+/** One version of a bound model: its backend, scheduler, statistics and lifecycle. */
+export class Model {
+  readonly name: string;
+  readonly version: string;
+  readonly backend: Backend;
+  readonly stats: StatisticsRecorder;
+  #options: BindOptions;
+  #state: ModelState = "UNAVAILABLE";
+  #reason = "not loaded";
+  #spec: ModelSpec | undefined;
+  #scheduler: Scheduler | undefined;
+  #loading: Promise<void> | undefined;
+
+  constructor(options: BindOptions) {
+    this.name = validateModelName(options.name);
+    this.version = validateVersion(options.version ?? 1);
+    const instances = options.instances ?? 1;
+    if (!Number.isSafeInteger(instances) || instances < 1) throw new ConfigError(`instances must be a positive integer`);
+    const maxBatchSize = options.maxBatchSize ?? 0;
+    if (!Number.isSafeInteger(maxBatchSize) || maxBatchSize < 0) {
+      throw new ConfigError(`maxBatchSize must be a non-negative integer`);
+    }
+    if (typeof options.fn === "function") {
+      this.backend = new JsBackend(options.fn, instances);
+      if (!options.inputs || !options.outputs) {
+        throw new ConfigError(`model '${this.name}': a JS function needs inputs and outputs specs`);
+      }
+    } else if (isBackendFactory(options.fn)) {
+      this.backend = options.fn.create();
+    } else {
+      throw new ConfigError(`model '${this.name}': fn must be a function, python(...) or native(...)`);
+    }
+    // Specs given to bind() are checked now, so mistakes surface at bind() rather than at serve().
+    if (options.inputs) validateTensorSpecs("input", options.inputs);
+    if (options.outputs) validateTensorSpecs("output", options.outputs);
+    this.#options = options;
+    this.stats = new StatisticsRecorder(this.name, this.version);
+  }
+
+  get state(): ModelState {
+    return this.#state;
+  }
+  get reason(): string {
+    return this.#reason;
+  }
+  get isReady(): boolean {
+    return this.#state === "READY";
+  }
+
+  /** The resolved spec; available once loaded. */
+  get spec(): ModelSpec {
+    if (!this.#spec) throw new UnavailableError(`model '${this.name}' version ${this.version} is not ready`);
+    return this.#spec;
+  }
+
+  get scheduler(): Scheduler {
+    if (!this.#scheduler || this.#state !== "READY") {
+      throw new UnavailableError(`model '${this.name}' version ${this.version} is not ready (${this.#state.toLowerCase()})`);
+    }
+    return this.#scheduler;
+  }
+
+  /** Starts the backend and resolves the spec. Idempotent. */
+  load(ctx: Omit<BackendStartContext, "model" | "version">): Promise<void> {
+    this.#loading ??= this.#load(ctx);
+    return this.#loading;
+  }
+
+  async #load(ctx: Omit<BackendStartContext, "model" | "version">): Promise<void> {
+    this.#state = "LOADING";
+    this.#reason = "";
+    try {
+      const declared = await this.backend.start({ ...ctx, model: this.name, version: this.version });
+      this.#spec = this.#resolveSpec(declared);
+      this.backend.configure?.(this.#spec);
+      this.#scheduler = new Scheduler(this.backend, {
+        maxQueueSize: this.#options.maxQueueSize ?? 0,
+        onExecution: (size, timings) => this.stats.recordExecution(size, timings),
+      });
+      this.#state = "READY";
+    } catch (err) {
+      this.#state = "UNAVAILABLE";
+      this.#reason = err instanceof Error ? err.message : String(err);
+      await this.backend.stop().catch(() => {});
+      throw err instanceof ConfigError ? err : new ConfigError(`model '${this.name}' failed to load: ${this.#reason}`, { cause: err });
+    }
+  }
+
+  #resolveSpec(declared: ModelDeclaration | undefined): ModelSpec {
+    const o = this.#options;
+    const inputs = o.inputs ?? declared?.inputs;
+    const outputs = o.outputs ?? declared?.outputs;
+    if (!inputs || !outputs) {
+      throw new ConfigError(`model '${this.name}': no input/output specs given to bind() and none declared by the backend`);
+    }
+    const maxBatchSize = o.maxBatchSize ?? declared?.maxBatchSize ?? 0;
+    if (declared?.maxBatchSize !== undefined && o.maxBatchSize !== undefined && declared.maxBatchSize !== o.maxBatchSize) {
+      throw new ConfigError(
+        `model '${this.name}': bind() says maxBatchSize ${o.maxBatchSize} but the backend declares ${declared.maxBatchSize}`,
+      );
+    }
+    return Object.freeze({
+      name: this.name,
+      version: this.version,
+      inputs: validateTensorSpecs("input", inputs),
+      outputs: validateTensorSpecs("output", outputs),
+      maxBatchSize,
+      strict: o.strict ?? true,
+      platform: `tensorbind_${this.backend.kind}`,
+      instances: this.backend.instances,
+    });
+  }
+
+  /** A new, unloaded instance of the same definition (a stopped backend is not restarted). */
+  fresh(): Model {
+    return new Model(this.#options);
+  }
+
+  /** Stops accepting requests, lets queued and running ones finish, then stops the backend. Idempotent. */
+  async unload(): Promise<void> {
+    if (this.#state === "UNAVAILABLE" && !this.#scheduler) return;
+    this.#state = "UNLOADING";
+    const scheduler = this.#scheduler;
+    this.#scheduler = undefined;
+    await this.#loading?.catch(() => {});
+    await scheduler?.stop({ drain: true });
+    await this.backend.stop();
+    this.#state = "UNAVAILABLE";
+    this.#reason = "unloaded";
+  }
+}

@@ -1,0 +1,100 @@
+import type { BackendStartContext } from "../backends/backend.js";
+import type { Logger } from "../logger.js";
+import { ConfigError, NotFoundError, unknownModelError } from "../protocol/errors.js";
+import { type BindOptions, Model } from "./model.js";
+
+type LoadContext = Omit<BackendStartContext, "model" | "version">;
+
+/**
+ * Name + version → Model. Models bound before the registry is started are loaded by
+ * `start()`; models bound afterwards load at once (and report failures in the log and in
+ * the repository index rather than throwing at the caller).
+ */
+export class Registry {
+  readonly #models = new Map<string, Map<string, Model>>();
+  #context: LoadContext | undefined;
+
+  /** Adds a model version. Throws ConfigError for a bad definition or a duplicate name+version. */
+  bind(options: BindOptions): Model {
+    const model = new Model(options);
+    let versions = this.#models.get(model.name);
+    if (versions?.has(model.version)) {
+      throw new ConfigError(`model '${model.name}' version ${model.version} is already bound; unbind it first`);
+    }
+    if (!versions) {
+      versions = new Map();
+      this.#models.set(model.name, versions);
+    }
+    versions.set(model.version, model);
+    if (this.#context) {
+      const log: Logger = this.#context.log;
+      model.load(this.#context).then(
+        () => log.info({ model: model.name, version: model.version }, "model loaded"),
+        (err: Error) => log.error({ model: model.name, version: model.version, err: err.message }, "model failed to load"),
+      );
+    }
+    return model;
+  }
+
+  /** Removes a model (all versions when `version` is undefined), draining its requests first. */
+  async unbind(name: string, version?: string | number): Promise<void> {
+    const versions = this.#models.get(name);
+    if (!versions) throw unknownModelError(name);
+    const targets = version === undefined ? [...versions.values()] : [versions.get(String(version))];
+    if (targets.some((m) => m === undefined)) throw unknownModelError(name, String(version));
+    for (const m of targets as Model[]) versions.delete(m.version);
+    if (versions.size === 0) this.#models.delete(name);
+    await Promise.all((targets as Model[]).map((m) => m.unload()));
+  }
+
+  /** The requested version, or the latest when none is given. Throws NotFoundError with Triton's wording. */
+  get(name: string, version?: string): Model {
+    const versions = this.#models.get(name);
+    if (!versions || versions.size === 0) throw unknownModelError(name, version);
+    if (version === undefined || version === "") return latest(versions);
+    if (!/^[0-9]+$/.test(version)) throw new NotFoundError(`Request for unknown model: '${name}' version ${version} is not found`);
+    const m = versions.get(String(Number.parseInt(version, 10)));
+    if (!m) throw unknownModelError(name, version);
+    return m;
+  }
+
+  /** Every model version, sorted by name then version. */
+  list(): Model[] {
+    return [...this.#models.keys()]
+      .sort()
+      .flatMap((name) => [...this.#models.get(name)!.values()].sort((a, b) => Number(a.version) - Number(b.version)));
+  }
+
+  versionsOf(name: string): string[] {
+    return [...(this.#models.get(name)?.keys() ?? [])].sort((a, b) => Number(a) - Number(b));
+  }
+
+  get started(): boolean {
+    return this.#context !== undefined;
+  }
+
+  /** Loads every bound model; rejects with the first load failure. */
+  async start(context: LoadContext): Promise<void> {
+    this.#context = context;
+    await Promise.all(this.list().map((m) => m.load(context)));
+  }
+
+  /** Drains and unloads every model. The models stay bound, so a later start() reloads them. */
+  async stop(): Promise<void> {
+    this.#context = undefined;
+    const models = this.list();
+    await Promise.all(models.map((m) => m.unload()));
+    // Forget the finished instances so a restart creates fresh backends.
+    for (const m of models) {
+      const versions = this.#models.get(m.name)!;
+      versions.delete(m.version);
+      versions.set(m.version, m.fresh());
+    }
+  }
+}
+
+function latest(versions: Map<string, Model>): Model {
+  let best: Model | undefined;
+  for (const m of versions.values()) if (!best || Number(m.version) > Number(best.version)) best = m;
+  return best!;
+}

@@ -1,0 +1,141 @@
+/**
+ * One error hierarchy for the whole server. Every error carries a stable `code`; the status
+ * table below is the only place that maps codes to HTTP and gRPC statuses. Frontends never
+ * invent errors: they translate these.
+ */
+
+export type ErrorCode =
+  | "TB_ERR_INVALID_ARG"
+  | "TB_ERR_NOT_FOUND"
+  | "TB_ERR_METHOD_NOT_ALLOWED"
+  | "TB_ERR_UNAVAILABLE"
+  | "TB_ERR_UNIMPLEMENTED"
+  | "TB_ERR_INTERNAL"
+  | "TB_ERR_CANCELLED"
+  | "TB_ERR_DEADLINE_EXCEEDED"
+  | "TB_ERR_RESOURCE_EXHAUSTED"
+  | "TB_ERR_CONFIG";
+
+/** gRPC status codes (numeric values from grpc's status.proto), kept here so the table needs no grpc import. */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+export interface StatusMapping {
+  readonly http: number;
+  readonly grpc: number;
+}
+
+/** The status table shared by every frontend. */
+export const STATUS_TABLE: Readonly<Record<ErrorCode, StatusMapping>> = Object.freeze({
+  TB_ERR_INVALID_ARG: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  TB_ERR_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND },
+  TB_ERR_METHOD_NOT_ALLOWED: { http: 405, grpc: GrpcStatus.UNIMPLEMENTED },
+  TB_ERR_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
+  TB_ERR_UNIMPLEMENTED: { http: 501, grpc: GrpcStatus.UNIMPLEMENTED },
+  TB_ERR_INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL },
+  TB_ERR_CANCELLED: { http: 499, grpc: GrpcStatus.CANCELLED },
+  TB_ERR_DEADLINE_EXCEEDED: { http: 504, grpc: GrpcStatus.DEADLINE_EXCEEDED },
+  TB_ERR_RESOURCE_EXHAUSTED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  TB_ERR_CONFIG: { http: 500, grpc: GrpcStatus.INTERNAL },
+});
+
+// A global symbol brands our errors so `isTensorbindError` works across duplicate copies of the package.
+const BRAND = Symbol.for("tensorbind.error");
+
+export class TensorbindError extends Error {
+  readonly code: ErrorCode;
+  readonly [BRAND] = true;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  get status(): StatusMapping {
+    return STATUS_TABLE[this.code];
+  }
+}
+
+export function isTensorbindError(err: unknown): err is TensorbindError {
+  return typeof err === "object" && err !== null && (err as { [BRAND]?: unknown })[BRAND] === true;
+}
+
+export class InvalidArgumentError extends TensorbindError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TB_ERR_INVALID_ARG", message, options);
+  }
+}
+export class NotFoundError extends TensorbindError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TB_ERR_NOT_FOUND", message, options);
+  }
+}
+export class MethodNotAllowedError extends TensorbindError {
+  constructor(message: string) {
+    super("TB_ERR_METHOD_NOT_ALLOWED", message);
+  }
+}
+export class UnavailableError extends TensorbindError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TB_ERR_UNAVAILABLE", message, options);
+  }
+}
+export class UnimplementedError extends TensorbindError {
+  constructor(message: string) {
+    super("TB_ERR_UNIMPLEMENTED", message);
+  }
+}
+export class InternalError extends TensorbindError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TB_ERR_INTERNAL", message, options);
+  }
+}
+export class CancelledError extends TensorbindError {
+  constructor(message = "request was cancelled") {
+    super("TB_ERR_CANCELLED", message);
+  }
+}
+export class DeadlineExceededError extends TensorbindError {
+  constructor(message = "request timed out") {
+    super("TB_ERR_DEADLINE_EXCEEDED", message);
+  }
+}
+export class ResourceExhaustedError extends TensorbindError {
+  constructor(message: string) {
+    super("TB_ERR_RESOURCE_EXHAUSTED", message);
+  }
+}
+/** A mistake in how the server or a model was set up (reported at bind/serve time, not per request). */
+export class ConfigError extends TensorbindError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TB_ERR_CONFIG", message, options);
+  }
+}
+
+/**
+ * Turns anything thrown into a TensorbindError. Errors from user code become INTERNAL with
+ * their type and message (never a stack trace: that goes to the log).
+ */
+export function toTensorbindError(err: unknown): TensorbindError {
+  if (isTensorbindError(err)) return err;
+  if (err instanceof Error) return new InternalError(`${err.name}: ${err.message}`, { cause: err });
+  return new InternalError(String(err));
+}
+
+/** Triton's wording for an unknown model; scripts match on it. */
+export function unknownModelError(name: string, version?: string): NotFoundError {
+  return version === undefined
+    ? new NotFoundError(`Request for unknown model: '${name}' is not found`)
+    : new NotFoundError(`Request for unknown model: '${name}' version ${version} is not found`);
+}

@@ -1,0 +1,151 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../../logger.js";
+import type { InferenceCore } from "../core.js";
+import { MethodNotAllowedError, NotFoundError } from "../errors.js";
+import { readBody } from "./body.js";
+import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
+import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
+import { sendError, sendJson } from "./respond.js";
+
+export interface HttpOptions {
+  readonly port: number;
+  readonly host: string;
+  /** Largest request body accepted, after decompression. */
+  readonly maxBodyBytes: number;
+  /** Largest request head (request line + headers). */
+  readonly maxHeaderBytes: number;
+  /** A request that has not fully arrived within this time is answered 408 and closed (slowloris). */
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** Request headers whose names match become request parameters (Triton's header-forward pattern). */
+  readonly headerForwardPattern: RegExp | undefined;
+}
+
+/**
+ * The KServe v2 HTTP/REST frontend on node:http. It only translates: routes and bodies in,
+ * InferenceCore calls, JSON or binary bodies out. Errors come from the core's hierarchy.
+ */
+export class HttpFrontend {
+  readonly #core: InferenceCore;
+  readonly #options: HttpOptions;
+  readonly #log: Logger;
+  readonly #server: Server;
+  #closing: Promise<void> | undefined;
+
+  constructor(core: InferenceCore, options: HttpOptions, log: Logger) {
+    this.#core = core;
+    this.#options = options;
+    this.#log = log;
+    this.#server = createServer(
+      {
+        maxHeaderSize: options.maxHeaderBytes,
+        requestTimeout: options.requestTimeoutMs,
+        headersTimeout: Math.min(options.requestTimeoutMs, 60_000),
+        keepAliveTimeout: options.keepAliveTimeoutMs,
+        noDelay: true,
+      },
+      (req, res) => this.#handle(req, res),
+    );
+    this.#server.on("clientError", (err, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const status = (err as NodeJS.ErrnoException).code === "HPE_HEADER_OVERFLOW" ? 431 : err.message.includes("timeout") ? 408 : 400;
+      const body = JSON.stringify({ error: status === 431 ? "request headers too large" : "bad request" });
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(
+          err.code === "EADDRINUSE"
+            ? new Error(`HTTP port ${this.#options.port} on ${this.#options.host} is already in use; choose another with --http-port (0 picks a free one)`)
+            : err,
+        );
+      };
+      this.#server.once("error", onError);
+      this.#server.listen(this.#options.port, this.#options.host, () => {
+        this.#server.off("error", onError);
+        resolve((this.#server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  get port(): number {
+    return (this.#server.address() as AddressInfo | null)?.port ?? this.#options.port;
+  }
+
+  /** Stops accepting connections, lets in-flight requests finish, closes idle keep-alive sockets. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+    });
+    return this.#closing;
+  }
+
+  /** Forcibly drops every connection (after a drain grace period has passed). */
+  destroyConnections(): void {
+    this.#server.closeAllConnections();
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#closing) res.setHeader("Connection", "close");
+    const path = pathOf(req.url);
+    const match = matchRoute(path);
+    this.#route(req, res, match, path).catch((err: unknown) => {
+      const e = sendError(res, err, err instanceof MethodNotAllowedError ? { Allow: match?.method ?? "GET" } : {});
+      if (e.status.http >= 500 && e.code !== "TB_ERR_UNAVAILABLE") this.#log.error({ err: e, cause: e.cause, path }, "request failed");
+      else this.#log.debug({ code: e.code, msg: e.message, path }, "request rejected");
+      // A body we refused to read must not be parsed as the next request on this connection.
+      if (!req.complete) res.once("finish", () => req.socket.destroy());
+    });
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse, match: RouteMatch | undefined, path: string): Promise<void> {
+    if (!match) throw new NotFoundError(`no route for ${req.method ?? "?"} ${path}`);
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    if (method !== match.method) throw new MethodNotAllowedError(`${req.method ?? "?"} is not allowed on ${path}; use ${match.method}`);
+    const core = this.#core;
+    const { model, version } = match;
+    switch (match.route) {
+      case "health_live": {
+        const live = core.isLive();
+        return sendJson(res, live ? 200 : 400, { live });
+      }
+      case "health_ready": {
+        const ready = core.isReady();
+        return sendJson(res, ready ? 200 : 400, { ready });
+      }
+      case "server_metadata":
+        return sendJson(res, 200, core.serverMetadata());
+      case "model_metadata":
+        return sendJson(res, 200, core.modelMetadata(model!, version));
+      case "model_ready": {
+        const ready = core.isModelReady(model!, version);
+        return sendJson(res, ready ? 200 : 400, { name: model, ready });
+      }
+      case "model_config":
+        return sendJson(res, 200, core.modelConfig(model!, version));
+      case "model_stats":
+        return sendJson(res, 200, { model_stats: core.modelStatistics(model!, version) });
+      case "all_stats":
+        return sendJson(res, 200, { model_stats: core.modelStatistics() });
+      case "repository_index": {
+        await readBody(req, 64 * 1024); // the body ({"ready": bool}) may filter; we list everything
+        return sendJson(res, 200, core.repositoryIndex());
+      }
+      case "model_infer":
+        return handleInfer(core, req, res, model!, version, this.#inferOptions());
+    }
+  }
+
+  #inferOptions(): InferHandlerOptions {
+    return { maxBodyBytes: this.#options.maxBodyBytes, headerForwardPattern: this.#options.headerForwardPattern };
+  }
+}
+

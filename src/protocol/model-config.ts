@@ -1,0 +1,47 @@
+import type { ModelSpec } from "../model/spec.js";
+import { DATATYPES } from "../tensor/datatypes.js";
+
+/** Triton's model configuration in its JSON form (protobuf field names), as perf_analyzer reads it. */
+export interface ModelConfig {
+  name: string;
+  platform: string;
+  backend: string;
+  version_policy: { latest: { num_versions: number } };
+  max_batch_size: number;
+  input: ModelConfigTensor[];
+  output: ModelConfigTensor[];
+  instance_group: { name: string; kind: string; count: number; gpus: number[] }[];
+  dynamic_batching?: Record<string, unknown>;
+  parameters: Record<string, { string_value: string }>;
+}
+
+export interface ModelConfigTensor {
+  name: string;
+  data_type: string;
+  dims: string[];
+  optional?: boolean;
+}
+
+/** Renders a spec as Triton's model config. `dims` exclude the batch dimension, as in Triton. */
+export function renderModelConfig(spec: ModelSpec): ModelConfig {
+  const tensors = (specs: ModelSpec["inputs"], withOptional: boolean): ModelConfigTensor[] =>
+    Object.entries(specs).map(([name, s]) => ({
+      name,
+      data_type: DATATYPES[s.datatype].configName,
+      // Triton's JSON renders int64 dims as strings; tritonclient and perf_analyzer accept both.
+      dims: s.shape.map(String),
+      // Protobuf JSON omits false booleans; Triton renders `optional` only when set.
+      ...(withOptional && s.optional ? { optional: true } : {}),
+    }));
+  return {
+    name: spec.name,
+    platform: spec.platform,
+    backend: spec.platform,
+    version_policy: { latest: { num_versions: 1 } },
+    max_batch_size: spec.maxBatchSize,
+    input: tensors(spec.inputs, true),
+    output: tensors(spec.outputs, false),
+    instance_group: [{ name: `${spec.name}_0`, kind: "KIND_CPU", count: spec.instances, gpus: [] }],
+    parameters: {},
+  };
+}

@@ -1,0 +1,156 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defaultRegistry } from "./bind.js";
+import { resolveConfig, type ResolvedConfig, type ServeOptions } from "./config.js";
+import { Core } from "./core.js";
+import { createLogger, type Logger } from "./logger.js";
+import type { Registry } from "./model/registry.js";
+import { HttpFrontend } from "./protocol/http/server.js";
+
+export interface ServerUrls {
+  /** e.g. http://127.0.0.1:8000 */
+  readonly http?: string;
+  /** host:port, as gRPC clients take it */
+  readonly grpc?: string;
+}
+
+/** A running server. */
+export class Server {
+  readonly urls: ServerUrls;
+  readonly config: ResolvedConfig;
+  readonly log: Logger;
+  readonly runtimeDir: string;
+  readonly #core: Core;
+  readonly #registry: Registry;
+  readonly #http: HttpFrontend | undefined;
+  readonly #ownsRuntimeDir: boolean;
+  #closing: Promise<void> | undefined;
+
+  /** @internal use serve() */
+  constructor(parts: {
+    urls: ServerUrls;
+    config: ResolvedConfig;
+    log: Logger;
+    runtimeDir: string;
+    ownsRuntimeDir: boolean;
+    core: Core;
+    registry: Registry;
+    http: HttpFrontend | undefined;
+  }) {
+    this.urls = parts.urls;
+    this.config = parts.config;
+    this.log = parts.log;
+    this.runtimeDir = parts.runtimeDir;
+    this.#ownsRuntimeDir = parts.ownsRuntimeDir;
+    this.#core = parts.core;
+    this.#registry = parts.registry;
+    this.#http = parts.http;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Stops the server: readiness flips to false, no new connections are accepted, in-flight
+   * requests are answered (up to the shutdown grace period), models are unloaded, and the
+   * runtime dir is removed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#core.setReady(false);
+    this.log.info("shutting down: draining in-flight requests");
+    const grace = setTimeout(() => {
+      this.log.warn("shutdown grace period passed; dropping remaining connections");
+      this.#http?.destroyConnections();
+    }, this.config.shutdownGraceMs);
+    grace.unref();
+    try {
+      await this.#http?.close();
+      await this.#registry.stop();
+    } finally {
+      clearTimeout(grace);
+      if (this.config.readyFile) rmSync(this.config.readyFile, { force: true });
+      if (this.#ownsRuntimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
+    }
+    this.log.info("server stopped");
+  }
+}
+
+/**
+ * Loads every bound model and starts the endpoints.
+ *
+ * @example
+ * const server = await serve({ http: 0 });
+ * console.log(server.urls.http);
+ * await server.close();
+ */
+export async function serve(options: ServeOptions = {}): Promise<Server> {
+  const config = resolveConfig(options);
+  const log = options.logger ?? createLogger(config.logLevel);
+  const registry = options.registry ?? defaultRegistry();
+  if (registry.started) throw new Error("this registry is already being served; close the other server first");
+
+  const ownsRuntimeDir = config.runtimeDir === undefined;
+  const runtimeDir = config.runtimeDir ?? mkdtempSync(join(tmpdir(), "tensorbind-"));
+  if (!ownsRuntimeDir) mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+
+  const core = new Core(registry, { id: config.id });
+  let http: HttpFrontend | undefined;
+  try {
+    await registry.start({ log, runtimeDir });
+    const urls: { http?: string; grpc?: string } = {};
+    if (config.http !== false) {
+      http = new HttpFrontend(
+        core,
+        {
+          port: config.http,
+          host: config.host,
+          maxBodyBytes: config.maxBodyBytes,
+          maxHeaderBytes: config.maxHeaderBytes,
+          requestTimeoutMs: config.requestTimeoutMs,
+          keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+          headerForwardPattern: config.headerForwardPattern,
+        },
+        log,
+      );
+      const port = await http.listen();
+      urls.http = `http://${hostForUrl(config.host)}:${port}`;
+    }
+    const server = new Server({ urls, config, log, runtimeDir, ownsRuntimeDir, core, registry, http });
+    core.setReady(true);
+    if (config.host !== "127.0.0.1" && config.host !== "localhost" && config.host !== "::1") {
+      log.warn({ host: config.host }, "listening on a non-loopback interface: the server is reachable from the network");
+    }
+    logBanner(log, urls, registry);
+    if (config.readyFile) writeFileSync(config.readyFile, JSON.stringify({ ...urls, pid: process.pid }));
+    return server;
+  } catch (err) {
+    await http?.close().catch(() => {});
+    await registry.stop().catch(() => {});
+    if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+function logBanner(log: Logger, urls: ServerUrls, registry: Registry): void {
+  const models = registry.list().map((m) => `${m.name}@${m.version} (${m.backend.kind}, ${m.state.toLowerCase()})`);
+  const lines = [
+    "tensorbind is ready",
+    ...(urls.http ? [`  HTTP  ${urls.http}/v2`] : []),
+    ...(urls.grpc ? [`  gRPC  ${urls.grpc}`] : []),
+    `  models: ${models.length ? models.join(", ") : "none"}`,
+  ];
+  log.info({ urls, models: registry.list().map((m) => `${m.name}@${m.version}`) }, "tensorbind is ready");
+  // People at a terminal get the banner as plain lines too; logs stay one JSON object per line.
+  if (process.stderr.isTTY) process.stderr.write(`${lines.join("\n")}\n`);
+}
