@@ -1,5 +1,4 @@
-import type { Model } from "./model/model.js";
-import type { BindOptions } from "./model/model.js";
+import type { BindOptions, Model } from "./model/model.js";
 import { Registry } from "./model/registry.js";
 
 // One process-wide registry, found through a global symbol so that a model module and the
@@ -32,8 +31,11 @@ export interface BoundModel {
  *   fn: ({ A, B }) => ({ SUM: (A.data as Float32Array).map((a, i) => a + (B.data as Float32Array)[i]!) }),
  * });
  */
-export function bind(options: BindOptions, registry: Registry = defaultRegistry()): BoundModel {
-  const model: Model = registry.bind(options);
+export function bind<I extends string, O extends string>(
+  options: BindOptions<I, O>,
+  registry: Registry = defaultRegistry(),
+): BoundModel {
+  const model: Model = registry.bind(options as unknown as BindOptions);
   return {
     name: model.name,
     version: model.version,
@@ -42,6 +44,10 @@ export function bind(options: BindOptions, registry: Registry = defaultRegistry(
 }
 
 /** Removes a model (every version unless one is given), draining its requests first. */
-export function unbind(name: string, version?: string | number, registry: Registry = defaultRegistry()): Promise<void> {
+export function unbind(
+  name: string,
+  version?: string | number,
+  registry: Registry = defaultRegistry(),
+): Promise<void> {
   return registry.unbind(name, version);
 }

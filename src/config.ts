@@ -15,6 +15,20 @@ export interface ServeOptions {
   metrics?: number | false;
   /** Interface to listen on (default 127.0.0.1; "0.0.0.0" exposes the server and is logged loudly). */
   host?: string;
+  /** Interface for gRPC only (Triton's --grpc-address); default: `host`. */
+  grpcHost?: string;
+  /** Largest gRPC message received, after decompression (default 2 GiB - 1, like Triton). */
+  grpcMaxReceiveBytes?: number;
+  /** Largest gRPC message sent (default 2 GiB - 1). */
+  grpcMaxSendBytes?: number;
+  /** Interval of the server's keepalive pings on idle gRPC connections (default 7 200 000 ms, Triton's). */
+  grpcKeepaliveTimeMs?: number;
+  /** A keepalive ping unanswered this long drops the connection (default 20 000 ms). */
+  grpcKeepaliveTimeoutMs?: number;
+  /** Allow keepalive pings on connections with no calls (default false). */
+  grpcKeepalivePermitWithoutCalls?: boolean;
+  /** Shortest interval accepted between client pings without data (default 300 000 ms). */
+  grpcMinPingIntervalMs?: number;
   /** Server id reported in server metadata (Triton's --id). */
   id?: string;
   logLevel?: LogLevel;
@@ -45,6 +59,13 @@ export interface ResolvedConfig {
   readonly grpc: number | false;
   readonly metrics: number | false;
   readonly host: string;
+  readonly grpcHost: string;
+  readonly grpcMaxReceiveBytes: number;
+  readonly grpcMaxSendBytes: number;
+  readonly grpcKeepaliveTimeMs: number;
+  readonly grpcKeepaliveTimeoutMs: number;
+  readonly grpcKeepalivePermitWithoutCalls: boolean;
+  readonly grpcMinPingIntervalMs: number;
   readonly id: string;
   readonly logLevel: LogLevel;
   readonly runtimeDir: string | undefined;
@@ -69,6 +90,13 @@ export const DEFAULTS = {
   requestTimeoutMs: 120_000,
   keepAliveTimeoutMs: 75_000,
   shutdownGraceMs: 30_000,
+  // Triton's gRPC defaults: messages up to INT32_MAX bytes, keepalive as in its --grpc-* flags.
+  grpcMaxReceiveBytes: 2 ** 31 - 1,
+  grpcMaxSendBytes: 2 ** 31 - 1,
+  grpcKeepaliveTimeMs: 7_200_000,
+  grpcKeepaliveTimeoutMs: 20_000,
+  grpcKeepalivePermitWithoutCalls: false,
+  grpcMinPingIntervalMs: 300_000,
 } as const;
 
 /** The environment variable behind each option. */
@@ -77,6 +105,13 @@ export const ENV_VARS = {
   grpc: "TENSORBIND_GRPC_PORT",
   metrics: "TENSORBIND_METRICS_PORT",
   host: "TENSORBIND_HOST",
+  grpcHost: "TENSORBIND_GRPC_HOST",
+  grpcMaxReceiveBytes: "TENSORBIND_GRPC_MAX_RECEIVE_BYTES",
+  grpcMaxSendBytes: "TENSORBIND_GRPC_MAX_SEND_BYTES",
+  grpcKeepaliveTimeMs: "TENSORBIND_GRPC_KEEPALIVE_TIME_MS",
+  grpcKeepaliveTimeoutMs: "TENSORBIND_GRPC_KEEPALIVE_TIMEOUT_MS",
+  grpcKeepalivePermitWithoutCalls: "TENSORBIND_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS",
+  grpcMinPingIntervalMs: "TENSORBIND_GRPC_MIN_PING_INTERVAL_MS",
   id: "TENSORBIND_ID",
   logLevel: "TENSORBIND_LOG_LEVEL",
   runtimeDir: "TENSORBIND_RUNTIME_DIR",
@@ -103,14 +138,26 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     if (v === undefined) return DEFAULTS[key];
     if (v === false || v === "false" || v === "off") return false;
     const n = typeof v === "number" ? v : Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`invalid ${key} port '${String(v)}'`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new ConfigError(`invalid ${key} port '${String(v)}'`);
     return n;
   };
-  const positive = (key: keyof typeof ENV_VARS & keyof typeof DEFAULTS): number => {
+  const flag = (key: "grpcKeepalivePermitWithoutCalls"): boolean => {
+    const v = pick(key);
+    if (v === undefined) return DEFAULTS[key];
+    if (typeof v === "boolean") return v;
+    if (/^(true|1|yes|on)$/i.test(String(v))) return true;
+    if (/^(false|0|no|off)$/i.test(String(v))) return false;
+    throw new ConfigError(`invalid ${key} '${String(v)}': use true or false`);
+  };
+  const positive = (
+    key: Exclude<keyof typeof ENV_VARS & keyof typeof DEFAULTS, "grpcKeepalivePermitWithoutCalls">,
+  ): number => {
     const v = pick(key);
     if (v === undefined) return DEFAULTS[key] as number;
     const n = typeof v === "number" ? v : Number(v);
-    if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`invalid ${key} '${String(v)}': use a positive integer`);
+    if (!Number.isSafeInteger(n) || n <= 0)
+      throw new ConfigError(`invalid ${key} '${String(v)}': use a positive integer`);
     return n;
   };
   const logLevel = (pick("logLevel") as LogLevel | undefined) ?? DEFAULTS.logLevel;
@@ -118,7 +165,8 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
   const pattern = pick("headerForwardPattern") as string | RegExp | undefined;
   let headerForwardPattern: RegExp | undefined;
   try {
-    headerForwardPattern = pattern === undefined ? undefined : pattern instanceof RegExp ? pattern : new RegExp(pattern, "i");
+    headerForwardPattern =
+      pattern === undefined ? undefined : pattern instanceof RegExp ? pattern : new RegExp(pattern, "i");
   } catch {
     throw new ConfigError(`invalid header forward pattern '${String(pattern)}'`);
   }
@@ -127,6 +175,14 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     grpc: port("grpc"),
     metrics: port("metrics"),
     host: (pick("host") as string | undefined) ?? DEFAULTS.host,
+    grpcHost:
+      (pick("grpcHost") as string | undefined) ?? (pick("host") as string | undefined) ?? DEFAULTS.host,
+    grpcMaxReceiveBytes: positive("grpcMaxReceiveBytes"),
+    grpcMaxSendBytes: positive("grpcMaxSendBytes"),
+    grpcKeepaliveTimeMs: positive("grpcKeepaliveTimeMs"),
+    grpcKeepaliveTimeoutMs: positive("grpcKeepaliveTimeoutMs"),
+    grpcKeepalivePermitWithoutCalls: flag("grpcKeepalivePermitWithoutCalls"),
+    grpcMinPingIntervalMs: positive("grpcMinPingIntervalMs"),
     id: (pick("id") as string | undefined) ?? DEFAULTS.id,
     logLevel,
     runtimeDir: pick("runtimeDir") as string | undefined,

@@ -87,7 +87,9 @@ export class Core implements InferenceCore {
   }
 
   repositoryIndex(): RepositoryEntry[] {
-    return this.#registry.list().map((m) => ({ name: m.name, version: m.version, state: m.state, reason: m.reason }));
+    return this.#registry
+      .list()
+      .map((m) => ({ name: m.name, version: m.version, state: m.state, reason: m.reason }));
   }
 
   async infer(request: InferRequest): Promise<InferResponse> {
@@ -102,15 +104,16 @@ export class Core implements InferenceCore {
   }
 
   async #infer(model: Model, request: InferRequest, start: bigint): Promise<InferResponse> {
-    if (!model.isReady) throw new UnavailableError(`model '${model.name}' version ${model.version} is not ready`);
+    if (!model.isReady)
+      throw new UnavailableError(`model '${model.name}' version ${model.version} is not ready`);
     const spec = model.spec;
     const { execution, batchSize } = validateRequest(spec, request);
     const inputDone = now();
-    const scheduled = await model.scheduler.submit(execution, request.deadline);
+    const scheduled = await model.scheduler.submit(execution, { deadline: request.deadline, batchSize });
     const outputStart = now();
     const outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
     const end = now();
-    model.stats.recordSuccess(Number(end - start), scheduled.queueNs, {
+    model.stats.recordSuccess(Number(end - start), scheduled.queueNs, batchSize, {
       computeInputNs: scheduled.timings.computeInputNs + Number(inputDone - start),
       computeInferNs: scheduled.timings.computeInferNs,
       computeOutputNs: scheduled.timings.computeOutputNs + Number(end - outputStart),

@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultRegistry } from "./bind.js";
-import { resolveConfig, type ResolvedConfig, type ServeOptions } from "./config.js";
+import { type ResolvedConfig, resolveConfig, type ServeOptions } from "./config.js";
 import { Core } from "./core.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { Registry } from "./model/registry.js";
+import { GrpcFrontend } from "./protocol/grpc/server.js";
 import { HttpFrontend } from "./protocol/http/server.js";
 
 export interface ServerUrls {
@@ -24,6 +25,7 @@ export class Server {
   readonly #core: Core;
   readonly #registry: Registry;
   readonly #http: HttpFrontend | undefined;
+  readonly #grpc: GrpcFrontend | undefined;
   readonly #ownsRuntimeDir: boolean;
   #closing: Promise<void> | undefined;
 
@@ -37,6 +39,7 @@ export class Server {
     core: Core;
     registry: Registry;
     http: HttpFrontend | undefined;
+    grpc: GrpcFrontend | undefined;
   }) {
     this.urls = parts.urls;
     this.config = parts.config;
@@ -46,6 +49,7 @@ export class Server {
     this.#core = parts.core;
     this.#registry = parts.registry;
     this.#http = parts.http;
+    this.#grpc = parts.grpc;
   }
 
   get closed(): boolean {
@@ -68,10 +72,11 @@ export class Server {
     const grace = setTimeout(() => {
       this.log.warn("shutdown grace period passed; dropping remaining connections");
       this.#http?.destroyConnections();
+      this.#grpc?.forceShutdown();
     }, this.config.shutdownGraceMs);
     grace.unref();
     try {
-      await this.#http?.close();
+      await Promise.all([this.#http?.close(), this.#grpc?.close()]);
       await this.#registry.stop();
     } finally {
       clearTimeout(grace);
@@ -94,7 +99,8 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   const config = resolveConfig(options);
   const log = options.logger ?? createLogger(config.logLevel);
   const registry = options.registry ?? defaultRegistry();
-  if (registry.started) throw new Error("this registry is already being served; close the other server first");
+  if (registry.started)
+    throw new Error("this registry is already being served; close the other server first");
 
   const ownsRuntimeDir = config.runtimeDir === undefined;
   const runtimeDir = config.runtimeDir ?? mkdtempSync(join(tmpdir(), "tensorbind-"));
@@ -102,6 +108,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
 
   const core = new Core(registry, { id: config.id });
   let http: HttpFrontend | undefined;
+  let grpc: GrpcFrontend | undefined;
   try {
     await registry.start({ log, runtimeDir });
     const urls: { http?: string; grpc?: string } = {};
@@ -122,16 +129,41 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       const port = await http.listen();
       urls.http = `http://${hostForUrl(config.host)}:${port}`;
     }
-    const server = new Server({ urls, config, log, runtimeDir, ownsRuntimeDir, core, registry, http });
+    if (config.grpc !== false) {
+      grpc = new GrpcFrontend(
+        core,
+        {
+          port: config.grpc,
+          host: config.grpcHost,
+          maxReceiveBytes: config.grpcMaxReceiveBytes,
+          maxSendBytes: config.grpcMaxSendBytes,
+          keepaliveTimeMs: config.grpcKeepaliveTimeMs,
+          keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
+          keepalivePermitWithoutCalls: config.grpcKeepalivePermitWithoutCalls,
+          minPingIntervalMs: config.grpcMinPingIntervalMs,
+        },
+        log,
+      );
+      const port = await grpc.listen();
+      urls.grpc = `${hostForUrl(config.grpcHost)}:${port}`;
+    }
+    const server = new Server({ urls, config, log, runtimeDir, ownsRuntimeDir, core, registry, http, grpc });
     core.setReady(true);
-    if (config.host !== "127.0.0.1" && config.host !== "localhost" && config.host !== "::1") {
-      log.warn({ host: config.host }, "listening on a non-loopback interface: the server is reachable from the network");
+    const exposed = [config.host, ...(grpc ? [config.grpcHost] : [])].filter(
+      (h) => h !== "127.0.0.1" && h !== "localhost" && h !== "::1",
+    );
+    if (exposed.length > 0) {
+      log.warn(
+        { host: exposed.join(", ") },
+        "listening on a non-loopback interface: the server is reachable from the network",
+      );
     }
     logBanner(log, urls, registry);
     if (config.readyFile) writeFileSync(config.readyFile, JSON.stringify({ ...urls, pid: process.pid }));
     return server;
   } catch (err) {
     await http?.close().catch(() => {});
+    grpc?.forceShutdown();
     await registry.stop().catch(() => {});
     if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
     throw err;
@@ -143,7 +175,9 @@ function hostForUrl(host: string): string {
 }
 
 function logBanner(log: Logger, urls: ServerUrls, registry: Registry): void {
-  const models = registry.list().map((m) => `${m.name}@${m.version} (${m.backend.kind}, ${m.state.toLowerCase()})`);
+  const models = registry
+    .list()
+    .map((m) => `${m.name}@${m.version} (${m.backend.kind}, ${m.state.toLowerCase()})`);
   const lines = [
     "tensorbind is ready",
     ...(urls.http ? [`  HTTP  ${urls.http}/v2`] : []),

@@ -30,8 +30,14 @@ bind({
     const b = (INPUT1!.data as string[]).map(Number);
     const shape = INPUT0!.shape;
     return {
-      OUTPUT0: tensor.fromStrings(shape, a.map((x, i) => String(x + b[i]!))),
-      OUTPUT1: tensor.fromStrings(shape, a.map((x, i) => String(x - b[i]!))),
+      OUTPUT0: tensor.fromStrings(
+        shape,
+        a.map((x, i) => String(x + b[i]!)),
+      ),
+      OUTPUT1: tensor.fromStrings(
+        shape,
+        a.map((x, i) => String(x - b[i]!)),
+      ),
     };
   },
 });

@@ -65,5 +65,9 @@ export interface BackendFactory {
 }
 
 export function isBackendFactory(value: unknown): value is BackendFactory {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BACKEND_FACTORY] === true;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[BACKEND_FACTORY] === true
+  );
 }

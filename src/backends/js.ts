@@ -22,8 +22,14 @@ export interface CallContext {
   readonly signal: AbortSignal | undefined;
 }
 
-/** A model function: inputs by name (each a Tensor with `.shape` and `.data`), outputs by name. */
-export type ModelFunction = (inputs: Record<string, Tensor>, ctx: CallContext) => Outputs | Promise<Outputs>;
+/**
+ * A model function: inputs by name (each a Tensor with `.shape` and `.data`), outputs by name.
+ * The names are typed from the specs given to bind(); optional inputs may be absent.
+ */
+export type ModelFunction<I extends string = string, O extends string = string> = (
+  inputs: Record<I, Tensor>,
+  ctx: CallContext,
+) => Partial<Record<O, OutputValue>> | Promise<Partial<Record<O, OutputValue>>>;
 
 /** Runs a JS function in the server process; `instances` is the number of calls in flight at once. */
 export class JsBackend implements Backend {
@@ -66,10 +72,12 @@ export class JsBackend implements Backend {
 
   async stop(): Promise<void> {}
 
-  #convert(outputs: Outputs, req: ExecutionRequest): ExecutionResult {
+  #convert(outputs: Partial<Outputs>, req: ExecutionRequest): ExecutionResult {
     const spec = this.#spec!;
     if (typeof outputs !== "object" || outputs === null) {
-      throw new InternalError(`model '${spec.name}' returned ${typeof outputs}, expected an object of outputs`);
+      throw new InternalError(
+        `model '${spec.name}' returned ${typeof outputs}, expected an object of outputs`,
+      );
     }
     const result: ExecutionResult = {};
     for (const name of req.requestedOutputs) {
@@ -119,7 +127,12 @@ function fromValues(
 }
 
 /** The output shape from the spec, the request's batch size, and (for one -1 dim) the element count. */
-function impliedShape(spec: ModelSpec, name: string, batchSize: number | undefined, length: number): number[] {
+function impliedShape(
+  spec: ModelSpec,
+  name: string,
+  batchSize: number | undefined,
+  length: number,
+): number[] {
   const dims = [...spec.outputs[name]!.shape];
   const shape = batchSize === undefined ? dims : [batchSize, ...dims];
   const unknown = shape.filter((d) => d === -1).length;

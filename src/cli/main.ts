@@ -16,7 +16,14 @@ Usage:
 
 Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --http-port <n>                  HTTP port (default 8000; 0 picks a free port)      TENSORBIND_HTTP_PORT
-  --grpc-port <n>                  gRPC port (default 8001)                           TENSORBIND_GRPC_PORT
+  --grpc-port <n>                  gRPC port (default 8001; 0 picks a free port)      TENSORBIND_GRPC_PORT
+  --grpc-address <addr>            interface for gRPC only (default: --host)          TENSORBIND_GRPC_HOST
+  --grpc-max-receive-bytes <n>     largest gRPC message received (2 GiB - 1)          TENSORBIND_GRPC_MAX_RECEIVE_BYTES
+  --grpc-max-send-bytes <n>        largest gRPC message sent (2 GiB - 1)              TENSORBIND_GRPC_MAX_SEND_BYTES
+  --grpc-keepalive-time <ms>       server keepalive ping interval (7200000)           TENSORBIND_GRPC_KEEPALIVE_TIME_MS
+  --grpc-keepalive-timeout <ms>    drop a connection whose ping is unanswered (20000) TENSORBIND_GRPC_KEEPALIVE_TIMEOUT_MS
+  --grpc-keepalive-permit-without-calls <bool>  pings on idle connections (false)     TENSORBIND_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS
+  --grpc-http2-min-recv-ping-interval-without-data <ms>  (300000)                     TENSORBIND_GRPC_MIN_PING_INTERVAL_MS
   --metrics-port <n>               metrics port (default 8002)                        TENSORBIND_METRICS_PORT
   --allow-http <bool>, --allow-grpc <bool>, --allow-metrics <bool>   turn an endpoint off
   --host <addr>                    interface to listen on (default 127.0.0.1)          TENSORBIND_HOST
@@ -35,6 +42,13 @@ const SERVE_FLAGS = {
   "http-port": { type: "string" },
   "grpc-port": { type: "string" },
   "metrics-port": { type: "string" },
+  "grpc-address": { type: "string" },
+  "grpc-max-receive-bytes": { type: "string" },
+  "grpc-max-send-bytes": { type: "string" },
+  "grpc-keepalive-time": { type: "string" },
+  "grpc-keepalive-timeout": { type: "string" },
+  "grpc-keepalive-permit-without-calls": { type: "string" },
+  "grpc-http2-min-recv-ping-interval-without-data": { type: "string" },
   "allow-http": { type: "string" },
   "allow-grpc": { type: "string" },
   "allow-metrics": { type: "string" },
@@ -82,7 +96,8 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
     const v = values[flag];
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (typeof v !== "string" || v.trim() === "" || !Number.isSafeInteger(n)) throw new Error(`--${flag} needs an integer, got '${String(v)}'`);
+    if (typeof v !== "string" || v.trim() === "" || !Number.isSafeInteger(n))
+      throw new Error(`--${flag} needs an integer, got '${String(v)}'`);
     return n;
   };
   const port = (flag: string, allow: string): number | false | undefined => {
@@ -98,8 +113,20 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
   set("metrics", port("metrics-port", "allow-metrics"));
   set("host", (values.host ?? values["http-address"]) as string | undefined);
   set("id", values.id as string | undefined);
+  set("grpcHost", values["grpc-address"] as string | undefined);
+  set("grpcMaxReceiveBytes", num("grpc-max-receive-bytes"));
+  set("grpcMaxSendBytes", num("grpc-max-send-bytes"));
+  set("grpcKeepaliveTimeMs", num("grpc-keepalive-time"));
+  set("grpcKeepaliveTimeoutMs", num("grpc-keepalive-timeout"));
+  const permit = values["grpc-keepalive-permit-without-calls"];
+  if (permit !== undefined) set("grpcKeepalivePermitWithoutCalls", /^(true|1|yes|on)$/i.test(String(permit)));
+  set("grpcMinPingIntervalMs", num("grpc-http2-min-recv-ping-interval-without-data"));
   const verbose = num("log-verbose");
-  set("logLevel", (values["log-level"] as LogLevel | undefined) ?? (verbose === undefined ? undefined : verbose >= 2 ? "trace" : verbose === 1 ? "debug" : "info"));
+  set(
+    "logLevel",
+    (values["log-level"] as LogLevel | undefined) ??
+      (verbose === undefined ? undefined : verbose >= 2 ? "trace" : verbose === 1 ? "debug" : "info"),
+  );
   set("maxBodyBytes", num("max-body-bytes"));
   set("requestTimeoutMs", num("request-timeout-ms"));
   set("shutdownGraceMs", num("shutdown-grace-ms"));
@@ -110,12 +137,18 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
 }
 
 async function serveCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: SERVE_FLAGS, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: SERVE_FLAGS,
+    allowPositionals: true,
+    strict: true,
+  });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length === 0) throw new Error("tensorbind serve needs a module that calls bind(), e.g. tensorbind serve models.ts");
+  if (positionals.length === 0)
+    throw new Error("tensorbind serve needs a module that calls bind(), e.g. tensorbind serve models.ts");
   const options = serveOptionsFromFlags(values);
   for (const file of positionals) await loadModule(file);
   const server = await serve(options);

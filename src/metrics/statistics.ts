@@ -69,14 +69,17 @@ export class StatisticsRecorder {
     this.#version = version;
   }
 
-  /** One request finished successfully: total time from arrival to response, and its time in the queue. */
-  recordSuccess(totalNs: number, queueNs: number, timings: ExecutionTimings): void {
+  /**
+   * One request finished successfully: total time from arrival to response, its time in the
+   * queue, and its batch size (each element of a batched request counts as an inference, as in Triton).
+   */
+  recordSuccess(totalNs: number, queueNs: number, batchSize: number, timings: ExecutionTimings): void {
     add(this.#stats.success, totalNs);
     add(this.#stats.queue, queueNs);
     add(this.#stats.compute_input, timings.computeInputNs);
     add(this.#stats.compute_infer, timings.computeInferNs);
     add(this.#stats.compute_output, timings.computeOutputNs);
-    this.#inferenceCount++;
+    this.#inferenceCount += batchSize;
     this.#lastInference = Date.now();
   }
 

@@ -18,16 +18,16 @@ import {
 } from "./spec.js";
 
 /** What `bind()` takes. */
-export interface BindOptions {
+export interface BindOptions<I extends string = string, O extends string = string> {
   /** Letters, digits, `.`, `_` and `-`. */
   name: string;
   /** A positive integer; defaults to 1. */
   version?: string | number;
   /** A JS function, or a backend made by `python()` / `native()`. */
-  fn: ModelFunction | BackendFactory;
+  fn: ModelFunction<I, O> | BackendFactory;
   /** May be omitted when the backend declares them (Python's `@tensorbind.model`, a native addon's specs). */
-  inputs?: Record<string, TensorSpec>;
-  outputs?: Record<string, TensorSpec>;
+  inputs?: Record<I, TensorSpec>;
+  outputs?: Record<O, TensorSpec>;
   /** > 0 makes the first dimension of every tensor the batch dimension, up to this size. */
   maxBatchSize?: number;
   /** Check every output's datatype and shape against its spec (default true). */
@@ -58,13 +58,14 @@ export class Model {
     this.name = validateModelName(options.name);
     this.version = validateVersion(options.version ?? 1);
     const instances = options.instances ?? 1;
-    if (!Number.isSafeInteger(instances) || instances < 1) throw new ConfigError(`instances must be a positive integer`);
+    if (!Number.isSafeInteger(instances) || instances < 1)
+      throw new ConfigError(`instances must be a positive integer`);
     const maxBatchSize = options.maxBatchSize ?? 0;
     if (!Number.isSafeInteger(maxBatchSize) || maxBatchSize < 0) {
       throw new ConfigError(`maxBatchSize must be a non-negative integer`);
     }
     if (typeof options.fn === "function") {
-      this.backend = new JsBackend(options.fn, instances);
+      this.backend = new JsBackend(options.fn as ModelFunction, instances);
       if (!options.inputs || !options.outputs) {
         throw new ConfigError(`model '${this.name}': a JS function needs inputs and outputs specs`);
       }
@@ -98,7 +99,9 @@ export class Model {
 
   get scheduler(): Scheduler {
     if (!this.#scheduler || this.#state !== "READY") {
-      throw new UnavailableError(`model '${this.name}' version ${this.version} is not ready (${this.#state.toLowerCase()})`);
+      throw new UnavailableError(
+        `model '${this.name}' version ${this.version} is not ready (${this.#state.toLowerCase()})`,
+      );
     }
     return this.#scheduler;
   }
@@ -125,7 +128,9 @@ export class Model {
       this.#state = "UNAVAILABLE";
       this.#reason = err instanceof Error ? err.message : String(err);
       await this.backend.stop().catch(() => {});
-      throw err instanceof ConfigError ? err : new ConfigError(`model '${this.name}' failed to load: ${this.#reason}`, { cause: err });
+      throw err instanceof ConfigError
+        ? err
+        : new ConfigError(`model '${this.name}' failed to load: ${this.#reason}`, { cause: err });
     }
   }
 
@@ -134,10 +139,16 @@ export class Model {
     const inputs = o.inputs ?? declared?.inputs;
     const outputs = o.outputs ?? declared?.outputs;
     if (!inputs || !outputs) {
-      throw new ConfigError(`model '${this.name}': no input/output specs given to bind() and none declared by the backend`);
+      throw new ConfigError(
+        `model '${this.name}': no input/output specs given to bind() and none declared by the backend`,
+      );
     }
     const maxBatchSize = o.maxBatchSize ?? declared?.maxBatchSize ?? 0;
-    if (declared?.maxBatchSize !== undefined && o.maxBatchSize !== undefined && declared.maxBatchSize !== o.maxBatchSize) {
+    if (
+      declared?.maxBatchSize !== undefined &&
+      o.maxBatchSize !== undefined &&
+      declared.maxBatchSize !== o.maxBatchSize
+    ) {
       throw new ConfigError(
         `model '${this.name}': bind() says maxBatchSize ${o.maxBatchSize} but the backend declares ${declared.maxBatchSize}`,
       );

@@ -19,7 +19,9 @@ export class Registry {
     const model = new Model(options);
     let versions = this.#models.get(model.name);
     if (versions?.has(model.version)) {
-      throw new ConfigError(`model '${model.name}' version ${model.version} is already bound; unbind it first`);
+      throw new ConfigError(
+        `model '${model.name}' version ${model.version} is already bound; unbind it first`,
+      );
     }
     if (!versions) {
       versions = new Map();
@@ -30,7 +32,8 @@ export class Registry {
       const log: Logger = this.#context.log;
       model.load(this.#context).then(
         () => log.info({ model: model.name, version: model.version }, "model loaded"),
-        (err: Error) => log.error({ model: model.name, version: model.version, err: err.message }, "model failed to load"),
+        (err: Error) =>
+          log.error({ model: model.name, version: model.version, err: err.message }, "model failed to load"),
       );
     }
     return model;
@@ -52,7 +55,8 @@ export class Registry {
     const versions = this.#models.get(name);
     if (!versions || versions.size === 0) throw unknownModelError(name, version);
     if (version === undefined || version === "") return latest(versions);
-    if (!/^[0-9]+$/.test(version)) throw new NotFoundError(`Request for unknown model: '${name}' version ${version} is not found`);
+    if (!/^[0-9]+$/.test(version))
+      throw new NotFoundError(`Request for unknown model: '${name}' version ${version} is not found`);
     const m = versions.get(String(Number.parseInt(version, 10)));
     if (!m) throw unknownModelError(name, version);
     return m;
@@ -62,7 +66,9 @@ export class Registry {
   list(): Model[] {
     return [...this.#models.keys()]
       .sort()
-      .flatMap((name) => [...this.#models.get(name)!.values()].sort((a, b) => Number(a.version) - Number(b.version)));
+      .flatMap((name) =>
+        [...this.#models.get(name)!.values()].sort((a, b) => Number(a.version) - Number(b.version)),
+      );
   }
 
   versionsOf(name: string): string[] {

@@ -19,11 +19,16 @@ export interface TensorSpecOptions {
  * @example
  * inputs: { INPUT0: tensor("INT32", [16]), MASK: tensor("BOOL", [-1], { optional: true }) }
  */
-export function tensorSpec(datatype: Datatype, shape: readonly number[], options: TensorSpecOptions = {}): TensorSpec {
+export function tensorSpec(
+  datatype: Datatype,
+  shape: readonly number[],
+  options: TensorSpecOptions = {},
+): TensorSpec {
   if (!isDatatype(datatype)) throw new ConfigError(`unknown datatype '${String(datatype)}'`);
   if (!Array.isArray(shape)) throw new ConfigError("a tensor shape must be an array of integers");
   for (const d of shape) {
-    if (!Number.isSafeInteger(d) || d < -1) throw new ConfigError(`invalid dimension ${String(d)} in shape [${shape.join(",")}]`);
+    if (!Number.isSafeInteger(d) || d < -1)
+      throw new ConfigError(`invalid dimension ${String(d)} in shape [${shape.join(",")}]`);
   }
   return Object.freeze({ datatype, shape: Object.freeze([...shape]), optional: options.optional ?? false });
 }
@@ -49,9 +54,7 @@ const NAME_RE = /^[A-Za-z0-9._-]+$/;
 
 export function validateModelName(name: unknown): string {
   if (typeof name !== "string" || !NAME_RE.test(name) || name === "." || name === "..") {
-    throw new ConfigError(
-      `invalid model name '${String(name)}': use letters, digits, '.', '_' and '-' only`,
-    );
+    throw new ConfigError(`invalid model name '${String(name)}': use letters, digits, '.', '_' and '-' only`);
   }
   return name;
 }

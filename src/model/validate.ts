@@ -1,5 +1,5 @@
 import type { ExecutionRequest, ExecutionResult } from "../backends/backend.js";
-import { InvalidArgumentError, InternalError } from "../protocol/errors.js";
+import { InternalError, InvalidArgumentError } from "../protocol/errors.js";
 import type { InferRequest } from "../protocol/infer.js";
 import { countBytesElements } from "../tensor/bytes-codec.js";
 import { elementCount, fixedByteSize, formatShape, shapeMatches } from "../tensor/shape.js";
@@ -30,7 +30,8 @@ export function validateRequest(spec: ModelSpec, request: InferRequest): Validat
   for (const t of request.inputs) {
     const s = spec.inputs[t.name];
     if (s === undefined) throw new InvalidArgumentError(`unexpected inference input '${t.name}' ${where}`);
-    if (Object.hasOwn(inputs, t.name)) throw new InvalidArgumentError(`duplicate inference input '${t.name}' ${where}`);
+    if (Object.hasOwn(inputs, t.name))
+      throw new InvalidArgumentError(`duplicate inference input '${t.name}' ${where}`);
     if (t.datatype !== s.datatype) {
       throw new InvalidArgumentError(
         `inference input '${t.name}' data-type is '${t.datatype}', but model '${spec.name}' expects '${s.datatype}'`,
@@ -50,7 +51,9 @@ export function validateRequest(spec: ModelSpec, request: InferRequest): Validat
         );
       }
       if (batchSize !== undefined && b !== batchSize) {
-        throw new InvalidArgumentError(`all inputs must have the same batch size ${where}; '${t.name}' has ${b}`);
+        throw new InvalidArgumentError(
+          `all inputs must have the same batch size ${where}; '${t.name}' has ${b}`,
+        );
       }
       batchSize = b;
     }
@@ -64,6 +67,7 @@ export function validateRequest(spec: ModelSpec, request: InferRequest): Validat
     }
   }
 
+  validateReservedParameters(request);
   const requestedOutputs = selectOutputs(spec, request);
   return {
     batchSize: batchSize ?? 1,
@@ -77,6 +81,33 @@ export function validateRequest(spec: ModelSpec, request: InferRequest): Validat
   };
 }
 
+/** Reserved parameters mean something to the server: their types are checked, unsupported ones refused. */
+function validateReservedParameters(request: InferRequest): void {
+  const p = request.parameters;
+  for (const key of ["timeout", "priority"] as const) {
+    const v = p[key];
+    if (v !== undefined && !isNonNegativeInteger(v)) {
+      throw new InvalidArgumentError(
+        `request parameter '${key}' must be a non-negative integer, got ${JSON.stringify(String(v))}`,
+      );
+    }
+  }
+  if (p.binary_data_output !== undefined && typeof p.binary_data_output !== "boolean") {
+    throw new InvalidArgumentError("request parameter 'binary_data_output' must be a boolean");
+  }
+  for (const key of ["sequence_id", "sequence_start", "sequence_end"]) {
+    if (p[key] !== undefined && p[key] !== 0 && p[key] !== false && p[key] !== "") {
+      throw new InvalidArgumentError(
+        `request parameter '${key}': sequence batching is not supported by model '${request.model}'`,
+      );
+    }
+  }
+}
+
+function isNonNegativeInteger(v: unknown): boolean {
+  return (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) || (typeof v === "bigint" && v >= 0n);
+}
+
 function selectOutputs(spec: ModelSpec, request: InferRequest): string[] {
   if (request.outputs === undefined || request.outputs.length === 0) return Object.keys(spec.outputs);
   const seen = new Set<string>();
@@ -84,7 +115,8 @@ function selectOutputs(spec: ModelSpec, request: InferRequest): string[] {
     if (!Object.hasOwn(spec.outputs, o.name)) {
       throw new InvalidArgumentError(`unexpected inference output '${o.name}' for model '${spec.name}'`);
     }
-    if (seen.has(o.name)) throw new InvalidArgumentError(`duplicate inference output '${o.name}' for model '${spec.name}'`);
+    if (seen.has(o.name))
+      throw new InvalidArgumentError(`duplicate inference output '${o.name}' for model '${spec.name}'`);
     seen.add(o.name);
   }
   return [...seen];
@@ -96,7 +128,9 @@ export function checkByteSize(t: Tensor, what: string): void {
     const count = countBytesElements(t.bytes, what);
     const expected = elementCount(t.shape, what);
     if (count !== expected) {
-      throw new InvalidArgumentError(`${what}: expected ${expected} BYTES elements for shape ${formatShape(t.shape)}, got ${count}`);
+      throw new InvalidArgumentError(
+        `${what}: expected ${expected} BYTES elements for shape ${formatShape(t.shape)}, got ${count}`,
+      );
     }
     return;
   }

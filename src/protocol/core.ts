@@ -1,7 +1,7 @@
+import type { ModelStatistics } from "../metrics/statistics.js";
 import type { Datatype } from "../tensor/datatypes.js";
 import type { InferRequest, InferResponse } from "./infer.js";
 import type { ModelConfig } from "./model-config.js";
-import type { ModelStatistics } from "../metrics/statistics.js";
 
 /**
  * What a frontend may ask of the server. HTTP and gRPC translate their wire formats to and

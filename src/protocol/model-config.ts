@@ -18,7 +18,7 @@ export interface ModelConfig {
 export interface ModelConfigTensor {
   name: string;
   data_type: string;
-  dims: string[];
+  dims: number[];
   optional?: boolean;
 }
 
@@ -28,8 +28,8 @@ export function renderModelConfig(spec: ModelSpec): ModelConfig {
     Object.entries(specs).map(([name, s]) => ({
       name,
       data_type: DATATYPES[s.datatype].configName,
-      // Triton's JSON renders int64 dims as strings; tritonclient and perf_analyzer accept both.
-      dims: s.shape.map(String),
+      // Triton rewrites protobuf's int64-as-string JSON so that dims are plain numbers.
+      dims: [...s.shape],
       // Protobuf JSON omits false booleans; Triton renders `optional` only when set.
       ...(withOptional && s.optional ? { optional: true } : {}),
     }));

@@ -22,9 +22,18 @@ export interface SchedulerOptions {
   readonly onExecution?: (batchSize: number, timings: ExecutionTimings) => void;
 }
 
+/** How a request is to be scheduled. */
+export interface SubmitOptions {
+  /** Absolute deadline in performance.now() ms; a request still queued then is never executed. */
+  readonly deadline?: number | undefined;
+  /** The request's batch dimension (1 for models that do not batch). */
+  readonly batchSize?: number;
+}
+
 interface Pending {
   readonly request: ExecutionRequest;
   readonly deadline: number | undefined;
+  readonly batchSize: number;
   readonly enqueuedNs: bigint;
   readonly resolve: (r: ScheduledResult) => void;
   readonly reject: (e: Error) => void;
@@ -62,17 +71,20 @@ export class Scheduler {
   }
 
   /** Queues a validated request; resolves with its result once an instance has run it. */
-  submit(request: ExecutionRequest, deadline?: number): Promise<ScheduledResult> {
+  submit(request: ExecutionRequest, options: SubmitOptions = {}): Promise<ScheduledResult> {
     if (this.#stopped) return Promise.reject(new UnavailableError("model is shutting down"));
     if (request.signal?.aborted) return Promise.reject(new CancelledError());
     const max = this.#options.maxQueueSize ?? 0;
     if (max > 0 && this.#queue.length >= max) {
-      return Promise.reject(new UnavailableError(`model queue is full (${max} requests waiting); try again later`));
+      return Promise.reject(
+        new UnavailableError(`model queue is full (${max} requests waiting); try again later`),
+      );
     }
     return new Promise<ScheduledResult>((resolve, reject) => {
       const pending: Pending = {
         request,
-        deadline,
+        deadline: options.deadline,
+        batchSize: options.batchSize ?? 1,
         enqueuedNs: now(),
         resolve,
         reject,
@@ -129,7 +141,11 @@ export class Scheduler {
     }
     const inferNs = Number(now() - start);
     const timings: ExecutionTimings = { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 };
-    this.#options.onExecution?.(batch.length, timings);
+    // Triton keys batch statistics by the execution's batch size: the sum of the requests' batch dims.
+    this.#options.onExecution?.(
+      batch.reduce((n, p) => n + p.batchSize, 0),
+      timings,
+    );
     batch.forEach((p, i) => {
       const r = results[i];
       if (r === undefined) p.reject(new InternalError("backend returned fewer results than requests"));

@@ -16,8 +16,12 @@ export const tensor: {
   fromArray: typeof Tensor.fromArray;
   fromTyped: typeof Tensor.fromTyped;
   fromStrings: typeof Tensor.fromStrings;
-} = Object.assign((datatype: Datatype, shape: readonly number[], options?: TensorSpecOptions) => tensorSpec(datatype, shape, options), {
-  fromArray: Tensor.fromArray,
-  fromTyped: Tensor.fromTyped,
-  fromStrings: Tensor.fromStrings,
-});
+} = Object.assign(
+  (datatype: Datatype, shape: readonly number[], options?: TensorSpecOptions) =>
+    tensorSpec(datatype, shape, options),
+  {
+    fromArray: Tensor.fromArray,
+    fromTyped: Tensor.fromTyped,
+    fromStrings: Tensor.fromStrings,
+  },
+);

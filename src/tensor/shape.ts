@@ -31,7 +31,8 @@ export function fixedByteSize(datatype: Datatype, shape: Shape, what = "tensor")
   const count = elementCount(shape, what);
   if (size === 0) return undefined;
   const bytes = count * size;
-  if (bytes > MAX_SAFE_SIZE) throw new InvalidArgumentError(`${what}: shape [${shape.join(",")}] is too large`);
+  if (bytes > MAX_SAFE_SIZE)
+    throw new InvalidArgumentError(`${what}: shape [${shape.join(",")}] is too large`);
   return bytes;
 }
 

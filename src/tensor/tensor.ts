@@ -55,16 +55,19 @@ export class Tensor {
   /** The numeric view; throws for BYTES. FP16/BF16 come as raw Uint16 words (see `toNumbers`). */
   typed(): NumericArray {
     const info = DATATYPES[this.datatype];
-    if (info.array === undefined) throw new InvalidArgumentError(`${this.name}: BYTES tensors have no numeric view`);
+    if (info.array === undefined)
+      throw new InvalidArgumentError(`${this.name}: BYTES tensors have no numeric view`);
     const n = this.bytes.byteLength / info.size;
-    if (this.bytes.byteOffset % info.size === 0) return new info.array(this.bytes.buffer, this.bytes.byteOffset, n);
+    if (this.bytes.byteOffset % info.size === 0)
+      return new info.array(this.bytes.buffer, this.bytes.byteOffset, n);
     const copy = new Uint8Array(this.bytes); // unaligned: typed arrays require aligned offsets
     return new info.array(copy.buffer, 0, n);
   }
 
   /** BYTES elements as views into the tensor's bytes. */
   elements(): Uint8Array[] {
-    if (this.datatype !== "BYTES") throw new InvalidArgumentError(`${this.name}: only BYTES tensors have elements`);
+    if (this.datatype !== "BYTES")
+      throw new InvalidArgumentError(`${this.name}: only BYTES tensors have elements`);
     this.#elements ??= decodeBytesElements(this.bytes, this.elementCount, this.name);
     return this.#elements;
   }
@@ -108,7 +111,9 @@ export class Tensor {
   }
 
   static isTensor(value: unknown): value is Tensor {
-    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[TENSOR_BRAND] === true;
+    return (
+      typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[TENSOR_BRAND] === true
+    );
   }
 
   /**

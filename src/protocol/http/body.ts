@@ -14,7 +14,9 @@ const inflate = promisify(zlib.inflate);
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) {
-    throw new ResourceExhaustedError(`request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
+    throw new ResourceExhaustedError(
+      `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`,
+    );
   }
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase().trim();
   if (!["identity", "gzip", "deflate", "x-gzip"].includes(encoding)) {

@@ -45,7 +45,8 @@ export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRe
   }
   const h = header as Record<string, unknown>;
   const parameters = decodeParameters(h.parameters, "request");
-  if (!Array.isArray(h.inputs)) throw new InvalidArgumentError("inference request must have an 'inputs' array");
+  if (!Array.isArray(h.inputs))
+    throw new InvalidArgumentError("inference request must have an 'inputs' array");
 
   let offset = headerLength;
   const inputs = h.inputs.map((raw, index) => {
@@ -57,14 +58,18 @@ export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRe
       if (typeof binarySize !== "number" || !Number.isSafeInteger(binarySize) || binarySize < 0) {
         throw new InvalidArgumentError(`${what}: binary_data_size must be a non-negative integer`);
       }
-      if (input.data !== undefined) throw new InvalidArgumentError(`${what}: has both 'data' and binary_data_size`);
+      if (input.data !== undefined)
+        throw new InvalidArgumentError(`${what}: has both 'data' and binary_data_size`);
       if (binarySize > body.length - offset) {
-        throw new InvalidArgumentError(`${what}: binary_data_size ${binarySize} runs past the end of the request body`);
+        throw new InvalidArgumentError(
+          `${what}: binary_data_size ${binarySize} runs past the end of the request body`,
+        );
       }
       bytes = body.subarray(offset, offset + binarySize);
       offset += binarySize;
     } else {
-      if (input.data === undefined) throw new InvalidArgumentError(`${what}: has neither 'data' nor binary_data_size`);
+      if (input.data === undefined)
+        throw new InvalidArgumentError(`${what}: has neither 'data' nor binary_data_size`);
       bytes = jsonDataToBytes(input.datatype, input.shape, input.data, what);
     }
     return new Tensor(input.name, input.datatype, input.shape, bytes);
@@ -92,7 +97,8 @@ export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRe
 }
 
 function decodeRawBody(body: Buffer, opts: DecodeOptions): DecodedRequest {
-  if (!opts.rawInput) throw new InvalidArgumentError("a raw request body needs a model with exactly one input");
+  if (!opts.rawInput)
+    throw new InvalidArgumentError("a raw request body needs a model with exactly one input");
   const input = opts.rawInput(body.length);
   return {
     request: {
@@ -118,19 +124,30 @@ function decodeInputHeader(raw: unknown, index: number): InputHeader {
     throw new InvalidArgumentError(`inputs[${index}] must be an object`);
   }
   const r = raw as Record<string, unknown>;
-  if (typeof r.name !== "string" || r.name === "") throw new InvalidArgumentError(`inputs[${index}] needs a 'name' string`);
+  if (typeof r.name !== "string" || r.name === "")
+    throw new InvalidArgumentError(`inputs[${index}] needs a 'name' string`);
   const what = `input '${r.name}'`;
-  if (!isDatatype(r.datatype)) throw new InvalidArgumentError(`${what}: unknown datatype '${String(r.datatype)}'`);
-  if (!Array.isArray(r.shape)) throw new InvalidArgumentError(`${what}: 'shape' must be an array of integers`);
+  if (!isDatatype(r.datatype))
+    throw new InvalidArgumentError(`${what}: unknown datatype '${String(r.datatype)}'`);
+  if (!Array.isArray(r.shape))
+    throw new InvalidArgumentError(`${what}: 'shape' must be an array of integers`);
   const shape = r.shape.map((d) => {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw new InvalidArgumentError(`${what}: invalid dimension ${JSON.stringify(typeof d === "bigint" ? String(d) : d)} in shape`);
+      throw new InvalidArgumentError(
+        `${what}: invalid dimension ${JSON.stringify(typeof d === "bigint" ? String(d) : d)} in shape`,
+      );
     }
     return d;
   });
   elementCount(shape, what);
   fixedByteSize(r.datatype, shape, what);
-  return { name: r.name, datatype: r.datatype, shape, parameters: decodeParameters(r.parameters, what), data: r.data };
+  return {
+    name: r.name,
+    datatype: r.datatype,
+    shape,
+    parameters: decodeParameters(r.parameters, what),
+    data: r.data,
+  };
 }
 
 function decodeOutputs(
@@ -148,7 +165,8 @@ function decodeOutputs(
     const name = (o as { name: string }).name;
     const params = decodeParameters((o as { parameters?: unknown }).parameters, `output '${name}'`);
     const b = params.binary_data;
-    if (b !== undefined && typeof b !== "boolean") throw new InvalidArgumentError(`output '${name}': binary_data must be a boolean`);
+    if (b !== undefined && typeof b !== "boolean")
+      throw new InvalidArgumentError(`output '${name}': binary_data must be a boolean`);
     if (b ?? allBinary) binary.add(name);
     if (params.classification !== undefined) {
       throw new InvalidArgumentError(`output '${name}': the classification extension is not supported`);
@@ -160,7 +178,8 @@ function decodeOutputs(
 
 function decodeParameters(raw: unknown, what: string): Parameters {
   if (raw === undefined || raw === null) return {};
-  if (typeof raw !== "object" || Array.isArray(raw)) throw new InvalidArgumentError(`${what}: 'parameters' must be an object`);
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw new InvalidArgumentError(`${what}: 'parameters' must be an object`);
   const out: Parameters = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean" && typeof v !== "bigint") {
@@ -178,11 +197,15 @@ export interface EncodedResponse {
   readonly binary: readonly Uint8Array[];
 }
 
-export function encodeInferResponse(res: InferResponse, binaryOutputs: ReadonlySet<string> | "all"): EncodedResponse {
+export function encodeInferResponse(
+  res: InferResponse,
+  binaryOutputs: ReadonlySet<string> | "all",
+): EncodedResponse {
   const binary: Uint8Array[] = [];
   const outputs = res.outputs.map((t) => {
     const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(",")}]`;
-    const asBinary = binaryOutputs === "all" || binaryOutputs.has(t.name) || t.datatype === "FP16" || t.datatype === "BF16";
+    const asBinary =
+      binaryOutputs === "all" || binaryOutputs.has(t.name) || t.datatype === "FP16" || t.datatype === "BF16";
     if (asBinary) {
       binary.push(t.bytes);
       return `${head},"parameters":{"binary_data_size":${t.bytes.byteLength}}}`;

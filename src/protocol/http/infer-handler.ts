@@ -45,7 +45,9 @@ export async function handleInfer(
     ...decoded.request,
     parameters,
     signal: abort.signal,
-    ...(timeoutUs !== undefined && Number(timeoutUs) > 0 ? { deadline: performance.now() + Number(timeoutUs) / 1000 } : {}),
+    ...(timeoutUs !== undefined && Number(timeoutUs) > 0
+      ? { deadline: performance.now() + Number(timeoutUs) / 1000 }
+      : {}),
   };
   const response = await core.infer(request);
   res.off("close", onClose);
@@ -82,7 +84,9 @@ function rawInputOf(core: InferenceCore, model: string, version: string | undefi
   const meta = core.modelMetadata(model, version);
   const config = core.modelConfig(model, version);
   if (meta.inputs.length !== 1) {
-    throw new InvalidArgumentError(`a raw request body (Inference-Header-Content-Length: 0) needs a single-input model; '${model}' has ${meta.inputs.length}`);
+    throw new InvalidArgumentError(
+      `a raw request body (Inference-Header-Content-Length: 0) needs a single-input model; '${model}' has ${meta.inputs.length}`,
+    );
   }
   const input = meta.inputs[0]!;
   const shape = [...input.shape];
@@ -92,7 +96,9 @@ function rawInputOf(core: InferenceCore, model: string, version: string | undefi
   if (unknown > 0) {
     const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
     if (unknown > 1 || size === 0 || known === 0 || byteLength % (known * size) !== 0) {
-      throw new InvalidArgumentError(`cannot infer the shape of input '${input.name}' from a raw body of ${byteLength} bytes`);
+      throw new InvalidArgumentError(
+        `cannot infer the shape of input '${input.name}' from a raw body of ${byteLength} bytes`,
+      );
     }
     shape[shape.indexOf(-1)] = byteLength / (known * size);
   }

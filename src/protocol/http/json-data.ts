@@ -34,7 +34,8 @@ function flatten(data: unknown, shape: readonly number[], what: string, count: n
     }
     const v = top.arr[top.i++];
     if (Array.isArray(v)) {
-      if (top.depth + 1 >= shape.length) throw new InvalidArgumentError(`${what}: 'data' is nested deeper than shape ${formatShape(shape)}`);
+      if (top.depth + 1 >= shape.length)
+        throw new InvalidArgumentError(`${what}: 'data' is nested deeper than shape ${formatShape(shape)}`);
       stack.push({ arr: v, i: 0, depth: top.depth + 1 });
     } else {
       out.push(v);
@@ -45,9 +46,15 @@ function flatten(data: unknown, shape: readonly number[], what: string, count: n
 }
 
 /** Converts a JSON input's `data` into the tensor's binary form. */
-export function jsonDataToBytes(datatype: Datatype, shape: readonly number[], data: unknown, what: string): Uint8Array {
+export function jsonDataToBytes(
+  datatype: Datatype,
+  shape: readonly number[],
+  data: unknown,
+  what: string,
+): Uint8Array {
   const info = DATATYPES[datatype];
-  if (!info.json) throw new InvalidArgumentError(`${what}: ${datatype} data must be sent in binary form, not JSON`);
+  if (!info.json)
+    throw new InvalidArgumentError(`${what}: ${datatype} data must be sent in binary form, not JSON`);
   const count = elementCount(shape, what);
   const values = flatten(data, shape, what, count);
   if (values.length !== count) {
@@ -58,7 +65,8 @@ export function jsonDataToBytes(datatype: Datatype, shape: readonly number[], da
   if (datatype === "BYTES") {
     return encodeBytesElements(
       values.map((v) => {
-        if (typeof v !== "string") throw new InvalidArgumentError(`${what}: BYTES elements must be strings in JSON`);
+        if (typeof v !== "string")
+          throw new InvalidArgumentError(`${what}: BYTES elements must be strings in JSON`);
         return v;
       }),
     );
@@ -68,19 +76,32 @@ export function jsonDataToBytes(datatype: Datatype, shape: readonly number[], da
   for (let i = 0; i < count; i++) {
     const v = values[i];
     if (datatype === "BOOL") {
-      if (typeof v !== "boolean" && v !== 0 && v !== 1) throw new InvalidArgumentError(`${what}: BOOL elements must be true or false`);
+      if (typeof v !== "boolean" && v !== 0 && v !== 1)
+        throw new InvalidArgumentError(`${what}: BOOL elements must be true or false`);
       arr[i] = v ? 1 : 0;
     } else if (range) {
-      const n = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : undefined;
-      if (n === undefined) throw new InvalidArgumentError(`${what}: ${datatype} elements must be integers, got ${JSON.stringify(String(v))}`);
-      if (n < range[0] || n > range[1]) throw new InvalidArgumentError(`${what}: value ${n} is out of range for ${datatype}`);
+      const n =
+        typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : undefined;
+      if (n === undefined)
+        throw new InvalidArgumentError(
+          `${what}: ${datatype} elements must be integers, got ${JSON.stringify(String(v))}`,
+        );
+      if (n < range[0] || n > range[1])
+        throw new InvalidArgumentError(`${what}: value ${n} is out of range for ${datatype}`);
       arr[i] = (info.bigint ? n : Number(n)) as never;
     } else {
-      if (typeof v !== "number") throw new InvalidArgumentError(`${what}: ${datatype} elements must be numbers`);
+      if (typeof v !== "number")
+        throw new InvalidArgumentError(`${what}: ${datatype} elements must be numbers`);
       arr[i] = v;
     }
   }
   return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+
+/** JSON text of a float: -0 keeps its sign; NaN and infinities, which JSON cannot hold, become null. */
+function formatFloat(v: number): string {
+  if (Object.is(v, -0)) return "-0.0";
+  return Number.isFinite(v) ? String(v) : "null";
 }
 
 /** Renders a tensor's elements as a flat JSON array (text), exact for 64-bit integers. */
@@ -92,10 +113,12 @@ export function tensorToJsonData(t: Tensor): string {
       return `[${Array.from(t.typed() as Uint8Array, (v) => (v ? "true" : "false")).join(",")}]`;
     case "FP16":
     case "BF16":
-      throw new InvalidArgumentError(`output '${t.name}': ${t.datatype} can only be returned in binary form; request binary_data`);
+      throw new InvalidArgumentError(
+        `output '${t.name}': ${t.datatype} can only be returned in binary form; request binary_data`,
+      );
     case "FP32":
     case "FP64":
-      return `[${Array.from(t.typed() as Float64Array, (v) => (Number.isFinite(v) ? String(v) : "null")).join(",")}]`;
+      return `[${Array.from(t.typed() as Float64Array, formatFloat).join(",")}]`;
     default:
       // Typed arrays (BigInt64Array too) join to exact decimal text.
       return `[${(t.typed() as Int32Array).join(",")}]`;

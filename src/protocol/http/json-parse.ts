@@ -80,7 +80,12 @@ class PreciseParser {
       this.#ws();
       if (this.#s[this.#i] !== ":") this.#fail("expected ':'");
       this.#i++;
-      Object.defineProperty(out, key, { value: this.#value(depth + 1), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: this.#value(depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       this.#ws();
       const c = this.#s[this.#i++];
       if (c === "}") return out;

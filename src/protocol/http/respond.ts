@@ -15,7 +15,11 @@ export function sendJsonText(res: ServerResponse, status: number, text: string):
 }
 
 /** Errors are always `{"error": "..."}` with exactly `application/json`: the KServe client parses no other type. */
-export function sendError(res: ServerResponse, err: unknown, extraHeaders: Record<string, string> = {}): TensorbindError {
+export function sendError(
+  res: ServerResponse,
+  err: unknown,
+  extraHeaders: Record<string, string> = {},
+): TensorbindError {
   const e = toTensorbindError(err);
   if (res.headersSent || res.destroyed) return e;
   const buf = Buffer.from(JSON.stringify({ error: e.message }), "utf8");

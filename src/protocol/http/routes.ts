@@ -41,7 +41,12 @@ export function matchRoute(path: string): RouteMatch | undefined {
     if (!m) continue;
     const model = m[1] !== undefined ? safeDecode(m[1]) : undefined;
     const version = m[2] !== undefined ? safeDecode(m[2]) : undefined;
-    return { route, method, ...(model !== undefined ? { model } : {}), ...(version !== undefined ? { version } : {}) };
+    return {
+      route,
+      method,
+      ...(model !== undefined ? { model } : {}),
+      ...(version !== undefined ? { version } : {}),
+    };
   }
   return undefined;
 }

@@ -5,8 +5,8 @@ import type { InferenceCore } from "../core.js";
 import { MethodNotAllowedError, NotFoundError } from "../errors.js";
 import { readBody } from "./body.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
-import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
 import { sendError, sendJson } from "./respond.js";
+import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
 
 export interface HttpOptions {
   readonly port: number;
@@ -32,6 +32,7 @@ export class HttpFrontend {
   readonly #log: Logger;
   readonly #server: Server;
   #closing: Promise<void> | undefined;
+  readonly #active = new Set<ServerResponse>();
 
   constructor(core: InferenceCore, options: HttpOptions, log: Logger) {
     this.#core = core;
@@ -43,13 +44,23 @@ export class HttpFrontend {
         requestTimeout: options.requestTimeoutMs,
         headersTimeout: Math.min(options.requestTimeoutMs, 60_000),
         keepAliveTimeout: options.keepAliveTimeoutMs,
+        // Node checks request timeouts on this interval (30 s by default): keep it a fraction of the timeout.
+        connectionsCheckingInterval: Math.max(
+          100,
+          Math.min(30_000, Math.floor(options.requestTimeoutMs / 4)),
+        ),
         noDelay: true,
       },
       (req, res) => this.#handle(req, res),
     );
     this.#server.on("clientError", (err, socket) => {
       if (!socket.writable) return socket.destroy();
-      const status = (err as NodeJS.ErrnoException).code === "HPE_HEADER_OVERFLOW" ? 431 : err.message.includes("timeout") ? 408 : 400;
+      const status =
+        (err as NodeJS.ErrnoException).code === "HPE_HEADER_OVERFLOW"
+          ? 431
+          : err.message.includes("timeout")
+            ? 408
+            : 400;
       const body = JSON.stringify({ error: status === 431 ? "request headers too large" : "bad request" });
       socket.end(
         `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
@@ -63,7 +74,9 @@ export class HttpFrontend {
       const onError = (err: NodeJS.ErrnoException) => {
         reject(
           err.code === "EADDRINUSE"
-            ? new Error(`HTTP port ${this.#options.port} on ${this.#options.host} is already in use; choose another with --http-port (0 picks a free one)`)
+            ? new Error(
+                `HTTP port ${this.#options.port} on ${this.#options.host} is already in use; choose another with --http-port (0 picks a free one)`,
+              )
             : err,
         );
       };
@@ -82,6 +95,8 @@ export class HttpFrontend {
   /** Stops accepting connections, lets in-flight requests finish, closes idle keep-alive sockets. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
+      // Responses still to be written end their connection; idle keep-alive sockets close now.
+      for (const res of this.#active) if (!res.headersSent) res.setHeader("Connection", "close");
       this.#server.close(() => resolve());
       this.#server.closeIdleConnections();
     });
@@ -95,21 +110,37 @@ export class HttpFrontend {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     if (this.#closing) res.setHeader("Connection", "close");
+    this.#active.add(res);
+    res.once("close", () => {
+      this.#active.delete(res);
+      if (this.#closing) this.#server.closeIdleConnections();
+    });
     const path = pathOf(req.url);
     const match = matchRoute(path);
     this.#route(req, res, match, path).catch((err: unknown) => {
-      const e = sendError(res, err, err instanceof MethodNotAllowedError ? { Allow: match?.method ?? "GET" } : {});
-      if (e.status.http >= 500 && e.code !== "TB_ERR_UNAVAILABLE") this.#log.error({ err: e, cause: e.cause, path }, "request failed");
+      const e = sendError(
+        res,
+        err,
+        err instanceof MethodNotAllowedError ? { Allow: match?.method ?? "GET" } : {},
+      );
+      if (e.status.http >= 500 && e.code !== "TB_ERR_UNAVAILABLE")
+        this.#log.error({ err: e, cause: e.cause, path }, "request failed");
       else this.#log.debug({ code: e.code, msg: e.message, path }, "request rejected");
       // A body we refused to read must not be parsed as the next request on this connection.
       if (!req.complete) res.once("finish", () => req.socket.destroy());
     });
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse, match: RouteMatch | undefined, path: string): Promise<void> {
+  async #route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    match: RouteMatch | undefined,
+    path: string,
+  ): Promise<void> {
     if (!match) throw new NotFoundError(`no route for ${req.method ?? "?"} ${path}`);
     const method = req.method === "HEAD" ? "GET" : req.method;
-    if (method !== match.method) throw new MethodNotAllowedError(`${req.method ?? "?"} is not allowed on ${path}; use ${match.method}`);
+    if (method !== match.method)
+      throw new MethodNotAllowedError(`${req.method ?? "?"} is not allowed on ${path}; use ${match.method}`);
     const core = this.#core;
     const { model, version } = match;
     switch (match.route) {
@@ -145,7 +176,9 @@ export class HttpFrontend {
   }
 
   #inferOptions(): InferHandlerOptions {
-    return { maxBodyBytes: this.#options.maxBodyBytes, headerForwardPattern: this.#options.headerForwardPattern };
+    return {
+      maxBodyBytes: this.#options.maxBodyBytes,
+      headerForwardPattern: this.#options.headerForwardPattern,
+    };
   }
 }
-

@@ -1,0 +1,28 @@
+"""A PyTorch model served by tensorbind with framework="torch" (inputs arrive as torch tensors).
+
+Serve it with `npx tsx examples/python-torch/serve.ts`; set TENSORBIND_DEVICE=cuda:0 for a GPU.
+"""
+
+from __future__ import annotations
+
+import torch
+
+import tensorbind
+
+torch.manual_seed(0)
+MLP = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)).eval()
+_moved = False
+
+
+@tensorbind.model(
+    inputs={"x": tensorbind.tensor("FP32", [8])},
+    outputs={"y": tensorbind.tensor("FP32", [2])},
+    max_batch_size=128,
+)
+@torch.inference_mode()
+def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    global _moved
+    if not _moved:  # follow the device the worker moved the inputs to
+        MLP.to(x.device)
+        _moved = True
+    return {"y": MLP(x)}

@@ -1,0 +1,23 @@
+"""tensorbind: serve Python functions behind a KServe v2 / Triton-compatible endpoint.
+
+The user-facing API is the :func:`model` decorator and :func:`tensor`; the worker plumbing
+lives in ``tensorbind._proxy`` and is never imported by user code.
+
+Example::
+
+    import numpy as np
+    import tensorbind
+
+    @tensorbind.model(
+        inputs={"x": tensorbind.tensor("FP32", [-1])},
+        outputs={"y": tensorbind.tensor("FP32", [-1])},
+        max_batch_size=8,
+    )
+    def infer(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {"y": x * 2}
+"""
+
+from tensorbind.decorators import DATATYPES, ModelInfo, TensorSpec, model, tensor
+
+__all__ = ["DATATYPES", "ModelInfo", "TensorSpec", "model", "tensor"]
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Worker plumbing (arena, codec, channel, lifecycle). Private: user code never imports this."""

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Create/refresh the repository's Python environment (.venv) for the Python backend
+# and the conformance suite, then install perf_analyzer (scripts/install-perf-analyzer.sh).
+#
+# Idempotent and quiet unless something fails; a second run with nothing changed
+# takes well under a second for the Python part.
+#
+# Environment:
+#   PYTHON      interpreter used to create the venv (default python3)
+#   VENV        venv location (default <repo>/.venv)
+#   SKIP_PERF_ANALYZER=1   do not install perf_analyzer
+#   VERBOSE=1   show pip's output
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+export VENV="${VENV:-$ROOT/.venv}"
+LOG="$(mktemp -t setup-python.XXXXXX.log)"
+trap 'rm -f "$LOG"' EXIT
+
+# Keep in sync with docs/CONFORMANCE.md.
+PACKAGES=(numpy pyzmq pyarrow pytest "tritonclient[all]" grpcio-health-checking ruff)
+
+die() {
+	echo "setup-python: $*" >&2
+	if [[ -s "$LOG" ]]; then
+		echo "---- log ----" >&2
+		tail -n 60 "$LOG" >&2
+	fi
+	exit 1
+}
+
+run() {
+	echo "+ $*" >>"$LOG"
+	if [[ "${VERBOSE:-0}" == 1 ]]; then
+		"$@" 2>&1 | tee -a "$LOG"
+		return "${PIPESTATUS[0]}"
+	fi
+	"$@" >>"$LOG" 2>&1
+}
+
+apt_install() {
+	[[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null || return 1
+	run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" && return 0
+	run apt-get update -q && run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+# 1. interpreter and venv module (a fresh Debian 12 has neither python3 nor python3-venv)
+if ! command -v "$PYTHON" >/dev/null; then
+	apt_install python3 python3-venv || die "$PYTHON not found (apt-get install python3 python3-venv)"
+fi
+
+# 2. the venv
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+	rm -rf "$VENV"
+	if ! run "$PYTHON" -m venv "$VENV"; then
+		rm -rf "$VENV"
+		pyver="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+		apt_install "python$pyver-venv" python3-venv || die "python3 -m venv failed (apt-get install python3-venv)"
+		run "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed"
+	fi
+fi
+PY="$VENV/bin/python"
+
+# 3. packages; skipped when nothing that decides them has changed
+want="$(
+	{
+		printf '%s\n' "${PACKAGES[@]}"
+		"$PY" -c 'import sys; print(sys.version)'
+		if [[ -f "$ROOT/python/pyproject.toml" ]]; then
+			echo "python/ editable"
+			cat "$ROOT/python/pyproject.toml"
+		fi
+	} | sha256sum | cut -d' ' -f1
+)"
+stamp="$VENV/.tensorbind-setup"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+	run "$PY" -m pip install --quiet --upgrade pip || die "pip upgrade failed"
+	run "$PY" -m pip install --quiet "${PACKAGES[@]}" || die "pip install failed"
+	if [[ -f "$ROOT/python/pyproject.toml" ]]; then
+		run "$PY" -m pip install --quiet -e "$ROOT/python" || die "pip install -e python/ failed"
+	fi
+	run "$PY" -c 'import numpy, zmq, pyarrow, pytest, tritonclient.http, tritonclient.grpc' ||
+		die "installed packages do not import"
+	echo "$want" >"$stamp"
+fi
+
+# 4. perf_analyzer
+if [[ "${SKIP_PERF_ANALYZER:-0}" != 1 ]]; then
+	"$ROOT/scripts/install-perf-analyzer.sh"
+fi

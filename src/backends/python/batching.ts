@@ -1,0 +1,120 @@
+import { CancelledError, InternalError } from "../../protocol/errors.js";
+import { DATATYPES } from "../../tensor/datatypes.js";
+import { Tensor } from "../../tensor/tensor.js";
+import type { ExecutionRequest, ExecutionResult } from "../backend.js";
+import type { ColumnInput } from "./arrow-codec.js";
+
+/**
+ * How a batch of requests becomes calls of the Python function. When the model batches and the
+ * requests agree on inputs, datatypes and non-batch dimensions, they become ONE call whose
+ * inputs are the requests' bytes laid end to end (no extra copy: the parts are gather-written
+ * into the arena); the outputs are split back along the first dimension as views. Otherwise
+ * each request is its own call.
+ */
+export interface PlannedCall {
+  /** Indices into the batch. */
+  readonly requests: readonly number[];
+  readonly columns: readonly ColumnInput[];
+  readonly requested: readonly string[];
+  /** Batch sizes of the requests when they were concatenated; undefined for a single request. */
+  readonly splits: readonly number[] | undefined;
+}
+
+export function planCalls(
+  batch: readonly ExecutionRequest[],
+  maxBatchSize: number,
+): { calls: PlannedCall[]; results: (ExecutionResult | Error | undefined)[] } {
+  const results: (ExecutionResult | Error | undefined)[] = batch.map((r) =>
+    r.signal?.aborted ? new CancelledError() : undefined,
+  );
+  const live = batch.map((_, i) => i).filter((i) => results[i] === undefined);
+  if (maxBatchSize > 0 && live.length > 1 && concatenable(live.map((i) => batch[i]!))) {
+    const reqs = live.map((i) => batch[i]!);
+    const first = reqs[0]!;
+    const splits = reqs.map((r) => Object.values(r.inputs)[0]?.shape[0] ?? 0);
+    const columns = Object.entries(first.inputs).map(([name, t]) => ({
+      name,
+      datatype: t.datatype,
+      shape: [reqs.reduce((n, r) => n + r.inputs[name]!.shape[0]!, 0), ...t.shape.slice(1)],
+      parts: reqs.map((r) => r.inputs[name]!.bytes),
+    }));
+    const requested = [...new Set(reqs.flatMap((r) => r.requestedOutputs))];
+    return { calls: [{ requests: live, columns, requested, splits }], results };
+  }
+  const calls = live.map((i) => {
+    const r = batch[i]!;
+    const columns = Object.entries(r.inputs).map(([name, t]) => ({
+      name,
+      datatype: t.datatype,
+      shape: t.shape,
+      parts: [t.bytes],
+    }));
+    return { requests: [i], columns, requested: r.requestedOutputs, splits: undefined };
+  });
+  return { calls, results };
+}
+
+function concatenable(reqs: readonly ExecutionRequest[]): boolean {
+  const first = reqs[0]!;
+  const names = Object.keys(first.inputs);
+  if (names.length === 0) return false;
+  const dim0 = (r: ExecutionRequest) => Object.values(r.inputs)[0]?.shape[0];
+  return reqs.every((r) => {
+    if (Object.keys(r.inputs).length !== names.length) return false;
+    return names.every((name) => {
+      const a = first.inputs[name];
+      const b = r.inputs[name];
+      return (
+        a !== undefined &&
+        b !== undefined &&
+        a.datatype === b.datatype &&
+        b.shape.length >= 1 &&
+        b.shape.length === a.shape.length &&
+        b.shape[0] === dim0(r) &&
+        b.shape.every((d, k) => k === 0 || d === a.shape[k])
+      );
+    });
+  });
+}
+
+/** Splits a concatenated call's outputs back into one result per request (views, no copy). */
+export function splitOutputs(outputs: readonly Tensor[], splits: readonly number[]): ExecutionResult[] {
+  const total = splits.reduce((a, b) => a + b, 0);
+  const results: ExecutionResult[] = splits.map(() => ({}));
+  for (const t of outputs) {
+    if (t.shape[0] !== total) {
+      throw new InternalError(
+        `output '${t.name}' has first dimension ${t.shape[0] ?? "(scalar)"} but the batch held ${total}; ` +
+          "a batching model must return one row per input row",
+      );
+    }
+    const rest = t.shape.slice(1);
+    const rowElements = rest.reduce((a, b) => a * b, 1);
+    let byte = 0;
+    splits.forEach((n, i) => {
+      const length =
+        t.datatype === "BYTES"
+          ? bytesLength(t.bytes, byte, n * rowElements)
+          : n * rowElements * DATATYPES[t.datatype].size;
+      results[i]![t.name] = new Tensor(
+        t.name,
+        t.datatype,
+        [n, ...rest],
+        t.bytes.subarray(byte, byte + length),
+      );
+      byte += length;
+    });
+  }
+  return results;
+}
+
+/** Byte length of `count` length-prefixed BYTES elements starting at `start`. */
+function bytesLength(bytes: Uint8Array, start: number, count: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = start;
+  for (let k = 0; k < count; k++) {
+    if (pos + 4 > bytes.byteLength) throw new InternalError("worker returned a truncated BYTES tensor");
+    pos += 4 + view.getUint32(pos, true);
+  }
+  return pos - start;
+}

@@ -1,0 +1,27 @@
+import { BACKEND_FACTORY, type BackendFactory } from "../backend.js";
+import { type PythonOptions, resolvePythonOptions } from "./options.js";
+import { PythonBackend } from "./python-backend.js";
+
+export type { PythonOptions } from "./options.js";
+export { PythonBackend } from "./python-backend.js";
+
+/**
+ * Serves a Python function from a pool of worker processes. Inputs reach the function as
+ * read-only NumPy views of shared memory (torch tensors with `framework: "torch"`); outputs are
+ * written once into shared memory and answered from there.
+ *
+ * @example
+ * bind({ name: "mlp", fn: python("examples/python-numpy/model.py", "infer", { instances: 2 }) });
+ */
+export function python(
+  modulePath: string,
+  functionName = "infer",
+  options: PythonOptions = {},
+): BackendFactory {
+  const resolved = resolvePythonOptions(modulePath, functionName, options);
+  return {
+    [BACKEND_FACTORY]: true,
+    kind: "python",
+    create: () => new PythonBackend(resolved),
+  };
+}

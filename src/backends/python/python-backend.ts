@@ -1,0 +1,91 @@
+import { type ModelSpec, type TensorSpec, tensorSpec } from "../../model/spec.js";
+import { ConfigError } from "../../protocol/errors.js";
+import type { Datatype } from "../../tensor/datatypes.js";
+import type {
+  Backend,
+  BackendStartContext,
+  ExecutionRequest,
+  ExecutionResult,
+  ModelDeclaration,
+} from "../backend.js";
+import { PythonInstance } from "./instance.js";
+import type { ResolvedPythonOptions } from "./options.js";
+import type { DeclarationJson, TensorSpecJson } from "./protocol.js";
+
+/** A pool of Python worker processes, one per instance (parallelism past the GIL). */
+export class PythonBackend implements Backend {
+  readonly kind = "python" as const;
+  readonly instances: number;
+  readonly #opts: ResolvedPythonOptions;
+  #pool: PythonInstance[] = [];
+  #maxBatchSize = 0;
+
+  constructor(opts: ResolvedPythonOptions) {
+    this.#opts = opts;
+    this.instances = opts.instances;
+  }
+
+  async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {
+    const { instances, ...rest } = this.#opts;
+    this.#pool = Array.from(
+      { length: instances },
+      (_, instance) =>
+        new PythonInstance({ ...rest, instance, model: ctx.model, runtimeDir: ctx.runtimeDir, log: ctx.log }),
+    );
+    const started = await Promise.allSettled(this.#pool.map((p) => p.start()));
+    const failure = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failure !== undefined) {
+      await this.stop();
+      throw failure.reason;
+    }
+    const first = started[0];
+    const declared = first?.status === "fulfilled" ? first.value : null;
+    const declaration = declared === null ? undefined : toDeclaration(declared, ctx.model);
+    this.#maxBatchSize = declaration?.maxBatchSize ?? 0;
+    return declaration;
+  }
+
+  configure(spec: ModelSpec): void {
+    this.#maxBatchSize = spec.maxBatchSize;
+  }
+
+  execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
+    const worker = this.#pool[instance];
+    if (worker === undefined) return Promise.reject(new RangeError(`no instance ${instance}`));
+    return worker.execute(batch, this.#maxBatchSize);
+  }
+
+  /** Process ids of the live workers (for tests and diagnostics). */
+  get pids(): (number | undefined)[] {
+    return this.#pool.map((p) => p.pid);
+  }
+
+  async stop(): Promise<void> {
+    const pool = this.#pool;
+    await Promise.all(pool.map((p) => p.stop(this.#opts.stopGraceMs)));
+  }
+}
+
+function toDeclaration(json: DeclarationJson, model: string): ModelDeclaration {
+  const specs = (kind: string, s: Readonly<Record<string, TensorSpecJson>> | undefined) => {
+    if (s === undefined) return undefined;
+    const out: Record<string, TensorSpec> = {};
+    for (const [name, spec] of Object.entries(s)) {
+      try {
+        out[name] = tensorSpec(spec.datatype as Datatype, spec.shape, { optional: spec.optional ?? false });
+      } catch (err) {
+        throw new ConfigError(
+          `python model '${model}' declares a bad ${kind} '${name}': ${(err as Error).message}`,
+        );
+      }
+    }
+    return out;
+  };
+  const inputs = specs("input", json.inputs);
+  const outputs = specs("output", json.outputs);
+  return {
+    ...(inputs !== undefined && { inputs }),
+    ...(outputs !== undefined && { outputs }),
+    ...(json.maxBatchSize !== undefined && { maxBatchSize: json.maxBatchSize }),
+  };
+}

@@ -1,0 +1,234 @@
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { execa, type ResultPromise } from "execa";
+import type { Logger } from "../../logger.js";
+import { ConfigError, InternalError, UnavailableError } from "../../protocol/errors.js";
+import { ControlChannel } from "./channel.js";
+import type { DeclarationJson, InferMessage, ResultMessage, WorkerMessage } from "./protocol.js";
+
+/** The repo's python/ folder, put on PYTHONPATH so the worker imports without `pip install`. */
+export const PYTHON_PACKAGE_DIR = fileURLToPath(new URL("../../../python", import.meta.url));
+
+export interface WorkerSpawnOptions {
+  readonly model: string;
+  readonly instance: number;
+  readonly interpreter: string;
+  readonly modulePath: string;
+  readonly functionName: string;
+  readonly framework: "numpy" | "torch";
+  readonly device: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly startupTimeoutMs: number;
+  readonly runtimeDir: string;
+  readonly log: Logger;
+}
+
+export interface ExitInfo {
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  /** Set when the process could not be spawned (e.g. ENOENT for a missing interpreter). */
+  readonly spawnError: string | undefined;
+}
+
+const STDERR_TAIL = 20;
+
+type SpawnOptions = {
+  env: Record<string, string>;
+  stdin: "ignore";
+  buffer: false;
+  reject: false;
+  cleanup: true;
+};
+
+/** One worker process (one incarnation): spawn, handshake, batches, exit. */
+export class WorkerProcess {
+  readonly pid: number | undefined;
+  readonly exited: Promise<ExitInfo>;
+  declaration: DeclarationJson | null = null;
+  #exit: ExitInfo | undefined;
+  #stopping = false;
+  #nextId = 0;
+  readonly #pending = new Map<number, { resolve(m: ResultMessage): void; reject(e: Error): void }>();
+  readonly #stderr: string[] = [];
+  readonly #channel: ControlChannel;
+  readonly #process: ResultPromise<SpawnOptions>;
+  readonly #opts: WorkerSpawnOptions;
+  #onMessage: (m: WorkerMessage) => void = () => undefined;
+
+  private constructor(opts: WorkerSpawnOptions, channel: ControlChannel) {
+    this.#opts = opts;
+    this.#channel = channel;
+    const pythonPath = [PYTHON_PACKAGE_DIR, opts.env.PYTHONPATH ?? process.env.PYTHONPATH]
+      .filter((p): p is string => p !== undefined && p !== "")
+      .join(":");
+    // biome-ignore format: one argument pair per line reads best
+    const args = [
+      "-m", "tensorbind.worker",
+      "--module", resolve(opts.modulePath),
+      "--function", opts.functionName,
+      "--endpoint", channel.endpoint,
+      "--framework", opts.framework,
+      "--device", opts.device,
+      "--parent-pid", String(process.pid),
+    ];
+    const spawnOptions: SpawnOptions = {
+      env: { ...opts.env, PYTHONPATH: pythonPath, PYTHONUNBUFFERED: "1" },
+      stdin: "ignore",
+      buffer: false,
+      reject: false,
+      cleanup: true,
+    };
+    this.#process = execa(opts.interpreter, args, spawnOptions);
+    this.pid = this.#process.pid;
+    this.#forward(this.#process.stdout, "stdout");
+    this.#forward(this.#process.stderr, "stderr");
+    this.exited = this.#process.then((r) => {
+      const spawnFailed = r.exitCode === undefined && r.signal === undefined;
+      this.#exit = {
+        exitCode: r.exitCode,
+        signal: r.signal,
+        spawnError: spawnFailed ? (r.originalMessage ?? r.shortMessage) : undefined,
+      };
+      this.#failPending(
+        this.#stopping ? new UnavailableError(`model '${opts.model}' is stopping`) : this.#died(),
+      );
+      return this.#exit;
+    });
+    void channel
+      .receive((m) => this.#onMessage(m))
+      .catch((err) => opts.log.error({ err }, "control channel failed"));
+  }
+
+  /** Spawns a worker and waits for its handshake; any failure is a ConfigError with the details. */
+  static async start(opts: WorkerSpawnOptions): Promise<WorkerProcess> {
+    const path = join(opts.runtimeDir, `py-${randomBytes(6).toString("hex")}.sock`);
+    const worker = new WorkerProcess(opts, await ControlChannel.bind(path));
+    try {
+      await worker.#handshake();
+      return worker;
+    } catch (err) {
+      await worker.stop(0);
+      throw err;
+    }
+  }
+
+  #handshake(): Promise<void> {
+    const { model, startupTimeoutMs, interpreter, modulePath, functionName } = this.#opts;
+    const what = `python model '${model}' (${modulePath}:${functionName})`;
+    return new Promise<void>((resolveHello, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new ConfigError(`${what}: the worker did not start within ${startupTimeoutMs} ms${this.#tail()}`),
+          ),
+        startupTimeoutMs,
+      );
+      this.#onMessage = (m) => {
+        if (m.type === "hello") {
+          clearTimeout(timer);
+          this.declaration = m.declaration;
+          this.#onMessage = (msg) => this.#dispatch(msg);
+          resolveHello();
+        } else if (m.type === "fatal") {
+          clearTimeout(timer);
+          reject(new ConfigError(`${what}: failed to load: ${m.error}\n${m.traceback.trimEnd()}`));
+        }
+      };
+      void this.exited.then((e) => {
+        clearTimeout(timer);
+        if (e.spawnError !== undefined) {
+          reject(new ConfigError(`${what}: cannot run interpreter '${interpreter}': ${e.spawnError}`));
+        } else {
+          reject(
+            new ConfigError(`${what}: the worker exited during start-up (${describeExit(e)})${this.#tail()}`),
+          );
+        }
+      });
+    });
+  }
+
+  /** Sends one batch and waits for its results (or the worker's death). */
+  run(message: Omit<InferMessage, "type" | "id">): Promise<ResultMessage> {
+    if (this.#exit !== undefined || this.#stopping) return Promise.reject(this.#died());
+    const id = ++this.#nextId;
+    return new Promise<ResultMessage>((resolveResult, reject) => {
+      this.#pending.set(id, { resolve: resolveResult, reject });
+      this.#channel.send({ type: "infer", id, ...message }).catch((err: unknown) => {
+        this.#pending.delete(id);
+        reject(new InternalError(`cannot reach the python worker: ${String(err)}`));
+      });
+    });
+  }
+
+  /** Fire-and-forget control messages (slot releases, segment confirmations). */
+  notify(
+    message:
+      | { type: "release"; release: readonly (readonly [number, number])[] }
+      | { type: "mapped"; names: readonly string[] },
+  ): void {
+    if (this.#exit === undefined && !this.#stopping) void this.#channel.send(message).catch(() => undefined);
+  }
+
+  get alive(): boolean {
+    return this.#exit === undefined && !this.#stopping;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; closes the channel and removes its socket file. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#exit === undefined) {
+      this.#process.kill(graceMs > 0 ? "SIGTERM" : "SIGKILL");
+      const timer = setTimeout(() => this.#process.kill("SIGKILL"), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await this.#channel.close();
+  }
+
+  #dispatch(m: WorkerMessage): void {
+    if (m.type !== "result") return;
+    const pending = this.#pending.get(m.id);
+    this.#pending.delete(m.id);
+    pending?.resolve(m);
+  }
+
+  #failPending(err: Error): void {
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  #died(): InternalError {
+    const how = this.#exit === undefined ? "is not running" : `died (${describeExit(this.#exit)})`;
+    return new InternalError(
+      `python worker ${this.#opts.instance} of model '${this.#opts.model}' ${how}${this.#tail()}`,
+    );
+  }
+
+  #tail(): string {
+    return this.#stderr.length === 0 ? "" : `; last stderr lines:\n${this.#stderr.join("\n")}`;
+  }
+
+  #forward(stream: Readable | null, name: "stdout" | "stderr"): void {
+    if (stream === null) return;
+    const { log, model, instance } = this.#opts;
+    createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => {
+      if (name === "stderr") {
+        this.#stderr.push(line);
+        if (this.#stderr.length > STDERR_TAIL) this.#stderr.shift();
+      }
+      log[name === "stderr" ? "warn" : "info"](
+        { model, instance, stream: name, pid: this.pid },
+        `[${model}] ${line}`,
+      );
+    });
+  }
+}
+
+export function describeExit(e: ExitInfo): string {
+  if (e.signal !== undefined) return `killed by ${e.signal}`;
+  if (e.spawnError !== undefined) return e.spawnError;
+  return `exit code ${e.exitCode ?? "unknown"}`;
+}

@@ -1,0 +1,164 @@
+"""Fixtures for the real-client conformance suite.
+
+One tensorbind server (examples/quickstart/models.ts) is started for the whole session,
+on ports the OS picks, and every test drives it with NVIDIA's own clients
+(tritonclient.http, tritonclient.http.aio, perf_analyzer). See docs/CONFORMANCE.md.
+
+Environment:
+  TENSORBIND_URL       test an already running server at this http URL instead of
+                       starting one (teardown checks are skipped)
+  TENSORBIND_ROOT      directory to start the server in (default: this repository); it
+                       needs bin/, dist/ and examples/
+  PERF_ANALYZER        perf_analyzer executable (default: <repo>/.venv/bin/perf_analyzer,
+                       then PATH)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import tritonclient.http as httpclient
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER_ROOT = Path(os.environ.get("TENSORBIND_ROOT", REPO)).resolve()
+MODELS = "examples/quickstart/models.ts"
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
+
+
+def pytest_report_header(config):
+    from importlib.metadata import version
+
+    lines = [f"tensorbind conformance: tritonclient {version('tritonclient')}, server {MODELS}"]
+    if SERVER_ROOT != REPO:
+        lines.append(f"server started in {SERVER_ROOT}")
+    main_js = SERVER_ROOT / "dist" / "cli" / "main.js"
+    if main_js.exists() and (SERVER_ROOT / "src").exists():
+        built = main_js.stat().st_mtime
+        newer = [p for p in (SERVER_ROOT / "src").rglob("*.ts") if p.stat().st_mtime > built]
+        if newer:
+            lines.append(
+                f"WARNING: {len(newer)} file(s) in src/ are newer than dist/ "
+                f"(e.g. {newer[0].relative_to(SERVER_ROOT)}): run `npm run build`"
+            )
+    return lines
+
+
+@dataclass(frozen=True)
+class Server:
+    http_url: str  # "http://127.0.0.1:PORT"
+    grpc_url: str | None  # "127.0.0.1:PORT"
+    pid: int | None
+    log_path: Path | None
+
+    @property
+    def http_hostport(self) -> str:
+        """host:port, the form tritonclient.http and perf_analyzer -u take."""
+        return urlparse(self.http_url).netloc
+
+    def log_tail(self, n: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "(no server log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+
+def _start_server(tmp: Path) -> tuple[subprocess.Popen, Server]:
+    if not (SERVER_ROOT / "dist" / "cli" / "main.js").exists():
+        pytest.exit("dist/ is missing: run `npm run build` first", returncode=2)
+    ready = tmp / "ready.json"
+    log_path = tmp / "server.log"
+    cmd = [
+        "node",
+        "bin/tensorbind.js",
+        "serve",
+        MODELS,
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--ready-file",
+        str(ready),
+    ]
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(cmd, cwd=SERVER_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    info = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        if ready.exists():
+            try:
+                info = json.loads(ready.read_text())
+                break
+            except json.JSONDecodeError:
+                pass  # partially written; a correct server writes it atomically
+        time.sleep(0.02)
+    if info is None:
+        proc.kill()
+        proc.wait()
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
+        pytest.exit(
+            f"tensorbind did not write {ready} within {READY_TIMEOUT_S}s "
+            f"(exit code {proc.returncode}); log:\n{tail}",
+            returncode=3,
+        )
+    assert isinstance(info.get("http"), str) and info["http"].startswith("http://"), info
+    assert info.get("pid") == proc.pid, f"ready file pid {info.get('pid')} != spawned pid {proc.pid}"
+    return proc, Server(info["http"], info.get("grpc"), info.get("pid"), log_path)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    external = os.environ.get("TENSORBIND_URL")
+    if external:
+        yield Server(external.rstrip("/"), None, None, None)
+        return
+    proc, srv = _start_server(tmp_path_factory.mktemp("tensorbind"))
+    try:
+        yield srv
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"server did not exit within {STOP_TIMEOUT_S}s of SIGTERM; log:\n{srv.log_tail()}")
+        assert proc.returncode == 0, f"server exited with {proc.returncode} after SIGTERM; log:\n{srv.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def url(server: Server) -> str:
+    return server.http_hostport
+
+
+@pytest.fixture(scope="session")
+def client(url: str):
+    c = httpclient.InferenceServerClient(url=url, concurrency=4)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def perf_analyzer() -> str:
+    candidates = [os.environ.get("PERF_ANALYZER"), str(REPO / ".venv" / "bin" / "perf_analyzer"), shutil.which("perf_analyzer")]
+    for c in candidates:
+        if c and os.access(c, os.X_OK):
+            out = subprocess.run([c, "--version"], capture_output=True, text=True, timeout=30)
+            if "Perf Analyzer Version" in out.stdout + out.stderr:
+                return c
+    pytest.fail("perf_analyzer not found or not working: run scripts/setup-python.sh")
+

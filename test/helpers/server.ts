@@ -1,0 +1,65 @@
+import { bind } from "../../src/bind.js";
+import type { ServeOptions } from "../../src/config.js";
+import { silentLogger } from "../../src/logger.js";
+import type { BindOptions } from "../../src/model/model.js";
+import { Registry } from "../../src/model/registry.js";
+import { type Server, serve } from "../../src/server.js";
+
+/** Starts a server on free ports over a fresh registry holding `models`. */
+export async function startServer(
+  models: BindOptions[],
+  options: ServeOptions = {},
+): Promise<Server & { registry: Registry }> {
+  const registry = new Registry();
+  for (const m of models) bind(m, registry);
+  const server = await serve({
+    http: 0,
+    grpc: false,
+    metrics: false,
+    logger: silentLogger,
+    registry,
+    ...options,
+  });
+  return Object.assign(server, { registry });
+}
+
+/** POSTs a JSON infer request and returns status and parsed body. */
+export async function inferJson(
+  base: string,
+  model: string,
+  body: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}/v2/models/${model}/infer`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Builds a binary-extension request body: JSON header followed by the tensors' bytes. */
+export function binaryBody(header: unknown, buffers: Uint8Array[]): { body: Buffer; headerLength: number } {
+  const head = Buffer.from(JSON.stringify(header));
+  return {
+    body: Buffer.concat([head, ...buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]),
+    headerLength: head.length,
+  };
+}
+
+/** Splits a binary-extension response into its JSON header and the bytes of each binary output. */
+export function parseBinaryResponse(
+  buf: Buffer,
+  headerLength: number,
+): { header: any; outputs: Record<string, Buffer> } {
+  const header = JSON.parse(buf.subarray(0, headerLength).toString("utf8"));
+  const outputs: Record<string, Buffer> = {};
+  let offset = headerLength;
+  for (const o of header.outputs) {
+    const size = o.parameters?.binary_data_size;
+    if (size !== undefined) {
+      outputs[o.name] = buf.subarray(offset, offset + size);
+      offset += size;
+    }
+  }
+  return { header, outputs };
+}
