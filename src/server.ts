@@ -6,7 +6,7 @@ import { type ResolvedConfig, resolveConfig, type ServeOptions } from "./config.
 import { Core } from "./core.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { Registry } from "./model/registry.js";
-import { GrpcFrontend } from "./protocol/grpc/server.js";
+import type { GrpcFrontend } from "./protocol/grpc/server.js";
 import { HttpFrontend } from "./protocol/http/server.js";
 
 export interface ServerUrls {
@@ -130,6 +130,8 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       urls.http = `http://${hostForUrl(config.host)}:${port}`;
     }
     if (config.grpc !== false) {
+      // grpc-js and the .proto files load only when gRPC is on: HTTP-only start-up stays fast.
+      const { GrpcFrontend } = await import("./protocol/grpc/server.js");
       grpc = new GrpcFrontend(
         core,
         {

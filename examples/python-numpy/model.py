@@ -1,6 +1,6 @@
 """A NumPy model served by tensorbind: a small linear layer plus a softmax, batched.
 
-Serve it with `npx tsx examples/python-numpy/serve.ts` (see README.md).
+Serve it with `npx tensorbind serve examples/python-numpy/model.py` (see README.md).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ BIAS = np.zeros(3, dtype=np.float32)
     inputs={"x": tensorbind.tensor("FP32", [4])},
     outputs={"probs": tensorbind.tensor("FP32", [3]), "label": tensorbind.tensor("INT64", [1])},
     max_batch_size=64,
+    name="linear_softmax",  # the model name when served with `tensorbind serve model.py`
 )
 def infer(x: np.ndarray) -> dict[str, np.ndarray]:
     # x is a read-only view of shared memory, shape [batch, 4]: no copy was made to get it here.

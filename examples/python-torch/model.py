@@ -1,6 +1,7 @@
 """A PyTorch model served by tensorbind with framework="torch" (inputs arrive as torch tensors).
 
-Serve it with `npx tsx examples/python-torch/serve.ts`; set TENSORBIND_DEVICE=cuda:0 for a GPU.
+Serve it with `npx tensorbind serve examples/python-torch/models.ts` (TENSORBIND_DEVICE=cuda:0 for a GPU)
+or `npx tensorbind serve examples/python-torch/model.py` (CPU).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _moved = False
     inputs={"x": tensorbind.tensor("FP32", [8])},
     outputs={"y": tensorbind.tensor("FP32", [2])},
     max_batch_size=128,
+    name="mlp",
+    framework="torch",  # how `tensorbind serve model.py` runs it; models.ts passes its own options
 )
 @torch.inference_mode()
 def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -51,6 +51,9 @@ class ModelInfo:
     outputs: dict[str, TensorSpec] | None = None
     max_batch_size: int | None = None
     name: str | None = None
+    instances: int | None = None
+    framework: str | None = None
+    device: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -64,6 +67,10 @@ class ModelInfo:
         if self.name is not None:
             out["name"] = self.name
         return out
+
+    def serving(self) -> dict[str, Any]:
+        """How ``tensorbind serve model.py`` runs the function (``bind()`` in TypeScript ignores these)."""
+        return {"instances": self.instances, "framework": self.framework, "device": self.device}
 
 
 def _specs(kind: str, specs: Mapping[str, SpecLike] | None) -> dict[str, TensorSpec] | None:
@@ -91,16 +98,33 @@ def model(
     outputs: Mapping[str, SpecLike] | None = None,
     max_batch_size: int | None = None,
     name: str | None = None,
+    instances: int | None = None,
+    framework: str | None = None,
+    device: str | None = None,
 ) -> Callable[[F], F]:
     """Declares a function's inputs, outputs and batching, so ``bind()`` may leave them out.
 
     The function receives its inputs as keyword arguments (read-only NumPy arrays, or torch
     tensors with ``framework="torch"``) and returns a dict of outputs. ``async def`` works too.
     With ``max_batch_size > 0`` the arrays carry the batch as their first dimension.
+
+    ``name`` (default: the function's name), ``instances``, ``framework`` ("numpy" or "torch")
+    and ``device`` ("cpu", "cuda:0") say how ``tensorbind serve model.py`` serves the function;
+    a TypeScript ``bind()`` takes them from its own ``python()`` options instead.
     """
     if max_batch_size is not None and (not isinstance(max_batch_size, int) or max_batch_size < 0):
         raise ValueError(f"max_batch_size must be a non-negative integer, got {max_batch_size!r}")
-    info = ModelInfo(_specs("input", inputs), _specs("output", outputs), max_batch_size, name)
+    if name is not None and (not isinstance(name, str) or not name or "/" in name):
+        raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+    if instances is not None and (not isinstance(instances, int) or isinstance(instances, bool) or instances < 1):
+        raise ValueError(f"instances must be a positive integer, got {instances!r}")
+    if framework not in (None, "numpy", "torch"):
+        raise ValueError(f"framework must be 'numpy' or 'torch', got {framework!r}")
+    if device is not None and device != "cpu" and framework != "torch":
+        raise ValueError("device needs framework='torch'")
+    info = ModelInfo(
+        _specs("input", inputs), _specs("output", outputs), max_batch_size, name, instances, framework, device
+    )
 
     def decorate(fn: F) -> F:
         setattr(fn, MODEL_ATTRIBUTE, info)

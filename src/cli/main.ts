@@ -10,7 +10,7 @@ import { VERSION } from "../version.js";
 const HELP = `tensorbind ${VERSION}: serve functions behind a KServe v2 / Triton-compatible endpoint
 
 Usage:
-  tensorbind serve <module.ts|module.js> [...more] [options]
+  tensorbind serve <module.ts|module.js|model.py> [...more] [options]
   tensorbind health [url]          exit 0 when the server at url (default http://127.0.0.1:8000) is ready
   tensorbind --version
 
@@ -36,6 +36,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --http-header-forward-pattern <re>  forward matching headers as request parameters
   --runtime-dir <dir>              where the server may write (default: private temp dir)
   --ready-file <file>              write {"http":...,"grpc":...,"pid":...} once ready
+  --python <interpreter>           Python for .py modules and python() models        TENSORBIND_PYTHON
 `;
 
 const SERVE_FLAGS = {
@@ -63,6 +64,7 @@ const SERVE_FLAGS = {
   "http-header-forward-pattern": { type: "string" },
   "runtime-dir": { type: "string" },
   "ready-file": { type: "string" },
+  python: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -150,6 +152,8 @@ async function serveCommand(args: string[]): Promise<number> {
   if (positionals.length === 0)
     throw new Error("tensorbind serve needs a module that calls bind(), e.g. tensorbind serve models.ts");
   const options = serveOptionsFromFlags(values);
+  // python() models bound by .ts modules read TENSORBIND_PYTHON, so the flag covers them too.
+  if (values.python !== undefined) process.env.TENSORBIND_PYTHON = values.python;
   for (const file of positionals) await loadModule(file);
   const server = await serve(options);
   await new Promise<void>((done) => {
@@ -178,7 +182,9 @@ async function loadModule(file: string): Promise<void> {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`no such file: ${file}`);
   if (path.endsWith(".py")) {
-    throw new Error("serving a .py file needs the Python backend, which is not part of this build yet");
+    const { bindPythonFile } = await import("../backends/python/serve-file.js");
+    await bindPythonFile(path);
+    return;
   }
   if (/\.[cm]?tsx?$/.test(path)) {
     const { register } = await import("tsx/esm/api");

@@ -5,7 +5,9 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/backends/backend.js";
-import { type PythonBackend, python } from "../../src/backends/python/index.js";
+import type { LazyBackend } from "../../src/backends/lazy.js";
+import { python } from "../../src/backends/python/index.js";
+import type { PythonBackend } from "../../src/backends/python/python-backend.js";
 import { silentLogger } from "../../src/logger.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 
@@ -39,7 +41,7 @@ async function start(
   const backend = python(join(FIXTURES, module), fn, { interpreter: INTERPRETER, ...options }).create();
   started.push(backend);
   await backend.start({ model: fn, version: "1", log, runtimeDir });
-  return backend as PythonBackend;
+  return (backend as LazyBackend).loaded as PythonBackend;
 }
 
 const alive = (pid: number | undefined) => {

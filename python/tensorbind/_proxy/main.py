@@ -15,7 +15,7 @@ from typing import Any
 
 import zmq
 
-from tensorbind._proxy import arena
+from tensorbind._proxy import arena, listing
 from tensorbind._proxy.codec import Segment, decode_call, encode_outputs
 from tensorbind._proxy.frameworks import Framework, make_framework
 from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm
@@ -27,13 +27,17 @@ log = logging.getLogger("tensorbind.worker")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tensorbind.worker")
-    p.add_argument("--module", required=True)
-    p.add_argument("--function", required=True)
-    p.add_argument("--endpoint", required=True)
+    p.add_argument("--list", metavar="MODULE", help="print the module's @tensorbind.model functions as JSON")
+    p.add_argument("--module")
+    p.add_argument("--function")
+    p.add_argument("--endpoint")
     p.add_argument("--framework", default="numpy")
     p.add_argument("--device", default="cpu")
     p.add_argument("--parent-pid", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.list is None and not (args.module and args.function and args.endpoint):
+        p.error("--module, --function and --endpoint are required (or --list MODULE)")
+    return args
 
 
 def error_text(exc: BaseException) -> str:
@@ -103,6 +107,9 @@ class Worker:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.list is not None:
+        listing.main(args.list)
+        return
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     exit_on_sigterm()
     if args.parent_pid:

@@ -1,9 +1,8 @@
 import { BACKEND_FACTORY, type BackendFactory } from "../backend.js";
 import { type PythonOptions, resolvePythonOptions } from "./options.js";
-import { PythonBackend } from "./python-backend.js";
+import { LazyBackend } from "../lazy.js";
 
 export type { PythonOptions } from "./options.js";
-export { PythonBackend } from "./python-backend.js";
 
 /**
  * Serves a Python function from a pool of worker processes. Inputs reach the function as
@@ -22,6 +21,11 @@ export function python(
   return {
     [BACKEND_FACTORY]: true,
     kind: "python",
-    create: () => new PythonBackend(resolved),
+    // The backend's module (zeromq, apache-arrow, execa) loads with the model, not with the package.
+    create: () =>
+      new LazyBackend("python", resolved.instances, async () => {
+        const { PythonBackend } = await import("./python-backend.js");
+        return new PythonBackend(resolved);
+      }),
   };
 }

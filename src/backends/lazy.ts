@@ -1,0 +1,42 @@
+import type { ModelSpec } from "../model/spec.js";
+import type { Backend, BackendStartContext, ExecutionRequest, ExecutionResult, ModelDeclaration } from "./backend.js";
+
+/**
+ * A backend whose implementation module is imported only when the model loads. The Python
+ * backend pulls in zeromq, apache-arrow and execa (seconds of import on a busy machine);
+ * a server that serves only JS models should not pay for them at start-up.
+ */
+export class LazyBackend implements Backend {
+  readonly kind: Backend["kind"];
+  readonly instances: number;
+  readonly #load: () => Promise<Backend>;
+  #backend: Backend | undefined;
+
+  constructor(kind: Backend["kind"], instances: number, load: () => Promise<Backend>) {
+    this.kind = kind;
+    this.instances = instances;
+    this.#load = load;
+  }
+
+  /** The real backend, once loaded. */
+  get loaded(): Backend | undefined {
+    return this.#backend;
+  }
+
+  async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {
+    this.#backend ??= await this.#load();
+    return this.#backend.start(ctx);
+  }
+
+  configure(spec: ModelSpec): void {
+    this.#backend?.configure?.(spec);
+  }
+
+  execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
+    return this.#backend!.execute(batch, instance);
+  }
+
+  async stop(): Promise<void> {
+    await this.#backend?.stop();
+  }
+}
