@@ -125,12 +125,15 @@ describe("health and metadata", () => {
     expect(v1.body.outputs[0].data).toEqual([1]);
   });
 
-  it("answers model ready 200, and 404 with Triton's wording for unknown models", async () => {
+  it("answers model ready 200, and 400 (not ready) with Triton's wording for unknown models", async () => {
     expect((await fetch(`${base}/v2/models/simple/ready`)).status).toBe(200);
     const res = await fetch(`${base}/v2/models/nope/ready`);
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: "Request for unknown model: 'nope' is not found" });
-    expect((await fetch(`${base}/v2/models/versioned/versions/2/ready`)).status).toBe(404);
+    expect((await fetch(`${base}/v2/models/versioned/versions/2/ready`)).status).toBe(400);
+    const meta = await fetch(`${base}/v2/models/nope`);
+    expect(meta.status).toBe(404);
+    expect(await meta.json()).toEqual({ error: "Request for unknown model: 'nope' is not found" });
   });
 
   it("renders the Triton model config", async () => {

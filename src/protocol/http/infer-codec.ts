@@ -44,7 +44,11 @@ export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRe
     throw new InvalidArgumentError("inference request must be a JSON object");
   }
   const h = header as Record<string, unknown>;
-  const parameters = decodeParameters(h.parameters, "request");
+  const { binary_data_output: binaryDataOutput, ...parameters } = decodeParameters(h.parameters, "request");
+  // binary_data_output is the HTTP frontend's own business (as in Triton): the model never sees it.
+  if (binaryDataOutput !== undefined && typeof binaryDataOutput !== "boolean") {
+    throw new InvalidArgumentError("request parameter 'binary_data_output' must be a boolean");
+  }
   if (!Array.isArray(h.inputs))
     throw new InvalidArgumentError("inference request must have an 'inputs' array");
 
@@ -80,7 +84,7 @@ export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRe
     );
   }
 
-  const { outputs, binaryOutputs } = decodeOutputs(h.outputs, parameters);
+  const { outputs, binaryOutputs } = decodeOutputs(h.outputs, binaryDataOutput === true);
   const id = h.id;
   if (id !== undefined && typeof id !== "string") throw new InvalidArgumentError("'id' must be a string");
   return {
@@ -152,9 +156,8 @@ function decodeInputHeader(raw: unknown, index: number): InputHeader {
 
 function decodeOutputs(
   raw: unknown,
-  parameters: Parameters,
+  allBinary: boolean,
 ): { outputs: RequestedOutput[] | undefined; binaryOutputs: Set<string> | "all" } {
-  const allBinary = parameters.binary_data_output === true;
   if (raw === undefined) return { outputs: undefined, binaryOutputs: allBinary ? "all" : new Set() };
   if (!Array.isArray(raw)) throw new InvalidArgumentError("'outputs' must be an array");
   const binary = new Set<string>();

@@ -157,8 +157,14 @@ export class HttpFrontend {
       case "model_metadata":
         return sendJson(res, 200, core.modelMetadata(model!, version));
       case "model_ready": {
-        const ready = core.isModelReady(model!, version);
-        return sendJson(res, ready ? 200 : 400, { name: model, ready });
+        // Like Triton, an unknown model is simply not ready: 400, with the reason in the body.
+        try {
+          const ready = core.isModelReady(model!, version);
+          return sendJson(res, ready ? 200 : 400, { name: model, ready });
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+          return sendJson(res, 400, { error: err.message });
+        }
       }
       case "model_config":
         return sendJson(res, 200, core.modelConfig(model!, version));
