@@ -39,8 +39,12 @@ const fmt = (x) => x.toFixed(1);
 console.log(`| what | median (${runs} runs) |`);
 console.log("|---|---|");
 console.log(`| tensorbind: import of the package | ${fmt(median(a.map((r) => r.importMs)))} ms |`);
-console.log(`| tensorbind: serve() to ready (HTTP + gRPC, one JS model) | ${fmt(median(a.map((r) => r.serveMs)))} ms |`);
-console.log(`| tensorbind: process start to ready (performance.now() at ready) | ${fmt(median(a.map((r) => r.sinceProcessStartMs)))} ms |`);
+console.log(
+  `| tensorbind: serve() to ready (HTTP + gRPC, one JS model) | ${fmt(median(a.map((r) => r.serveMs)))} ms |`,
+);
+console.log(
+  `| tensorbind: process start to ready (performance.now() at ready) | ${fmt(median(a.map((r) => r.sinceProcessStartMs)))} ms |`,
+);
 console.log(`| bare node:http: process start to listening | ${fmt(median(b.map((r) => r.sinceStart)))} ms |`);
 console.log(`| tensorbind RSS when ready | ${fmt(median(a.map((r) => r.rssMb)))} MB |`);
 console.log(`| bare node:http RSS when listening | ${fmt(median(b.map((r) => r.rssMb)))} MB |`);

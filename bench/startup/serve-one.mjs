@@ -5,11 +5,22 @@ const { silentLogger } = await import("../../dist/logger.js");
 const imported = performance.now();
 const registry = new Registry();
 bind(
-  { name: "identity", inputs: { X: tensor("FP32", [-1]) }, outputs: { Y: tensor("FP32", [-1]) }, fn: ({ X }) => ({ Y: X }) },
+  {
+    name: "identity",
+    inputs: { X: tensor("FP32", [-1]) },
+    outputs: { Y: tensor("FP32", [-1]) },
+    fn: ({ X }) => ({ Y: X }),
+  },
   registry,
 );
 const s0 = performance.now();
-const server = await serve({ http: 0, grpc: process.env.BENCH_GRPC === "0" ? false : 0, metrics: false, registry, logger: silentLogger });
+const server = await serve({
+  http: 0,
+  grpc: process.env.BENCH_GRPC === "0" ? false : 0,
+  metrics: false,
+  registry,
+  logger: silentLogger,
+});
 const ready = performance.now();
 const res = await fetch(`${server.urls.http}/v2/health/ready`);
 process.stdout.write(

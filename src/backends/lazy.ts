@@ -1,5 +1,11 @@
 import type { ModelSpec } from "../model/spec.js";
-import type { Backend, BackendStartContext, ExecutionRequest, ExecutionResult, ModelDeclaration } from "./backend.js";
+import type {
+  Backend,
+  BackendStartContext,
+  ExecutionRequest,
+  ExecutionResult,
+  ModelDeclaration,
+} from "./backend.js";
 
 /**
  * A backend whose implementation module is imported only when the model loads. The Python

@@ -1,6 +1,6 @@
 import { BACKEND_FACTORY, type BackendFactory } from "../backend.js";
-import { type PythonOptions, resolvePythonOptions } from "./options.js";
 import { LazyBackend } from "../lazy.js";
+import { type PythonOptions, resolvePythonOptions } from "./options.js";
 
 export type { PythonOptions } from "./options.js";
 
