@@ -2,7 +2,7 @@
 // Start-up to ready for a JS model (performance.md P5: ≤ 150 ms) and idle RSS (P8: ≤ 80 MB).
 // Reports, per run: process spawn → ready (node boot + import + serve), the serve() call alone,
 // and RSS once ready. Reference: a bare node:http server's spawn → listening.
-// Usage: node bench/startup/run.mjs [--runs N]
+// Usage: node bench/startup/run.mjs [--runs N]      (BENCH_GRPC=0: HTTP only)
 import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -22,7 +22,7 @@ export async function handleInfer(
   options: InferHandlerOptions,
 ): Promise<void> {
   // Resolve the model first, so an unknown model is a 404 even with a bad body.
-  core.modelMetadata(model, version);
+  core.isModelReady(model, version);
   const body = await readBody(req, options.maxBodyBytes);
   const headerLength = req.headers[HEADER_LENGTH];
   const decoded = decodeInferRequest(body, {
