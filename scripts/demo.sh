@@ -3,7 +3,7 @@
 # example models: the quickstart JS models and the NumPy model in Python workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d node_modules ] || npm ci --no-audit --no-fund
+[ -d node_modules ] || npm install --no-audit --no-fund
 npm run build --silent
 [ -f native/build/Release/tensorbind_shm.node ] || npm run build:native --silent
 SKIP_PERF_ANALYZER=1 bash scripts/setup-python.sh
