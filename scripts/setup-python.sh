@@ -9,6 +9,8 @@
 #   PYTHON      interpreter used to create the venv (default python3)
 #   VENV        venv location (default <repo>/.venv)
 #   SKIP_PERF_ANALYZER=1   do not install perf_analyzer
+#   WITH_TORCH=1  also install PyTorch (PyPI's Linux wheel is the CUDA build: ~3 GB with its
+#                nvidia-* wheels, minutes to install; the torch test skips without it)
 #   VERBOSE=1   show pip's output
 set -euo pipefail
 
@@ -20,6 +22,7 @@ trap 'rm -f "$LOG"' EXIT
 
 # Keep in sync with docs/CONFORMANCE.md.
 PACKAGES=(numpy pyzmq pyarrow pytest "tritonclient[all]" grpcio-health-checking ruff)
+[[ "${WITH_TORCH:-0}" == 1 ]] && PACKAGES+=(torch)
 
 die() {
 	echo "setup-python: $*" >&2
@@ -82,6 +85,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 	fi
 	run "$PY" -c 'import numpy, zmq, pyarrow, pytest, tritonclient.http, tritonclient.grpc' ||
 		die "installed packages do not import"
+	if [[ "${WITH_TORCH:-0}" == 1 ]]; then run "$PY" -c 'import torch' || die "torch does not import"; fi
 	echo "$want" >"$stamp"
 fi
 

@@ -116,7 +116,7 @@ def model(
         raise ValueError(f"max_batch_size must be a non-negative integer, got {max_batch_size!r}")
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
-    if instances is not None and (not isinstance(instances, int) or isinstance(instances, bool) or instances < 1):
+    if instances is not None and (type(instances) is not int or instances < 1):
         raise ValueError(f"instances must be a positive integer, got {instances!r}")
     if framework not in (None, "numpy", "torch"):
         raise ValueError(f"framework must be 'numpy' or 'torch', got {framework!r}")

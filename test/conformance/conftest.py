@@ -1,6 +1,7 @@
 """Fixtures for the real-client conformance suite.
 
-One tensorbind server (examples/quickstart/models.ts) is started for the whole session,
+One tensorbind server (examples/quickstart/models.ts and the Python model of
+examples/python-numpy/models.ts) is started for the whole session,
 on ports the OS picks, and every test drives it with NVIDIA's own clients
 (tritonclient.http, tritonclient.http.aio, perf_analyzer). See docs/CONFORMANCE.md.
 
@@ -9,6 +10,7 @@ Environment:
                        starting one (teardown checks are skipped)
   TENSORBIND_ROOT      directory to start the server in (default: this repository); it
                        needs bin/, dist/ and examples/
+  TENSORBIND_PYTHON    interpreter of the Python model's workers (default: this pytest's own)
   PERF_ANALYZER        perf_analyzer executable (default: <repo>/.venv/bin/perf_analyzer,
                        then PATH)
 """
@@ -20,6 +22,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +33,15 @@ import tritonclient.http as httpclient
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_ROOT = Path(os.environ.get("TENSORBIND_ROOT", REPO)).resolve()
-MODELS = "examples/quickstart/models.ts"
-READY_TIMEOUT_S = 20.0
+MODELS = ("examples/quickstart/models.ts", "examples/python-numpy/models.ts")
+READY_TIMEOUT_S = 60.0  # the Python workers import numpy and pyarrow
 STOP_TIMEOUT_S = 15.0
 
 
 def pytest_report_header(config):
     from importlib.metadata import version
 
-    lines = [f"tensorbind conformance: tritonclient {version('tritonclient')}, server {MODELS}"]
+    lines = [f"tensorbind conformance: tritonclient {version('tritonclient')}, server {' '.join(MODELS)}"]
     if SERVER_ROOT != REPO:
         lines.append(f"server started in {SERVER_ROOT}")
     main_js = SERVER_ROOT / "dist" / "cli" / "main.js"
@@ -80,7 +83,7 @@ def _start_server(tmp: Path) -> tuple[subprocess.Popen, Server]:
         "node",
         "bin/tensorbind.js",
         "serve",
-        MODELS,
+        *MODELS,
         "--http-port",
         "0",
         "--grpc-port",
@@ -91,7 +94,10 @@ def _start_server(tmp: Path) -> tuple[subprocess.Popen, Server]:
         str(ready),
     ]
     log = open(log_path, "wb")
-    proc = subprocess.Popen(cmd, cwd=SERVER_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    env = {**os.environ, "TENSORBIND_PYTHON": os.environ.get("TENSORBIND_PYTHON", sys.executable)}
+    proc = subprocess.Popen(
+        cmd, cwd=SERVER_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
     log.close()
     deadline = time.monotonic() + READY_TIMEOUT_S
     info = None

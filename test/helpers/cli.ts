@@ -28,7 +28,8 @@ export interface ServerProcess {
 
 /**
  * Spawns `command` (default `node bin/tensorbind.js serve …args --ready-file F`) and waits for
- * the ready file. `wrap` turns the argument list into another command line (e.g. bwrap …).
+ * the ready file. `wrap` turns the argument list into another command line (e.g. bwrap …);
+ * `dir` is the test's temp dir, removed by `stop()`.
  */
 export async function spawnServer(
   args: readonly string[],
@@ -36,13 +37,13 @@ export async function spawnServer(
     env?: NodeJS.ProcessEnv;
     timeoutMs?: number;
     readyFile?: (dir: string) => string;
-    wrap?: (argv: string[]) => string[];
+    wrap?: (argv: string[], dir: string) => string[];
   } = {},
 ): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), "tb-srv-"));
   const ready = options.readyFile?.(dir) ?? join(dir, "ready.json");
   let argv = [process.execPath, BIN, "serve", ...args, "--ready-file", ready];
-  if (options.wrap) argv = options.wrap(argv);
+  if (options.wrap) argv = options.wrap(argv, dir);
   const [cmd, ...rest] = argv as [string, ...string[]];
   const child = spawn(cmd, rest, {
     cwd: ROOT,

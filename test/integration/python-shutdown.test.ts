@@ -48,15 +48,22 @@ describe("python model: close() drains", () => {
     const workers = descendants(process.pid).filter((p) => running(p));
     expect(workers.length).toBeGreaterThanOrEqual(2);
     const base = server.urls.http as string;
-    // 6 requests on 2 workers that take 0.3 s each: two run, four wait in the queue.
+    // 6 requests on 2 workers that take 0.3 s each: two run while four wait in the queue.
+    let settled = 0;
     const calls = Array.from({ length: 6 }, (_, i) =>
-      infer(base, "slow", [{ name: "x", datatype: "INT32", shape: [2], data: [i, -i] }]),
+      infer(base, "slow", [{ name: "x", datatype: "INT32", shape: [2], data: [i, 10 * i] }]).finally(
+        () => settled++,
+      ),
     );
-    await new Promise((r) => setTimeout(r, 150));
-    await server.close();
+    await Promise.race(calls); // by now every request has reached the server
+    const closing = server.close();
+    expect(settled).toBeLessThan(6);
+    await closing;
     const results = await Promise.all(calls);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
-    expect(results.map((r) => r.body.outputs[0].data)).toEqual(Array.from({ length: 6 }, (_, i) => [i, -i]));
+    expect(results.map((r) => r.body.outputs[0].data)).toEqual(
+      Array.from({ length: 6 }, (_, i) => [i, 10 * i]),
+    );
     expect(workers.filter(running)).toEqual([]);
   }, 60_000);
 });
