@@ -7,6 +7,7 @@
 //   --set key=value (repeatable) overrides a reconstruction cut; --json FILE writes a summary.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -94,6 +95,7 @@ int main(int argc, char** argv) try {
   std::vector<double> times;
   double cells = 0;
   double tracks = 0;
+  double sum_chi2_ndf = 0;
   size_t agree_events = 0;
   double worst_match = 1.0;
   double worst_param = 0.0;
@@ -110,6 +112,8 @@ int main(int argc, char** argv) try {
     total.add(pc);
     cells += ev.n_cells();
     tracks += res.n_tracks;
+    for (size_t t = 0; t < res.n_tracks; ++t)
+      sum_chi2_ndf += res.trk_params[t * kTrkParamColumns] / std::max(1.0f, res.trk_params[t * kTrkParamColumns + 1]);
     const RecoStats& s = res.stats;
     if (!quiet)
       std::printf(
@@ -133,9 +137,10 @@ int main(int argc, char** argv) try {
   const double pt_res = total.n_dpt ? std::sqrt(total.sum_dpt2 / total.n_dpt) : 0.0;
   std::printf(
       "summary: %llu events, mu %.0f, %s: efficiency %.4f (%zu/%zu), fake rate %.4f (%zu/%zu), duplicate rate "
-      "%.4f, pT resolution (rms) %.4f, median %.2f ms/event, %.0f cells/event, %.0f tracks/event\n",
+      "%.4f, pT resolution (rms) %.4f, median %.2f ms/event, %.0f cells/event, %.0f tracks/event, mean chi2/ndf %.2f\n",
       static_cast<unsigned long long>(n), g.mu, device.c_str(), total.efficiency(), total.found, total.selected,
-      total.fake_rate(), total.fakes, total.tracks, total.duplicate_rate(), pt_res, median, cells / n, tracks / n);
+      total.fake_rate(), total.fakes, total.tracks, total.duplicate_rate(), pt_res, median, cells / n, tracks / n,
+      tracks > 0 ? sum_chi2_ndf / tracks : 0.0);
   if (other)
     std::printf("agreement %s vs %s: %zu/%llu events identical, worst match fraction %.5f, worst parameter diff %.3g\n",
                 device.c_str(), compare.c_str(), agree_events, static_cast<unsigned long long>(n), worst_match,

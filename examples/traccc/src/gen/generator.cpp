@@ -158,9 +158,9 @@ void digitise(EventBuilder& out, const LayerDesc& l, int module, const CylState&
   const double dn = std::max(std::fabs(sin_t * std::cos(s.psi - s.phi)), 0.05);
   const double du = l.thickness * sin_t * std::sin(s.psi - s.phi) / dn;
   const double dv = l.thickness * cos_t / dn;
-  const double diffusion = 0.006;
-  const double wu = std::min(std::fabs(du) + diffusion, 0.9 * l.pitch0);
-  const double wv = std::min(std::fabs(dv) + diffusion, 0.9 * l.pitch1);
+  // Diffusion and the readout's charge sharing widen the cloud by ~40% of a pitch.
+  const double wu = std::min(std::fabs(du) + 0.4 * l.pitch0, 0.9 * l.pitch0);
+  const double wv = std::min(std::fabs(dv) + 0.4 * l.pitch1, 0.9 * l.pitch1);
   const double off0 = -0.5 * l.n_ch0 * l.pitch0;
   const double off1 = -0.5 * l.n_ch1 * l.pitch1;
   double fu[2];
