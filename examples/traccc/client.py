@@ -98,12 +98,30 @@ def read_event_stream(f: BinaryIO, limit: int | None) -> list[Event]:
     events: list[Event] = []
     while limit is None or len(events) < limit:
         try:
-            first = np.lib.format.read_array(f)
-        except ValueError:  # "EOF: reading magic string": the stream ended between events
+            first = read_npy(f)
+        except EOFError:  # the stream ended between events
             break
-        arrays = {ARRAYS[0]: first} | {a: np.lib.format.read_array(f) for a in ARRAYS[1:]}
+        arrays = {ARRAYS[0]: first} | {a: read_npy(f) for a in ARRAYS[1:]}
         events.append(Event(len(events), arrays))
     return events
+
+
+def read_npy(f: BinaryIO) -> np.ndarray:
+    """One .npy array from a pipe (np.load needs a seekable file)."""
+    if not f.peek(1) if hasattr(f, "peek") else False:
+        raise EOFError
+    version = np.lib.format.read_magic(f)
+    read_header = (
+        np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran, dtype = read_header(f)
+    if fortran:
+        raise ValueError("Fortran-ordered arrays are not supported")
+    count = int(np.prod(shape, dtype=np.int64))
+    data = f.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise ValueError("truncated .npy array")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 def pitch_table(meta_path: Path | None) -> dict[int, tuple[float, float]]:

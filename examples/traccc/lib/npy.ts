@@ -38,7 +38,7 @@ export function parseNpy(buf: Uint8Array, offset = 0): { array: NpyArray; next: 
   const bytes = count * itemSize;
   if (dataStart + bytes > buf.byteLength) throw new Error("npy: truncated data");
   // Copy into a fresh, aligned buffer: file and socket buffers give no alignment guarantee.
-  const copy = buf.slice(dataStart, dataStart + bytes).buffer;
+  const copy = new Uint8Array(buf.subarray(dataStart, dataStart + bytes)).buffer; // Buffer#slice would share
   const data =
     descr === "<i8"
       ? new BigInt64Array(copy)
