@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { ConfigError } from "../../protocol/errors.js";
 import type { Datatype } from "../../tensor/datatypes.js";
@@ -88,6 +87,9 @@ export interface NativeError extends Error {
   kind?: number;
 }
 
+// One load per file: a second dlopen of the same library would run its initialiser again.
+const loaded = new Map<string, unknown>();
+
 /**
  * Loads an addon and checks that it is a tensorbind addon of this API version. Every failure is
  * a ConfigError that says what to do.
@@ -97,9 +99,14 @@ export function loadNativeAddon(path: string): NativeApi {
   if (!existsSync(file)) {
     throw new ConfigError(`native(): addon ${path} does not exist; build it first (cmake-js compile)`);
   }
-  let exports: unknown;
+  let exports = loaded.get(file);
   try {
-    exports = createRequire(import.meta.url)(file);
+    if (exports === undefined) {
+      const module = { exports: {} as unknown };
+      process.dlopen(module, file);
+      exports = module.exports;
+      loaded.set(file, exports);
+    }
   } catch (err) {
     // dlopen's message names the cause: a missing shared library, an undefined symbol, a wrong architecture.
     throw new ConfigError(`native(): cannot load ${path}: ${(err as Error).message}`, { cause: err });

@@ -83,8 +83,15 @@ export class NativeBackend implements Backend {
   configure(spec: ModelSpec): void {
     const d = this.#declared;
     if (d === undefined) return;
-    if (d.inputs) checkAgreement(spec.name, "input", spec.inputs, d.inputs);
-    if (d.outputs) checkAgreement(spec.name, "output", spec.outputs, d.outputs);
+    const problems = [
+      ...(d.inputs ? disagreements("input", spec.inputs, d.inputs) : []),
+      ...(d.outputs ? disagreements("output", spec.outputs, d.outputs) : []),
+    ];
+    if (problems.length > 0) {
+      throw new ConfigError(
+        `model '${spec.name}': bind() disagrees with the native addon: ${problems.join("; ")}`,
+      );
+    }
   }
 
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
@@ -174,7 +181,7 @@ function toDeclaration(decl: NativeModelDecl, model: string): ModelDeclaration {
  * Same names; same datatypes; same rank; every dimension the addon fixes is fixed alike in
  * bind() (bind() may fix a dimension the addon leaves open); same optionality.
  */
-function checkAgreement(model: string, kind: string, given: TensorSpecs, declared: TensorSpecs): void {
+function disagreements(kind: string, given: TensorSpecs, declared: TensorSpecs): string[] {
   const problems: string[] = [];
   for (const [name, d] of Object.entries(declared)) {
     const g = given[name];
@@ -198,7 +205,5 @@ function checkAgreement(model: string, kind: string, given: TensorSpecs, declare
   for (const name of Object.keys(given)) {
     if (!(name in declared)) problems.push(`bind() has ${kind} '${name}', which the addon does not declare`);
   }
-  if (problems.length > 0) {
-    throw new ConfigError(`model '${model}': bind() disagrees with the native addon: ${problems.join("; ")}`);
-  }
+  return problems;
 }
