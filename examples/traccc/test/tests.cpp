@@ -1,7 +1,7 @@
 // C++ tests of the traccc example: the per-element functions the CPU loops and the CUDA kernels
 // share, the host steps, the generator, and the whole chain. Prints one line per test and ends
 // with "N passed, N failed, N skipped". `traccc-tests NAME...` runs the tests whose name contains
-// one of the arguments. The CUDA agreement tests run only where a GPU is usable (bench/gpu).
+// one of the arguments, `--exact NAME` that test only, `--list` prints the names. The CUDA agreement tests run only where a GPU is usable (bench/gpu).
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -413,12 +413,19 @@ TEST(cuda_instances_run_concurrently_and_agree) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--list") {
+    for (const TestCase& t : tests()) std::printf("%s\n", t.name);
+    return 0;
+  }
+  const bool exact = argc == 3 && std::string(argv[1]) == "--exact";
   int passed = 0;
   int failed = 0;
   int skipped = 0;
   for (const TestCase& t : tests()) {
     bool selected = argc < 2;
-    for (int i = 1; i < argc; ++i) selected = selected || std::string(t.name).find(argv[i]) != std::string::npos;
+    if (exact) selected = std::string(t.name) == argv[2];
+    else
+      for (int i = 1; i < argc; ++i) selected = selected || std::string(t.name).find(argv[i]) != std::string::npos;
     if (!selected) continue;
     try {
       t.fn();
