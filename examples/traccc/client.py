@@ -16,11 +16,11 @@ belongs to them; duplicates are tracks beyond the first of a particle.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -217,52 +217,74 @@ def run(
     repeat: int,
     pitch: dict[int, tuple[float, float]],
     timeout_s: float = 600.0,
+    duration_s: float | None = None,
 ) -> tuple[Report, list[dict[str, np.ndarray]]]:
-    """Sends every event `repeat` times at `concurrency` in flight; returns the report and outputs."""
-    local = threading.local()
+    """Sends every event `repeat` times (or round-robin for `duration_s` seconds) with
+    `concurrency` requests in flight, one gRPC channel per worker; returns the report and the
+    outputs of each event's first request."""
     requested = [grpcclient.InferRequestedOutput(o) for o in OUTPUTS]
     inputs = [make_inputs(ev) for ev in events]
+    total = None if duration_s else len(events) * repeat
+    counter = itertools.count()
+    outputs: list[dict[str, np.ndarray] | None] = [None] * len(events)
+    latencies: list[float] = []
+    errors: list[BaseException] = []
+    deadline = [0.0]
 
-    def client() -> grpcclient.InferenceServerClient:
-        if not hasattr(local, "c"):
-            local.c = grpcclient.InferenceServerClient(url)
-        return local.c
+    def worker() -> None:
+        c = grpcclient.InferenceServerClient(url)
+        try:
+            while True:
+                i = next(counter)
+                if (total is not None and i >= total) or (
+                    total is None and time.perf_counter() >= deadline[0]
+                ):
+                    return
+                t0 = time.perf_counter()
+                res = c.infer(model, inputs[i % len(events)], outputs=requested, client_timeout=timeout_s)
+                latencies.append(time.perf_counter() - t0)
+                if i < len(events):
+                    outputs[i] = {o: res.as_numpy(o) for o in OUTPUTS}
+        except BaseException as e:  # reported after the join
+            errors.append(e)
+        finally:
+            c.close()
 
-    def one(i: int) -> tuple[int, float, dict[str, np.ndarray]]:
-        t0 = time.perf_counter()
-        res = client().infer(model, inputs[i % len(events)], outputs=requested, client_timeout=timeout_s)
-        dt = time.perf_counter() - t0
-        return i, dt, {o: res.as_numpy(o) for o in OUTPUTS}
-
-    client().infer(model, inputs[0], outputs=requested, client_timeout=timeout_s)  # warm-up
-    total = len(events) * repeat
+    warm = grpcclient.InferenceServerClient(url)
+    warm.infer(model, inputs[0], outputs=requested, client_timeout=timeout_s)
+    warm.close()
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency, initializer=client) as pool:
-        done = list(pool.map(one, range(total)))
+    deadline[0] = t0 + (duration_s or 0.0)
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     seconds = time.perf_counter() - t0
-    latencies = np.array([d[1] for d in done]) * 1e3
-    outputs: list[dict[str, np.ndarray]] = [{} for _ in events]
-    for i, _, out in done[: len(events)]:
-        outputs[i] = out
+    if errors:
+        raise errors[0]
+    lat_ms = np.array(latencies) * 1e3
     physics = Physics()
     for ev, out in zip(events, outputs, strict=True):
-        physics.add(evaluate(ev, out, pitch))
+        if out is not None:
+            physics.add(evaluate(ev, out, pitch))
+    done = [o for o in outputs if o is not None]
     req = float(
         np.mean([ev.arrays["cell_positions"].nbytes + ev.arrays["cell_properties"].nbytes for ev in events])
     )
-    resp = float(np.mean([sum(v.nbytes for v in out.values()) for out in outputs]))
+    resp = float(np.mean([sum(v.nbytes for v in out.values()) for out in done]))
     report = Report(
-        events=total,
+        events=len(latencies),
         concurrency=concurrency,
         seconds=seconds,
-        events_per_s=total / seconds,
+        events_per_s=len(latencies) / seconds,
         request_bytes=req,
         response_bytes=resp,
-        latency_ms_p50=float(np.percentile(latencies, 50)),
-        latency_ms_p99=float(np.percentile(latencies, 99)),
+        latency_ms_p50=float(np.percentile(lat_ms, 50)),
+        latency_ms_p99=float(np.percentile(lat_ms, 99)),
         physics=physics,
     )
-    return report, outputs
+    return report, [o if o is not None else {} for o in outputs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="use at most this many events")
     ap.add_argument("--concurrency", type=int, default=1, help="requests in flight (default 1)")
     ap.add_argument("--repeat", type=int, default=1, help="send each event this many times (throughput runs)")
+    ap.add_argument(
+        "--duration", type=float, default=None, help="send events round-robin for this many seconds"
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the report as JSON here")
     args = ap.parse_args(argv)
 

@@ -4,9 +4,13 @@
 //   traccc-reco --dir events/mu200 --device cuda         read event files, GPU
 //   traccc-reco --mu 200 --events 5 --compare cuda       CPU vs GPU agreement
 //   traccc-reco --mu 20 --events 5 --compare shuffle     CPU vs CPU in shuffled element order
+//   traccc-reco --dir events/mu200 --device cuda --threads 4 --throughput 5
+//                                                        events/s of 4 in-process instances for 5 s
 //   --set key=value (repeatable) overrides a reconstruction cut; --json FILE writes a summary.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -28,6 +32,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: traccc-reco (--dir DIR | --mu MU) [--events N] [--first K] [--seed S]\n"
                "                   [--device cpu|cuda] [--compare cuda|shuffle] [--repeat R]\n"
+               "                   [--threads N --throughput SECONDS] [--physics-events K]\n"
                "                   [--set key=value]... [--json FILE] [--quiet]\n");
 }
 
@@ -50,6 +55,9 @@ int main(int argc, char** argv) try {
   uint64_t n = 10;
   uint64_t first = 0;
   int repeat = 1;
+  int threads = 1;
+  uint64_t physics_events = ~0ULL;  // evaluate (and time one by one) only the first K events
+  double throughput_s = 0;
   bool quiet = false;
   RecoConfig cfg;
   for (int i = 1; i < argc; ++i) {
@@ -71,6 +79,9 @@ int main(int argc, char** argv) try {
     else if (a == "--device") device = value();
     else if (a == "--compare") compare = value();
     else if (a == "--repeat") repeat = std::max(1, std::stoi(value()));
+    else if (a == "--threads") threads = std::max(1, std::stoi(value()));
+    else if (a == "--throughput") throughput_s = std::stod(value());
+    else if (a == "--physics-events") physics_events = std::stoull(value());
     else if (a == "--json") json = value();
     else if (a == "--quiet") quiet = true;
     else if (a == "--set") {
@@ -99,8 +110,12 @@ int main(int argc, char** argv) try {
   size_t agree_events = 0;
   double worst_match = 1.0;
   double worst_param = 0.0;
-  for (uint64_t e = first; e < first + n; ++e) {
-    const Event ev = dir.empty() ? generate_event(det, g, e) : read_event_files(dir, e);
+  const uint64_t n_eval = std::max<uint64_t>(1, std::min<uint64_t>(n, physics_events));
+  std::vector<Event> events;
+  for (uint64_t e = first; e < first + n; ++e)
+    events.push_back(dir.empty() ? generate_event(det, g, e) : read_event_files(dir, e));
+  for (uint64_t e = first; e < first + std::min<uint64_t>(n, physics_events); ++e) {
+    const Event& ev = events[e - first];
     const CellsView cv{ev.cell_positions.data(), ev.cell_properties.data(), ev.n_cells()};
     TracksResult res;
     for (int r = 0; r < repeat; ++r) {
@@ -132,6 +147,41 @@ int main(int argc, char** argv) try {
       worst_param = std::max(worst_param, ag.max_param_diff);
     }
   }
+  // Throughput of `threads` in-process instances (each its own Reconstructor, as the service's
+  // instances are), events taken round-robin for `throughput_s` seconds after one warm-up each.
+  double throughput = 0;
+  size_t throughput_events = 0;
+  if (throughput_s > 0) {
+    std::vector<std::unique_ptr<Reconstructor>> pool;
+    for (int i = 0; i < threads; ++i) pool.push_back(make(device, cfg));
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::vector<size_t> done(threads, 0);
+    std::vector<std::thread> workers;
+    for (int i = 0; i < threads; ++i) {
+      TracksResult warm;
+      const Event& ev = events[i % events.size()];
+      pool[i]->run(CellsView{ev.cell_positions.data(), ev.cell_properties.data(), ev.n_cells()}, &warm);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < threads; ++i)
+      workers.emplace_back([&, i] {
+        TracksResult out;
+        while (!stop.load()) {
+          const Event& ev = events[next++ % events.size()];
+          pool[i]->run(CellsView{ev.cell_positions.data(), ev.cell_properties.data(), ev.n_cells()}, &out);
+          ++done[i];
+        }
+      });
+    std::this_thread::sleep_for(std::chrono::duration<double>(throughput_s));
+    stop = true;
+    for (auto& w : workers) w.join();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (size_t d : done) throughput_events += d;
+    throughput = throughput_events / secs;
+    std::printf("throughput: %.2f events/s with %d in-process instance(s) (%zu events in %.2f s)\n", throughput,
+                threads, throughput_events, secs);
+  }
   std::sort(times.begin(), times.end());
   const double median = times.empty() ? 0 : times[times.size() / 2];
   const double pt_res = total.n_dpt ? std::sqrt(total.sum_dpt2 / total.n_dpt) : 0.0;
@@ -139,7 +189,7 @@ int main(int argc, char** argv) try {
       "summary: %llu events, mu %.0f, %s: efficiency %.4f (%zu/%zu), fake rate %.4f (%zu/%zu), duplicate rate "
       "%.4f, pT resolution (rms) %.4f, median %.2f ms/event, %.0f cells/event, %.0f tracks/event, mean chi2/ndf %.2f\n",
       static_cast<unsigned long long>(n), g.mu, device.c_str(), total.efficiency(), total.found, total.selected,
-      total.fake_rate(), total.fakes, total.tracks, total.duplicate_rate(), pt_res, median, cells / n, tracks / n,
+      total.fake_rate(), total.fakes, total.tracks, total.duplicate_rate(), pt_res, median, cells / n_eval, tracks / n_eval,
       tracks > 0 ? sum_chi2_ndf / tracks : 0.0);
   if (other)
     std::printf("agreement %s vs %s: %zu/%llu events identical, worst match fraction %.5f, worst parameter diff %.3g\n",
@@ -151,7 +201,9 @@ int main(int argc, char** argv) try {
        << total.efficiency() << ", \"fake_rate\": " << total.fake_rate() << ", \"duplicate_rate\": "
        << total.duplicate_rate() << ", \"pt_resolution\": " << pt_res << ", \"selected\": " << total.selected
        << ", \"found\": " << total.found << ", \"tracks\": " << total.tracks << ", \"median_ms\": " << median
-       << ", \"events_per_s\": " << (median > 0 ? 1000.0 / median : 0) << ", \"cells_per_event\": " << cells / n;
+       << ", \"events_per_s\": " << (median > 0 ? 1000.0 / median : 0) << ", \"cells_per_event\": " << cells / n_eval
+       << ", \"threads\": " << threads << ", \"throughput_events_per_s\": " << throughput
+       << ", \"throughput_events\": " << throughput_events;
     if (other)
       os << ", \"compare\": \"" << compare << "\", \"identical_events\": " << agree_events
          << ", \"worst_match_fraction\": " << worst_match << ", \"worst_param_diff\": " << worst_param;
