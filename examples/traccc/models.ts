@@ -9,7 +9,8 @@ import { bind, native } from "tensorbind";
 const addon = new URL("./build/Release/traccc.node", import.meta.url).pathname;
 const device = process.env.TRACCC_DEVICE ?? "cpu";
 const match = /^cuda(?::(\d+))?$/.exec(device);
-if (device !== "cpu" && match === null) throw new Error(`TRACCC_DEVICE must be cpu, cuda or cuda:N, not '${device}'`);
+if (device !== "cpu" && match === null)
+  throw new Error(`TRACCC_DEVICE must be cpu, cuda or cuda:N, not '${device}'`);
 const gpu = match ? Number(match[1] ?? 0) : undefined;
 const instances = Number(process.env.TRACCC_INSTANCES ?? (gpu === undefined ? 1 : 2));
 
