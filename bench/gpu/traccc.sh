@@ -33,13 +33,16 @@ fi
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$T/site" "$CARRY"/whl-traccc/*.whl || exit 1
 export PYTHONPATH="$T/site${PYTHONPATH:+:$PYTHONPATH}"
 node --version; python3 -c 'import tritonclient.grpc, numpy; print("tritonclient ok, numpy", numpy.__version__)' || exit 1
+[ -f dist/index.js ] || { echo "dist/ was not carried (npm run build, carry dist)"; exit 1; }
 
 echo "== build (CUDA, sm_90)"
 t0=$SECONDS
+rm -rf examples/traccc/build
 timeout 240 node node_modules/cmake-js/bin/cmake-js compile -d examples/traccc/addon -O examples/traccc/build \
   --CDTENSORBIND_CUDA=ON --CDTENSORBIND_CUDA_ARCHITECTURES=90 --parallel "$(nproc)" > "$OUT/build.log" 2>&1
 rc=$?; tail -5 "$OUT/build.log"; echo "build rc $rc in $((SECONDS - t0)) s"
 [ $rc -eq 0 ] || { grep -iE "error" "$OUT/build.log" | head -30; exit 1; }
+grep -q "traccc example: CUDA ON" "$OUT/build.log" || { echo "CMake did not switch CUDA on"; exit 1; }
 B=examples/traccc/build/core
 
 echo "== C++ tests (CUDA agreement included)"
