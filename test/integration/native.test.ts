@@ -120,6 +120,14 @@ describe("native backend: the addon contract", () => {
     }
   });
 
+  it("hands BOOL inputs to C++ as 0/1 whatever non-zero bytes arrived", async () => {
+    const { backend } = await start("copy_all");
+    const raw = new Tensor("B", "BOOL", [4], new Uint8Array([0, 2, 255, 1]));
+    const [r] = await backend.execute([request([raw], ["OUT_B"])], 0);
+    expect(Array.from(ok(r).OUT_B!.bytes)).toEqual([0, 1, 1, 1]);
+    expect(Array.from(raw.bytes)).toEqual([0, 2, 255, 1]); // the request's bytes are not touched
+  });
+
   it("keeps per-instance state in one object per instance", async () => {
     const { backend } = await start("counter", { instances: 2 });
     const x = fp32("X", [1]);
