@@ -142,16 +142,16 @@ describe("native backend: the addon contract", () => {
 
   it("runs the calls of different instances at the same time", async () => {
     const { backend } = await start("slow", { instances: 2 });
-    const ms = Tensor.fromArray("INT32", [1], [300], "MS");
+    const ms = Tensor.fromArray("INT32", [1], [500], "MS");
     const t0 = performance.now();
     const [a, b] = await Promise.all([
       backend.execute([request([ms], ["DONE"])], 0),
       backend.execute([request([ms], ["DONE"])], 1),
     ]);
     const elapsed = performance.now() - t0;
-    expect(Array.from(ok(a[0]).DONE!.typed() as Int32Array)).toEqual([300, 0]);
-    expect(Array.from(ok(b[0]).DONE!.typed() as Int32Array)).toEqual([300, 1]);
-    expect(elapsed).toBeLessThan(590); // two 300 ms sleeps in parallel, not in series
+    expect(Array.from(ok(a[0]).DONE!.typed() as Int32Array)).toEqual([500, 0]);
+    expect(Array.from(ok(b[0]).DONE!.typed() as Int32Array)).toEqual([500, 1]);
+    expect(elapsed).toBeLessThan(950); // two 500 ms sleeps in parallel, not in series
   });
 
   it("stops every instance thread on stop(), and stop() is idempotent", async () => {
@@ -329,7 +329,7 @@ describe("native models in a server", () => {
     try {
       const base = server.urls.http!;
       const slow = inferJson(base, "slow", {
-        inputs: [{ name: "MS", datatype: "INT32", shape: [1], data: [1500] }],
+        inputs: [{ name: "MS", datatype: "INT32", shape: [1], data: [3000] }],
       });
       let settled = false;
       void slow.finally(() => {
@@ -352,7 +352,7 @@ describe("native models in a server", () => {
       expect(settled).toBe(false); // all of the above happened while the slow call was running
       const r = await slow;
       expect(r.status).toBe(200);
-      expect(r.body.outputs[0].data).toEqual([1500, 0]);
+      expect(r.body.outputs[0].data).toEqual([3000, 0]);
     } finally {
       await server.close();
     }
