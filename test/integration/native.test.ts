@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/backends/backend.js";
 import { native } from "../../src/backends/native/index.js";
@@ -126,6 +128,37 @@ describe("native backend: the addon contract", () => {
     const [r] = await backend.execute([request([raw], ["OUT_B"])], 0);
     expect(Array.from(ok(r).OUT_B!.bytes)).toEqual([0, 1, 1, 1]);
     expect(Array.from(raw.bytes)).toEqual([0, 2, 255, 1]); // the request's bytes are not touched
+  });
+
+  it("keeps a call's input buffers alive while it runs, whatever JavaScript drops", async () => {
+    // A child with --expose-gc drops its only reference to X, collects garbage and churns memory
+    // while the call sleeps; the copy made afterwards must still read X's bytes.
+    const script = `
+      const m = { exports: {} };
+      process.dlopen(m, ${JSON.stringify(join(process.cwd(), FIXTURES))});
+      const api = m.exports.tensorbind;
+      const inst = new api.Instance("slow_copy", 0, -1);
+      await inst.start();
+      const n = 1 << 20;
+      const call = (() => {
+        const x = new Float32Array(n).map((_, i) => i);
+        const ms = new Int32Array([300]);
+        return inst.run(["MS", "X"], [8, 12], [[1], [n]],
+          [new Uint8Array(ms.buffer), new Uint8Array(x.buffer)], ["Y"]);
+      })();
+      for (let i = 0; i < 20; i++) { globalThis.gc(); new Float32Array(n).fill(-1); await new Promise((r) => setTimeout(r, 10)); }
+      const [[, , , y]] = await call;
+      const v = new Float32Array(y);
+      let bad = 0;
+      for (let i = 0; i < n; i++) if (v[i] !== i) bad++;
+      await inst.stop();
+      console.log(JSON.stringify({ bad }));`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--expose-gc", "--input-type=module", "-e", script],
+      { timeout: 30_000 },
+    );
+    expect(JSON.parse(stdout)).toEqual({ bad: 0 });
   });
 
   it("keeps per-instance state in one object per instance", async () => {
@@ -285,6 +318,14 @@ describe("native models in a server", () => {
     expect(err?.message).toMatch(/bind\(\) lacks input 'B'/);
     expect(err?.message).toMatch(/bind\(\) has input 'C', which the addon does not declare/);
     expect(err?.message).toMatch(/output 'SUM' has shape \[-1,2\] in bind\(\) but \[-1\] in the addon/);
+  });
+
+  it("fails to load when bind()'s maxBatchSize contradicts the addon's", async () => {
+    const registry = new Registry();
+    registry.bind({ name: "row_sum", fn: native(FIXTURES, "row_sum"), maxBatchSize: 4 });
+    await expect(
+      serve({ http: 0, grpc: false, metrics: false, logger: silentLogger, registry }),
+    ).rejects.toThrow(/bind\(\) says maxBatchSize 4 but the backend declares 8/);
   });
 
   it("turns C++ exceptions into request errors and keeps serving", async () => {
