@@ -162,6 +162,7 @@ export class Model {
       strict: o.strict ?? true,
       platform: `tensorbind_${this.backend.kind}`,
       instances: this.backend.instances,
+      ...(this.backend.gpus !== undefined && { gpus: this.backend.gpus }),
     });
   }
 

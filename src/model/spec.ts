@@ -48,6 +48,8 @@ export interface ModelSpec {
   /** What the model config calls the platform/backend (e.g. "tensorbind_js"). */
   readonly platform: string;
   readonly instances: number;
+  /** The CUDA device of each instance (-1: CPU), when the backend says (Triton's instance groups). */
+  readonly gpus?: readonly number[];
 }
 
 const NAME_RE = /^[A-Za-z0-9._-]+$/;

@@ -41,7 +41,23 @@ export function renderModelConfig(spec: ModelSpec): ModelConfig {
     max_batch_size: spec.maxBatchSize,
     input: tensors(spec.inputs, true),
     output: tensors(spec.outputs, false),
-    instance_group: [{ name: `${spec.name}_0`, kind: "KIND_CPU", count: spec.instances, gpus: [] }],
+    instance_group: instanceGroups(spec),
     parameters: {},
   };
+}
+
+/** One group for the CPU instances and one per GPU, as Triton lists them ({ count, gpus: [device] }). */
+function instanceGroups(spec: ModelSpec): ModelConfig["instance_group"] {
+  const gpus = spec.gpus;
+  if (gpus === undefined || gpus.every((g) => g < 0)) {
+    return [{ name: `${spec.name}_0`, kind: "KIND_CPU", count: spec.instances, gpus: [] }];
+  }
+  const counts = new Map<number, number>();
+  for (const g of gpus) counts.set(g, (counts.get(g) ?? 0) + 1);
+  return [...counts].map(([g, count], i) => ({
+    name: `${spec.name}_${i}`,
+    kind: g < 0 ? "KIND_CPU" : "KIND_GPU",
+    count,
+    gpus: g < 0 ? [] : [g],
+  }));
 }

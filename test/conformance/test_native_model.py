@@ -127,7 +127,7 @@ def test_slow_native_call_does_not_block_health_or_other_models(http, native_ser
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(
             lambda: httpclient.InferenceServerClient(native_server.http_hostport).infer(
-                "native_slow", _inputs(httpclient, MS=np.array([1200], np.int32))
+                "native_slow", _inputs(httpclient, MS=np.array([3000], np.int32))
             )
         )
         time.sleep(0.1)
@@ -136,6 +136,6 @@ def test_slow_native_call_does_not_block_health_or_other_models(http, native_ser
             assert http.is_server_ready()
             r = http.infer("vector_add", _inputs(httpclient, A=np.ones(4, np.float32), B=np.ones(4, np.float32)))
             np.testing.assert_array_equal(r.as_numpy("SUM"), np.full(4, 2, np.float32))
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < 2.5
         assert not slow.done()
-        assert list(slow.result(timeout=10).as_numpy("DONE")) == [1200, 0]
+        assert list(slow.result(timeout=10).as_numpy("DONE")) == [3000, 0]

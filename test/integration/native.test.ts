@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/backends/backend.js";
 import { native } from "../../src/backends/native/index.js";
@@ -120,6 +122,45 @@ describe("native backend: the addon contract", () => {
     }
   });
 
+  it("hands BOOL inputs to C++ as 0/1 whatever non-zero bytes arrived", async () => {
+    const { backend } = await start("copy_all");
+    const raw = new Tensor("B", "BOOL", [4], new Uint8Array([0, 2, 255, 1]));
+    const [r] = await backend.execute([request([raw], ["OUT_B"])], 0);
+    expect(Array.from(ok(r).OUT_B!.bytes)).toEqual([0, 1, 1, 1]);
+    expect(Array.from(raw.bytes)).toEqual([0, 2, 255, 1]); // the request's bytes are not touched
+  });
+
+  it("keeps a call's input buffers alive while it runs, whatever JavaScript drops", async () => {
+    // A child with --expose-gc drops its only reference to X, collects garbage and churns memory
+    // while the call sleeps; the copy made afterwards must still read X's bytes.
+    const script = `
+      const m = { exports: {} };
+      process.dlopen(m, ${JSON.stringify(join(process.cwd(), FIXTURES))});
+      const api = m.exports.tensorbind;
+      const inst = new api.Instance("slow_copy", 0, -1);
+      await inst.start();
+      const n = 1 << 20;
+      const call = (() => {
+        const x = new Float32Array(n).map((_, i) => i);
+        const ms = new Int32Array([300]);
+        return inst.run(["MS", "X"], [8, 12], [[1], [n]],
+          [new Uint8Array(ms.buffer), new Uint8Array(x.buffer)], ["Y"]);
+      })();
+      for (let i = 0; i < 20; i++) { globalThis.gc(); new Float32Array(n).fill(-1); await new Promise((r) => setTimeout(r, 10)); }
+      const [[, , , y]] = await call;
+      const v = new Float32Array(y);
+      let bad = 0;
+      for (let i = 0; i < n; i++) if (v[i] !== i) bad++;
+      await inst.stop();
+      console.log(JSON.stringify({ bad }));`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--expose-gc", "--input-type=module", "-e", script],
+      { timeout: 30_000 },
+    );
+    expect(JSON.parse(stdout)).toEqual({ bad: 0 });
+  });
+
   it("keeps per-instance state in one object per instance", async () => {
     const { backend } = await start("counter", { instances: 2 });
     const x = fp32("X", [1]);
@@ -134,16 +175,16 @@ describe("native backend: the addon contract", () => {
 
   it("runs the calls of different instances at the same time", async () => {
     const { backend } = await start("slow", { instances: 2 });
-    const ms = Tensor.fromArray("INT32", [1], [300], "MS");
+    const ms = Tensor.fromArray("INT32", [1], [500], "MS");
     const t0 = performance.now();
     const [a, b] = await Promise.all([
       backend.execute([request([ms], ["DONE"])], 0),
       backend.execute([request([ms], ["DONE"])], 1),
     ]);
     const elapsed = performance.now() - t0;
-    expect(Array.from(ok(a[0]).DONE!.typed() as Int32Array)).toEqual([300, 0]);
-    expect(Array.from(ok(b[0]).DONE!.typed() as Int32Array)).toEqual([300, 1]);
-    expect(elapsed).toBeLessThan(590); // two 300 ms sleeps in parallel, not in series
+    expect(Array.from(ok(a[0]).DONE!.typed() as Int32Array)).toEqual([500, 0]);
+    expect(Array.from(ok(b[0]).DONE!.typed() as Int32Array)).toEqual([500, 1]);
+    expect(elapsed).toBeLessThan(950); // two 500 ms sleeps in parallel, not in series
   });
 
   it("stops every instance thread on stop(), and stop() is idempotent", async () => {
@@ -279,6 +320,14 @@ describe("native models in a server", () => {
     expect(err?.message).toMatch(/output 'SUM' has shape \[-1,2\] in bind\(\) but \[-1\] in the addon/);
   });
 
+  it("fails to load when bind()'s maxBatchSize contradicts the addon's", async () => {
+    const registry = new Registry();
+    registry.bind({ name: "row_sum", fn: native(FIXTURES, "row_sum"), maxBatchSize: 4 });
+    await expect(
+      serve({ http: 0, grpc: false, metrics: false, logger: silentLogger, registry }),
+    ).rejects.toThrow(/bind\(\) says maxBatchSize 4 but the backend declares 8/);
+  });
+
   it("turns C++ exceptions into request errors and keeps serving", async () => {
     const x = { inputs: [{ name: "X", datatype: "FP32", shape: [2], data: [1, 2] }] };
     const server = await startServer(
@@ -321,7 +370,7 @@ describe("native models in a server", () => {
     try {
       const base = server.urls.http!;
       const slow = inferJson(base, "slow", {
-        inputs: [{ name: "MS", datatype: "INT32", shape: [1], data: [1500] }],
+        inputs: [{ name: "MS", datatype: "INT32", shape: [1], data: [3000] }],
       });
       let settled = false;
       void slow.finally(() => {
@@ -344,7 +393,7 @@ describe("native models in a server", () => {
       expect(settled).toBe(false); // all of the above happened while the slow call was running
       const r = await slow;
       expect(r.status).toBe(200);
-      expect(r.body.outputs[0].data).toEqual([1500, 0]);
+      expect(r.body.outputs[0].data).toEqual([3000, 0]);
     } finally {
       await server.close();
     }

@@ -9,6 +9,7 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -60,7 +61,7 @@ struct Work {
   std::uint64_t id = 0;
   std::vector<InputRecord> inputs;
   std::vector<std::string> requested;
-  std::vector<std::unique_ptr<Storage>> aligned_copies;  // inputs that arrived misaligned
+  std::vector<std::unique_ptr<Storage>> aligned_copies;  // inputs copied to be aligned (or BOOL 0/1)
   std::deque<OutputRecord> outputs;
   bool failed = false;
   ErrorKind error_kind = ErrorKind::Internal;
@@ -272,7 +273,7 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [this] { return !queue_.empty() || shutdown_; });
-        if (queue_.empty()) break;  // shut down with nothing left to do
+        if (shutdown_) break;  // collected or the environment is going away: queued calls are dropped
         w = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -308,10 +309,20 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
 
   void Execute(Work& w, const Instance& instance, Runner& runner) {
     try {
-      // Typed views need aligned elements; request bytes may sit at any offset of a body.
+      // Typed views need aligned elements; request bytes may sit at any offset of a body. A C++
+      // bool must hold 0 or 1, which binary BOOL tensors need not.
       for (auto& in : w.inputs) {
         std::size_t align = size_of(in.dtype);
-        if (align > 1 && reinterpret_cast<std::uintptr_t>(in.data) % align != 0) {
+        if (in.dtype == DataType::BOOL) {
+          const auto* p = reinterpret_cast<const unsigned char*>(in.data);
+          if (std::any_of(p, p + in.bytes, [](unsigned char c) { return c > 1; })) {
+            auto copy = std::make_unique<HostStorage>(in.bytes);
+            auto* q = reinterpret_cast<unsigned char*>(copy->data());
+            for (std::size_t i = 0; i < in.bytes; ++i) q[i] = p[i] != 0;
+            in.data = copy->data();
+            w.aligned_copies.push_back(std::move(copy));
+          }
+        } else if (align > 1 && reinterpret_cast<std::uintptr_t>(in.data) % align != 0) {
           auto copy = std::make_unique<HostStorage>(in.bytes);
           std::memcpy(copy->data(), in.data, in.bytes);
           in.data = copy->data();

@@ -37,6 +37,7 @@ import type { ResolvedNativeOptions } from "./options.js";
 export class NativeBackend implements Backend {
   readonly kind = "native" as const;
   readonly instances: number;
+  readonly gpus: readonly number[];
   readonly #opts: ResolvedNativeOptions;
   #pool: NativeInstance[] = [];
   #declared: ModelDeclaration | undefined;
@@ -45,6 +46,7 @@ export class NativeBackend implements Backend {
   constructor(opts: ResolvedNativeOptions) {
     this.#opts = opts;
     this.instances = opts.gpus.length;
+    this.gpus = opts.gpus;
   }
 
   async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {
