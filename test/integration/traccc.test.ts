@@ -58,7 +58,7 @@ describe("traccc CUDA chain: compile check", () => {
 
   it("runs the CPU chain from the CUDA build and refuses the GPU with CUDA's reason", () => {
     const tests = spawnSync(join(out, "traccc-tests"), ["physics", "order", "cuda"], { encoding: "utf8" });
-    expect(tests.stdout).toMatch(/^2 passed, 0 failed, 2 skipped$/m);
+    expect(tests.stdout).toMatch(/^2 passed, 0 failed, [1-9] skipped$/m);
     const reco = spawnSync(join(out, "traccc-reco"), ["--mu", "5", "--events", "1", "--device", "cuda"], {
       encoding: "utf8",
     });

@@ -410,6 +410,34 @@ TEST(cuda_instances_run_concurrently_and_agree) {
   CHECK(same_bytes(a, reconstruct(*g1, ev)));
 }
 
+TEST(cuda_handles_empty_tiny_and_bad_events) {
+  if (!cuda_available()) throw Skip{"no usable CUDA device"};
+  auto cpu = make_cpu_reconstructor();
+  auto gpu = make_cuda_reconstructor();
+  TracksResult out;
+  gpu->run(CellsView{nullptr, nullptr, 0}, &out);
+  CHECK(out.n_tracks == 0 && out.n_rows == 0);
+  const Event one = generate_event(kDet, GeneratorConfig{3, 12}, 0);
+  CHECK(same_bytes(reconstruct(*cpu, one), reconstruct(*gpu, one)) ||
+        compare_results(reconstruct(*cpu, one), reconstruct(*gpu, one)).match_fraction() >= 0.99);
+  Event single = one;
+  single.cell_positions.resize(4);
+  single.cell_properties.resize(2);
+  gpu->run(view(single), &out);
+  CHECK(out.n_tracks == 0);
+  Event bad = one;
+  bad.cell_positions[0] = 7;
+  bool threw = false;
+  try {
+    gpu->run(view(bad), &out);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+  gpu->run(view(one), &out);  // still usable after refusing bad input
+  CHECK(out.n_tracks > 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

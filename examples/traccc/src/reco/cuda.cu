@@ -77,6 +77,7 @@ class PinnedBuffer {
 constexpr int kBlock = 128;
 constexpr int kScanThreads = 1024;
 
+// A launch with zero blocks is an error in CUDA: callers skip empty stages.
 inline int blocks(size_t n) { return static_cast<int>((n + kBlock - 1) / kBlock); }
 
 __global__ void k_ccl(const int64_t* pos, const int* cell_begin, int n_mod, int* parent, int* cluster, int* counts) {
@@ -218,7 +219,7 @@ class CudaReconstructor final : public Reconstructor {
     Spacepoint* sps = d_sps_.ensure(n_meas + 1);
     k_measure<<<blocks(n_mod), kBlock, 0, stream_>>>(det_, pos, prop, cell_begin, cluster, counts, meas_begin, n_mod,
                                                      meas);
-    k_spacepoints<<<blocks(n_meas), kBlock, 0, stream_>>>(det_, meas, n_meas, sps);
+    if (n_meas > 0) k_spacepoints<<<blocks(n_meas), kBlock, 0, stream_>>>(det_, meas, n_meas, sps);
     check(cudaGetLastError(), "clustering kernels");
     st.measurements = static_cast<size_t>(n_meas);
     st.ms_clustering = ms_since(t0);
@@ -229,11 +230,12 @@ class CudaReconstructor final : public Reconstructor {
     Seed* slots = d_slots_.ensure(static_cast<size_t>(n_meas) * keep + 1);
     int* slot_count = d_slot_count_.ensure(n_meas + 1);
     int* slot_offset = d_slot_offset_.ensure(n_meas + 1);
-    k_seeds<<<blocks(n_meas), kBlock, 0, stream_>>>(in, n_meas, keep, slots, slot_count);
+    if (n_meas > 0) k_seeds<<<blocks(n_meas), kBlock, 0, stream_>>>(in, n_meas, keep, slots, slot_count);
     k_scan<<<1, kScanThreads, 0, stream_>>>(slot_count, n_meas, slot_offset);
     const int n_seeds = read_int(slot_offset + n_meas);
     Seed* seeds = d_seeds_.ensure(n_seeds + 1);
-    k_compact_seeds<<<blocks(n_meas), kBlock, 0, stream_>>>(slots, slot_count, slot_offset, n_meas, keep, seeds);
+    if (n_seeds > 0)
+      k_compact_seeds<<<blocks(n_meas), kBlock, 0, stream_>>>(slots, slot_count, slot_offset, n_meas, keep, seeds);
     check(cudaGetLastError(), "seeding kernels");
     st.seeds = static_cast<size_t>(n_seeds);
     st.ms_seeding = ms_since(t0);
@@ -242,13 +244,13 @@ class CudaReconstructor final : public Reconstructor {
     Candidate* cands = d_cands_.ensure(n_seeds + 1);
     int* flag = d_flag_.ensure(n_seeds + 1);
     int* flag_offset = d_flag_offset_.ensure(n_seeds + 1);
-    k_follow<<<blocks(n_seeds), kBlock, 0, stream_>>>(in, seeds, n_seeds, cands, flag, cfg_);
+    if (n_seeds > 0) k_follow<<<blocks(n_seeds), kBlock, 0, stream_>>>(in, seeds, n_seeds, cands, flag, cfg_);
     k_scan<<<1, kScanThreads, 0, stream_>>>(flag, n_seeds, flag_offset);
     const int n_good = read_int(flag_offset + n_seeds);
     Candidate* good = d_good_.ensure(n_good + 1);
-    k_compact_candidates<<<blocks(n_seeds), kBlock, 0, stream_>>>(cands, flag, flag_offset, n_seeds, good);
+    if (n_good > 0) k_compact_candidates<<<blocks(n_seeds), kBlock, 0, stream_>>>(cands, flag, flag_offset, n_seeds, good);
     Candidate* h_good = h_good_.ensure(n_good + 1);
-    check(cudaMemcpyAsync(h_good, good, sizeof(Candidate) * n_good, cudaMemcpyDeviceToHost, stream_), "copy candidates");
+    copy_out(h_good, good, n_good);
     check(cudaStreamSynchronize(stream_), "track following");
     st.candidates = static_cast<size_t>(n_good);
     st.ms_following = ms_since(t0);
@@ -271,11 +273,13 @@ class CudaReconstructor final : public Reconstructor {
     float* trk = d_trk_.ensure(static_cast<size_t>(n_tracks) * kTrkParamColumns + 1);
     float* mrows = d_mrows_.ensure(n_rows * kMeasurementColumns + 1);
     int64_t* gids = d_gids_.ensure(n_rows + 1);
-    check(cudaMemcpyAsync(sel, h_sel, sizeof(Candidate) * n_tracks, cudaMemcpyHostToDevice, stream_), "copy tracks");
-    check(cudaMemcpyAsync(d_rows, h_rows, sizeof(int) * n_tracks, cudaMemcpyHostToDevice, stream_), "copy rows");
-    check(cudaMemsetAsync(mrows, 0, sizeof(float) * n_rows * kMeasurementColumns, stream_), "memset");
-    check(cudaMemsetAsync(gids, 0, sizeof(int64_t) * n_rows, stream_), "memset");
-    k_fit<<<blocks(n_tracks), kBlock, 0, stream_>>>(in, seeds, sel, d_rows, n_tracks, FitOutputs{trk, mrows, gids});
+    copy_in(sel, static_cast<const Candidate*>(h_sel), n_tracks);
+    copy_in(d_rows, static_cast<const int*>(h_rows), n_tracks);
+    // Separator rows stay zero; every other row is written by its track's thread.
+    if (n_rows) check(cudaMemsetAsync(mrows, 0, sizeof(float) * n_rows * kMeasurementColumns, stream_), "memset");
+    if (n_rows) check(cudaMemsetAsync(gids, 0, sizeof(int64_t) * n_rows, stream_), "memset");
+    if (n_tracks > 0)
+      k_fit<<<blocks(n_tracks), kBlock, 0, stream_>>>(in, seeds, sel, d_rows, n_tracks, FitOutputs{trk, mrows, gids});
     check(cudaGetLastError(), "fit kernel");
     out->n_tracks = static_cast<size_t>(n_tracks);
     out->n_rows = n_rows;
