@@ -10,14 +10,14 @@
 # Runs on the device machine from the repo root (no Node.js, no network there). Carry:
 #   .gpu-carry (bench/gpu/make-carry.sh, then bench/gpu/traccc-carry.sh) and dist (npm run build).
 # Results under $OUT: run.log, cpp-tests.txt, agreement-mu*.json, stages-mu200.txt,
-# bench/results.{json,md}, bench/server-*.log, build.log.
+# bench-mu200/ and bench-mu20-100/ (results.{json,md}, server-*.log), gpu-util.csv, build.log.
 set -uo pipefail
 OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
 CARRY="${CARRY:-.gpu-carry}"
 T=/tmp/tb-traccc; mkdir -p "$T/bin" "$T/site"
 exec > >(tee -a "$OUT/run.log") 2>&1
 START=$SECONDS
-left() { echo $((460 - (SECONDS - START))); }
+left() { local l=$((460 - (SECONDS - START))); echo $((l > 10 ? l : 10)); }
 
 echo "== machine"; date -u; uname -a; nproc
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv"
@@ -55,16 +55,19 @@ timeout 90 "$B/traccc-reco" --mu 200 --events 3 --seed 5 --device cuda --compare
 echo "== GPU stages at mu = 200 (direct, one instance)"
 timeout 60 "$B/traccc-reco" --mu 200 --events 5 --seed 6 --device cuda --repeat 5 | tee "$OUT/stages-mu200.txt"
 
-echo "== served vs direct ($(left) s left)"
-PAIRS=2; SECS=2.5
-[ "$(left)" -lt 300 ] && PAIRS=1
+echo "== served vs direct at mu = 200, 1-4 instances, 2 pairs ($(left) s left)"
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv -lms 500 > "$OUT/gpu-util.csv" 2>&1 &
 SMI=$!
-timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 20,50,100,200 --instances 1,2,3,4 \
-  --events 10 --seconds "$SECS" --pairs "$PAIRS" --out "$OUT/bench"
+timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 200 --instances 1,2,3,4 \
+  --events 10 --seconds 2.5 --pairs 2 --out "$OUT/bench-mu200"
 bench_rc=$?
+echo "== served vs direct at mu = 20, 50, 100, 1-4 instances, 1 pair ($(left) s left)"
+if [ "$(left)" -gt 60 ]; then
+  timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 20,50,100 --instances 1,2,3,4 \
+    --events 10 --seconds 2 --pairs 1 --out "$OUT/bench-mu20-100"
+  bench_rc=$(( bench_rc || $? ))
+fi
 kill $SMI 2>/dev/null
-cp "$OUT"/bench/server-*.log "$OUT/" 2>/dev/null
-rm -rf "$OUT/bench/events"
+for d in "$OUT"/bench-*; do rm -rf "$d/events"; done
 echo "== done in $((SECONDS - START)) s (tests rc $tests_rc, bench rc $bench_rc)"
 exit $(( tests_rc != 0 || bench_rc != 0 ))
