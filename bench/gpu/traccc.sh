@@ -4,8 +4,8 @@
 #   2. runs the C++ tests, including CUDA-vs-CPU agreement and concurrent GPU instances;
 #   3. compares GPU and CPU reconstructions of the same events (mu = 20 and 200);
 #   4. times the GPU chain stage by stage at mu = 200;
-#   5. measures events/s served (tensorbind gRPC, the example's tritonclient client, concurrency
-#      2k) against direct in-process calls (k threads) at mu = 20, 50, 100, 200 with k = 1..4
+#   5. measures events/s served (tensorbind gRPC, k processes of the example's tritonclient client,
+#      2 in flight each) against direct in-process calls (k threads) at mu = 20, 50, 100, 200, k = 1..4
 #      instances, alternating direct/served, with request/response sizes and GPU utilisation.
 # Runs on the device machine from the repo root (no Node.js, no network there). Carry:
 #   .gpu-carry (bench/gpu/make-carry.sh, then bench/gpu/traccc-carry.sh) and dist (npm run build).
