@@ -25,16 +25,24 @@ void index_cells(const Detector& det, const CellsView& cells, ModuleCells* out) 
   int prev_mod = -1;
   int64_t prev_c1 = 0;
   int64_t prev_c0 = 0;
+  int64_t last_gid = 0;  // cells come grouped by module: decode each geometry id once
+  int last_mod = -1;
+  const LayerDesc* last_layer = nullptr;
   for (int i = 0; i < n; ++i) {
     const int64_t* p = cells.positions + 4 * static_cast<size_t>(i);
-    const int m = module_of_geometry_id(det, static_cast<uint64_t>(p[0]));
+    const int m = p[0] == last_gid && last_mod >= 0 ? last_mod : module_of_geometry_id(det, static_cast<uint64_t>(p[0]));
     if (m < 0) {
       std::ostringstream os;
       os << "geometry id " << p[0] << " (0x" << std::hex << static_cast<uint64_t>(p[0])
          << ") is not a module of the detector";
       bad_cell(i, os.str());
     }
-    const LayerDesc& l = det.layers[layer_of_module(det, m)];
+    if (m != last_mod) {
+      last_gid = p[0];
+      last_mod = m;
+      last_layer = &det.layers[layer_of_module(det, m)];
+    }
+    const LayerDesc& l = *last_layer;
     if (p[2] < 0 || p[2] >= l.n_ch0 || p[3] < 0 || p[3] >= l.n_ch1) {
       std::ostringstream os;
       os << "channel (" << p[2] << ", " << p[3] << ") is outside the module's " << l.n_ch0 << " x " << l.n_ch1
