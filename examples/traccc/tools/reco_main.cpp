@@ -13,6 +13,7 @@
 #include <thread>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "../src/eval/physics.hpp"
 #include "../src/gen/generator.hpp"
 #include "../src/io/event_io.hpp"
+#include "../src/io/npy.hpp"
 #include "../src/reco/options.hpp"
 #include "../src/reco/reco.hpp"
 
@@ -33,7 +35,7 @@ void usage() {
                "usage: traccc-reco (--dir DIR | --mu MU) [--events N] [--first K] [--seed S]\n"
                "                   [--device cpu|cuda] [--compare cuda|shuffle] [--repeat R]\n"
                "                   [--threads N --throughput SECONDS] [--physics-events K]\n"
-               "                   [--set key=value]... [--json FILE] [--quiet]\n");
+               "                   [--set key=value]... [--json FILE] [--dump DIR] [--quiet]\n");
 }
 
 std::unique_ptr<Reconstructor> make(const std::string& device, const RecoConfig& cfg) {
@@ -43,6 +45,17 @@ std::unique_ptr<Reconstructor> make(const std::string& device, const RecoConfig&
   throw std::invalid_argument("unknown device " + device);
 }
 
+void write_outputs(const std::string& dir, uint64_t e, const TracksResult& r) {
+  std::filesystem::create_directories(dir);
+  auto put = [&](const char* name, auto write) {
+    std::ofstream os(event_file(dir, e, name), std::ios::binary);
+    write(os);
+  };
+  put("trk_params", [&](std::ostream& os) { npy::write(os, {r.n_tracks, kTrkParamColumns}, r.trk_params); });
+  put("measurements", [&](std::ostream& os) { npy::write(os, {r.n_rows, kMeasurementColumns}, r.measurements); });
+  put("geometry_ids", [&](std::ostream& os) { npy::write(os, {r.n_rows}, r.geometry_ids); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -50,6 +63,7 @@ int main(int argc, char** argv) try {
   std::string device = "cpu";
   std::string compare;
   std::string json;
+  std::string dump;  // write each event's outputs as eventNNNNNNNNN-{trk_params,measurements,geometry_ids}.npy
   GeneratorConfig g;
   bool have_mu = false;
   uint64_t n = 10;
@@ -82,6 +96,7 @@ int main(int argc, char** argv) try {
     else if (a == "--threads") threads = std::max(1, std::stoi(value()));
     else if (a == "--throughput") throughput_s = std::stod(value());
     else if (a == "--physics-events") physics_events = std::stoull(value());
+    else if (a == "--dump") dump = value();
     else if (a == "--json") json = value();
     else if (a == "--quiet") quiet = true;
     else if (a == "--set") {
@@ -124,6 +139,7 @@ int main(int argc, char** argv) try {
       times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     const PhysicsCounts pc = evaluate(det, ev, res);
+    if (!dump.empty()) write_outputs(dump, e, res);
     total.add(pc);
     cells += ev.n_cells();
     tracks += res.n_tracks;

@@ -63,6 +63,12 @@ TRACCC_HD inline void follow_seed(const SeedInputs& in, const Seed* seeds, int s
     layer = li;
     const bool seeded = (li == lm || li == lt);
     if (!seeded && std::fabs(s.x[1]) >= l.half_z) continue;  // past this layer's end: no material
+    if (!seeded && li < lt) {
+      // A layer the seed skipped: until its three points are in, the momentum is too loose to
+      // pick a hit here (a wrong one would spoil the rest), so it is crossed, not searched.
+      scatter(in.det, li, &s);
+      continue;
+    }
     int hit;
     if (seeded) {
       hit = (li == lm) ? sd.m : sd.t;
