@@ -15,13 +15,15 @@ import type {
 export class LazyBackend implements Backend {
   readonly kind: Backend["kind"];
   readonly instances: number;
+  readonly device: string;
   readonly #load: () => Promise<Backend>;
   #backend: Backend | undefined;
 
-  constructor(kind: Backend["kind"], instances: number, load: () => Promise<Backend>) {
+  constructor(kind: Backend["kind"], instances: number, load: () => Promise<Backend>, device = "cpu") {
     this.kind = kind;
     this.instances = instances;
     this.#load = load;
+    this.device = device;
   }
 
   /** The real backend, once loaded. */

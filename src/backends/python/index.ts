@@ -23,9 +23,14 @@ export function python(
     kind: "python",
     // The backend's module (zeromq, apache-arrow, execa) loads with the model, not with the package.
     create: () =>
-      new LazyBackend("python", resolved.instances, async () => {
-        const { PythonBackend } = await import("./python-backend.js");
-        return new PythonBackend(resolved);
-      }),
+      new LazyBackend(
+        "python",
+        resolved.instances,
+        async () => {
+          const { PythonBackend } = await import("./python-backend.js");
+          return new PythonBackend(resolved);
+        },
+        resolved.device,
+      ),
   };
 }
