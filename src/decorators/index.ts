@@ -8,7 +8,7 @@ export {
   type BatchContext,
   type BatchedFunction,
   batchAware,
-  type Request,
+  type Request as BatchRequest,
   type RequestsFunction,
   type Result,
   type Scalar,
