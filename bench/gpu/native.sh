@@ -112,10 +112,11 @@ two = json.load(open(f"{out}/served-two.json"))
 print(f"saxpy, X and Y {d['mib']} MiB FP32 each, Z {d['mib']} MiB back; GPU results vs C++: all checks passed")
 for c in d["checks"]:
     print(f"  n={c['n']}: saxpy worst error {c['saxpy_worst_err']:.2e}, sum {c['sum_worst_err']:.2e} (relative to max(1, |value|))")
-print(f"direct in-process: {d['calls_per_s']:.2f} calls/s (median {d['median_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms)")
-for label, s in (("1 instance", one), ("2 instances", two)):
+print(f"direct in-process, 1 instance: {d['calls_per_s']:.2f} calls/s (median {d['median_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms)")
+print(f"direct in-process, 2 instances on GPU 0 (one caller each): {d['two_instances_calls_per_s']:.2f} calls/s")
+for label, s, ref in (("1 instance", one, d["calls_per_s"]), ("2 instances", two, d["two_instances_calls_per_s"])):
     for r in s["results"]:
         print(f"served HTTP, {label}, concurrency {r['concurrency']}: {r['calls_per_s']:.2f} req/s "
-              f"(median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms), served/direct = {r['calls_per_s'] / d['calls_per_s']:.3f}")
+              f"(median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms), served/direct ({label}) = {r['calls_per_s'] / ref:.3f}")
 EOF
 echo "done"
