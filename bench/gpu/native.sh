@@ -13,7 +13,8 @@
 #   .gpu-carry   made by bench/gpu/make-carry.sh (node.xz, node_modules.tar.gz; its pyzmq wheel is
 #                not needed here)
 #   dist         `npm run build`
-#   .tools/perf-analyzer   optional (44 MB): made by scripts/install-perf-analyzer.sh; without it
+#   and, optionally, .gpu-carry/perf-analyzer.tar.xz (11 MB) made by bench/gpu/carry-perf-analyzer.sh
+#                from the perf_analyzer that scripts/install-perf-analyzer.sh installs; without it
 #                step 4 is skipped
 # Writes everything under $OUT (default ./gpu-out): run.log, build.log, direct.json, served-*.json,
 # perf-*.txt, server-*.log, summary.txt. About 2–4 minutes on an H100.
@@ -73,11 +74,13 @@ serve one 0
 node bench/gpu/native-bench.mjs served "$T/ready.json" --calls 40 --concurrency 1,2 | tee "$OUT/served-one.json" || fail "served"
 
 PA="${PERF_ANALYZER:-}"
-if [ -z "$PA" ] && [ -x .tools/perf-analyzer/wheel/perf_analyzer/bin/perf_analyzer ]; then
-  L=.tools/perf-analyzer/glibc/usr/lib/x86_64-linux-gnu
+if [ -z "$PA" ] && [ -s "$CARRY/perf-analyzer.tar.xz" ]; then
+  xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || echo "perf_analyzer: unpack failed"
+  H="$T/perf-analyzer"; L="$H/glibc/usr/lib/x86_64-linux-gnu"
+  # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc.
   cat > "$T/perf_analyzer" <<EOF
 #!/bin/sh
-exec "$PWD/$L/ld-linux-x86-64.so.2" --library-path "$PWD/$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "$PWD/.tools/perf-analyzer/wheel/perf_analyzer/bin/perf_analyzer" "\$@"
+exec "$L/ld-linux-x86-64.so.2" --library-path "$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "$H/wheel/perf_analyzer/bin/perf_analyzer" "\$@"
 EOF
   chmod +x "$T/perf_analyzer"; PA="$T/perf_analyzer"
 fi
