@@ -99,13 +99,29 @@ async function direct(addonPath) {
     ms.push(performance.now() - t);
   }
   const seconds = (performance.now() - t0) / 1000;
-  await Promise.all([gpuSaxpy, gpuSum, cpuSaxpy, cpuSum].map((i) => i.stop()));
+  // Two instances on the same device, one caller each: the direct counterpart of serving two.
+  const second = new api.Instance("saxpy", 1, gpu);
+  await second.start();
+  for (let i = 0; i < 3; i++) await runSaxpy(second, a, x, y);
+  let next = 0;
+  const t1 = performance.now();
+  await Promise.all(
+    [gpuSaxpy, second].map(async (inst) => {
+      while (next < CALLS) {
+        next++;
+        await runSaxpy(inst, a, x, y);
+      }
+    }),
+  );
+  const seconds2 = (performance.now() - t1) / 1000;
+  await Promise.all([gpuSaxpy, second, gpuSum, cpuSaxpy, cpuSum].map((i) => i.stop()));
   return {
     mode: "direct",
     gpu,
     mib: N / 262144,
     calls: CALLS,
     calls_per_s: CALLS / seconds,
+    two_instances_calls_per_s: CALLS / seconds2,
     ...stats(ms),
     checks,
   };

@@ -13,7 +13,8 @@
 #   .gpu-carry   made by bench/gpu/make-carry.sh (node.xz, node_modules.tar.gz; its pyzmq wheel is
 #                not needed here)
 #   dist         `npm run build`
-#   .tools/perf-analyzer   optional (44 MB): made by scripts/install-perf-analyzer.sh; without it
+#   and, optionally, .gpu-carry/perf-analyzer.tar.xz (11 MB) made by bench/gpu/carry-perf-analyzer.sh
+#                from the perf_analyzer that scripts/install-perf-analyzer.sh installs; without it
 #                step 4 is skipped
 # Writes everything under $OUT (default ./gpu-out): run.log, build.log, direct.json, served-*.json,
 # perf-*.txt, server-*.log, summary.txt. About 2–4 minutes on an H100.
@@ -73,11 +74,13 @@ serve one 0
 node bench/gpu/native-bench.mjs served "$T/ready.json" --calls 40 --concurrency 1,2 | tee "$OUT/served-one.json" || fail "served"
 
 PA="${PERF_ANALYZER:-}"
-if [ -z "$PA" ] && [ -x .tools/perf-analyzer/wheel/perf_analyzer/bin/perf_analyzer ]; then
-  L=.tools/perf-analyzer/glibc/usr/lib/x86_64-linux-gnu
+if [ -z "$PA" ] && [ -s "$CARRY/perf-analyzer.tar.xz" ]; then
+  xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || echo "perf_analyzer: unpack failed"
+  H="$T/perf-analyzer"; L="$H/glibc/usr/lib/x86_64-linux-gnu"
+  # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc.
   cat > "$T/perf_analyzer" <<EOF
 #!/bin/sh
-exec "$PWD/$L/ld-linux-x86-64.so.2" --library-path "$PWD/$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "$PWD/.tools/perf-analyzer/wheel/perf_analyzer/bin/perf_analyzer" "\$@"
+exec "$L/ld-linux-x86-64.so.2" --library-path "$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "$H/wheel/perf_analyzer/bin/perf_analyzer" "\$@"
 EOF
   chmod +x "$T/perf_analyzer"; PA="$T/perf_analyzer"
 fi
@@ -112,10 +115,11 @@ two = json.load(open(f"{out}/served-two.json"))
 print(f"saxpy, X and Y {d['mib']} MiB FP32 each, Z {d['mib']} MiB back; GPU results vs C++: all checks passed")
 for c in d["checks"]:
     print(f"  n={c['n']}: saxpy worst error {c['saxpy_worst_err']:.2e}, sum {c['sum_worst_err']:.2e} (relative to max(1, |value|))")
-print(f"direct in-process: {d['calls_per_s']:.2f} calls/s (median {d['median_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms)")
-for label, s in (("1 instance", one), ("2 instances", two)):
+print(f"direct in-process, 1 instance: {d['calls_per_s']:.2f} calls/s (median {d['median_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms)")
+print(f"direct in-process, 2 instances on GPU 0 (one caller each): {d['two_instances_calls_per_s']:.2f} calls/s")
+for label, s, ref in (("1 instance", one, d["calls_per_s"]), ("2 instances", two, d["two_instances_calls_per_s"])):
     for r in s["results"]:
         print(f"served HTTP, {label}, concurrency {r['concurrency']}: {r['calls_per_s']:.2f} req/s "
-              f"(median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms), served/direct = {r['calls_per_s'] / d['calls_per_s']:.3f}")
+              f"(median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms), served/direct ({label}) = {r['calls_per_s'] / ref:.3f}")
 EOF
 echo "done"

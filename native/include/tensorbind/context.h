@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -135,6 +136,8 @@ class Context {
   /// Adopts a vector as an output, without a copy: for outputs whose size is known only at the end.
   template <typename T>
   void set_output(const std::string& name, std::vector<T>&& data, Shape shape) {
+    static_assert(!std::is_same_v<T, bool>,
+                  "std::vector<bool> packs bits: fill ctx.output<bool>(name, shape) instead");
     check_output(name, dtype_of<T>, shape);
     if (data.size() != element_count(shape)) {
       throw Error("output '" + name + "': " + std::to_string(data.size()) + " elements do not fill shape " +

@@ -3,7 +3,14 @@ import type { Tensor } from "../../tensor/tensor.js";
 import type { ExecutionRequest, ExecutionResult } from "../backend.js";
 import { InputArena, OutputSegments } from "./arena.js";
 import { type PlannedCall, planCalls, splitOutputs } from "./batching.js";
-import type { CallLocation, DeclarationJson, ResultMessage, SlotRef } from "./protocol.js";
+import type {
+  CallLocation,
+  ConfigureMessage,
+  DeclarationJson,
+  OutputLocation,
+  ResultMessage,
+  SlotRef,
+} from "./protocol.js";
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
 
 type ArrowCodec = typeof import("./arrow-codec.js");
@@ -53,6 +60,7 @@ export class PythonInstance {
   #flushScheduled = false;
   #stopped = false;
   #chain: Promise<unknown> = Promise.resolve();
+  #configure: ConfigureMessage | undefined;
   readonly #registry = new FinalizationRegistry<SlotToken>((token) => this.#collected(token));
 
   constructor(opts: WorkerSpawnOptions) {
@@ -70,9 +78,19 @@ export class PythonInstance {
     return this.#worker?.pid;
   }
 
+  /** The model's final config; sent to every incarnation of the worker before its first batch. */
+  configure(message: ConfigureMessage): void {
+    this.#configure = message;
+    this.#worker?.notify(message);
+  }
+
   /** Runs one batch; batches on this instance run one after another. */
-  execute(batch: readonly ExecutionRequest[], maxBatchSize: number): Promise<(ExecutionResult | Error)[]> {
-    const run = this.#chain.then(() => this.#execute(batch, maxBatchSize));
+  execute(
+    batch: readonly ExecutionRequest[],
+    maxBatchSize: number,
+    takesRequests = false,
+  ): Promise<(ExecutionResult | Error)[]> {
+    const run = this.#chain.then(() => this.#execute(batch, maxBatchSize, takesRequests));
     this.#chain = run.catch(() => undefined);
     return run;
   }
@@ -102,6 +120,7 @@ export class PythonInstance {
     this.#inputs = new InputArena();
     this.#outputs = new OutputSegments();
     this.#releases = [];
+    if (this.#configure !== undefined) worker.notify(this.#configure);
     void worker.exited.then((e) => this.#onExit(worker, e));
     this.#resolveReady(worker);
     return worker;
@@ -163,10 +182,11 @@ export class PythonInstance {
   async #execute(
     batch: readonly ExecutionRequest[],
     maxBatchSize: number,
+    takesRequests: boolean,
   ): Promise<(ExecutionResult | Error)[]> {
     if (this.#stopped) throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
     const worker = await this.#ready;
-    const { calls, results } = planCalls(batch, maxBatchSize);
+    const { calls, results } = planCalls(batch, maxBatchSize, takesRequests);
     const { encodeCall } = arrowCodec!; // loaded before the first worker became ready
     if (calls.length === 0) return results as (ExecutionResult | Error)[];
     this.#inputs.reset();
@@ -175,7 +195,14 @@ export class PythonInstance {
       const slot = this.#inputs.alloc(encoded.byteLength);
       encoded.writeInto(slot.bytes);
       const { segment, offset } = slot;
-      return { segment, offset, length: encoded.byteLength, requested: call.requested };
+      return {
+        segment,
+        offset,
+        length: encoded.byteLength,
+        requested: call.requested,
+        ...(call.splits !== undefined && { splits: call.splits }),
+        ...(call.parameters !== undefined && { parameters: call.parameters }),
+      };
     });
     const segments = this.#inputs.takeAnnouncements();
     let reply: ResultMessage;
@@ -207,6 +234,10 @@ export class PythonInstance {
       fail(new InternalError(result?.error ?? "the python worker sent no result for a call"));
       return;
     }
+    if ("parts" in result) {
+      this.#collectParts(call, result.parts, out);
+      return;
+    }
     const token: SlotToken = {
       incarnation: this.#incarnation,
       slot: [result.segment, result.offset],
@@ -228,6 +259,37 @@ export class PythonInstance {
       fail(toTensorbindError(err));
     }
     if (token.refs === 0) this.#release(token);
+  }
+
+  /** A function of requests answered each request with its own stream (its own slot). */
+  #collectParts(
+    call: PlannedCall,
+    parts: readonly OutputLocation[],
+    out: (ExecutionResult | Error | undefined)[],
+  ): void {
+    const tokens = parts.map(
+      (p): SlotToken => ({ incarnation: this.#incarnation, slot: [p.segment, p.offset], refs: 0 }),
+    );
+    try {
+      if (parts.length !== call.requests.length) {
+        throw new InternalError(
+          `the python worker answered ${parts.length} of ${call.requests.length} requests of a call`,
+        );
+      }
+      parts.forEach((p, j) => {
+        const tensors = arrowCodec!.decodeCall(this.#outputs.view(p.segment, p.offset, p.length));
+        const res: ExecutionResult = {};
+        for (const t of tensors) {
+          res[t.name] = t;
+          this.#track(t, tokens[j]!);
+        }
+        out[call.requests[j]!] = res;
+      });
+    } catch (err) {
+      const e = toTensorbindError(err);
+      for (const i of call.requests) out[i] = e;
+    }
+    for (const token of tokens) if (token.refs === 0) this.#release(token);
   }
 
   #track(tensor: Tensor, token: SlotToken): void {

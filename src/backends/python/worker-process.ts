@@ -7,7 +7,13 @@ import { execa, type ResultPromise } from "execa";
 import type { Logger } from "../../logger.js";
 import { ConfigError, InternalError, UnavailableError } from "../../protocol/errors.js";
 import { ControlChannel } from "./channel.js";
-import type { DeclarationJson, InferMessage, ResultMessage, WorkerMessage } from "./protocol.js";
+import type {
+  ConfigureMessage,
+  DeclarationJson,
+  InferMessage,
+  ResultMessage,
+  WorkerMessage,
+} from "./protocol.js";
 
 /** The repo's python/ folder, put on PYTHONPATH so the worker imports without `pip install`. */
 export const PYTHON_PACKAGE_DIR = fileURLToPath(new URL("../../../python", import.meta.url));
@@ -177,7 +183,8 @@ export class WorkerProcess {
   notify(
     message:
       | { type: "release"; release: readonly (readonly [number, number])[] }
-      | { type: "mapped"; names: readonly string[] },
+      | { type: "mapped"; names: readonly string[] }
+      | ConfigureMessage,
   ): void {
     if (this.#exit === undefined && !this.#stopping) void this.#channel.send(message).catch(() => undefined);
   }

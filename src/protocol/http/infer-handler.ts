@@ -39,16 +39,9 @@ export async function handleInfer(
   };
   res.once("close", onClose);
 
+  // The `timeout` parameter stays a parameter: the model's queue policy decides what it does.
   const parameters = forwardHeaders(decoded.request.parameters, req, options.headerForwardPattern);
-  const timeoutUs = parameters.timeout;
-  const request: InferRequest = {
-    ...decoded.request,
-    parameters,
-    signal: abort.signal,
-    ...(timeoutUs !== undefined && Number(timeoutUs) > 0
-      ? { deadline: performance.now() + Number(timeoutUs) / 1000 }
-      : {}),
-  };
+  const request: InferRequest = { ...decoded.request, parameters, signal: abort.signal };
   const response = await core.infer(request);
   res.off("close", onClose);
   const encoded = encodeInferResponse(response, decoded.binaryOutputs);
