@@ -29,6 +29,11 @@ export interface ServeOptions {
   grpcKeepalivePermitWithoutCalls?: boolean;
   /** Shortest interval accepted between client pings without data (default 300 000 ms). */
   grpcMinPingIntervalMs?: number;
+  /**
+   * HTTP/2 receive window of each gRPC stream, in bytes (default 16 MiB; the connection's is 4×).
+   * Node's default of 64 KiB makes a client wait for a window update every 64 KiB of a large request.
+   */
+  grpcFlowControlWindowBytes?: number;
   /** Server id reported in server metadata (Triton's --id). */
   id?: string;
   logLevel?: LogLevel;
@@ -66,6 +71,7 @@ export interface ResolvedConfig {
   readonly grpcKeepaliveTimeoutMs: number;
   readonly grpcKeepalivePermitWithoutCalls: boolean;
   readonly grpcMinPingIntervalMs: number;
+  readonly grpcFlowControlWindowBytes: number;
   readonly id: string;
   readonly logLevel: LogLevel;
   readonly runtimeDir: string | undefined;
@@ -97,6 +103,7 @@ export const DEFAULTS = {
   grpcKeepaliveTimeoutMs: 20_000,
   grpcKeepalivePermitWithoutCalls: false,
   grpcMinPingIntervalMs: 300_000,
+  grpcFlowControlWindowBytes: 16 << 20,
 } as const;
 
 /** The environment variable behind each option. */
@@ -112,6 +119,7 @@ export const ENV_VARS = {
   grpcKeepaliveTimeoutMs: "TENSORBIND_GRPC_KEEPALIVE_TIMEOUT_MS",
   grpcKeepalivePermitWithoutCalls: "TENSORBIND_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS",
   grpcMinPingIntervalMs: "TENSORBIND_GRPC_MIN_PING_INTERVAL_MS",
+  grpcFlowControlWindowBytes: "TENSORBIND_GRPC_FLOW_CONTROL_WINDOW",
   id: "TENSORBIND_ID",
   logLevel: "TENSORBIND_LOG_LEVEL",
   runtimeDir: "TENSORBIND_RUNTIME_DIR",
@@ -123,6 +131,13 @@ export const ENV_VARS = {
   headerForwardPattern: "TENSORBIND_HTTP_HEADER_FORWARD_PATTERN",
   readyFile: "TENSORBIND_READY_FILE",
 } as const;
+
+/** HTTP/2 windows lie between the protocol's default (65 535) and its maximum (2^31 - 1). */
+function windowSize(n: number): number {
+  if (n < 65_535 || n > 2 ** 31 - 1)
+    throw new ConfigError(`invalid grpcFlowControlWindowBytes ${n}: use 65535 … 2147483647`);
+  return n;
+}
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -183,6 +198,7 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     grpcKeepaliveTimeoutMs: positive("grpcKeepaliveTimeoutMs"),
     grpcKeepalivePermitWithoutCalls: flag("grpcKeepalivePermitWithoutCalls"),
     grpcMinPingIntervalMs: positive("grpcMinPingIntervalMs"),
+    grpcFlowControlWindowBytes: windowSize(positive("grpcFlowControlWindowBytes")),
     id: (pick("id") as string | undefined) ?? DEFAULTS.id,
     logLevel,
     runtimeDir: pick("runtimeDir") as string | undefined,

@@ -143,6 +143,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
           keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
           keepalivePermitWithoutCalls: config.grpcKeepalivePermitWithoutCalls,
           minPingIntervalMs: config.grpcMinPingIntervalMs,
+          flowControlWindowBytes: config.grpcFlowControlWindowBytes,
         },
         log,
       );

@@ -24,6 +24,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --grpc-keepalive-timeout <ms>    drop a connection whose ping is unanswered (20000) TENSORBIND_GRPC_KEEPALIVE_TIMEOUT_MS
   --grpc-keepalive-permit-without-calls <bool>  pings on idle connections (false)     TENSORBIND_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS
   --grpc-http2-min-recv-ping-interval-without-data <ms>  (300000)                     TENSORBIND_GRPC_MIN_PING_INTERVAL_MS
+  --grpc-flow-control-window <bytes>  HTTP/2 receive window per stream (16 MiB)     TENSORBIND_GRPC_FLOW_CONTROL_WINDOW
   --metrics-port <n>               metrics port (default 8002)                        TENSORBIND_METRICS_PORT
   --allow-http <bool>, --allow-grpc <bool>, --allow-metrics <bool>   turn an endpoint off
   --host <addr>                    interface to listen on (default 127.0.0.1)          TENSORBIND_HOST
@@ -50,6 +51,7 @@ const SERVE_FLAGS = {
   "grpc-keepalive-timeout": { type: "string" },
   "grpc-keepalive-permit-without-calls": { type: "string" },
   "grpc-http2-min-recv-ping-interval-without-data": { type: "string" },
+  "grpc-flow-control-window": { type: "string" },
   "allow-http": { type: "string" },
   "allow-grpc": { type: "string" },
   "allow-metrics": { type: "string" },
@@ -123,6 +125,7 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
   const permit = values["grpc-keepalive-permit-without-calls"];
   if (permit !== undefined) set("grpcKeepalivePermitWithoutCalls", /^(true|1|yes|on)$/i.test(String(permit)));
   set("grpcMinPingIntervalMs", num("grpc-http2-min-recv-ping-interval-without-data"));
+  set("grpcFlowControlWindowBytes", num("grpc-flow-control-window"));
   const verbose = num("log-verbose");
   set(
     "logLevel",

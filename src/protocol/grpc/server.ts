@@ -2,6 +2,7 @@ import { Server } from "@grpc/grpc-js";
 import type { Logger } from "../../logger.js";
 import type { InferenceCore } from "../core.js";
 import { type GrpcTlsOptions, serverCredentials } from "./credentials.js";
+import { raiseConnectionWindow, raiseStreamWindow } from "./flow-control.js";
 import { healthService } from "./health.js";
 import { loadProtos } from "./load.js";
 import { inferenceService } from "./service.js";
@@ -21,6 +22,8 @@ export interface GrpcOptions {
   readonly keepalivePermitWithoutCalls: boolean;
   /** Shortest interval between client pings without data (grpc.http2.min_ping_interval_without_data_ms). */
   readonly minPingIntervalMs: number;
+  /** HTTP/2 receive window per stream (bytes); the connection window is four times it. */
+  readonly flowControlWindowBytes?: number;
   readonly tls?: GrpcTlsOptions;
 }
 
@@ -48,7 +51,16 @@ export class GrpcFrontend {
       // they are passed so the settings read the same as Triton's (and for future grpc-js versions).
       "grpc.keepalive_permit_without_calls": options.keepalivePermitWithoutCalls ? 1 : 0,
       "grpc.http2.min_ping_interval_without_data_ms": options.minPingIntervalMs,
+      // Read by grpc-js versions that support it on servers; raiseStreamWindow covers the others.
+      ...(options.flowControlWindowBytes !== undefined && {
+        "grpc-node.flow_control_window": options.flowControlWindowBytes,
+      }),
     });
+    if (
+      options.flowControlWindowBytes !== undefined &&
+      !raiseStreamWindow(this.#server, options.flowControlWindowBytes)
+    )
+      log.debug("this grpc-js version keeps its own HTTP/2 stream window");
     const protos = loadProtos();
     this.#server.addService(protos.inference, inferenceService(core, protos.inference, log, this.#streams));
     this.#server.addService(protos.health, healthService(core));
@@ -70,6 +82,9 @@ export class GrpcFrontend {
           );
           return;
         }
+        const window = this.#options.flowControlWindowBytes;
+        if (window !== undefined && !raiseConnectionWindow(this.#server, Math.min(4 * window, 2 ** 31 - 1)))
+          this.#log.debug("this grpc-js version keeps its own HTTP/2 connection window");
         this.#port = bound;
         resolve(bound);
       });
