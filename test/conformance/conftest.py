@@ -74,7 +74,7 @@ class Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
 
 
-def _start_server(tmp: Path) -> tuple[subprocess.Popen, Server]:
+def _start_server(tmp: Path, models: tuple[str, ...] = MODELS) -> tuple[subprocess.Popen, Server]:
     if not (SERVER_ROOT / "dist" / "cli" / "main.js").exists():
         pytest.exit("dist/ is missing: run `npm run build` first", returncode=2)
     ready = tmp / "ready.json"
@@ -83,7 +83,7 @@ def _start_server(tmp: Path) -> tuple[subprocess.Popen, Server]:
         "node",
         "bin/tensorbind.js",
         "serve",
-        *MODELS,
+        *models,
         "--http-port",
         "0",
         "--grpc-port",
