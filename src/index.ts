@@ -2,6 +2,7 @@
 
 export type { Backend, BackendFactory } from "./backends/backend.js";
 export type { CallContext, ModelFunction, Outputs, OutputValue } from "./backends/js.js";
+export { type NativeInstanceOptions, type NativeOptions, native } from "./backends/native/index.js";
 export { type PythonOptions, python } from "./backends/python/index.js";
 export { type BoundModel, bind, defaultRegistry, unbind } from "./bind.js";
 export type { ServeOptions } from "./config.js";

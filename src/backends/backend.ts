@@ -45,8 +45,8 @@ export interface Backend {
   readonly kind: "js" | "native" | "python";
   /** Number of instances the scheduler may run at once. */
   readonly instances: number;
-  /** Where the instances compute ("cpu", "cuda:0"); the model config shows it as instance_group. */
-  readonly device?: string;
+  /** The CUDA device of each instance (-1: CPU), when the backend places instances on GPUs. */
+  readonly gpus?: readonly number[] | undefined;
   /** Loads the model (starts workers, opens the addon); may declare specs the user left out of bind(). */
   start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined>;
   /** Called once the final spec is known, before the first execute. */

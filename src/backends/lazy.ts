@@ -15,15 +15,20 @@ import type {
 export class LazyBackend implements Backend {
   readonly kind: Backend["kind"];
   readonly instances: number;
-  readonly device: string;
+  readonly gpus: readonly number[] | undefined;
   readonly #load: () => Promise<Backend>;
   #backend: Backend | undefined;
 
-  constructor(kind: Backend["kind"], instances: number, load: () => Promise<Backend>, device = "cpu") {
+  constructor(
+    kind: Backend["kind"],
+    instances: number,
+    load: () => Promise<Backend>,
+    gpus?: readonly number[],
+  ) {
     this.kind = kind;
     this.instances = instances;
     this.#load = load;
-    this.device = device;
+    this.gpus = gpus;
   }
 
   /** The real backend, once loaded. */

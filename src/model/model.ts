@@ -193,8 +193,6 @@ export class Model {
       },
       this.name,
     );
-    const device = this.backend.device ?? "cpu";
-    const gpu = /^cuda(?::(\d+))?$/.exec(device);
     return Object.freeze({
       name: this.name,
       version: this.version,
@@ -205,8 +203,7 @@ export class Model {
       platform: `tensorbind_${this.backend.kind}`,
       instances: this.backend.instances,
       scheduling,
-      instanceKind: gpu ? "KIND_GPU" : "KIND_CPU",
-      gpus: gpu ? [Number(gpu[1] ?? 0)] : [],
+      ...(this.backend.gpus !== undefined && { gpus: this.backend.gpus }),
     });
   }
 

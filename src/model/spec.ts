@@ -51,9 +51,7 @@ export interface ModelSpec {
   readonly instances: number;
   /** Batching, priorities and queue policies (absent: plain FIFO without batching). */
   readonly scheduling?: SchedulingConfig;
-  /** Where the instances run, for the config's instance_group (default: the CPU). */
-  readonly instanceKind?: "KIND_CPU" | "KIND_GPU";
-  /** GPU ids of KIND_GPU instances. */
+  /** The CUDA device of each instance (-1: CPU), when the backend says (Triton's instance groups). */
   readonly gpus?: readonly number[];
 }
 

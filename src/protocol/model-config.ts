@@ -61,18 +61,27 @@ export function renderModelConfig(spec: ModelSpec): ModelConfig {
     max_batch_size: spec.maxBatchSize,
     input: tensors(spec.inputs, true),
     output: tensors(spec.outputs, false),
-    instance_group: [
-      {
-        name: `${spec.name}_0`,
-        kind: spec.instanceKind ?? "KIND_CPU",
-        count: spec.instances,
-        gpus: [...(spec.gpus ?? [])],
-      },
-    ],
+    instance_group: instanceGroups(spec),
     // Shown when the model batches dynamically or has a queue policy, as Triton shows it when set.
     ...(spec.scheduling?.configured ? { dynamic_batching: renderDynamicBatching(spec.scheduling) } : {}),
     parameters: {},
   };
+}
+
+/** One group for the CPU instances and one per GPU, as Triton lists them ({ count, gpus: [device] }). */
+function instanceGroups(spec: ModelSpec): ModelConfig["instance_group"] {
+  const gpus = spec.gpus;
+  if (gpus === undefined || gpus.every((g) => g < 0)) {
+    return [{ name: `${spec.name}_0`, kind: "KIND_CPU", count: spec.instances, gpus: [] }];
+  }
+  const counts = new Map<number, number>();
+  for (const g of gpus) counts.set(g, (counts.get(g) ?? 0) + 1);
+  return [...counts].map(([g, count], i) => ({
+    name: `${spec.name}_${i}`,
+    kind: g < 0 ? "KIND_CPU" : "KIND_GPU",
+    count,
+    gpus: g < 0 ? [] : [g],
+  }));
 }
 
 function renderDynamicBatching(s: SchedulingConfig): ModelDynamicBatching {

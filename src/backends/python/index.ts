@@ -30,7 +30,13 @@ export function python(
           const { PythonBackend } = await import("./python-backend.js");
           return new PythonBackend(resolved);
         },
-        resolved.device,
+        instanceGpus(resolved.device, resolved.instances),
       ),
   };
+}
+
+/** Every worker of a `cuda:N` model runs on GPU N (the model config's instance_group). */
+function instanceGpus(device: string, instances: number): number[] | undefined {
+  const gpu = /^cuda(?::(\d+))?$/.exec(device);
+  return gpu ? Array.from({ length: instances }, () => Number(gpu[1] ?? 0)) : undefined;
 }

@@ -2,7 +2,6 @@ import { InternalError, toTensorbindError, UnavailableError } from "../../protoc
 import type { Tensor } from "../../tensor/tensor.js";
 import type { ExecutionRequest, ExecutionResult } from "../backend.js";
 import { InputArena, OutputSegments } from "./arena.js";
-import { decodeCall, encodeCall } from "./arrow-codec.js";
 import { type PlannedCall, planCalls, splitOutputs } from "./batching.js";
 import type {
   CallLocation,
@@ -13,6 +12,14 @@ import type {
   SlotRef,
 } from "./protocol.js";
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
+
+type ArrowCodec = typeof import("./arrow-codec.js");
+let arrowCodec: ArrowCodec | undefined;
+/** apache-arrow takes a few hundred ms to import; it loads while the first worker's interpreter starts. */
+async function loadArrowCodec(): Promise<ArrowCodec> {
+  arrowCodec ??= await import("./arrow-codec.js");
+  return arrowCodec;
+}
 
 const BACKOFF_MS = [100, 200, 500, 1000, 2000, 5000];
 const MAX_FAILED_RESTARTS = 5;
@@ -100,7 +107,8 @@ export class PythonInstance {
   }
 
   async #spawn(): Promise<WorkerProcess> {
-    const worker = await WorkerProcess.start(this.#opts);
+    const worker = await WorkerProcess.spawn(this.#opts);
+    await Promise.all([worker.waitReady(), loadArrowCodec()]);
     if (this.#stopped) {
       await worker.stop(0);
       throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
@@ -179,6 +187,7 @@ export class PythonInstance {
     if (this.#stopped) throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
     const worker = await this.#ready;
     const { calls, results } = planCalls(batch, maxBatchSize, takesRequests);
+    const { encodeCall } = arrowCodec!; // loaded before the first worker became ready
     if (calls.length === 0) return results as (ExecutionResult | Error)[];
     this.#inputs.reset();
     const locations: CallLocation[] = calls.map((call) => {
@@ -235,7 +244,9 @@ export class PythonInstance {
       refs: 0,
     };
     try {
-      const tensors = decodeCall(this.#outputs.view(result.segment, result.offset, result.length));
+      const tensors = arrowCodec!.decodeCall(
+        this.#outputs.view(result.segment, result.offset, result.length),
+      );
       const perRequest: ExecutionResult[] =
         call.splits === undefined
           ? [Object.fromEntries(tensors.map((t) => [t.name, t]))]
@@ -266,7 +277,7 @@ export class PythonInstance {
         );
       }
       parts.forEach((p, j) => {
-        const tensors = decodeCall(this.#outputs.view(p.segment, p.offset, p.length));
+        const tensors = arrowCodec!.decodeCall(this.#outputs.view(p.segment, p.offset, p.length));
         const res: ExecutionResult = {};
         for (const t of tensors) {
           res[t.name] = t;
