@@ -38,6 +38,7 @@ const requests = smoke ? 200 : Number(values.requests);
 const concurrency = Number(values.concurrency);
 const kinds = values.only ? [values.only] : ["mlp", "js"];
 const protocol = values.protocol;
+const RUN_TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? "180000");
 
 const perfAnalyzer =
   process.env.PERF_ANALYZER ??
@@ -115,14 +116,22 @@ function measure(address, model) {
     "--percentile",
     "99",
   ]; // prettier-ignore
-  const res = spawnSync(perfAnalyzer, args, { encoding: "utf8", timeout: 600_000 });
-  const text = `${res.stdout ?? ""}${res.stderr ?? ""}`;
-  const throughput = Number(/Throughput:\s*([0-9.]+)\s*infer\/sec/.exec(text)?.[1]);
-  const p99 = Number(/p99 latency:\s*([0-9]+)\s*usec/.exec(text)?.[1]);
-  if (!Number.isFinite(throughput) || throughput <= 0) {
-    throw new Error(`perf_analyzer failed on ${model} (exit ${res.status}):\n${text.slice(-2000)}`);
+  // perf_analyzer now and then never exits after its last request on this machine: give each run
+  // a time limit and retry it (counted in the output).
+  for (let attempt = 1; ; attempt++) {
+    const res = spawnSync(perfAnalyzer, args, {
+      encoding: "utf8",
+      timeout: RUN_TIMEOUT_MS,
+      killSignal: "SIGKILL",
+    });
+    const text = `${res.stdout ?? ""}${res.stderr ?? ""}`;
+    const throughput = Number(/Throughput:\s*([0-9.]+)\s*infer\/sec/.exec(text)?.[1]);
+    const p99 = Number(/p99 latency:\s*([0-9]+)\s*usec/.exec(text)?.[1]);
+    if (Number.isFinite(throughput) && throughput > 0) return { throughput, p99Us: p99, attempts: attempt };
+    if (attempt >= 3)
+      throw new Error(`perf_analyzer failed on ${model} (exit ${res.status}):\n${text.slice(-2000)}`);
+    console.error(`perf_analyzer on ${model}: ${res.error?.message ?? `exit ${res.status}`}; retrying`);
   }
-  return { throughput, p99Us: p99 };
 }
 
 async function batchSizes(httpUrl, model) {
