@@ -38,7 +38,7 @@ const requests = smoke ? 200 : Number(values.requests);
 const concurrency = Number(values.concurrency);
 const kinds = values.only ? [values.only] : ["mlp", "js"];
 const protocol = values.protocol;
-const RUN_TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? "180000");
+const RUN_TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? "90000");
 
 const perfAnalyzer =
   process.env.PERF_ANALYZER ??
