@@ -11,7 +11,7 @@
 #   native/build/Release    npm run build:native (the shared-memory addon)
 # Writes under $OUT (default ./gpu-out): run.log, batching-cuda.txt, batching-cpu.txt (Markdown
 # table + raw JSON each), nvidia-smi.csv, summary.txt. About 3–5 minutes on an H100.
-# BENCH_DEVICES (default "cuda:0 cpu") and BENCH_PAIRS / BENCH_REQUESTS change what runs.
+# BENCH_DEVICES (default "cuda:0 cpu") and BENCH_PAIRS / BENCH_INTERVAL_MS change what runs.
 set -uo pipefail
 OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
 CARRY="${CARRY:-.gpu-carry}"
@@ -58,8 +58,8 @@ rc=0
 for device in ${BENCH_DEVICES:-cuda:0 cpu}; do
   name=${device%%:*}
   echo "== batching on vs off, MLP on $device"
-  BENCH_DEVICE=$device timeout 240 node bench/batching/run.mjs --pairs "${BENCH_PAIRS:-3}" \
-    --requests "${BENCH_REQUESTS:-5000}" --json > "$OUT/batching-$name.txt" || { echo "run on $device failed"; rc=1; }
+  BENCH_DEVICE=$device timeout 220 node bench/batching/run.mjs --pairs "${BENCH_PAIRS:-2}" \
+    --interval-ms "${BENCH_INTERVAL_MS:-2000}" --json > "$OUT/batching-$name.txt" || { echo "run on $device failed"; rc=1; }
   sed -n '/^Machine/,/^{/p' "$OUT/batching-$name.txt" | sed '$d' | tee -a "$OUT/summary.txt"
 done
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv | tee -a "$OUT/summary.txt" || true
