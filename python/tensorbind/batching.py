@@ -187,10 +187,15 @@ def batch(fn: F) -> F:
     The requests' inputs are concatenated along the first dimension and passed as keyword
     arguments; each output is split back by rows, so every request gets its own. All requests
     must have the same inputs (use :func:`group_by_keys` or :func:`fill_optionals` first).
+    Called with keyword arguments instead (``infer(x=x)`` in a test), it calls the function as is.
     """
 
     @functools.wraps(fn)
-    def wrapper(requests: list[Request], *args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not args:  # called with merged inputs, as a test would call the plain function
+            return fn(**kwargs)
+        requests: list[Request] = args[0]
+        args = args[1:]
         if not requests:
             return []
         names = list(requests[0].keys())

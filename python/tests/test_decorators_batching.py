@@ -68,6 +68,11 @@ def test_batch_passes_the_batch_array_itself_when_requests_are_untouched():
     part(requests[1:])  # a contiguous run of the batch is a view too
 
 
+def test_batch_can_still_be_called_with_merged_inputs():
+    out = tensorbind.batch(lambda x: {"y": x + 1})(x=np.zeros((2, 2), np.float32))
+    assert out["y"].shape == (2, 2)
+
+
 def test_batch_concatenates_requests_from_elsewhere():
     r1 = tensorbind.Request({"x": np.ones((1, 2), np.float32)})
     r2 = tensorbind.Request({"x": np.zeros((2, 2), np.float32)})

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/gpu/batching.sh: dynamic batching on vs off (performance.md P6) on an NVIDIA GPU, in one go:
+# bench/batching/run.mjs serves its PyTorch MLP (one Python worker, device cuda:0) and its JS
+# function, each with batching on and off, and drives them with perf_analyzer over HTTP at
+# concurrency 32 (A B A B pairs); then the same with the MLP on the machine's CPU, for contrast.
+#
+# Runs on the device machine (no Node.js, no pyzmq, no network) from the repository root. Carry:
+#   .gpu-carry              bench/gpu/make-carry.sh (node.xz, node_modules.tar.gz, whl/pyzmq-*.whl)
+#                           plus .gpu-carry/perf-analyzer.tar.xz from bench/gpu/carry-perf-analyzer.sh
+#   dist                    npm run build
+#   native/build/Release    npm run build:native (the shared-memory addon)
+# Writes under $OUT (default ./gpu-out): run.log, batching-cuda.txt, batching-cpu.txt (Markdown
+# table + raw JSON each), nvidia-smi.csv, summary.txt. About 3–5 minutes on an H100.
+# BENCH_DEVICES (default "cuda:0 cpu") and BENCH_PAIRS / BENCH_INTERVAL_MS change what runs.
+set -uo pipefail
+OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
+CARRY="${CARRY:-.gpu-carry}"
+T=/tmp/tb-gpu-batching; mkdir -p "$T/bin" "$T/site"
+exec > >(tee -a "$OUT/run.log") 2>&1
+fail() { echo "FAILED: $*"; echo "FAILED: $*" >> "$OUT/summary.txt"; exit 1; }
+
+echo "== machine"; date -u; uname -a; nproc; uptime
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv" || true
+python3 -c 'import sys,torch,numpy,pyarrow;print(sys.version.split()[0],"torch",torch.__version__,"cuda",torch.version.cuda,"numpy",numpy.__version__,"pyarrow",pyarrow.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")' \
+  || fail "python3 with torch, numpy and pyarrow is needed"
+
+echo "== unpack"
+if ! command -v node >/dev/null; then
+  xz -dc "$CARRY/node.xz" > "$T/bin/node" && chmod +x "$T/bin/node" || fail "no node in $CARRY"
+  export PATH="$T/bin:$PATH"
+fi
+[ -d node_modules ] || tar -xzf "$CARRY/node_modules.tar.gz" -C . || fail "no node_modules in $CARRY"
+if ! python3 -c 'import zmq' 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$T/site" "$CARRY"/whl/*.whl \
+    || fail "no pyzmq wheel in $CARRY/whl"
+fi
+export PYTHONPATH="$PWD/python:$T/site${PYTHONPATH:+:$PYTHONPATH}"
+python3 -c 'import zmq;print("pyzmq",zmq.__version__)' || fail "pyzmq"
+[ -f dist/index.js ] || fail "dist/ was not carried (npm run build, carry dist)"
+[ -f native/build/Release/tensorbind_shm.node ] || fail "native/build/Release was not carried (npm run build:native)"
+node --version
+
+PA="${PERF_ANALYZER:-}"
+if [ -z "$PA" ] && [ -s "$CARRY/perf-analyzer.tar.xz" ]; then
+  xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || fail "perf_analyzer: unpack failed"
+  H="$T/perf-analyzer"; L="$H/glibc/usr/lib/x86_64-linux-gnu"
+  # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc.
+  cat > "$T/perf_analyzer" <<EOW
+#!/bin/sh
+exec "$L/ld-linux-x86-64.so.2" --library-path "$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "$H/wheel/perf_analyzer/bin/perf_analyzer" "\$@"
+EOW
+  chmod +x "$T/perf_analyzer"; PA="$T/perf_analyzer"
+fi
+[ -n "$PA" ] && "$PA" --version >/dev/null 2>&1 || fail "perf_analyzer not carried (bench/gpu/carry-perf-analyzer.sh)"
+export PERF_ANALYZER="$PA" TENSORBIND_PYTHON="$(command -v python3)"
+
+rc=0
+for device in ${BENCH_DEVICES:-cuda:0 cpu}; do
+  name=${device%%:*}
+  echo "== batching on vs off, MLP on $device"
+  BENCH_DEVICE=$device timeout 220 node bench/batching/run.mjs --pairs "${BENCH_PAIRS:-2}" \
+    --interval-ms "${BENCH_INTERVAL_MS:-2000}" --json > "$OUT/batching-$name.txt" || { echo "run on $device failed"; rc=1; }
+  sed -n '/^Machine/,/^{/p' "$OUT/batching-$name.txt" | sed '$d' | tee -a "$OUT/summary.txt"
+done
+nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv | tee -a "$OUT/summary.txt" || true
+exit $rc
