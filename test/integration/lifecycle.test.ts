@@ -60,6 +60,18 @@ describe("server lifecycle", () => {
     expect(existsSync(server.runtimeDir)).toBe(false);
   });
 
+  it("closes at once when a client holds a connection that never sent a request", async () => {
+    const server = await startServer([slow("quiet", 1)], { shutdownGraceMs: 30_000 });
+    const { hostname, port } = new URL(server.urls.http!);
+    const idle = connect(Number(port), hostname);
+    await new Promise<void>((resolve, reject) => idle.once("connect", resolve).once("error", reject));
+    const closedByServer = new Promise<void>((resolve) => idle.once("close", () => resolve()));
+    const t0 = performance.now();
+    await server.close();
+    await closedByServer;
+    expect(performance.now() - t0).toBeLessThan(5_000);
+  });
+
   it("flips readiness to false as soon as close starts", async () => {
     const server = await startServer([slow("slow", 300)]);
     const base = server.urls.http!;

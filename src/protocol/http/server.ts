@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "../../logger.js";
 import type { InferenceCore } from "../core.js";
 import { MethodNotAllowedError, NotFoundError } from "../errors.js";
@@ -33,6 +33,8 @@ export class HttpFrontend {
   readonly #server: Server;
   #closing: Promise<void> | undefined;
   readonly #active = new Set<ServerResponse>();
+  /** Connections that have not sent a request yet: closeIdleConnections() leaves them open. */
+  readonly #fresh = new Set<Socket>();
 
   constructor(core: InferenceCore, options: HttpOptions, log: Logger) {
     this.#core = core;
@@ -53,6 +55,10 @@ export class HttpFrontend {
       },
       (req, res) => this.#handle(req, res),
     );
+    this.#server.on("connection", (socket: Socket) => {
+      this.#fresh.add(socket);
+      socket.once("close", () => this.#fresh.delete(socket));
+    });
     this.#server.on("clientError", (err, socket) => {
       if (!socket.writable) return socket.destroy();
       const status =
@@ -99,6 +105,7 @@ export class HttpFrontend {
       for (const res of this.#active) if (!res.headersSent) res.setHeader("Connection", "close");
       this.#server.close(() => resolve());
       this.#server.closeIdleConnections();
+      for (const socket of this.#fresh) socket.destroy();
     });
     return this.#closing;
   }
@@ -109,6 +116,7 @@ export class HttpFrontend {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    this.#fresh.delete(req.socket);
     if (this.#closing) res.setHeader("Connection", "close");
     this.#active.add(res);
     res.once("close", () => {
