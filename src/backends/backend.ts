@@ -67,7 +67,8 @@ export const BACKEND_FACTORY = Symbol.for("tensorbind.backendFactory");
 export interface BackendFactory {
   readonly [BACKEND_FACTORY]: true;
   readonly kind: Backend["kind"];
-  create(): Backend;
+  /** `instances` is bind()'s, when given there; the factory's own option, when given, must agree. */
+  create(defaults?: { readonly instances?: number | undefined }): Backend;
 }
 
 export function isBackendFactory(value: unknown): value is BackendFactory {

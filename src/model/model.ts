@@ -88,7 +88,7 @@ export class Model {
         throw new ConfigError(`model '${this.name}': a JS function needs inputs and outputs specs`);
       }
     } else if (isBackendFactory(options.fn)) {
-      this.backend = options.fn.create();
+      this.backend = options.fn.create({ instances: options.instances });
     } else {
       throw new ConfigError(`model '${this.name}': fn must be a function, python(...) or native(...)`);
     }

@@ -198,6 +198,27 @@ describe("native backend: the addon contract", () => {
   });
 });
 
+describe("instances given to bind()", () => {
+  it("run that many native instances, shown in the model config", async () => {
+    const server = await startServer([{ name: "counter", instances: 3, fn: native(FIXTURES, "counter") }]);
+    try {
+      const config = (await (await fetch(`${server.urls.http}/v2/models/counter/config`)).json()) as {
+        instance_group: { kind: string; count: number }[];
+      };
+      expect(config.instance_group).toEqual([expect.objectContaining({ kind: "KIND_CPU", count: 3 })]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("are refused when native() says otherwise", async () => {
+    const registry = new Registry();
+    expect(() =>
+      registry.bind({ name: "twice", instances: 2, fn: native(FIXTURES, "counter", { instances: 3 }) }),
+    ).toThrow(/both bind\(\) and native\(\)/);
+  });
+});
+
 describe("native backend: start-up errors", () => {
   const load = async (fn: () => ReturnType<typeof native>) => {
     try {

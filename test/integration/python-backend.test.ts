@@ -168,3 +168,16 @@ describe("python backend: user code", () => {
     expect(ok(b).rows?.toArray()).toEqual([3, 3]); // one call saw all three rows
   }, 30_000);
 });
+
+describe("instances given to bind()", () => {
+  it("start that many worker processes", () => {
+    const backend = python(FIXTURES, "identity", { interpreter: INTERPRETER }).create({ instances: 3 });
+    expect(backend.instances).toBe(3);
+  });
+
+  it("are refused when python() says otherwise", () => {
+    expect(() =>
+      python(FIXTURES, "identity", { interpreter: INTERPRETER, instances: 2 }).create({ instances: 3 }),
+    ).toThrow(/both bind\(\) and python\(\)/);
+  });
+});

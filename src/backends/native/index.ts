@@ -1,3 +1,4 @@
+import { ConfigError } from "../../protocol/errors.js";
 import { BACKEND_FACTORY, type BackendFactory } from "../backend.js";
 import { NativeBackend } from "./native-backend.js";
 import { type NativeOptions, resolveNativeOptions } from "./options.js";
@@ -18,6 +19,11 @@ export function native(addonPath: string, functionName: string, options: NativeO
   return {
     [BACKEND_FACTORY]: true,
     kind: "native",
-    create: () => new NativeBackend(resolved),
+    create: ({ instances } = {}) => {
+      if (instances === undefined) return new NativeBackend(resolved);
+      if (options.instances !== undefined && options.instances !== instances)
+        throw new ConfigError("instances is given to both bind() and native(); give it once");
+      return new NativeBackend(resolveNativeOptions(addonPath, functionName, { ...options, instances }));
+    },
   };
 }

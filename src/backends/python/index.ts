@@ -1,3 +1,4 @@
+import { ConfigError } from "../../protocol/errors.js";
 import { BACKEND_FACTORY, type BackendFactory } from "../backend.js";
 import { LazyBackend } from "../lazy.js";
 import { type PythonOptions, resolvePythonOptions } from "./options.js";
@@ -21,17 +22,24 @@ export function python(
   return {
     [BACKEND_FACTORY]: true,
     kind: "python",
-    // The backend's module (zeromq, apache-arrow, execa) loads with the model, not with the package.
-    create: () =>
-      new LazyBackend(
+    create: ({ instances } = {}) => {
+      if (instances !== undefined && options.instances !== undefined && options.instances !== instances)
+        throw new ConfigError("instances is given to both bind() and python(); give it once");
+      const opts =
+        instances === undefined
+          ? resolved
+          : resolvePythonOptions(modulePath, functionName, { ...options, instances });
+      // The backend's module (zeromq, apache-arrow, execa) loads with the model, not with the package.
+      return new LazyBackend(
         "python",
-        resolved.instances,
+        opts.instances,
         async () => {
           const { PythonBackend } = await import("./python-backend.js");
-          return new PythonBackend(resolved);
+          return new PythonBackend(opts);
         },
-        instanceGpus(resolved.device, resolved.instances),
-      ),
+        instanceGpus(opts.device, opts.instances),
+      );
+    },
   };
 }
 
