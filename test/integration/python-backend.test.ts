@@ -171,13 +171,13 @@ describe("python backend: user code", () => {
 
 describe("instances given to bind()", () => {
   it("start that many worker processes", () => {
-    const backend = python(FIXTURES, "identity", { interpreter: INTERPRETER }).create({ instances: 3 });
+    const backend = python(FIXTURES, "echo", { interpreter: INTERPRETER }).create({ instances: 3 });
     expect(backend.instances).toBe(3);
   });
 
   it("are refused when python() says otherwise", () => {
     expect(() =>
-      python(FIXTURES, "identity", { interpreter: INTERPRETER, instances: 2 }).create({ instances: 3 }),
+      python(FIXTURES, "echo", { interpreter: INTERPRETER, instances: 2 }).create({ instances: 3 }),
     ).toThrow(/both bind\(\) and python\(\)/);
   });
 });
