@@ -1,4 +1,5 @@
 import type { Tensor } from "../tensor/tensor.js";
+import type { RequestTrace } from "../tracing/trace-context.js";
 
 /** A request parameter value: the union of KServe/Triton's InferParameter kinds. */
 export type ParameterValue = string | number | boolean | bigint;
@@ -26,6 +27,8 @@ export interface InferRequest {
   readonly signal?: AbortSignal;
   /** Absolute deadline in `performance.now()` milliseconds (gRPC deadline or the `timeout` parameter). */
   readonly deadline?: number;
+  /** The caller's trace context (`traceparent`, `x-request-id`), echoed in request logs. */
+  readonly trace?: RequestTrace;
 }
 
 export interface InferResponse {

@@ -63,6 +63,16 @@ export class PythonInstance {
     return this.#worker?.pid;
   }
 
+  /** Workers started after the first one died. */
+  get restarts(): number {
+    return Math.max(0, this.#incarnation - 1);
+  }
+
+  /** Shared memory mapped for this instance's arenas, in bytes. */
+  get sharedMemoryBytes(): number {
+    return this.#stopped ? 0 : this.#inputs.byteLength + this.#outputs.byteLength;
+  }
+
   /** Runs one batch; batches on this instance run one after another. */
   execute(batch: readonly ExecutionRequest[], maxBatchSize: number): Promise<(ExecutionResult | Error)[]> {
     const run = this.#chain.then(() => this.#execute(batch, maxBatchSize));

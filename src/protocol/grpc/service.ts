@@ -7,7 +7,7 @@ import type {
 import type { Logger } from "../../logger.js";
 import type { InferenceCore } from "../core.js";
 import { toTensorbindError, UnimplementedError } from "../errors.js";
-import { inferOne, opt } from "./infer.js";
+import { callTrace, inferOne, opt } from "./infer.js";
 import type { ModelInferRequestMsg, ModelRefMsg, RepositoryIndexRequestMsg } from "./messages.js";
 import { toServiceError } from "./status.js";
 import { type StreamRegistry, streamInferHandler } from "./stream.js";
@@ -76,7 +76,7 @@ export function inferenceService(
       const abort = new AbortController();
       const onCancel = () => abort.abort();
       call.once("cancelled", onCancel);
-      inferOne(core, call.request, abort.signal, call.getDeadline()).then(
+      inferOne(core, call.request, abort.signal, call.getDeadline(), callTrace(call.metadata)).then(
         (response) => {
           call.off("cancelled", onCancel);
           callback(null, response);

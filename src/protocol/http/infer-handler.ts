@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DATATYPES } from "../../tensor/datatypes.js";
+import { firstValue, requestTrace } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { InferRequest, Parameters } from "../infer.js";
@@ -41,10 +42,12 @@ export async function handleInfer(
 
   const parameters = forwardHeaders(decoded.request.parameters, req, options.headerForwardPattern);
   const timeoutUs = parameters.timeout;
+  const trace = requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"]));
   const request: InferRequest = {
     ...decoded.request,
     parameters,
     signal: abort.signal,
+    ...(trace !== undefined ? { trace } : {}),
     ...(timeoutUs !== undefined && Number(timeoutUs) > 0
       ? { deadline: performance.now() + Number(timeoutUs) / 1000 }
       : {}),

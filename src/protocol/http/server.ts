@@ -20,7 +20,12 @@ export interface HttpOptions {
   readonly keepAliveTimeoutMs: number;
   /** Request headers whose names match become request parameters (Triton's header-forward pattern). */
   readonly headerForwardPattern: RegExp | undefined;
+  /** Pages outside /v2 (the dashboard); answers GETs it knows and returns false for the rest. */
+  readonly pages?: PageHandler | undefined;
 }
+
+/** Serves a request for a path outside /v2 when it knows the path; returns false otherwise. */
+export type PageHandler = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
 /**
  * The KServe v2 HTTP/REST frontend on node:http. It only translates: routes and bodies in,
@@ -116,6 +121,7 @@ export class HttpFrontend {
       if (this.#closing) this.#server.closeIdleConnections();
     });
     const path = pathOf(req.url);
+    if (this.#options.pages !== undefined && !path.startsWith("/v2") && this.#page(req, res, path)) return;
     const match = matchRoute(path);
     this.#route(req, res, match, path).catch((err: unknown) => {
       const e = sendError(
@@ -129,6 +135,16 @@ export class HttpFrontend {
       // A body we refused to read must not be parsed as the next request on this connection.
       if (!req.complete) res.once("finish", () => req.socket.destroy());
     });
+  }
+
+  #page(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    try {
+      return this.#options.pages!(req, res, path);
+    } catch (err) {
+      this.#log.error({ err, path }, "page failed");
+      sendError(res, err);
+      return true;
+    }
   }
 
   async #route(
