@@ -62,7 +62,7 @@ export interface Backend {
   /** Releases everything (processes, memory). Idempotent. */
   stop(): Promise<void>;
   /** Backends with workers or shared memory report them here (tensorbind_* metrics). */
-  stats?(): BackendStats;
+  stats?(): BackendStats | undefined;
 }
 
 /** Marks an object as a backend factory, so bind({ fn }) can tell python()/native() from a JS function. */

@@ -185,7 +185,7 @@ function registerInferenceMetrics(prom: PromRegistry, models: Registry, histogra
   gauge(
     "tensorbind_shared_memory_bytes",
     "Shared memory mapped for the model's worker arenas (inputs and outputs), in bytes",
-    (m) => m.backend.stats?.().sharedMemoryBytes,
+    (m) => m.backend.stats?.()?.sharedMemoryBytes,
   );
 
   const series = (pick: (h: ModelHistograms) => BucketHistogram) => () =>

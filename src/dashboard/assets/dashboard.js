@@ -537,5 +537,7 @@
     }
   }
 
+  $("poll-note").textContent =
+    `, polled every ${INTERVAL_MS >= 1000 ? `${INTERVAL_MS / 1000} s` : `${INTERVAL_MS} ms`}`;
   poll();
 })();
