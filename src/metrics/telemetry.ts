@@ -53,7 +53,8 @@ export class Telemetry {
   start(): void {
     if (this.#stopped || this.#timer) return;
     this.histograms.attach();
-    void this.gpu?.poll();
+    // The first nvidia-smi spawn waits until serve() has returned: start-up does not pay for it.
+    setImmediate(() => void this.gpu?.poll());
     this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
     // Sampling must never keep a process alive that is otherwise done.
     this.#timer.unref();

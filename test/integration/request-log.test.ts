@@ -126,6 +126,31 @@ describe("request logs and W3C trace context", () => {
     }
   });
 
+  it("puts the caller's trace on a server error's log line even without request logging", async () => {
+    const lines: Record<string, any>[] = [];
+    const logger = pino({ level: "info" }, { write: (x: string) => lines.push(JSON.parse(x)) });
+    const boom: BindOptions = {
+      ...slow,
+      name: "boom",
+      fn: () => {
+        throw new Error("kaput");
+      },
+    };
+    const server = await startServer([boom], { logger });
+    try {
+      const res = await fetch(`${server.urls.http!}/v2/models/boom/infer`, {
+        method: "POST",
+        body: body(),
+        headers: { traceparent: TRACEPARENT, "x-request-id": "r-42" },
+      });
+      expect(res.status).toBe(500);
+      const line = lines.find((l) => l.msg === "request failed");
+      expect(line).toMatchObject({ level: 50, rid: "r-42", trace_id: TRACE, parent_id: PARENT });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("writes no request lines unless asked", async () => {
     const { server, requests, lines } = await logged({ logRequests: false });
     try {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../logger.js";
+import { firstValue, requestTrace } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { MethodNotAllowedError, NotFoundError } from "../errors.js";
 import { readBody } from "./body.js";
@@ -129,9 +130,12 @@ export class HttpFrontend {
         err,
         err instanceof MethodNotAllowedError ? { Allow: match?.method ?? "GET" } : {},
       );
+      // The caller's ids, when it sent them, so that the line joins its trace.
+      const t = requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"]));
+      const ids = t ? { rid: t.requestId, trace_id: t.traceId, parent_id: t.parentId } : {};
       if (e.status.http >= 500 && e.code !== "TB_ERR_UNAVAILABLE")
-        this.#log.error({ err: e, cause: e.cause, path }, "request failed");
-      else this.#log.debug({ code: e.code, msg: e.message, path }, "request rejected");
+        this.#log.error({ err: e, cause: e.cause, path, ...ids }, "request failed");
+      else this.#log.debug({ code: e.code, msg: e.message, path, ...ids }, "request rejected");
       // A body we refused to read must not be parsed as the next request on this connection.
       if (!req.complete) res.once("finish", () => req.socket.destroy());
     });
