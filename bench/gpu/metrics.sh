@@ -48,6 +48,7 @@ rc=$?
 echo "== stop"
 kill -TERM $SPID; wait $SPID; echo "server exit $?"
 trap - EXIT
-pgrep -a -P $SPID && echo "WARNING: children of the server are left" || echo "no children left"
+sleep 0.5
+if pgrep -af "tensorbind\.worker|nvidia-smi --query-gpu=index,uuid"; then echo "WARNING: processes left behind"; rc=1; else echo "no worker or nvidia-smi left"; fi
 tail -5 "$OUT/server.log"
 exit $rc

@@ -130,13 +130,18 @@ for name in (
 LOAD = """
 import time, torch
 x = torch.randn(8192, 8192, device="cuda:0"); keep = [torch.empty(2 * 2**30, dtype=torch.uint8, device="cuda:0")]
-end = time.time() + 14
+y = x @ x; torch.cuda.synchronize()
+print("ready", flush=True)
+end = time.time() + 15
 while time.time() < end:
     y = x @ x
     torch.cuda.synchronize()
-print("load done")
+print("load done", flush=True)
 """
-load = subprocess.Popen([sys.executable, "-c", LOAD])
+load = subprocess.Popen([sys.executable, "-c", LOAD], stdout=subprocess.PIPE, text=True)
+# torch's import and CUDA start-up take seconds: scrape only once the GPU is busy.
+first = load.stdout.readline().strip() if load.stdout else ""
+check("GPU load started (torch matmul loop on cuda:0)", first == "ready", first)
 sent = {"ok": 0, "fail": 0}
 stop = threading.Event()
 
@@ -167,6 +172,8 @@ while time.time() < t_end:
 stop.set()
 for t in threads:
     t.join()
+if load.stdout:
+    print(load.stdout.read().strip())
 load.wait(timeout=60)
 time.sleep(1.0)
 after_text, after = scrape()
