@@ -128,7 +128,14 @@ export class Core implements InferenceCore {
     const spec = model.spec;
     const { execution, batchSize } = validateRequest(spec, request);
     const inputDone = now();
-    const scheduled = await model.scheduler.submit(execution, { deadline: request.deadline, batchSize });
+    const { priority, timeout } = request.parameters;
+    const scheduled = await model.scheduler.submit(execution, {
+      deadline: request.deadline,
+      batchSize,
+      // Validated as non-negative integers (number or bigint: tritonclient sends uint64 over gRPC).
+      priority: typeof priority === "number" || typeof priority === "bigint" ? priority : undefined,
+      timeoutUs: typeof timeout === "number" || typeof timeout === "bigint" ? timeout : undefined,
+    });
     const outputStart = now();
     const outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
     const end = now();

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Start-up to ready for a JS model (performance.md P5: ≤ 150 ms) and idle RSS (P8: ≤ 80 MB).
+// Start-up to ready and idle memory (performance.md P5, P8): a JS model (≤ 150 ms, ≤ 80 MB), or
+// with BENCH_MODEL=python a Python model without PyTorch (≤ 500 ms; ≤ 60 MB per worker).
 // Reports, per run: process spawn → ready (node boot + import + serve), the serve() call alone,
-// and RSS once ready. Reference: a bare node:http server's spawn → listening.
-// Usage: node bench/startup/run.mjs [--runs N]      (BENCH_GRPC=0: HTTP only)
+// and RSS once ready (for Python also the worker's RSS, PSS and private anonymous memory).
+// Reference: a bare node:http server's spawn → listening.
+// Usage: node bench/startup/run.mjs [--runs N]      (BENCH_GRPC=0: HTTP only; BENCH_MODEL=python)
 import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,7 +42,7 @@ console.log(`| what | median (${runs} runs) |`);
 console.log("|---|---|");
 console.log(`| tensorbind: import of the package | ${fmt(median(a.map((r) => r.importMs)))} ms |`);
 console.log(
-  `| tensorbind: serve() to ready (HTTP + gRPC, one JS model) | ${fmt(median(a.map((r) => r.serveMs)))} ms |`,
+  `| tensorbind: serve() to ready (one identity model) | ${fmt(median(a.map((r) => r.serveMs)))} ms |`,
 );
 console.log(
   `| tensorbind: process start to ready (performance.now() at ready) | ${fmt(median(a.map((r) => r.sinceProcessStartMs)))} ms |`,
@@ -48,3 +50,8 @@ console.log(
 console.log(`| bare node:http: process start to listening | ${fmt(median(b.map((r) => r.sinceStart)))} ms |`);
 console.log(`| tensorbind RSS when ready | ${fmt(median(a.map((r) => r.rssMb)))} MB |`);
 console.log(`| bare node:http RSS when listening | ${fmt(median(b.map((r) => r.rssMb)))} MB |`);
+if (a[0]?.workerRssMb !== undefined) {
+  console.log(`| Python worker RSS when ready | ${fmt(median(a.map((r) => r.workerRssMb)))} MB |`);
+  console.log(`| Python worker PSS when ready | ${fmt(median(a.map((r) => r.workerPssMb)))} MB |`);
+  console.log(`| Python worker private anonymous memory | ${fmt(median(a.map((r) => r.workerAnonMb)))} MB |`);
+}

@@ -19,7 +19,9 @@ BIAS = np.zeros(3, dtype=np.float32)
     outputs={"probs": tensorbind.tensor("FP32", [3]), "label": tensorbind.tensor("INT64", [1])},
     max_batch_size=64,
     name="linear_softmax",  # the model name when served with `tensorbind serve model.py`
+    batcher=True,  # dynamic batching: queued requests are merged into one call
 )
+@tensorbind.batch  # the function sees whole batches (without it: one call per request)
 def infer(x: np.ndarray) -> dict[str, np.ndarray]:
     # x is a read-only view of shared memory, shape [batch, 4]: no copy was made to get it here.
     logits = x @ WEIGHTS + BIAS

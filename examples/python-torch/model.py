@@ -21,7 +21,9 @@ _moved = False
     max_batch_size=128,
     name="mlp",
     framework="torch",  # how `tensorbind serve model.py` runs it; models.ts passes its own options
+    batcher=True,  # dynamic batching: queued requests are merged into one call
 )
+@tensorbind.batch  # the function sees whole batches (without it: one call per request)
 @torch.inference_mode()
 def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:
     global _moved

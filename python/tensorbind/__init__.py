@@ -12,12 +12,52 @@ Example::
         inputs={"x": tensorbind.tensor("FP32", [-1])},
         outputs={"y": tensorbind.tensor("FP32", [-1])},
         max_batch_size=8,
+        batcher=True,  # dynamic batching: the server merges queued requests
     )
+    @tensorbind.batch  # the function sees whole batches (without it: one request per call)
     def infer(x: np.ndarray) -> dict[str, np.ndarray]:
         return {"y": x * 2}
 """
 
-from tensorbind.decorators import DATATYPES, ModelInfo, TensorSpec, model, tensor
+from tensorbind.decorators import (
+    DATATYPES,
+    ConstantPadder,
+    DynamicBatcher,
+    ModelInfo,
+    QueuePolicy,
+    Request,
+    TensorSpec,
+    TimeoutAction,
+    batch,
+    batch_aware,
+    fill_optionals,
+    first_value,
+    group_by_keys,
+    group_by_values,
+    model,
+    pad_batch,
+    sample,
+    tensor,
+)
 
-__all__ = ["DATATYPES", "ModelInfo", "TensorSpec", "model", "tensor"]
+__all__ = [
+    "DATATYPES",
+    "ConstantPadder",
+    "DynamicBatcher",
+    "ModelInfo",
+    "QueuePolicy",
+    "Request",
+    "TensorSpec",
+    "TimeoutAction",
+    "batch",
+    "batch_aware",
+    "fill_optionals",
+    "first_value",
+    "group_by_keys",
+    "group_by_values",
+    "model",
+    "pad_batch",
+    "sample",
+    "tensor",
+]
 __version__ = "0.1.0"

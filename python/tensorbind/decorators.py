@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, TypeVar, Union
 
 DATATYPES: frozenset[str] = frozenset(
@@ -43,6 +44,65 @@ def tensor(datatype: str, shape: Sequence[int], *, optional: bool = False) -> Te
 SpecLike = Union[TensorSpec, tuple[str, Sequence[int]]]
 
 
+class TimeoutAction(str, Enum):
+    """What a queue timeout does (Triton's ModelQueuePolicy.TimeoutAction)."""
+
+    REJECT = "REJECT"
+    DELAY = "DELAY"
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """A queue policy, with PyTriton's (and Triton's) field names; times in microseconds."""
+
+    timeout_action: TimeoutAction | str = TimeoutAction.REJECT
+    default_timeout_microseconds: int = 0
+    allow_timeout_override: bool = True
+    max_queue_size: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        action = TimeoutAction(str(getattr(self.timeout_action, "value", self.timeout_action)).upper())
+        return {
+            "timeoutAction": action.value.lower(),
+            "timeoutUs": self.default_timeout_microseconds,
+            "allowTimeoutOverride": self.allow_timeout_override,
+            "maxSize": self.max_queue_size,
+        }
+
+
+@dataclass(frozen=True)
+class DynamicBatcher:
+    """Dynamic batching and queue settings, with PyTriton's (and Triton's) field names.
+
+    Example: ``@tensorbind.model(..., max_batch_size=64, batcher=tensorbind.DynamicBatcher(
+    max_queue_delay_microseconds=2000, preferred_batch_size=[16, 32]))``.
+    """
+
+    max_queue_delay_microseconds: int = 0
+    preferred_batch_size: Sequence[int] | None = None
+    preserve_ordering: bool = False
+    priority_levels: int = 0
+    default_priority_level: int = 0
+    default_queue_policy: QueuePolicy | None = None
+    priority_queue_policy: Mapping[int, QueuePolicy] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        batching: dict[str, Any] = {
+            "maxQueueDelayUs": self.max_queue_delay_microseconds,
+            "preserveOrdering": self.preserve_ordering,
+        }
+        if self.preferred_batch_size:
+            batching["preferredBatchSizes"] = [int(s) for s in self.preferred_batch_size]
+        queue: dict[str, Any] = dict(self.default_queue_policy.to_json()) if self.default_queue_policy else {}
+        if self.priority_levels:
+            queue["priorityLevels"] = self.priority_levels
+            if self.default_priority_level:
+                queue["defaultPriorityLevel"] = self.default_priority_level
+        if self.priority_queue_policy:
+            queue["priorities"] = {str(k): v.to_json() for k, v in self.priority_queue_policy.items()}
+        return {"batching": batching, **({"queue": queue} if queue else {})}
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What ``@tensorbind.model`` records on a function."""
@@ -54,6 +114,7 @@ class ModelInfo:
     instances: int | None = None
     framework: str | None = None
     device: str | None = None
+    batcher: DynamicBatcher | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +127,8 @@ class ModelInfo:
             out["maxBatchSize"] = self.max_batch_size
         if self.name is not None:
             out["name"] = self.name
+        if self.batcher is not None:
+            out.update(self.batcher.to_json())
         return out
 
     def serving(self) -> dict[str, Any]:
@@ -101,6 +164,7 @@ def model(
     instances: int | None = None,
     framework: str | None = None,
     device: str | None = None,
+    batcher: DynamicBatcher | bool | None = None,
 ) -> Callable[[F], F]:
     """Declares a function's inputs, outputs and batching, so ``bind()`` may leave them out.
 
@@ -111,6 +175,11 @@ def model(
     ``name`` (default: the function's name), ``instances``, ``framework`` ("numpy" or "torch")
     and ``device`` ("cpu", "cuda:0") say how ``tensorbind serve model.py`` serves the function;
     a TypeScript ``bind()`` takes them from its own ``python()`` options instead.
+
+    ``batcher`` turns on dynamic batching (``True``, or a :class:`DynamicBatcher` with delays,
+    preferred sizes and queue policies); ``bind()``'s ``batching`` and ``queue`` options win.
+    To receive whole batches, the function also needs :func:`tensorbind.batch` (or another
+    decorator that takes a list of requests); without one it is called once per request.
     """
     if max_batch_size is not None and (not isinstance(max_batch_size, int) or max_batch_size < 0):
         raise ValueError(f"max_batch_size must be a non-negative integer, got {max_batch_size!r}")
@@ -122,8 +191,18 @@ def model(
         raise ValueError(f"framework must be 'numpy' or 'torch', got {framework!r}")
     if device is not None and device != "cpu" and framework != "torch":
         raise ValueError("device needs framework='torch'")
+    if batcher is not None and not isinstance(batcher, (bool, DynamicBatcher)):
+        raise ValueError(f"batcher must be True or tensorbind.DynamicBatcher(...), got {batcher!r}")
+    resolved = DynamicBatcher() if batcher is True else batcher or None
     info = ModelInfo(
-        _specs("input", inputs), _specs("output", outputs), max_batch_size, name, instances, framework, device
+        _specs("input", inputs),
+        _specs("output", outputs),
+        max_batch_size,
+        name,
+        instances,
+        framework,
+        device,
+        resolved,
     )
 
     def decorate(fn: F) -> F:
@@ -136,3 +215,40 @@ def model(
 def model_info(fn: object) -> ModelInfo | None:
     info = getattr(fn, MODEL_ATTRIBUTE, None)
     return info if isinstance(info, ModelInfo) else None
+
+
+# The batch-aware decorators live in tensorbind.batching; import them from here as from PyTriton's decorators.
+from tensorbind.batching import (  # noqa: E402
+    ConstantPadder,
+    Request,
+    batch,
+    batch_aware,
+    fill_optionals,
+    first_value,
+    group_by_keys,
+    group_by_values,
+    pad_batch,
+    sample,
+)
+
+__all__ = [
+    "DATATYPES",
+    "ConstantPadder",
+    "DynamicBatcher",
+    "ModelInfo",
+    "QueuePolicy",
+    "Request",
+    "TensorSpec",
+    "TimeoutAction",
+    "batch",
+    "batch_aware",
+    "fill_optionals",
+    "first_value",
+    "group_by_keys",
+    "group_by_values",
+    "model",
+    "model_info",
+    "pad_batch",
+    "sample",
+    "tensor",
+]

@@ -1,6 +1,7 @@
 import type { Logger } from "../logger.js";
 import type { ModelSpec, TensorSpecs } from "../model/spec.js";
 import type { Parameters } from "../protocol/infer.js";
+import type { BatchingOptions, QueueOptions } from "../scheduler/policy.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /**
@@ -14,6 +15,9 @@ export interface ModelDeclaration {
   readonly inputs?: TensorSpecs;
   readonly outputs?: TensorSpecs;
   readonly maxBatchSize?: number;
+  /** Dynamic batching the model asks for (Python's `@tensorbind.model(batcher=...)`); bind() options win. */
+  readonly batching?: BatchingOptions;
+  readonly queue?: QueueOptions;
 }
 
 /** One request as a backend sees it: inputs by name, already validated against the spec. */
@@ -49,6 +53,8 @@ export interface Backend {
   readonly kind: "js" | "native" | "python";
   /** Number of instances the scheduler may run at once. */
   readonly instances: number;
+  /** The CUDA device of each instance (-1: CPU), when the backend places instances on GPUs. */
+  readonly gpus?: readonly number[] | undefined;
   /** Loads the model (starts workers, opens the addon); may declare specs the user left out of bind(). */
   start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined>;
   /** Called once the final spec is known, before the first execute. */

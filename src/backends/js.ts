@@ -1,3 +1,4 @@
+import { isRequestsFunction, type RequestsFunction } from "../decorators/types.js";
 import type { ModelSpec } from "../model/spec.js";
 import { InternalError, toTensorbindError } from "../protocol/errors.js";
 import type { Parameters } from "../protocol/infer.js";
@@ -31,14 +32,18 @@ export type ModelFunction<I extends string = string, O extends string = string> 
   ctx: CallContext,
 ) => Partial<Record<O, OutputValue>> | Promise<Partial<Record<O, OutputValue>>>;
 
-/** Runs a JS function in the server process; `instances` is the number of calls in flight at once. */
+/**
+ * Runs a JS function in the server process; `instances` is the number of executions in flight
+ * at once. A plain function is called once per request of a batch, one after another; a
+ * requests function (made by `batch()` and the other decorators) once per batch.
+ */
 export class JsBackend implements Backend {
   readonly kind = "js" as const;
   readonly instances: number;
-  readonly #fn: ModelFunction;
+  readonly #fn: ModelFunction | RequestsFunction;
   #spec: ModelSpec | undefined;
 
-  constructor(fn: ModelFunction, instances = 1) {
+  constructor(fn: ModelFunction | RequestsFunction, instances = 1) {
     this.#fn = fn;
     this.instances = instances;
   }
@@ -52,22 +57,46 @@ export class JsBackend implements Backend {
   }
 
   async execute(batch: readonly ExecutionRequest[]): Promise<(ExecutionResult | Error)[]> {
+    const fn = this.#fn;
+    if (isRequestsFunction(fn)) return this.#executeBatch(fn, batch);
     const results: (ExecutionResult | Error)[] = [];
     for (const req of batch) {
       try {
-        const ctx: CallContext = {
-          id: req.id,
-          parameters: req.parameters,
-          requestedOutputs: req.requestedOutputs,
-          signal: req.signal,
-        };
-        const outputs = await this.#fn({ ...req.inputs }, ctx);
+        const outputs = await fn({ ...req.inputs }, contextOf(req));
         results.push(this.#convert(outputs, req));
       } catch (err) {
         results.push(toTensorbindError(err));
       }
     }
     return results;
+  }
+
+  async #executeBatch(
+    fn: RequestsFunction,
+    batch: readonly ExecutionRequest[],
+  ): Promise<(ExecutionResult | Error)[]> {
+    const spec = this.#spec!;
+    try {
+      const outputs = await fn.call(
+        batch.map((r) => ({ ...r.inputs })),
+        { requests: batch.map(contextOf), spec },
+      );
+      if (!Array.isArray(outputs) || outputs.length !== batch.length) {
+        throw new InternalError(
+          `model '${spec.name}' was given ${batch.length} requests and returned ${Array.isArray(outputs) ? outputs.length : typeof outputs} results; a requests function returns one result per request`,
+        );
+      }
+      return batch.map((req, i) => {
+        try {
+          return this.#convert(outputs[i]!, req);
+        } catch (err) {
+          return toTensorbindError(err);
+        }
+      });
+    } catch (err) {
+      const e = toTensorbindError(err);
+      return batch.map(() => e);
+    }
   }
 
   async stop(): Promise<void> {}
@@ -83,10 +112,19 @@ export class JsBackend implements Backend {
     for (const name of req.requestedOutputs) {
       const value = outputs[name];
       if (value === undefined) continue; // reported as a missing output by validation
-      result[name] = toTensor(spec, name, value, batchSizeOf(spec, req));
+      result[name] = outputTensor(spec, name, value, batchSizeOf(spec, req));
     }
     return result;
   }
+}
+
+function contextOf(req: ExecutionRequest): CallContext {
+  return {
+    id: req.id,
+    parameters: req.parameters,
+    requestedOutputs: req.requestedOutputs,
+    signal: req.signal,
+  };
 }
 
 function batchSizeOf(spec: ModelSpec, req: ExecutionRequest): number | undefined {
@@ -95,10 +133,21 @@ function batchSizeOf(spec: ModelSpec, req: ExecutionRequest): number | undefined
   return undefined;
 }
 
-function toTensor(spec: ModelSpec, name: string, value: OutputValue, batchSize: number | undefined): Tensor {
-  const outSpec = spec.outputs[name]!;
-  const datatype: Datatype = outSpec.datatype;
+/**
+ * A returned output value as a Tensor named `name`: typed arrays take their shape from the
+ * spec (with `batchSize` rows when the model batches), `{ shape, data }` gives its own.
+ */
+export function outputTensor(
+  spec: ModelSpec,
+  name: string,
+  value: OutputValue,
+  batchSize: number | undefined,
+): Tensor {
+  const outSpec = spec.outputs[name];
   if (Tensor.isTensor(value)) return value.name === name ? value : value.rename(name);
+  if (outSpec === undefined)
+    throw new InternalError(`model '${spec.name}' returned an unknown output '${name}'`);
+  const datatype: Datatype = outSpec.datatype;
   if (ArrayBuffer.isView(value)) {
     const shape = impliedShape(spec, name, batchSize, value.length);
     return fromValues(datatype, shape, value, name);

@@ -16,13 +16,20 @@ import type {
 export class LazyBackend implements Backend {
   readonly kind: Backend["kind"];
   readonly instances: number;
+  readonly gpus: readonly number[] | undefined;
   readonly #load: () => Promise<Backend>;
   #backend: Backend | undefined;
 
-  constructor(kind: Backend["kind"], instances: number, load: () => Promise<Backend>) {
+  constructor(
+    kind: Backend["kind"],
+    instances: number,
+    load: () => Promise<Backend>,
+    gpus?: readonly number[],
+  ) {
     this.kind = kind;
     this.instances = instances;
     this.#load = load;
+    this.gpus = gpus;
   }
 
   /** The real backend, once loaded. */

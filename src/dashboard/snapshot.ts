@@ -3,6 +3,7 @@ import type { FailureReason } from "../metrics/statistics.js";
 import type { Telemetry } from "../metrics/telemetry.js";
 import type { Model } from "../model/model.js";
 import type { TensorSpecs } from "../model/spec.js";
+import { type ModelConfig, renderModelConfig } from "../protocol/model-config.js";
 import { VERSION } from "../version.js";
 
 /** Where the dashboard reads from. */
@@ -31,8 +32,13 @@ export interface ModelSnapshot {
   max_batch_size: number | null;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
+  /** Triton's model configuration (what GET /v2/models/{m}/config answers), once loaded. */
+  config: ModelConfig | null;
   pending: number;
+  /** Requests being executed. */
   executing: number;
+  /** Executions (batches) running. */
+  executions: number;
   success: number;
   fail: number;
   failures: Record<FailureReason, number>;
@@ -100,8 +106,10 @@ function modelSnapshot(m: Model, hist: ModelHistograms | undefined) {
     max_batch_size: spec?.maxBatchSize ?? null,
     inputs: spec ? tensors(spec.inputs) : [],
     outputs: spec ? tensors(spec.outputs) : [],
+    config: spec ? renderModelConfig(spec) : null,
     pending: ready ? m.scheduler.queueDepth : 0,
     executing: ready ? m.scheduler.inFlight : 0,
+    executions: ready ? m.scheduler.executing : 0,
     success: s.inference_stats.success.count,
     fail: s.inference_stats.fail.count,
     failures: { ...m.stats.failureCounts() },

@@ -161,7 +161,7 @@ function registerInferenceMetrics(prom: PromRegistry, models: Registry, histogra
   gauge(
     "tensorbind_executions_in_flight",
     "Executions (batches) running on the model's instances right now",
-    (m) => (m.isReady ? m.scheduler.inFlight : 0),
+    (m) => (m.isReady ? m.scheduler.executing : 0),
   );
   gauge("tensorbind_model_ready", "1 when the model version is ready to serve, else 0", (m) =>
     m.isReady ? 1 : 0,

@@ -6,8 +6,15 @@ import {
   type ModelDeclaration,
 } from "../backends/backend.js";
 import { JsBackend, type ModelFunction } from "../backends/js.js";
+import { isRequestsFunction, type RequestsFunction } from "../decorators/types.js";
 import { StatisticsRecorder } from "../metrics/statistics.js";
 import { ConfigError, UnavailableError } from "../protocol/errors.js";
+import {
+  type BatchingOptions,
+  type QueueOptions,
+  resolveScheduling,
+  type SchedulingConfig,
+} from "../scheduler/policy.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import {
   type ModelSpec,
@@ -23,8 +30,12 @@ export interface BindOptions<I extends string = string, O extends string = strin
   name: string;
   /** A positive integer; defaults to 1. */
   version?: string | number;
-  /** A JS function, or a backend made by `python()` / `native()`. */
-  fn: ModelFunction<I, O> | BackendFactory;
+  /**
+   * A JS function, or a backend made by `python()` / `native()`. A plain function receives one
+   * request at a time; one wrapped by `batch()` (or another decorator from `tensorbind`) receives
+   * a whole batch.
+   */
+  fn: ModelFunction<I, O> | RequestsFunction | BackendFactory;
   /** May be omitted when the backend declares them (Python's `@tensorbind.model`, a native addon's specs). */
   inputs?: Record<I, TensorSpec>;
   outputs?: Record<O, TensorSpec>;
@@ -36,6 +47,13 @@ export interface BindOptions<I extends string = string, O extends string = strin
   instances?: number;
   /** Requests allowed to wait; more are rejected at once with 503 / UNAVAILABLE. 0 = unbounded (default). */
   maxQueueSize?: number;
+  /**
+   * Dynamic batching: `true`, or `{ maxQueueDelayMs, preferredBatchSizes, preserveOrdering }`.
+   * Queued requests that can be concatenated are merged into batches of up to `maxBatchSize`.
+   */
+  batching?: boolean | BatchingOptions;
+  /** Queue policy: `{ maxSize, timeoutMs, timeoutAction, allowTimeoutOverride, priorityLevels, … }`. */
+  queue?: QueueOptions;
 }
 
 /** Triton's model states, as the repository index reports them. */
@@ -64,8 +82,8 @@ export class Model {
     if (!Number.isSafeInteger(maxBatchSize) || maxBatchSize < 0) {
       throw new ConfigError(`maxBatchSize must be a non-negative integer`);
     }
-    if (typeof options.fn === "function") {
-      this.backend = new JsBackend(options.fn as ModelFunction, instances);
+    if (typeof options.fn === "function" || isRequestsFunction(options.fn)) {
+      this.backend = new JsBackend(options.fn as ModelFunction | RequestsFunction, instances);
       if (!options.inputs || !options.outputs) {
         throw new ConfigError(`model '${this.name}': a JS function needs inputs and outputs specs`);
       }
@@ -77,6 +95,17 @@ export class Model {
     // Specs given to bind() are checked now, so mistakes surface at bind() rather than at serve().
     if (options.inputs) validateTensorSpecs("input", options.inputs);
     if (options.outputs) validateTensorSpecs("output", options.outputs);
+    // Batching and queue options too; preferred sizes are checked against a declared maxBatchSize at load.
+    const backendDeclares = options.maxBatchSize === undefined && this.backend.kind !== "js";
+    resolveScheduling(
+      {
+        maxBatchSize: backendDeclares ? Number.MAX_SAFE_INTEGER : maxBatchSize,
+        batching: options.batching,
+        queue: options.queue,
+        maxQueueSize: options.maxQueueSize,
+      },
+      this.name,
+    );
     this.#options = options;
     this.stats = new StatisticsRecorder(this.name, this.version);
   }
@@ -120,7 +149,9 @@ export class Model {
       this.#spec = this.#resolveSpec(declared);
       this.backend.configure?.(this.#spec);
       this.#scheduler = new Scheduler(this.backend, {
-        maxQueueSize: this.#options.maxQueueSize ?? 0,
+        model: this.name,
+        maxBatchSize: this.#spec.maxBatchSize,
+        scheduling: this.#spec.scheduling ?? resolveScheduling({ maxBatchSize: this.#spec.maxBatchSize }),
         onExecution: (size, timings) => this.stats.recordExecution(size, timings),
       });
       this.#state = "READY";
@@ -153,6 +184,15 @@ export class Model {
         `model '${this.name}': bind() says maxBatchSize ${o.maxBatchSize} but the backend declares ${declared.maxBatchSize}`,
       );
     }
+    const scheduling: SchedulingConfig = resolveScheduling(
+      {
+        maxBatchSize,
+        batching: o.batching ?? declared?.batching,
+        queue: o.queue ?? declared?.queue,
+        maxQueueSize: o.maxQueueSize,
+      },
+      this.name,
+    );
     return Object.freeze({
       name: this.name,
       version: this.version,
@@ -162,6 +202,8 @@ export class Model {
       strict: o.strict ?? true,
       platform: `tensorbind_${this.backend.kind}`,
       instances: this.backend.instances,
+      scheduling,
+      ...(this.backend.gpus !== undefined && { gpus: this.backend.gpus }),
     });
   }
 

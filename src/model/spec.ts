@@ -1,4 +1,5 @@
 import { ConfigError } from "../protocol/errors.js";
+import type { SchedulingConfig } from "../scheduler/policy.js";
 import { type Datatype, isDatatype } from "../tensor/datatypes.js";
 
 /** One input or output of a model. `shape` excludes the batch dimension when the model batches; -1 is "any". */
@@ -48,6 +49,10 @@ export interface ModelSpec {
   /** What the model config calls the platform/backend (e.g. "tensorbind_js"). */
   readonly platform: string;
   readonly instances: number;
+  /** Batching, priorities and queue policies (absent: plain FIFO without batching). */
+  readonly scheduling?: SchedulingConfig;
+  /** The CUDA device of each instance (-1: CPU), when the backend says (Triton's instance groups). */
+  readonly gpus?: readonly number[];
 }
 
 const NAME_RE = /^[A-Za-z0-9._-]+$/;

@@ -25,7 +25,10 @@ export interface InferRequest {
   readonly outputs?: readonly RequestedOutput[];
   /** Aborted when the client goes away (HTTP disconnect, gRPC cancel). */
   readonly signal?: AbortSignal;
-  /** Absolute deadline in `performance.now()` milliseconds (gRPC deadline or the `timeout` parameter). */
+  /**
+   * Absolute deadline in `performance.now()` milliseconds from the transport (a gRPC deadline).
+   * The `timeout` parameter is applied by the model's queue policy instead.
+   */
   readonly deadline?: number;
   /** The caller's trace context (`traceparent`, `x-request-id`), echoed in request logs. */
   readonly trace?: RequestTrace;

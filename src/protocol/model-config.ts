@@ -1,4 +1,5 @@
 import type { ModelSpec } from "../model/spec.js";
+import type { QueuePolicy, SchedulingConfig } from "../scheduler/policy.js";
 import { DATATYPES } from "../tensor/datatypes.js";
 
 /** Triton's model configuration in its JSON form (protobuf field names), as perf_analyzer reads it. */
@@ -11,7 +12,7 @@ export interface ModelConfig {
   input: ModelConfigTensor[];
   output: ModelConfigTensor[];
   instance_group: { name: string; kind: string; count: number; gpus: number[] }[];
-  dynamic_batching?: Record<string, unknown>;
+  dynamic_batching?: ModelDynamicBatching;
   parameters: Record<string, { string_value: string }>;
 }
 
@@ -20,6 +21,25 @@ export interface ModelConfigTensor {
   data_type: string;
   dims: number[];
   optional?: boolean;
+}
+
+/** Triton's ModelQueuePolicy. */
+export interface ModelQueuePolicy {
+  timeout_action: "REJECT" | "DELAY";
+  default_timeout_microseconds: number;
+  allow_timeout_override: boolean;
+  max_queue_size: number;
+}
+
+/** Triton's ModelDynamicBatching (priority_queue_policy is keyed by level, as protobuf JSON maps are). */
+export interface ModelDynamicBatching {
+  preferred_batch_size: number[];
+  max_queue_delay_microseconds: number;
+  preserve_ordering: boolean;
+  priority_levels: number;
+  default_priority_level: number;
+  default_queue_policy: ModelQueuePolicy;
+  priority_queue_policy: Record<string, ModelQueuePolicy>;
 }
 
 /** Renders a spec as Triton's model config. `dims` exclude the batch dimension, as in Triton. */
@@ -41,7 +61,48 @@ export function renderModelConfig(spec: ModelSpec): ModelConfig {
     max_batch_size: spec.maxBatchSize,
     input: tensors(spec.inputs, true),
     output: tensors(spec.outputs, false),
-    instance_group: [{ name: `${spec.name}_0`, kind: "KIND_CPU", count: spec.instances, gpus: [] }],
+    instance_group: instanceGroups(spec),
+    // Shown when the model batches dynamically or has a queue policy, as Triton shows it when set.
+    ...(spec.scheduling?.configured ? { dynamic_batching: renderDynamicBatching(spec.scheduling) } : {}),
     parameters: {},
+  };
+}
+
+/** One group for the CPU instances and one per GPU, as Triton lists them ({ count, gpus: [device] }). */
+function instanceGroups(spec: ModelSpec): ModelConfig["instance_group"] {
+  const gpus = spec.gpus;
+  if (gpus === undefined || gpus.every((g) => g < 0)) {
+    return [{ name: `${spec.name}_0`, kind: "KIND_CPU", count: spec.instances, gpus: [] }];
+  }
+  const counts = new Map<number, number>();
+  for (const g of gpus) counts.set(g, (counts.get(g) ?? 0) + 1);
+  return [...counts].map(([g, count], i) => ({
+    name: `${spec.name}_${i}`,
+    kind: g < 0 ? "KIND_CPU" : "KIND_GPU",
+    count,
+    gpus: g < 0 ? [] : [g],
+  }));
+}
+
+function renderDynamicBatching(s: SchedulingConfig): ModelDynamicBatching {
+  return {
+    preferred_batch_size: [...s.preferredBatchSizes],
+    max_queue_delay_microseconds: s.maxQueueDelayUs,
+    preserve_ordering: s.preserveOrdering,
+    priority_levels: s.priorityLevels,
+    default_priority_level: s.defaultPriorityLevel,
+    default_queue_policy: renderPolicy(s.defaultQueuePolicy),
+    priority_queue_policy: Object.fromEntries(
+      [...s.priorityQueuePolicy].map(([level, p]) => [String(level), renderPolicy(p)]),
+    ),
+  };
+}
+
+function renderPolicy(p: QueuePolicy): ModelQueuePolicy {
+  return {
+    timeout_action: p.timeoutAction,
+    default_timeout_microseconds: p.defaultTimeoutUs,
+    allow_timeout_override: p.allowTimeoutOverride,
+    max_queue_size: p.maxQueueSize,
   };
 }

@@ -7,6 +7,10 @@ import {
   toTensorbindError,
   UnavailableError,
 } from "../protocol/errors.js";
+import { type BatchCandidate, type BatcherSettings, nextBatch } from "./batcher.js";
+import { type Clock, systemClock, type TimerHandle } from "./clock.js";
+import { FIFO, resolveScheduling, type SchedulingConfig, type TimeoutAction } from "./policy.js";
+import { type QueueEntry, RequestQueue } from "./request-queue.js";
 
 /** What the scheduler hands back for one request: its result and where its time went. */
 export interface ScheduledResult {
@@ -16,118 +20,244 @@ export interface ScheduledResult {
 }
 
 export interface SchedulerOptions {
-  /** Requests waiting beyond this are rejected at once with UNAVAILABLE (0 = unbounded). */
+  /** The model's name, for messages. */
+  readonly model?: string;
+  /** > 0: requests carry a batch dimension and may be merged up to this many elements. */
+  readonly maxBatchSize?: number;
+  /** Batching, priorities and queue policies (default: plain FIFO, no batching). */
+  readonly scheduling?: SchedulingConfig;
+  /** Shorthand for the default queue policy's `maxQueueSize` when `scheduling` is not given. */
   readonly maxQueueSize?: number;
   /** Called after each backend execution, with its batch size (statistics hook). */
   readonly onExecution?: (batchSize: number, timings: ExecutionTimings) => void;
+  /** Time source; tests pass a manual clock. */
+  readonly clock?: Clock;
 }
 
 /** How a request is to be scheduled. */
 export interface SubmitOptions {
-  /** Absolute deadline in performance.now() ms; a request still queued then is never executed. */
+  /**
+   * A hard deadline on the clock's time line (`performance.now()` ms), e.g. a gRPC deadline: a
+   * request still queued then is never executed, and a running one is answered at once.
+   */
   readonly deadline?: number | undefined;
   /** The request's batch dimension (1 for models that do not batch). */
   readonly batchSize?: number;
+  /** The `priority` request parameter (1 is the highest level; 0 or out of range: the default level). */
+  readonly priority?: number | bigint | undefined;
+  /** The `timeout` request parameter in µs; replaces the policy's default timeout when the policy allows. */
+  readonly timeoutUs?: number | bigint | undefined;
 }
 
-interface Pending {
+type State = "queued" | "running" | "done";
+
+interface Pending extends QueueEntry, BatchCandidate {
   readonly request: ExecutionRequest;
-  readonly deadline: number | undefined;
-  readonly batchSize: number;
+  readonly source: AbortSignal | undefined;
+  readonly controller: AbortController;
+  readonly seq: number;
   readonly enqueuedNs: bigint;
+  readonly deadline: number | undefined;
+  timeoutAt: number | undefined;
+  readonly timeoutAction: TimeoutAction;
+  state: State;
+  timer: TimerHandle | undefined;
   readonly resolve: (r: ScheduledResult) => void;
   readonly reject: (e: Error) => void;
   readonly onAbort: () => void;
 }
 
-const now = () => process.hrtime.bigint();
+const hrnow = () => process.hrtime.bigint();
 
 /**
- * Per-model queue in front of a backend's instances. Every request passes through here, even
- * with batching off, so batching, priorities and timeouts extend this class rather than
- * bypass it. A request that is cancelled or past its deadline while queued is never executed.
+ * Per-model queue, dynamic batcher and instance pool in front of a backend. Every request
+ * passes through here, even with batching off.
+ *
+ * - Requests wait in a priority queue (Triton's priority levels and queue policies): a full
+ *   level rejects at once with UNAVAILABLE; a request whose timeout passes is rejected
+ *   (never executed) or delayed behind the others, as its level's policy says.
+ * - Whenever an instance is free, the batcher (batcher.ts) picks the next batch: requests that
+ *   can be concatenated, up to `maxBatchSize` elements, waiting up to `maxQueueDelay` to fill.
+ *   Free instances are used in turn (a FIFO of instances), so work spreads evenly over them.
+ * - A request whose client goes away or whose deadline passes is removed from the queue; if it
+ *   is already running, it is answered at once and its signal aborts (JS functions can stop),
+ *   while the instance stays busy until the backend returns.
  */
 export class Scheduler {
   readonly #backend: Backend;
   readonly #options: SchedulerOptions;
-  readonly #queue: Pending[] = [];
+  readonly #config: SchedulingConfig;
+  readonly #clock: Clock;
+  readonly #settings: BatcherSettings;
+  readonly #queue: RequestQueue<Pending>;
   readonly #freeInstances: number[];
+  readonly #model: string;
   #inFlight = 0;
+  #executing = 0;
   #stopped = false;
+  #dispatching = false;
   #idleWaiters: (() => void)[] = [];
+  #batchTimer: TimerHandle | undefined;
+  #batchTimerAt = Number.POSITIVE_INFINITY;
+  #nextSeq = 0;
+  #releaseSeq = 0;
+  readonly #held = new Map<number, () => void>();
 
   constructor(backend: Backend, options: SchedulerOptions = {}) {
     this.#backend = backend;
     this.#options = options;
+    this.#model = options.model ?? "model";
+    const maxBatchSize = options.maxBatchSize ?? 0;
+    this.#config =
+      options.scheduling ??
+      (options.maxQueueSize ? resolveScheduling({ maxBatchSize, maxQueueSize: options.maxQueueSize }) : FIFO);
+    this.#clock = options.clock ?? systemClock;
+    this.#settings = {
+      maxBatchSize,
+      dynamic: this.#config.dynamicBatching,
+      maxQueueDelayMs: this.#config.maxQueueDelayUs / 1000,
+      preferredBatchSizes: this.#config.preferredBatchSizes,
+    };
+    this.#queue = new RequestQueue<Pending>(this.#config);
     this.#freeInstances = Array.from({ length: Math.max(1, backend.instances) }, (_, i) => i);
   }
 
+  /** Requests waiting in the queue. */
   get queueDepth(): number {
-    return this.#queue.length;
+    return this.#queue.size;
   }
 
+  /** Requests accepted and not yet answered (queued or running). */
+  get pending(): number {
+    return this.#queue.size + this.#inFlight;
+  }
+
+  /** Requests being executed (answered ones excluded). */
   get inFlight(): number {
     return this.#inFlight;
   }
 
+  /** Backend executions (batches) running now. */
+  get executing(): number {
+    return this.#executing;
+  }
+
+  get config(): SchedulingConfig {
+    return this.#config;
+  }
+
   /** Queues a validated request; resolves with its result once an instance has run it. */
   submit(request: ExecutionRequest, options: SubmitOptions = {}): Promise<ScheduledResult> {
-    if (this.#stopped) return Promise.reject(new UnavailableError("model is shutting down"));
-    if (request.signal?.aborted) return Promise.reject(new CancelledError());
-    const max = this.#options.maxQueueSize ?? 0;
-    if (max > 0 && this.#queue.length >= max) {
+    if (this.#stopped) return Promise.reject(new UnavailableError(`model '${this.#model}' is shutting down`));
+    const source = request.signal;
+    if (source?.aborted) return Promise.reject(new CancelledError());
+    const now = this.#clock.now();
+    if (options.deadline !== undefined && now >= options.deadline) {
+      return Promise.reject(new DeadlineExceededError("request deadline passed before it was queued"));
+    }
+    const level = this.#queue.levelOf(options.priority);
+    const policy = this.#queue.policyOf(level);
+    if (policy.maxQueueSize > 0 && this.#queue.depth(level) >= policy.maxQueueSize) {
+      const where = this.#config.priorityLevels > 0 ? ` at priority level ${level + 1}` : "";
       return Promise.reject(
-        new UnavailableError(`model queue is full (${max} requests waiting); try again later`),
+        new UnavailableError(
+          `Exceeds maximum queue size: model '${this.#model}' queue is full (${policy.maxQueueSize} requests waiting${where}); try again later`,
+        ),
       );
     }
+    const override = options.timeoutUs === undefined ? 0 : Number(options.timeoutUs);
+    const timeoutUs = policy.allowTimeoutOverride && override > 0 ? override : policy.defaultTimeoutUs;
+    const batchSize = options.batchSize ?? 1;
     return new Promise<ScheduledResult>((resolve, reject) => {
-      const pending: Pending = {
-        request,
+      const controller = new AbortController();
+      const p: Pending = {
+        request: { ...request, signal: controller.signal },
+        source,
+        controller,
+        seq: this.#nextSeq++,
+        level,
+        delayed: false,
+        batchSize,
+        key: this.#settings.dynamic && this.#settings.maxBatchSize > 0 ? batchKey(request) : "",
+        enqueuedAt: now,
+        enqueuedNs: hrnow(),
         deadline: options.deadline,
-        batchSize: options.batchSize ?? 1,
-        enqueuedNs: now(),
+        timeoutAt: timeoutUs > 0 ? now + timeoutUs / 1000 : undefined,
+        timeoutAction: policy.timeoutAction,
+        state: "queued",
+        timer: undefined,
         resolve,
         reject,
-        onAbort: () => {
-          const i = this.#queue.indexOf(pending);
-          if (i >= 0) {
-            this.#queue.splice(i, 1);
-            reject(new CancelledError());
-            this.#notifyIdle();
-          }
-        },
+        onAbort: () => this.#cancel(p),
       };
-      request.signal?.addEventListener("abort", pending.onAbort, { once: true });
-      this.#queue.push(pending);
+      source?.addEventListener("abort", p.onAbort, { once: true });
+      this.#queue.push(p);
+      this.#arm(p);
       this.#dispatch();
     });
   }
 
   #dispatch(): void {
-    while (this.#queue.length > 0 && this.#freeInstances.length > 0) {
-      const pending = this.#queue.shift()!;
-      pending.request.signal?.removeEventListener("abort", pending.onAbort);
-      if (pending.request.signal?.aborted) {
-        pending.reject(new CancelledError());
-        continue;
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    try {
+      // Once stopping, nothing waits for a batch to fill.
+      const settings = this.#stopped ? { ...this.#settings, maxQueueDelayMs: 0 } : this.#settings;
+      let waiting = false;
+      while (this.#freeInstances.length > 0 && this.#queue.size > 0) {
+        const now = this.#clock.now();
+        const decision = nextBatch(this.#queue, now, settings);
+        if (decision.kind === "empty") break;
+        if (decision.kind === "wait") {
+          this.#armBatchTimer(now + decision.ms);
+          waiting = true;
+          break;
+        }
+        const batch: Pending[] = [];
+        for (const p of decision.batch) {
+          this.#queue.remove(p);
+          if (!this.#expireIfDue(p, now)) batch.push(p);
+        }
+        if (batch.length === 0) continue;
+        const instance = this.#freeInstances.shift()!;
+        this.#execute(instance, batch);
       }
-      if (pending.deadline !== undefined && performance.now() >= pending.deadline) {
-        pending.reject(new DeadlineExceededError("request timed out in the queue before it was executed"));
-        continue;
+      // A batch timer is only needed while a batch waits to fill; a busy pool re-dispatches itself.
+      if (!waiting && this.#batchTimer !== undefined) {
+        this.#clock.clearTimer(this.#batchTimer);
+        this.#batchTimer = undefined;
+        this.#batchTimerAt = Number.POSITIVE_INFINITY;
       }
-      const instance = this.#freeInstances.shift()!;
-      this.#inFlight++;
-      void this.#run(instance, [pending]).finally(() => {
-        this.#inFlight--;
-        this.#freeInstances.push(instance);
-        this.#dispatch();
-        this.#notifyIdle();
-      });
+    } finally {
+      this.#dispatching = false;
     }
   }
 
+  #armBatchTimer(at: number): void {
+    if (this.#batchTimer !== undefined && this.#batchTimerAt <= at) return;
+    if (this.#batchTimer !== undefined) this.#clock.clearTimer(this.#batchTimer);
+    this.#batchTimerAt = at;
+    this.#batchTimer = this.#clock.setTimer(() => {
+      this.#batchTimer = undefined;
+      this.#batchTimerAt = Number.POSITIVE_INFINITY;
+      this.#dispatch();
+    }, at - this.#clock.now());
+  }
+
+  #execute(instance: number, batch: Pending[]): void {
+    for (const p of batch) p.state = "running";
+    this.#inFlight += batch.length;
+    this.#executing++;
+    void this.#run(instance, batch).finally(() => {
+      this.#executing--;
+      this.#freeInstances.push(instance);
+      this.#dispatch();
+      this.#notifyIdle();
+    });
+  }
+
   async #run(instance: number, batch: Pending[]): Promise<void> {
-    const start = now();
+    const start = hrnow();
     let results: (ExecutionResult | Error)[];
     try {
       results = await this.#backend.execute(
@@ -136,10 +266,10 @@ export class Scheduler {
       );
     } catch (err) {
       const e = toTensorbindError(err);
-      for (const p of batch) p.reject(e);
+      for (const p of batch) this.#settle(p, e, true);
       return;
     }
-    const inferNs = Number(now() - start);
+    const inferNs = Number(hrnow() - start);
     const timings: ExecutionTimings = { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 };
     // Triton keys batch statistics by the execution's batch size: the sum of the requests' batch dims.
     this.#options.onExecution?.(
@@ -148,14 +278,101 @@ export class Scheduler {
     );
     batch.forEach((p, i) => {
       const r = results[i];
-      if (r === undefined) p.reject(new InternalError("backend returned fewer results than requests"));
-      else if (r instanceof Error) p.reject(r);
-      else p.resolve({ result: r, queueNs: Number(start - p.enqueuedNs), timings });
+      if (r === undefined)
+        this.#settle(p, new InternalError("backend returned fewer results than requests"), true);
+      else if (r instanceof Error) this.#settle(p, r, true);
+      else this.#settle(p, { result: r, queueNs: Number(start - p.enqueuedNs), timings }, true);
     });
   }
 
+  /** Arms the request's next timer: its deadline, its REJECT timeout, or its DELAY timeout. */
+  #arm(p: Pending): void {
+    let at = p.deadline ?? Number.POSITIVE_INFINITY;
+    if (p.timeoutAt !== undefined && (p.timeoutAction === "REJECT" || p.state === "queued")) {
+      at = Math.min(at, p.timeoutAt);
+    }
+    if (at === Number.POSITIVE_INFINITY) return;
+    p.timer = this.#clock.setTimer(() => this.#onTimer(p), at - this.#clock.now());
+  }
+
+  #onTimer(p: Pending): void {
+    p.timer = undefined;
+    if (p.state === "done") return;
+    const now = this.#clock.now();
+    if (this.#expireIfDue(p, now)) return;
+    if (p.timeoutAt !== undefined && p.timeoutAction === "DELAY" && now >= p.timeoutAt) {
+      // Delayed requests still run, after the punctual ones of their level; the timeout is spent.
+      p.timeoutAt = undefined;
+      if (p.state === "queued") this.#queue.delay(p);
+    }
+    this.#arm(p);
+  }
+
+  /** Rejects the request if its deadline (or REJECT timeout) has passed; true when it did. */
+  #expireIfDue(p: Pending, now: number): boolean {
+    const deadlinePassed = p.deadline !== undefined && now >= p.deadline;
+    const timedOut = p.timeoutAction === "REJECT" && p.timeoutAt !== undefined && now >= p.timeoutAt;
+    if (!deadlinePassed && !timedOut) return false;
+    if (p.state === "queued") {
+      this.#queue.remove(p);
+      this.#settle(
+        p,
+        new DeadlineExceededError(
+          timedOut
+            ? `request timed out in the queue of model '${this.#model}' and was not executed`
+            : `request deadline passed in the queue of model '${this.#model}'; it was not executed`,
+        ),
+      );
+    } else {
+      p.controller.abort();
+      this.#settle(
+        p,
+        new DeadlineExceededError(`request timed out while model '${this.#model}' was executing it`),
+      );
+    }
+    this.#notifyIdle();
+    return true;
+  }
+
+  #cancel(p: Pending): void {
+    if (p.state === "done") return;
+    if (p.state === "queued") this.#queue.remove(p);
+    p.controller.abort();
+    this.#settle(p, new CancelledError());
+    this.#notifyIdle();
+  }
+
+  /**
+   * Answers a request once. With `preserveOrdering`, results of executions wait for every
+   * earlier request's answer; requests failing before they ran (cancelled, timed out, shutting
+   * down) are answered at once and only stop holding up the ones behind them.
+   */
+  #settle(p: Pending, outcome: ScheduledResult | Error, executed = false): void {
+    if (p.state === "done") return;
+    if (p.state === "running") this.#inFlight--;
+    p.state = "done";
+    if (p.timer !== undefined) this.#clock.clearTimer(p.timer);
+    p.timer = undefined;
+    p.source?.removeEventListener("abort", p.onAbort);
+    const answer = outcome instanceof Error ? () => p.reject(outcome) : () => p.resolve(outcome);
+    if (!this.#config.preserveOrdering) {
+      answer();
+      return;
+    }
+    if (executed) {
+      this.#held.set(p.seq, answer);
+    } else {
+      answer();
+      this.#held.set(p.seq, () => {});
+    }
+    for (let next = this.#held.get(this.#releaseSeq); next; next = this.#held.get(this.#releaseSeq)) {
+      this.#held.delete(this.#releaseSeq++);
+      next();
+    }
+  }
+
   #notifyIdle(): void {
-    if (this.#queue.length === 0 && this.#inFlight === 0) {
+    if (this.#queue.size === 0 && this.#inFlight === 0 && this.#executing === 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const w of waiters) w();
@@ -164,19 +381,32 @@ export class Scheduler {
 
   /** Resolves once nothing is queued or running. */
   drain(): Promise<void> {
-    if (this.#queue.length === 0 && this.#inFlight === 0) return Promise.resolve();
+    if (this.#queue.size === 0 && this.#inFlight === 0 && this.#executing === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Refuses new requests; with `drain`, lets queued and running ones finish first, else rejects the queued ones. */
   async stop({ drain = true } = {}): Promise<void> {
     this.#stopped = true;
-    if (!drain) {
-      for (const p of this.#queue.splice(0)) {
-        p.request.signal?.removeEventListener("abort", p.onAbort);
-        p.reject(new UnavailableError("model is shutting down"));
-      }
+    if (this.#batchTimer !== undefined) this.#clock.clearTimer(this.#batchTimer);
+    this.#batchTimer = undefined;
+    if (drain) {
+      this.#dispatch(); // sends what was waiting for a batch to fill
+    } else {
+      for (const p of this.#queue.clear())
+        this.#settle(p, new UnavailableError(`model '${this.#model}' is shutting down`));
     }
     await this.drain();
   }
+}
+
+/** Requests with the same inputs, datatypes and non-batch dimensions can be concatenated. */
+function batchKey(request: ExecutionRequest): string {
+  const names = Object.keys(request.inputs).sort();
+  let key = "";
+  for (const name of names) {
+    const t = request.inputs[name]!;
+    key += `${name}\u0000${t.datatype}\u0000${t.shape.slice(1).join(",")}\u0001`;
+  }
+  return key;
 }

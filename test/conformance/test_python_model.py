@@ -33,7 +33,9 @@ def batch(rows: int, seed: int = 0) -> np.ndarray:
 
 
 def expected(x: np.ndarray) -> dict[str, np.ndarray]:
-    return EXAMPLE.infer(x=x)
+    # The example's function is @tensorbind.batch-decorated (it takes a list of requests);
+    # functools.wraps keeps the plain array function underneath.
+    return EXAMPLE.infer.__wrapped__(x=x)
 
 
 @pytest.fixture(scope="module")

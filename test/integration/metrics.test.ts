@@ -1,5 +1,6 @@
 import { connect, createServer } from "node:net";
 import { describe, expect, it } from "vitest";
+import { batch } from "../../src/decorators/index.js";
 import type { BindOptions } from "../../src/model/model.js";
 import { tensor } from "../../src/tensor/index.js";
 import { gatedModel } from "../helpers/models.js";
@@ -116,6 +117,42 @@ describe("Prometheus metrics endpoint", () => {
       );
       expect(value(after, "tensorbind_model_ready", sleepyL)).toBe(1);
       expect(value(after, "tensorbind_info", {})).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("counts dynamically batched requests as Triton does: one execution, every inference", async () => {
+    const doubler: BindOptions = {
+      name: "doubler",
+      maxBatchSize: 16,
+      batching: { maxQueueDelayMs: 200 },
+      inputs: { X: tensor("FP32", [-1]) },
+      outputs: { Y: tensor("FP32", [-1]) },
+      fn: batch(({ X }) => ({ Y: { shape: X!.shape, data: (X!.data as Float32Array).map((v) => v * 2) } })),
+    };
+    const server = await startServer([doubler], { metrics: 0 });
+    try {
+      const base = server.urls.http!;
+      const req = (n: number) => ({
+        inputs: [{ name: "X", shape: [n, 1], datatype: "FP32", data: Array.from({ length: n }, () => 1) }],
+      });
+      // Four requests of 1, 1, 2 and 3 rows arrive within the queue delay: one execution of 7.
+      const results = await Promise.all([1, 1, 2, 3].map((n) => inferJson(base, "doubler", req(n))));
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      const m = await scrape(server.urls.metrics!);
+      const labels = { model: "doubler", version: "1" };
+      expect(value(m, "nv_inference_request_success", labels)).toBe(4);
+      expect(value(m, "nv_inference_count", labels)).toBe(7);
+      expect(value(m, "nv_inference_exec_count", labels)).toBe(1);
+      expect(value(m, "tensorbind_batch_size_count", labels)).toBe(1);
+      expect(value(m, "tensorbind_batch_size_sum", labels)).toBe(7);
+      expect(value(m, "tensorbind_batch_size_bucket", { ...labels, le: "4" })).toBe(0);
+      expect(value(m, "tensorbind_batch_size_bucket", { ...labels, le: "8" })).toBe(1);
+      // Requests waited for the batch to fill: the queue counter saw it.
+      expect(value(m, "nv_inference_queue_duration_us", labels)).toBeGreaterThan(0);
+      const snap = await (await fetch(`${base}/dashboard/api/snapshot`)).json();
+      expect(snap.models[0].config.dynamic_batching.max_queue_delay_microseconds).toBe(200_000);
     } finally {
       await server.close();
     }

@@ -70,10 +70,11 @@ describe("Scheduler", () => {
     const s = new Scheduler(backend);
     const first = s.submit(req("a"));
     const late = s.submit(req("b"), { deadline: performance.now() + 5 });
+    const rejected = expect(late).rejects.toMatchObject({ code: "TB_ERR_DEADLINE_EXCEEDED" });
     await new Promise((r) => setTimeout(r, 20));
     backend.release();
     await first;
-    await expect(late).rejects.toMatchObject({ code: "TB_ERR_DEADLINE_EXCEEDED" });
+    await rejected;
     expect(backend.executed).toEqual(["a"]);
   });
 

@@ -15,11 +15,12 @@ from typing import Any
 
 import zmq
 
-from tensorbind._proxy import arena, listing
+from tensorbind._proxy import arena, context, listing
 from tensorbind._proxy.codec import Segment, decode_call, encode_outputs
 from tensorbind._proxy.frameworks import Framework, make_framework
 from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm
 from tensorbind._proxy.loader import load_function
+from tensorbind.batching import make_requests, takes_requests
 from tensorbind.decorators import ModelInfo
 
 log = logging.getLogger("tensorbind.worker")
@@ -49,17 +50,53 @@ class Worker:
         self.fn = fn
         self.info = info
         self.framework = framework
+        # A function of a list of requests (tensorbind.batch and friends) gets whole batches.
+        self.takes_requests = takes_requests(fn)
         self.inputs: dict[int, Segment] = {}
         self.outputs = arena.OutputArena()
         self.loop: asyncio.AbstractEventLoop | None = None
+        if info is not None:  # until the server sends the final config
+            context.set_current(
+                context.ModelConfig(
+                    name=info.name or "",
+                    max_batch_size=info.max_batch_size or 0,
+                    inputs={k: (v.datatype, v.shape) for k, v in (info.inputs or {}).items()},
+                    outputs={k: (v.datatype, v.shape) for k, v in (info.outputs or {}).items()},
+                )
+            )
 
-    def call(self, inputs: dict[str, Any]) -> Any:
-        result = self.fn(**self.framework.inputs(inputs))
+    def declaration(self) -> dict[str, Any] | None:
+        declared = self.info.to_json() if self.info else None
+        if not self.takes_requests:
+            return declared
+        return {**(declared or {}), "takesRequests": True}
+
+    def resolve(self, result: Any) -> Any:
         if inspect.isawaitable(result):
             if self.loop is None:
                 self.loop = asyncio.new_event_loop()
             result = self.loop.run_until_complete(result)
         return result
+
+    def call(self, inputs: dict[str, Any]) -> Any:
+        return self.resolve(self.fn(**self.framework.inputs(inputs)))
+
+    def outputs_of(self, outputs: Any) -> Any:
+        if isinstance(outputs, dict):
+            return {k: self.framework.output(v) for k, v in outputs.items()}
+        return outputs
+
+    def call_requests(self, arrays: dict[str, Any], call: dict[str, Any]) -> list[Any]:
+        """Calls a function of requests with the call's requests (views of its merged inputs)."""
+        requests = make_requests(self.framework.inputs(arrays), call.get("splits"), call.get("parameters"))
+        results = self.resolve(self.fn(requests))
+        if not isinstance(results, (list, tuple)) or len(results) != len(requests):
+            got = f"{len(results)} results" if isinstance(results, (list, tuple)) else type(results).__name__
+            raise TypeError(
+                f"a function of requests must return one dict of outputs per request: "
+                f"got {got} for {len(requests)} requests"
+            )
+        return list(results)
 
     def map_segments(self, segments: list[dict[str, Any]]) -> None:
         for s in segments:
@@ -72,11 +109,22 @@ class Worker:
             seg, int(call["offset"]), int(call["length"]), writable=self.framework.writable_inputs
         )
         try:
-            outputs = self.call(arrays)
-            if isinstance(outputs, dict):
-                outputs = {k: self.framework.output(v) for k, v in outputs.items()}
             specs = self.info.outputs if self.info else None
-            loc = encode_outputs(outputs, call.get("requested") or None, specs, self.outputs)
+            requested = call.get("requested") or None
+            if self.takes_requests:
+                results = self.call_requests(arrays, call)
+                # Each request's outputs are written into the arena on their own: the one copy.
+                parts: list[dict[str, int]] = []
+                try:
+                    for r in results:
+                        parts.append(encode_outputs(self.outputs_of(r), requested, specs, self.outputs))
+                except BaseException:
+                    for p in parts:  # the server never sees these slots: free them here
+                        self.outputs.free(p["segment"], p["offset"])
+                    raise
+                return {"ok": True, "parts": parts}
+            outputs = self.outputs_of(self.call(arrays))
+            loc = encode_outputs(outputs, requested, specs, self.outputs)
             return {"ok": True, **loc}
         except Exception as exc:
             log.error("model function failed:\n%s", traceback.format_exc().rstrip())
@@ -96,6 +144,8 @@ class Worker:
             return {"type": "result", "id": msg["id"], "segments": segments, "results": results}
         if kind == "mapped":  # the server mapped and unlinked our new segments
             self.outputs.unconfirmed.difference_update(msg.get("names", []))
+        elif kind == "configure":  # the model's final config, for the batching decorators
+            context.set_current(context.ModelConfig.from_json(msg))
         return None
 
     def close(self) -> None:
@@ -127,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     worker = Worker(fn, info, framework)
     atexit.register(worker.close)
-    declaration = info.to_json() if info else None
+    declaration = worker.declaration()
     sock.send_json(
         {"type": "hello", "pid": os.getpid(), "declaration": declaration, "python": sys.version.split()[0]}
     )

@@ -5,30 +5,33 @@ import type { ExecutionRequest, ExecutionResult } from "../backend.js";
 import type { ColumnInput } from "./arrow-codec.js";
 
 /**
- * How a batch of requests becomes calls of the Python function. When the model batches and the
- * requests agree on inputs, datatypes and non-batch dimensions, they become ONE call whose
- * inputs are the requests' bytes laid end to end (no extra copy: the parts are gather-written
- * into the arena); the outputs are split back along the first dimension as views. Otherwise
- * each request is its own call.
+ * How a batch of requests becomes calls of the Python function. A function of requests
+ * (`@tensorbind.batch` and friends) gets the batch as ONE call: the requests' inputs laid end to
+ * end (no extra copy: the parts are gather-written into the arena) plus each request's rows
+ * (`splits`), from which the worker makes the request list as views. A plain function is called
+ * once per request, so each request is its own call (all still in one message to the worker).
  */
 export interface PlannedCall {
   /** Indices into the batch. */
   readonly requests: readonly number[];
   readonly columns: readonly ColumnInput[];
   readonly requested: readonly string[];
-  /** Batch sizes of the requests when they were concatenated; undefined for a single request. */
+  /** Rows of each request when they were concatenated; undefined for a single request. */
   readonly splits: readonly number[] | undefined;
+  /** Each request's parameters, for a function of requests (undefined when none has any). */
+  readonly parameters?: readonly Record<string, string | number | boolean>[] | undefined;
 }
 
 export function planCalls(
   batch: readonly ExecutionRequest[],
   maxBatchSize: number,
+  takesRequests = false,
 ): { calls: PlannedCall[]; results: (ExecutionResult | Error | undefined)[] } {
   const results: (ExecutionResult | Error | undefined)[] = batch.map((r) =>
     r.signal?.aborted ? new CancelledError() : undefined,
   );
   const live = batch.map((_, i) => i).filter((i) => results[i] === undefined);
-  if (maxBatchSize > 0 && live.length > 1 && concatenable(live.map((i) => batch[i]!))) {
+  if (takesRequests && maxBatchSize > 0 && live.length > 1 && concatenable(live.map((i) => batch[i]!))) {
     const reqs = live.map((i) => batch[i]!);
     const first = reqs[0]!;
     const splits = reqs.map((r) => Object.values(r.inputs)[0]?.shape[0] ?? 0);
@@ -39,7 +42,10 @@ export function planCalls(
       parts: reqs.map((r) => r.inputs[name]!.bytes),
     }));
     const requested = [...new Set(reqs.flatMap((r) => r.requestedOutputs))];
-    return { calls: [{ requests: live, columns, requested, splits }], results };
+    return {
+      calls: [{ requests: live, columns, requested, splits, parameters: parametersOf(reqs) }],
+      results,
+    };
   }
   const calls = live.map((i) => {
     const r = batch[i]!;
@@ -49,9 +55,25 @@ export function planCalls(
       shape: t.shape,
       parts: [t.bytes],
     }));
-    return { requests: [i], columns, requested: r.requestedOutputs, splits: undefined };
+    const parameters = takesRequests ? parametersOf([r]) : undefined;
+    return { requests: [i], columns, requested: r.requestedOutputs, splits: undefined, parameters };
   });
   return { calls, results };
+}
+
+/** Request parameters as JSON (64-bit integers beyond 2^53 as strings); undefined when there are none. */
+function parametersOf(
+  reqs: readonly ExecutionRequest[],
+): Record<string, string | number | boolean>[] | undefined {
+  if (reqs.every((r) => Object.keys(r.parameters).length === 0)) return undefined;
+  return reqs.map((r) =>
+    Object.fromEntries(
+      Object.entries(r.parameters).map(([k, v]) => [
+        k,
+        typeof v === "bigint" ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v,
+      ]),
+    ),
+  );
 }
 
 function concatenable(reqs: readonly ExecutionRequest[]): boolean {

@@ -23,9 +23,20 @@ export function python(
     kind: "python",
     // The backend's module (zeromq, apache-arrow, execa) loads with the model, not with the package.
     create: () =>
-      new LazyBackend("python", resolved.instances, async () => {
-        const { PythonBackend } = await import("./python-backend.js");
-        return new PythonBackend(resolved);
-      }),
+      new LazyBackend(
+        "python",
+        resolved.instances,
+        async () => {
+          const { PythonBackend } = await import("./python-backend.js");
+          return new PythonBackend(resolved);
+        },
+        instanceGpus(resolved.device, resolved.instances),
+      ),
   };
+}
+
+/** Every worker of a `cuda:N` model runs on GPU N (the model config's instance_group). */
+function instanceGpus(device: string, instances: number): number[] | undefined {
+  const gpu = /^cuda(?::(\d+))?$/.exec(device);
+  return gpu ? Array.from({ length: instances }, () => Number(gpu[1] ?? 0)) : undefined;
 }

@@ -2,10 +2,24 @@ import { InternalError, toTensorbindError, UnavailableError } from "../../protoc
 import type { Tensor } from "../../tensor/tensor.js";
 import type { ExecutionRequest, ExecutionResult } from "../backend.js";
 import { InputArena, OutputSegments } from "./arena.js";
-import { decodeCall, encodeCall } from "./arrow-codec.js";
 import { type PlannedCall, planCalls, splitOutputs } from "./batching.js";
-import type { CallLocation, DeclarationJson, ResultMessage, SlotRef } from "./protocol.js";
+import type {
+  CallLocation,
+  ConfigureMessage,
+  DeclarationJson,
+  OutputLocation,
+  ResultMessage,
+  SlotRef,
+} from "./protocol.js";
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
+
+type ArrowCodec = typeof import("./arrow-codec.js");
+let arrowCodec: ArrowCodec | undefined;
+/** apache-arrow takes a few hundred ms to import; it loads while the first worker's interpreter starts. */
+async function loadArrowCodec(): Promise<ArrowCodec> {
+  arrowCodec ??= await import("./arrow-codec.js");
+  return arrowCodec;
+}
 
 const BACKOFF_MS = [100, 200, 500, 1000, 2000, 5000];
 const MAX_FAILED_RESTARTS = 5;
@@ -46,6 +60,7 @@ export class PythonInstance {
   #flushScheduled = false;
   #stopped = false;
   #chain: Promise<unknown> = Promise.resolve();
+  #configure: ConfigureMessage | undefined;
   readonly #registry = new FinalizationRegistry<SlotToken>((token) => this.#collected(token));
 
   constructor(opts: WorkerSpawnOptions) {
@@ -73,9 +88,19 @@ export class PythonInstance {
     return this.#stopped ? 0 : this.#inputs.byteLength + this.#outputs.byteLength;
   }
 
+  /** The model's final config; sent to every incarnation of the worker before its first batch. */
+  configure(message: ConfigureMessage): void {
+    this.#configure = message;
+    this.#worker?.notify(message);
+  }
+
   /** Runs one batch; batches on this instance run one after another. */
-  execute(batch: readonly ExecutionRequest[], maxBatchSize: number): Promise<(ExecutionResult | Error)[]> {
-    const run = this.#chain.then(() => this.#execute(batch, maxBatchSize));
+  execute(
+    batch: readonly ExecutionRequest[],
+    maxBatchSize: number,
+    takesRequests = false,
+  ): Promise<(ExecutionResult | Error)[]> {
+    const run = this.#chain.then(() => this.#execute(batch, maxBatchSize, takesRequests));
     this.#chain = run.catch(() => undefined);
     return run;
   }
@@ -92,7 +117,8 @@ export class PythonInstance {
   }
 
   async #spawn(): Promise<WorkerProcess> {
-    const worker = await WorkerProcess.start(this.#opts);
+    const worker = await WorkerProcess.spawn(this.#opts);
+    await Promise.all([worker.waitReady(), loadArrowCodec()]);
     if (this.#stopped) {
       await worker.stop(0);
       throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
@@ -104,6 +130,7 @@ export class PythonInstance {
     this.#inputs = new InputArena();
     this.#outputs = new OutputSegments();
     this.#releases = [];
+    if (this.#configure !== undefined) worker.notify(this.#configure);
     void worker.exited.then((e) => this.#onExit(worker, e));
     this.#resolveReady(worker);
     return worker;
@@ -165,10 +192,12 @@ export class PythonInstance {
   async #execute(
     batch: readonly ExecutionRequest[],
     maxBatchSize: number,
+    takesRequests: boolean,
   ): Promise<(ExecutionResult | Error)[]> {
     if (this.#stopped) throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
     const worker = await this.#ready;
-    const { calls, results } = planCalls(batch, maxBatchSize);
+    const { calls, results } = planCalls(batch, maxBatchSize, takesRequests);
+    const { encodeCall } = arrowCodec!; // loaded before the first worker became ready
     if (calls.length === 0) return results as (ExecutionResult | Error)[];
     this.#inputs.reset();
     const locations: CallLocation[] = calls.map((call) => {
@@ -176,7 +205,14 @@ export class PythonInstance {
       const slot = this.#inputs.alloc(encoded.byteLength);
       encoded.writeInto(slot.bytes);
       const { segment, offset } = slot;
-      return { segment, offset, length: encoded.byteLength, requested: call.requested };
+      return {
+        segment,
+        offset,
+        length: encoded.byteLength,
+        requested: call.requested,
+        ...(call.splits !== undefined && { splits: call.splits }),
+        ...(call.parameters !== undefined && { parameters: call.parameters }),
+      };
     });
     const segments = this.#inputs.takeAnnouncements();
     let reply: ResultMessage;
@@ -208,13 +244,19 @@ export class PythonInstance {
       fail(new InternalError(result?.error ?? "the python worker sent no result for a call"));
       return;
     }
+    if ("parts" in result) {
+      this.#collectParts(call, result.parts, out);
+      return;
+    }
     const token: SlotToken = {
       incarnation: this.#incarnation,
       slot: [result.segment, result.offset],
       refs: 0,
     };
     try {
-      const tensors = decodeCall(this.#outputs.view(result.segment, result.offset, result.length));
+      const tensors = arrowCodec!.decodeCall(
+        this.#outputs.view(result.segment, result.offset, result.length),
+      );
       const perRequest: ExecutionResult[] =
         call.splits === undefined
           ? [Object.fromEntries(tensors.map((t) => [t.name, t]))]
@@ -227,6 +269,37 @@ export class PythonInstance {
       fail(toTensorbindError(err));
     }
     if (token.refs === 0) this.#release(token);
+  }
+
+  /** A function of requests answered each request with its own stream (its own slot). */
+  #collectParts(
+    call: PlannedCall,
+    parts: readonly OutputLocation[],
+    out: (ExecutionResult | Error | undefined)[],
+  ): void {
+    const tokens = parts.map(
+      (p): SlotToken => ({ incarnation: this.#incarnation, slot: [p.segment, p.offset], refs: 0 }),
+    );
+    try {
+      if (parts.length !== call.requests.length) {
+        throw new InternalError(
+          `the python worker answered ${parts.length} of ${call.requests.length} requests of a call`,
+        );
+      }
+      parts.forEach((p, j) => {
+        const tensors = arrowCodec!.decodeCall(this.#outputs.view(p.segment, p.offset, p.length));
+        const res: ExecutionResult = {};
+        for (const t of tensors) {
+          res[t.name] = t;
+          this.#track(t, tokens[j]!);
+        }
+        out[call.requests[j]!] = res;
+      });
+    } catch (err) {
+      const e = toTensorbindError(err);
+      for (const i of call.requests) out[i] = e;
+    }
+    for (const token of tokens) if (token.refs === 0) this.#release(token);
   }
 
   #track(tensor: Tensor, token: SlotToken): void {

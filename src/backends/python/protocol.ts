@@ -1,3 +1,5 @@
+import type { BatchingOptions, QueueOptions } from "../../scheduler/policy.js";
+
 /**
  * Control messages between the server and a Python worker (JSON frames over a ZeroMQ PAIR
  * socket). They say where data sits in the arenas; tensor bytes never travel here.
@@ -21,6 +23,10 @@ export interface CallLocation {
   readonly length: number;
   /** Outputs to produce; empty means all the function returns. */
   readonly requested: readonly string[];
+  /** Rows of each request when the call holds several, concatenated (for a function of requests). */
+  readonly splits?: readonly number[];
+  /** Each request's parameters, when any has some (a function of requests sees them). */
+  readonly parameters?: readonly Readonly<Record<string, string | number | boolean>>[];
 }
 
 export interface InferMessage {
@@ -37,7 +43,18 @@ export type ServerMessage =
   | InferMessage
   | { readonly type: "release"; readonly release: readonly SlotRef[] }
   | { readonly type: "mapped"; readonly names: readonly string[] }
+  | ConfigureMessage
   | { readonly type: "stop" };
+
+/** The model's final config, for the batching decorators (pad_batch, first_value, fill_optionals). */
+export interface ConfigureMessage {
+  readonly type: "configure";
+  readonly name: string;
+  readonly maxBatchSize: number;
+  readonly preferredBatchSizes: readonly number[];
+  readonly inputs: Readonly<Record<string, TensorSpecJson>>;
+  readonly outputs: Readonly<Record<string, TensorSpecJson>>;
+}
 
 export interface TensorSpecJson {
   readonly datatype: string;
@@ -51,10 +68,24 @@ export interface DeclarationJson {
   readonly outputs?: Readonly<Record<string, TensorSpecJson>>;
   readonly maxBatchSize?: number;
   readonly name?: string;
+  /** The function takes a list of requests (tensorbind.batch and friends): it gets whole batches. */
+  readonly takesRequests?: boolean;
+  /** `@tensorbind.model(batcher=DynamicBatcher(...))`, in bind()'s terms. */
+  readonly batching?: BatchingOptions;
+  readonly queue?: QueueOptions;
+}
+
+/** Where a call's (or one request's) outputs sit in the worker's arena: an Arrow stream. */
+export interface OutputLocation {
+  readonly segment: number;
+  readonly offset: number;
+  readonly length: number;
 }
 
 export type CallResult =
-  | { readonly ok: true; readonly segment: number; readonly offset: number; readonly length: number }
+  | ({ readonly ok: true } & OutputLocation)
+  /** A function of requests answers each request with its own stream. */
+  | { readonly ok: true; readonly parts: readonly OutputLocation[] }
   | { readonly ok: false; readonly error: string };
 
 export interface ResultMessage {

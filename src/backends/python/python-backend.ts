@@ -11,7 +11,7 @@ import type {
 } from "../backend.js";
 import { PythonInstance } from "./instance.js";
 import type { ResolvedPythonOptions } from "./options.js";
-import type { DeclarationJson, TensorSpecJson } from "./protocol.js";
+import type { ConfigureMessage, DeclarationJson, TensorSpecJson } from "./protocol.js";
 
 /** A pool of Python worker processes, one per instance (parallelism past the GIL). */
 export class PythonBackend implements Backend {
@@ -20,6 +20,7 @@ export class PythonBackend implements Backend {
   readonly #opts: ResolvedPythonOptions;
   #pool: PythonInstance[] = [];
   #maxBatchSize = 0;
+  #takesRequests = false;
 
   constructor(opts: ResolvedPythonOptions) {
     this.#opts = opts;
@@ -41,6 +42,7 @@ export class PythonBackend implements Backend {
     }
     const first = started[0];
     const declared = first?.status === "fulfilled" ? first.value : null;
+    this.#takesRequests = declared?.takesRequests === true;
     const declaration = declared === null ? undefined : toDeclaration(declared, ctx.model);
     this.#maxBatchSize = declaration?.maxBatchSize ?? 0;
     return declaration;
@@ -48,12 +50,25 @@ export class PythonBackend implements Backend {
 
   configure(spec: ModelSpec): void {
     this.#maxBatchSize = spec.maxBatchSize;
+    const specs = (s: ModelSpec["inputs"]) =>
+      Object.fromEntries(
+        Object.entries(s).map(([n, t]) => [n, { datatype: t.datatype, shape: [...t.shape] }]),
+      );
+    const message: ConfigureMessage = {
+      type: "configure",
+      name: spec.name,
+      maxBatchSize: spec.maxBatchSize,
+      preferredBatchSizes: [...(spec.scheduling?.preferredBatchSizes ?? [])],
+      inputs: specs(spec.inputs),
+      outputs: specs(spec.outputs),
+    };
+    for (const p of this.#pool) p.configure(message);
   }
 
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
     const worker = this.#pool[instance];
     if (worker === undefined) return Promise.reject(new RangeError(`no instance ${instance}`));
-    return worker.execute(batch, this.#maxBatchSize);
+    return worker.execute(batch, this.#maxBatchSize, this.#takesRequests);
   }
 
   /** Process ids of the live workers (for tests and diagnostics). */
@@ -98,5 +113,7 @@ function toDeclaration(json: DeclarationJson, model: string): ModelDeclaration {
     ...(inputs !== undefined && { inputs }),
     ...(outputs !== undefined && { outputs }),
     ...(json.maxBatchSize !== undefined && { maxBatchSize: json.maxBatchSize }),
+    ...(json.batching !== undefined && { batching: json.batching }),
+    ...(json.queue !== undefined && { queue: json.queue }),
   };
 }

@@ -7,7 +7,13 @@ import { execa, type ResultPromise } from "execa";
 import type { Logger } from "../../logger.js";
 import { ConfigError, InternalError, UnavailableError } from "../../protocol/errors.js";
 import { ControlChannel } from "./channel.js";
-import type { DeclarationJson, InferMessage, ResultMessage, WorkerMessage } from "./protocol.js";
+import type {
+  ConfigureMessage,
+  DeclarationJson,
+  InferMessage,
+  ResultMessage,
+  WorkerMessage,
+} from "./protocol.js";
 
 /** The repo's python/ folder, put on PYTHONPATH so the worker imports without `pip install`. */
 export const PYTHON_PACKAGE_DIR = fileURLToPath(new URL("../../../python", import.meta.url));
@@ -102,15 +108,25 @@ export class WorkerProcess {
       .catch((err) => opts.log.error({ err }, "control channel failed"));
   }
 
+  /** Spawns a worker; `waitReady()` then waits for its handshake. */
+  static async spawn(opts: WorkerSpawnOptions): Promise<WorkerProcess> {
+    const path = join(opts.runtimeDir, `py-${randomBytes(6).toString("hex")}.sock`);
+    return new WorkerProcess(opts, await ControlChannel.bind(path));
+  }
+
   /** Spawns a worker and waits for its handshake; any failure is a ConfigError with the details. */
   static async start(opts: WorkerSpawnOptions): Promise<WorkerProcess> {
-    const path = join(opts.runtimeDir, `py-${randomBytes(6).toString("hex")}.sock`);
-    const worker = new WorkerProcess(opts, await ControlChannel.bind(path));
+    const worker = await WorkerProcess.spawn(opts);
+    await worker.waitReady();
+    return worker;
+  }
+
+  /** Waits for the worker's handshake; on failure the worker is stopped and the ConfigError thrown. */
+  async waitReady(): Promise<void> {
     try {
-      await worker.#handshake();
-      return worker;
+      await this.#handshake();
     } catch (err) {
-      await worker.stop(0);
+      await this.stop(0);
       throw err;
     }
   }
@@ -167,7 +183,8 @@ export class WorkerProcess {
   notify(
     message:
       | { type: "release"; release: readonly (readonly [number, number])[] }
-      | { type: "mapped"; names: readonly string[] },
+      | { type: "mapped"; names: readonly string[] }
+      | ConfigureMessage,
   ): void {
     if (this.#exit === undefined && !this.#stopping) void this.#channel.send(message).catch(() => undefined);
   }

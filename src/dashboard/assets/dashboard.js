@@ -313,6 +313,15 @@
   }
 
   const shape = (s) => `${s.name} ${s.datatype}[${s.shape.join(",")}]`;
+  /** Dynamic batching in a few words, from Triton's model config. */
+  const batching = (config) => {
+    const d = config?.dynamic_batching;
+    if (!d) return "–";
+    const parts = [`≤ ${fmtMs(d.max_queue_delay_microseconds / 1000)} wait`];
+    if (d.preferred_batch_size?.length) parts.push(`preferred ${d.preferred_batch_size.join(", ")}`);
+    if (d.priority_levels > 0) parts.push(`${d.priority_levels} priorities`);
+    return `dynamic, ${parts.join(", ")}`;
+  };
 
   function renderModels(snap, point) {
     const tbody = $("models").querySelector("tbody");
@@ -325,6 +334,7 @@
       state.className = `pill ${m.state === "READY" ? "ok" : m.state === "LOADING" ? "warn" : "bad"}`;
       state.textContent = m.state.toLowerCase();
       if (m.reason) state.title = m.reason;
+      if (m.config) tr.title = JSON.stringify(m.config, null, 1);
       const stateCell = document.createElement("td");
       stateCell.append(state);
       const nameCell = cell(m.name);
@@ -336,6 +346,7 @@
         cell(m.backend),
         cell(m.instances === null ? "–" : String(m.instances), "num"),
         cell(m.max_batch_size === null ? "–" : String(m.max_batch_size), "num"),
+        cell(batching(m.config), "batching"),
         cell(`${m.inputs.map(shape).join(", ")} → ${m.outputs.map(shape).join(", ")}`, "io"),
         cell(point ? fmtRate(point.rate[key]) : "–", "num rate"),
         cell(point ? fmtMs(point.p50[key]) : "–", "num"),

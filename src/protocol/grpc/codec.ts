@@ -123,19 +123,12 @@ export function encodeParameters(params: Parameters): Record<string, InferParame
 }
 
 /**
- * The request's absolute deadline in performance.now() ms: the earlier of the call's gRPC
- * deadline and the `timeout` parameter (µs, Triton's reserved parameter).
+ * The call's gRPC deadline on the `performance.now()` time line. The `timeout` parameter is not
+ * folded in: the model's queue policy decides what it does (reject or delay, override allowed).
  */
-export function requestDeadline(callDeadline: Date | number, parameters: Parameters): number | undefined {
-  let deadline: number | undefined;
+export function requestDeadline(callDeadline: Date | number): number | undefined {
   const at = callDeadline instanceof Date ? callDeadline.getTime() : callDeadline;
-  if (Number.isFinite(at)) deadline = performance.now() + (at - Date.now());
-  const timeoutUs = parameters.timeout;
-  if (timeoutUs !== undefined && typeof timeoutUs !== "boolean" && Number(timeoutUs) > 0) {
-    const t = performance.now() + Number(timeoutUs) / 1000;
-    deadline = deadline === undefined ? t : Math.min(deadline, t);
-  }
-  return deadline;
+  return Number.isFinite(at) ? performance.now() + (at - Date.now()) : undefined;
 }
 
 /** Every output goes in raw_output_contents, one entry per output: tritonclient reads only that. */

@@ -18,7 +18,7 @@ export async function inferOne(
   // Resolve the model first, so an unknown model is NOT_FOUND even when the request is also malformed.
   core.isModelReady(msg.model_name, opt(msg.model_version));
   const decoded = decodeInferRequest(msg);
-  const deadline = requestDeadline(callDeadline, decoded.parameters);
+  const deadline = requestDeadline(callDeadline);
   const response = await core.infer({
     ...decoded,
     signal,

@@ -40,17 +40,14 @@ export async function handleInfer(
   };
   res.once("close", onClose);
 
+  // The `timeout` parameter stays a parameter: the model's queue policy decides what it does.
   const parameters = forwardHeaders(decoded.request.parameters, req, options.headerForwardPattern);
-  const timeoutUs = parameters.timeout;
   const trace = requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"]));
   const request: InferRequest = {
     ...decoded.request,
     parameters,
     signal: abort.signal,
     ...(trace !== undefined ? { trace } : {}),
-    ...(timeoutUs !== undefined && Number(timeoutUs) > 0
-      ? { deadline: performance.now() + Number(timeoutUs) / 1000 }
-      : {}),
   };
   const response = await core.infer(request);
   res.off("close", onClose);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Build .gpu-carry/ for bench/gpu/run-on-gpu.sh (the device machine has no Node.js and no pyzmq):
+#   .gpu-carry/node.xz               this machine's node binary (Node 20, x86-64), xz -T2
+#   .gpu-carry/node_modules.tar.gz   production deps only, linux-x64 prebuilds only, no docs/tests/maps/.ts
+#   .gpu-carry/whl/pyzmq-*.whl       for the device's Python 3.12
+# and lists it in .git/info/exclude. Then call the device tool with
+#   command: bash bench/gpu/run-on-gpu.sh   carry: [".gpu-carry", "dist", "native/build/Release"]
+# Run `npm run build` and `npm run build:native` first. xz of node takes minutes on 2 busy cores.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+C=.gpu-carry; mkdir -p "$C/whl"
+grep -qx '.gpu-carry/' .git/info/exclude || echo '.gpu-carry/' >> .git/info/exclude
+[ -s "$C/node.xz" ] || xz -T2 -c "$(command -v node)" > "$C/node.xz"
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cp package.json package-lock.json "$T/" && cp -a node_modules "$T/"
+(cd "$T" && npm prune --omit=dev --ignore-scripts >/dev/null 2>&1)
+(cd "$T/node_modules" &&
+  rm -rf zeromq/build/darwin zeromq/build/win32 zeromq/build/linux/arm64 zeromq/build/linux/x64/node/musl-* zeromq/src @types &&
+  find . -type f \( -name '*.map' -o -name '*.md' -o -name '*.markdown' -o -name '*.ts' \) -delete &&
+  find . -type d \( -name test -o -name tests -o -name docs -o -name example -o -name examples \) -prune -exec rm -rf {} +)
+tar -C "$T" -czf "$C/node_modules.tar.gz" node_modules
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 pyzmq -d "$C/whl"
+du -sh "$C" "$C"/*

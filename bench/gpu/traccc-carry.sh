@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Adds what bench/gpu/traccc.sh needs beyond bench/gpu/make-carry.sh's .gpu-carry (a node binary,
+# production node_modules, a pyzmq wheel): the official tritonclient with its dependencies, as
+# wheels for the device's Python 3.12, in .gpu-carry/whl-traccc (about 10 MB). Run here, with
+# network, after `npm run build` and bash bench/gpu/make-carry.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+D=.gpu-carry/whl-traccc
+mkdir -p "$D"
+EX="$(git rev-parse --git-path info/exclude)"; grep -qx '.gpu-carry/' "$EX" 2>/dev/null || echo '.gpu-carry/' >> "$EX"
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+  "tritonclient==2.73.0" "grpcio==1.85.1" "protobuf==6.33.6" "python-rapidjson==1.25" "ml_dtypes==0.5.4" \
+  "packaging==26.3" -d "$D"
+du -sh .gpu-carry "$D"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# bench/gpu/traccc.sh: the traccc example on an NVIDIA GPU, in one go (< 8 minutes):
+#   1. builds the addon and the drivers with CUDA (cmake-js, sm_90);
+#   2. runs the C++ tests, including CUDA-vs-CPU agreement and concurrent GPU instances;
+#   3. compares GPU and CPU reconstructions of the same events (mu = 20 and 200);
+#   4. times the GPU chain stage by stage at mu = 200;
+#   5. measures events/s served (tensorbind gRPC, k processes of the example's tritonclient client,
+#      2 in flight each) against direct in-process calls (k threads) at mu = 20, 50, 100, 200, k = 1..4
+#      instances, alternating direct/served, with request/response sizes and GPU utilisation.
+# Runs on the device machine from the repo root (no Node.js, no network there). Carry:
+#   .gpu-carry (bench/gpu/make-carry.sh, then bench/gpu/traccc-carry.sh) and dist (npm run build).
+# Results under $OUT: run.log, cpp-tests.txt, agreement-mu*.json, stages-mu200.txt,
+# bench-mu200/ and bench-mu20-100/ (results.{json,md}, server-*.log), gpu-util.csv, build.log.
+set -uo pipefail
+OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
+CARRY="${CARRY:-.gpu-carry}"
+T=/tmp/tb-traccc; mkdir -p "$T/bin" "$T/site"
+exec > >(tee -a "$OUT/run.log") 2>&1
+START=$SECONDS
+left() { local l=$((460 - (SECONDS - START))); echo $((l > 10 ? l : 10)); }
+
+echo "== machine"; date -u; uname -a; nproc
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv"
+for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do [ -x "$d/nvcc" ] && export PATH="$PATH:$d" && break; done
+nvcc --version | tail -2; cmake --version | head -1; g++ --version | head -1; python3 --version
+
+echo "== unpack"
+if ! command -v node >/dev/null; then
+  xz -dc "$CARRY/node.xz" > "$T/bin/node" && chmod +x "$T/bin/node" || exit 1
+  export PATH="$T/bin:$PATH"
+fi
+[ -d node_modules ] || tar -xzf "$CARRY/node_modules.tar.gz" -C . || exit 1
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$T/site" "$CARRY"/whl-traccc/*.whl || exit 1
+export PYTHONPATH="$T/site${PYTHONPATH:+:$PYTHONPATH}"
+node --version; python3 -c 'import tritonclient.grpc, numpy; print("tritonclient ok, numpy", numpy.__version__)' || exit 1
+[ -f dist/index.js ] || { echo "dist/ was not carried (npm run build, carry dist)"; exit 1; }
+
+echo "== build (CUDA, sm_90)"
+t0=$SECONDS
+rm -rf examples/traccc/build
+timeout 240 node node_modules/cmake-js/bin/cmake-js compile -d examples/traccc/addon -O examples/traccc/build \
+  --CDTENSORBIND_CUDA=ON --CDTENSORBIND_CUDA_ARCHITECTURES=90 --parallel "$(nproc)" > "$OUT/build.log" 2>&1
+rc=$?; tail -5 "$OUT/build.log"; echo "build rc $rc in $((SECONDS - t0)) s"
+[ $rc -eq 0 ] || { grep -iE "error" "$OUT/build.log" | head -30; exit 1; }
+grep -q "traccc example: CUDA ON" "$OUT/build.log" || { echo "CMake did not switch CUDA on"; exit 1; }
+B=examples/traccc/build/core
+
+echo "== C++ tests (CUDA agreement included)"
+timeout 120 "$B/traccc-tests" | tee "$OUT/cpp-tests.txt"; tests_rc=${PIPESTATUS[0]}
+
+echo "== GPU vs CPU on the same events"
+timeout 60 "$B/traccc-reco" --mu 20 --events 10 --seed 5 --device cuda --compare cpu --json "$OUT/agreement-mu20.json"
+timeout 90 "$B/traccc-reco" --mu 200 --events 3 --seed 5 --device cuda --compare cpu --json "$OUT/agreement-mu200.json"
+
+echo "== GPU stages at mu = 200 (direct, one instance)"
+timeout 60 "$B/traccc-reco" --mu 200 --events 5 --seed 6 --device cuda --repeat 5 | tee "$OUT/stages-mu200.txt"
+
+echo "== served vs direct at mu = 200, 1-4 instances, 2 pairs ($(left) s left)"
+nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv -lms 500 > "$OUT/gpu-util.csv" 2>&1 &
+SMI=$!
+timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 200 --instances 1,2,3,4 \
+  --events 10 --seconds 2.5 --pairs 2 --out "$OUT/bench-mu200"
+bench_rc=$?
+echo "== served vs direct at mu = 20, 50, 100, 1-4 instances, 1 pair ($(left) s left)"
+if [ "$(left)" -gt 60 ]; then
+  timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 20,50,100 --instances 1,2,3,4 \
+    --events 10 --seconds 2 --pairs 1 --out "$OUT/bench-mu20-100"
+  bench_rc=$(( bench_rc || $? ))
+fi
+kill $SMI 2>/dev/null
+for d in "$OUT"/bench-*; do rm -rf "$d/events"; done
+echo "== done in $((SECONDS - START)) s (tests rc $tests_rc, bench rc $bench_rc)"
+exit $(( tests_rc != 0 || bench_rc != 0 ))

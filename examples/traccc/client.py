@@ -1,0 +1,332 @@
+"""Python client of the traccc service, on NVIDIA's official tritonclient (gRPC).
+
+Sends one event per request (CELL_POSITIONS, CELL_PROPERTIES), like the traccc-as-a-service
+client, at a chosen concurrency; then scores the returned tracks against the generator's truth
+and prints efficiency, fake rate, duplicate rate and events/s.
+
+    python examples/traccc/client.py --events events/mu20 [--url localhost:8001] [--concurrency 4]
+    traccc-gen --mu 20 --events 50 --stream | python examples/traccc/client.py --events -
+
+Definitions (the same as the C++ driver's, see README.md): a measurement belongs to the nearest
+truth hit of its module within 3 pitches; a track belongs to the particle holding >= 50% of its
+measurements, else it is fake; particles with pT > 1 GeV and >= 5 hits are found when a track
+belongs to them; duplicates are tracks beyond the first of a particle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+
+ARRAYS = ("cell_positions", "cell_properties", "hit_ids", "hit_local", "particles")
+OUTPUTS = ("TRK_PARAMS", "MEASUREMENTS", "GEOMETRY_IDS")
+# Pitch (mm) per geometry-id volume, for truth matching; meta.json's layers override it.
+DEFAULT_PITCH = {17: (0.05, 0.05), 24: (0.08, 1.0)}
+P_ID, P_PT, P_NHITS = 0, 2, 6  # particle table columns
+
+
+@dataclass
+class Event:
+    index: int
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.arrays["cell_positions"].shape[0])
+
+
+@dataclass
+class Physics:
+    selected: int = 0
+    found: int = 0
+    tracks: int = 0
+    fakes: int = 0
+    duplicates: int = 0
+
+    def add(self, o: Physics) -> None:
+        for k in asdict(self):
+            setattr(self, k, getattr(self, k) + getattr(o, k))
+
+    @property
+    def efficiency(self) -> float:
+        return self.found / self.selected if self.selected else 0.0
+
+    @property
+    def fake_rate(self) -> float:
+        return self.fakes / self.tracks if self.tracks else 0.0
+
+    @property
+    def duplicate_rate(self) -> float:
+        return self.duplicates / self.tracks if self.tracks else 0.0
+
+
+@dataclass
+class Report:
+    events: int
+    concurrency: int
+    seconds: float
+    events_per_s: float
+    request_bytes: float
+    response_bytes: float
+    latency_ms_p50: float
+    latency_ms_p99: float
+    physics: Physics = field(default_factory=Physics)
+
+
+def read_event_dir(path: Path, limit: int | None) -> list[Event]:
+    meta = json.loads((path / "meta.json").read_text())
+    first, n = int(meta["first"]), int(meta["events"])
+    if limit is not None:
+        n = min(n, limit)
+    return [
+        Event(i, {a: np.load(path / f"event{i:09d}-{a}.npy") for a in ARRAYS})
+        for i in range(first, first + n)
+    ]
+
+
+def read_event_stream(f: BinaryIO, limit: int | None) -> list[Event]:
+    events: list[Event] = []
+    while limit is None or len(events) < limit:
+        try:
+            first = read_npy(f)
+        except EOFError:  # the stream ended between events
+            break
+        arrays = {ARRAYS[0]: first} | {a: read_npy(f) for a in ARRAYS[1:]}
+        events.append(Event(len(events), arrays))
+    return events
+
+
+def read_npy(f: BinaryIO) -> np.ndarray:
+    """One .npy array from a pipe (np.load needs a seekable file)."""
+    if not f.peek(1) if hasattr(f, "peek") else False:
+        raise EOFError
+    version = np.lib.format.read_magic(f)
+    read_header = (
+        np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran, dtype = read_header(f)
+    if fortran:
+        raise ValueError("Fortran-ordered arrays are not supported")
+    count = int(np.prod(shape, dtype=np.int64))
+    data = f.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise ValueError("truncated .npy array")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def pitch_table(meta_path: Path | None) -> dict[int, tuple[float, float]]:
+    table = dict(DEFAULT_PITCH)
+    if meta_path is not None and meta_path.exists():
+        for layer in json.loads(meta_path.read_text())["layers"]:
+            table[int(layer["volume"])] = (float(layer["pitch0"]), float(layer["pitch1"]))
+    return table
+
+
+def split_tracks(geometry_ids: np.ndarray) -> np.ndarray:
+    """Track index of every output row (-1 for the 0-separators between tracks)."""
+    sep = geometry_ids == 0
+    track = np.cumsum(sep)
+    track[sep] = -1
+    return track
+
+
+def evaluate(
+    ev: Event,
+    outputs: dict[str, np.ndarray],
+    pitch: dict[int, tuple[float, float]],
+    pt_min: float = 1.0,
+    min_hits: int = 5,
+) -> Physics:
+    """Scores one event's tracks against its truth (vectorised)."""
+    gids = outputs["GEOMETRY_IDS"].astype(np.int64)
+    meas = outputs["MEASUREMENTS"]
+    n_tracks = int(outputs["TRK_PARAMS"].shape[0])
+    pc = Physics(tracks=n_tracks)
+    parts = ev.arrays["particles"]
+    sel = (parts[:, P_PT] > pt_min) & (parts[:, P_NHITS] >= min_hits)
+    pc.selected = int(sel.sum())
+    if n_tracks == 0:
+        return pc
+    track = split_tracks(gids)
+    rows = np.nonzero(track >= 0)[0]
+    row_gid, row_track = gids[rows], track[rows]
+    vol = (row_gid >> 56).astype(np.int64)
+    p0 = np.array([pitch.get(int(v), (1.0, 1.0))[0] for v in range(256)])[vol]
+    p1 = np.array([pitch.get(int(v), (1.0, 1.0))[1] for v in range(256)])[vol]
+
+    hit_ids, hit_local = ev.arrays["hit_ids"], ev.arrays["hit_local"]
+    order = np.argsort(hit_ids[:, 0], kind="stable")
+    t_gid = hit_ids[order, 0]
+    lo = np.searchsorted(t_gid, row_gid, "left")
+    cnt = np.searchsorted(t_gid, row_gid, "right") - lo
+    rep = np.repeat(np.arange(rows.size), cnt)
+    starts = np.cumsum(cnt) - cnt
+    cand = order[np.arange(cnt.sum()) - np.repeat(starts, cnt) + np.repeat(lo, cnt)]
+    du = (hit_local[cand, 0] - meas[rows[rep], 0]) / p0[rep]
+    dv = (hit_local[cand, 1] - meas[rows[rep], 1]) / p1[rep]
+    d2 = du * du + dv * dv
+    pid = np.full(rows.size, -1, dtype=np.int64)
+    if cand.size:
+        best = np.lexsort((d2, rep))
+        first = best[np.r_[True, rep[best][1:] != rep[best][:-1]]]
+        ok = d2[first] < 9.0
+        pid[rep[first[ok]]] = hit_ids[cand[first[ok]], 1]
+
+    # Majority particle of each track.
+    n_rows = np.bincount(row_track, minlength=n_tracks)
+    real = pid > 0
+    keys, counts = np.unique(np.stack([row_track[real], pid[real]]), axis=1, return_counts=True)
+    owner = np.zeros(n_tracks, dtype=np.int64)
+    most = np.zeros(n_tracks, dtype=np.int64)
+    for (t, p), c in zip(keys.T, counts, strict=True):  # ties: the smaller particle id, as in C++
+        if c > most[t] or (c == most[t] and p < owner[t]):
+            most[t], owner[t] = c, p
+    matched = (owner > 0) & (2 * most >= n_rows)
+    pc.fakes = int(n_tracks - matched.sum())
+    owners, per_particle = np.unique(owner[matched], return_counts=True)
+    pc.duplicates = int((per_particle - 1).sum())
+    pc.found = int(np.isin(parts[sel, P_ID].astype(np.int64), owners).sum())
+    return pc
+
+
+def make_inputs(ev: Event) -> list[grpcclient.InferInput]:
+    pos = np.ascontiguousarray(ev.arrays["cell_positions"], dtype=np.int64)
+    prop = np.ascontiguousarray(ev.arrays["cell_properties"], dtype=np.float32)
+    a = grpcclient.InferInput("CELL_POSITIONS", list(pos.shape), "INT64")
+    a.set_data_from_numpy(pos)
+    b = grpcclient.InferInput("CELL_PROPERTIES", list(prop.shape), "FP32")
+    b.set_data_from_numpy(prop)
+    return [a, b]
+
+
+def run(
+    url: str,
+    model: str,
+    events: list[Event],
+    concurrency: int,
+    repeat: int,
+    pitch: dict[int, tuple[float, float]],
+    timeout_s: float = 600.0,
+    duration_s: float | None = None,
+) -> tuple[Report, list[dict[str, np.ndarray]]]:
+    """Sends every event `repeat` times (or round-robin for `duration_s` seconds) with
+    `concurrency` requests in flight, one gRPC channel per worker; returns the report and the
+    outputs of each event's first request."""
+    requested = [grpcclient.InferRequestedOutput(o) for o in OUTPUTS]
+    inputs = [make_inputs(ev) for ev in events]
+    total = None if duration_s else len(events) * repeat
+    counter = itertools.count()
+    outputs: list[dict[str, np.ndarray] | None] = [None] * len(events)
+    latencies: list[float] = []
+    errors: list[BaseException] = []
+    deadline = [0.0]
+
+    def worker() -> None:
+        c = grpcclient.InferenceServerClient(url)
+        try:
+            while True:
+                i = next(counter)
+                if (total is not None and i >= total) or (
+                    total is None and time.perf_counter() >= deadline[0]
+                ):
+                    return
+                t0 = time.perf_counter()
+                res = c.infer(model, inputs[i % len(events)], outputs=requested, client_timeout=timeout_s)
+                latencies.append(time.perf_counter() - t0)
+                if i < len(events):
+                    outputs[i] = {o: res.as_numpy(o) for o in OUTPUTS}
+        except BaseException as e:  # reported after the join
+            errors.append(e)
+        finally:
+            c.close()
+
+    warm = grpcclient.InferenceServerClient(url)
+    warm.infer(model, inputs[0], outputs=requested, client_timeout=timeout_s)
+    warm.close()
+    t0 = time.perf_counter()
+    deadline[0] = t0 + (duration_s or 0.0)
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    lat_ms = np.array(latencies) * 1e3
+    physics = Physics()
+    for ev, out in zip(events, outputs, strict=True):
+        if out is not None:
+            physics.add(evaluate(ev, out, pitch))
+    done = [o for o in outputs if o is not None]
+    req = float(
+        np.mean([ev.arrays["cell_positions"].nbytes + ev.arrays["cell_properties"].nbytes for ev in events])
+    )
+    resp = float(np.mean([sum(v.nbytes for v in out.values()) for out in done]))
+    report = Report(
+        events=len(latencies),
+        concurrency=concurrency,
+        seconds=seconds,
+        events_per_s=len(latencies) / seconds,
+        request_bytes=req,
+        response_bytes=resp,
+        latency_ms_p50=float(np.percentile(lat_ms, 50)),
+        latency_ms_p99=float(np.percentile(lat_ms, 99)),
+        physics=physics,
+    )
+    return report, [o if o is not None else {} for o in outputs]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--url", default="localhost:8001", help="gRPC host:port (default localhost:8001)")
+    ap.add_argument("--model", default="traccc")
+    ap.add_argument(
+        "--events", required=True, help="event directory (traccc-gen --out), or - for a stream on stdin"
+    )
+    ap.add_argument("--limit", type=int, default=None, help="use at most this many events")
+    ap.add_argument("--concurrency", type=int, default=1, help="requests in flight (default 1)")
+    ap.add_argument("--repeat", type=int, default=1, help="send each event this many times (throughput runs)")
+    ap.add_argument(
+        "--duration", type=float, default=None, help="send events round-robin for this many seconds"
+    )
+    ap.add_argument("--json", type=Path, default=None, help="write the report as JSON here")
+    args = ap.parse_args(argv)
+
+    if args.events == "-":
+        events, meta = read_event_stream(sys.stdin.buffer, args.limit), None
+    else:
+        events, meta = read_event_dir(Path(args.events), args.limit), Path(args.events) / "meta.json"
+    if not events:
+        print("no events", file=sys.stderr)
+        return 2
+    report, _ = run(
+        args.url, args.model, events, max(1, args.concurrency), max(1, args.repeat), pitch_table(meta)
+    )
+    p = report.physics
+    print(
+        f"{report.events} events at concurrency {report.concurrency}: {report.events_per_s:.2f} events/s, "
+        f"latency p50 {report.latency_ms_p50:.1f} ms p99 {report.latency_ms_p99:.1f} ms, "
+        f"request {report.request_bytes / 1e6:.2f} MB, response {report.response_bytes / 1e6:.3f} MB\n"
+        f"efficiency {p.efficiency:.4f} ({p.found}/{p.selected}), fake rate {p.fake_rate:.4f} "
+        f"({p.fakes}/{p.tracks}), duplicate rate {p.duplicate_rate:.4f}"
+    )
+    if args.json is not None:
+        out = asdict(report)
+        out["physics"].update(efficiency=p.efficiency, fake_rate=p.fake_rate, duplicate_rate=p.duplicate_rate)
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

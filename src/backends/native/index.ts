@@ -1,0 +1,23 @@
+import { BACKEND_FACTORY, type BackendFactory } from "../backend.js";
+import { NativeBackend } from "./native-backend.js";
+import { type NativeOptions, resolveNativeOptions } from "./options.js";
+
+export type { NativeInstanceOptions, NativeOptions } from "./options.js";
+
+/**
+ * Serves a model function of a native (C++/CUDA) addon built against tensorbind's header API
+ * (`native/include/tensorbind/`). Each instance runs calls on its own thread, so the server keeps
+ * answering while native code runs. The addon's declared specs may stand in for bind()'s.
+ *
+ * @example
+ * bind({ name: "vector_add", fn: native("examples/native-cpu/build/Release/vector_ops.node", "vector_add") });
+ * bind({ name: "saxpy", fn: native("build/Release/saxpy.node", "saxpy", { instances: [{ gpu: 0 }, { gpu: 1 }] }) });
+ */
+export function native(addonPath: string, functionName: string, options: NativeOptions = {}): BackendFactory {
+  const resolved = resolveNativeOptions(addonPath, functionName, options);
+  return {
+    [BACKEND_FACTORY]: true,
+    kind: "native",
+    create: () => new NativeBackend(resolved),
+  };
+}

@@ -1,0 +1,211 @@
+import type { ModelSpec, TensorSpec, TensorSpecs } from "../../model/spec.js";
+import { tensorSpec } from "../../model/spec.js";
+import {
+  ConfigError,
+  InternalError,
+  InvalidArgumentError,
+  type TensorbindError,
+  UnavailableError,
+} from "../../protocol/errors.js";
+import type { Datatype } from "../../tensor/datatypes.js";
+import { formatShape } from "../../tensor/shape.js";
+import { Tensor } from "../../tensor/tensor.js";
+import type {
+  Backend,
+  BackendStartContext,
+  ExecutionRequest,
+  ExecutionResult,
+  ModelDeclaration,
+} from "../backend.js";
+import {
+  datatypeCode,
+  datatypeOfCode,
+  loadNativeAddon,
+  type NativeError,
+  NativeErrorKind,
+  type NativeInstance,
+  type NativeModelDecl,
+  type NativeOutput,
+} from "./addon.js";
+import type { ResolvedNativeOptions } from "./options.js";
+
+/**
+ * Runs a model function of a native addon. Each instance is a worker thread inside the addon,
+ * so the JavaScript thread keeps serving while native code runs; the scheduler gives an
+ * instance one batch at a time.
+ */
+export class NativeBackend implements Backend {
+  readonly kind = "native" as const;
+  readonly instances: number;
+  readonly gpus: readonly number[];
+  readonly #opts: ResolvedNativeOptions;
+  #pool: NativeInstance[] = [];
+  #declared: ModelDeclaration | undefined;
+  #model = "";
+
+  constructor(opts: ResolvedNativeOptions) {
+    this.#opts = opts;
+    this.instances = opts.gpus.length;
+    this.gpus = opts.gpus;
+  }
+
+  async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {
+    const { addonPath, functionName, gpus } = this.#opts;
+    this.#model = ctx.model;
+    const api = loadNativeAddon(addonPath);
+    const decl = api.models[functionName];
+    if (decl === undefined) {
+      const names = Object.keys(api.models);
+      throw new ConfigError(
+        `native(): ${addonPath} has no model function '${functionName}'` +
+          (names.length > 0 ? `; it declares: ${names.join(", ")}` : "; it declares none"),
+      );
+    }
+    this.#declared = toDeclaration(decl, ctx.model);
+    this.#pool = gpus.map((gpu, i) => new api.Instance(functionName, i, gpu));
+    const started = await Promise.allSettled(this.#pool.map((p) => p.start()));
+    const failed = started.findIndex((s) => s.status === "rejected");
+    if (failed >= 0) {
+      await this.stop();
+      const reason = (started[failed] as PromiseRejectedResult).reason as Error;
+      const where = gpus[failed]! >= 0 ? ` (GPU ${gpus[failed]})` : "";
+      throw new ConfigError(
+        `native model '${ctx.model}': instance ${failed}${where} failed to start: ${reason.message}`,
+        { cause: reason },
+      );
+    }
+    ctx.log.info(
+      { model: ctx.model, addon: addonPath, fn: functionName, cuda: api.cuda, gpus },
+      "native model loaded",
+    );
+    return this.#declared;
+  }
+
+  /** bind()'s specs, when given, must agree with what the addon declares. */
+  configure(spec: ModelSpec): void {
+    const d = this.#declared;
+    if (d === undefined) return;
+    const problems = [
+      ...(d.inputs ? disagreements("input", spec.inputs, d.inputs) : []),
+      ...(d.outputs ? disagreements("output", spec.outputs, d.outputs) : []),
+    ];
+    if (problems.length > 0) {
+      throw new ConfigError(
+        `model '${spec.name}': bind() disagrees with the native addon: ${problems.join("; ")}`,
+      );
+    }
+  }
+
+  execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
+    const inst = this.#pool[instance];
+    if (inst === undefined) return Promise.reject(new RangeError(`no instance ${instance}`));
+    return Promise.all(batch.map((req) => this.#run(inst, req).catch((err: unknown) => toRequestError(err))));
+  }
+
+  async #run(inst: NativeInstance, req: ExecutionRequest): Promise<ExecutionResult> {
+    const inputs = Object.values(req.inputs);
+    const names: string[] = [];
+    const codes: number[] = [];
+    const shapes: (readonly number[])[] = [];
+    const datas: Uint8Array[] = [];
+    for (const t of inputs) {
+      names.push(t.name);
+      codes.push(datatypeCode(t.datatype));
+      shapes.push(t.shape);
+      datas.push(t.bytes);
+    }
+    const outputs = await inst.run(names, codes, shapes, datas, req.requestedOutputs);
+    return this.#toResult(outputs, inputs);
+  }
+
+  #toResult(outputs: NativeOutput[], inputs: Tensor[]): ExecutionResult {
+    const result: ExecutionResult = {};
+    for (const [name, code, shape, data] of outputs) {
+      const datatype = datatypeOfCode(code);
+      if (datatype === undefined)
+        throw new InternalError(`native model '${this.#model}': bad output datatype`);
+      if (typeof data === "number") {
+        const input = inputs[data];
+        if (input === undefined)
+          throw new InternalError(`native model '${this.#model}': bad forwarded input`);
+        result[name] = new Tensor(name, datatype, shape, input.bytes);
+      } else {
+        result[name] = new Tensor(name, datatype, shape, new Uint8Array(data));
+      }
+    }
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    const pool = this.#pool;
+    await Promise.allSettled(pool.map((p) => p.stop()));
+  }
+}
+
+function toRequestError(err: unknown): TensorbindError {
+  const e = err as NativeError;
+  const message = e instanceof Error ? e.message : String(err);
+  switch (e?.kind) {
+    case NativeErrorKind.InvalidArgument:
+      return new InvalidArgumentError(message);
+    case NativeErrorKind.Unavailable:
+      return new UnavailableError(message);
+    default:
+      return new InternalError(message, { cause: err });
+  }
+}
+
+function toDeclaration(decl: NativeModelDecl, model: string): ModelDeclaration {
+  const specs = (kind: string, s: NativeModelDecl["inputs"]): TensorSpecs | undefined => {
+    if (s === undefined) return undefined;
+    const out: Record<string, TensorSpec> = {};
+    for (const [name, d] of Object.entries(s)) {
+      try {
+        out[name] = tensorSpec(d.datatype as Datatype, d.shape, { optional: d.optional });
+      } catch (err) {
+        throw new ConfigError(
+          `native model '${model}' declares a bad ${kind} '${name}': ${(err as Error).message}`,
+        );
+      }
+    }
+    return out;
+  };
+  const inputs = specs("input", decl.inputs);
+  const outputs = specs("output", decl.outputs);
+  return {
+    ...(inputs !== undefined && { inputs }),
+    ...(outputs !== undefined && { outputs }),
+    ...(decl.maxBatchSize !== undefined && { maxBatchSize: decl.maxBatchSize }),
+  };
+}
+
+/**
+ * Same names; same datatypes; same rank; every dimension the addon fixes is fixed alike in
+ * bind() (bind() may fix a dimension the addon leaves open); same optionality.
+ */
+function disagreements(kind: string, given: TensorSpecs, declared: TensorSpecs): string[] {
+  const problems: string[] = [];
+  for (const [name, d] of Object.entries(declared)) {
+    const g = given[name];
+    if (g === undefined) {
+      problems.push(`bind() lacks ${kind} '${name}' (${d.datatype} ${formatShape(d.shape)})`);
+      continue;
+    }
+    if (g.datatype !== d.datatype)
+      problems.push(`${kind} '${name}' is ${g.datatype} in bind() but ${d.datatype} in the addon`);
+    const dimsAgree =
+      g.shape.length === d.shape.length && d.shape.every((dim, i) => dim === -1 || dim === g.shape[i]);
+    if (!dimsAgree)
+      problems.push(
+        `${kind} '${name}' has shape ${formatShape(g.shape)} in bind() but ${formatShape(d.shape)} in the addon`,
+      );
+    if (g.optional !== d.optional)
+      problems.push(
+        `${kind} '${name}' is ${g.optional ? "" : "not "}optional in bind() but the addon says otherwise`,
+      );
+  }
+  for (const name of Object.keys(given)) {
+    if (!(name in declared)) problems.push(`bind() has ${kind} '${name}', which the addon does not declare`);
+  }
+  return problems;
+}

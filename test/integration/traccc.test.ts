@@ -1,0 +1,68 @@
+// The traccc example's C++ tests (examples/traccc/test/tests.cpp), one vitest case each so they
+// count in the summary: the per-element functions shared by the CPU loops and the CUDA kernels,
+// order independence (what parallel GPU threads need), determinism, physics at mu = 20. The
+// CUDA agreement cases report as skipped without a GPU; bench/gpu/traccc.sh runs them on one.
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const BIN = join(import.meta.dirname, "../../examples/traccc/build/core/traccc-tests");
+const names = existsSync(BIN)
+  ? execFileSync(BIN, ["--list"], { encoding: "utf8" }).split("\n").filter(Boolean)
+  : [];
+
+describe("traccc C++ tests", () => {
+  it("are built (npm run build:traccc)", () => {
+    expect(existsSync(BIN), `${BIN} is missing: run npm run build:traccc`).toBe(true);
+    expect(names.length).toBeGreaterThan(10);
+  });
+
+  for (const name of names) {
+    it(name.replaceAll("_", " "), (ctx) => {
+      const r = spawnSync(BIN, ["--exact", name], { encoding: "utf8", timeout: 60_000 });
+      const out = `${r.stdout}${r.stderr}`;
+      if (/^skip /m.test(out)) ctx.skip();
+      expect(out, out).toMatch(new RegExp(`^ok +${name}$`, "m"));
+      expect(r.status).toBe(0);
+    });
+  }
+});
+
+// The CUDA chain compiled for Hopper with the nvcc that scripts/setup-cuda-nvcc.sh installs from
+// PyPI (.ci/run does): no GPU here, so the checks are that every kernel compiles and links, that
+// the CUDA build's CPU path still passes the C++ tests, and that asking for the GPU gives CUDA's
+// own explanation. bench/gpu/traccc.sh runs it on a GPU.
+const NVCC = resolve(process.env.CUDACXX ?? ".tools/cuda/bin/nvcc");
+
+describe("traccc CUDA chain: compile check", () => {
+  const out = mkdtempSync(join(tmpdir(), "traccc-cuda-"));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it("compiles and links the kernels for sm_90 with nvcc", { timeout: 600_000 }, async () => {
+    expect(existsSync(NVCC), `${NVCC} is missing: run scripts/setup-cuda-nvcc.sh`).toBe(true);
+    const run = promisify(execFile);
+    const configure = await run(
+      "cmake",
+      ["-S", "examples/traccc", "-B", out, `-DCMAKE_CUDA_COMPILER=${NVCC}`, "-DCMAKE_CUDA_ARCHITECTURES=90"],
+      { maxBuffer: 64 << 20 },
+    );
+    expect(configure.stdout).toMatch(/traccc example: CUDA ON/);
+    await run("cmake", ["--build", out, "--target", "traccc-reco", "traccc-tests", "-j", "2"], {
+      maxBuffer: 64 << 20,
+    });
+    expect(existsSync(join(out, "libtraccc_cuda.a"))).toBe(true);
+  });
+
+  it("runs the CPU chain from the CUDA build and refuses the GPU with CUDA's reason", () => {
+    const tests = spawnSync(join(out, "traccc-tests"), ["physics", "order", "cuda"], { encoding: "utf8" });
+    expect(tests.stdout).toMatch(/^2 passed, 0 failed, [1-9] skipped$/m);
+    const reco = spawnSync(join(out, "traccc-reco"), ["--mu", "5", "--events", "1", "--device", "cuda"], {
+      encoding: "utf8",
+    });
+    expect(reco.status).toBe(1);
+    expect(reco.stderr).toMatch(/traccc-reco: CUDA error in cudaGetDeviceCount: \w+/);
+  });
+});
