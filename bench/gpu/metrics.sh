@@ -8,8 +8,11 @@
 # paths .gpu-carry, dist and native/build/Release carried, like bench/gpu/run-on-gpu.sh:
 #   bash bench/gpu/make-carry.sh     (on a tree that has prom-client in package.json: after merging)
 #   device command: bash bench/gpu/metrics.sh    carry: [".gpu-carry", "dist", "native/build/Release"]
+# Optionally also .gpu-carry/perf-analyzer.tar.xz (bench/gpu/carry-perf-analyzer.sh): then
+# perf_analyzer --collect-metrics runs against the server and must report the GPU gauges.
 # Outputs under $OUT (or ./gpu-out): run.log, nvidia-smi.csv, server.log, metrics-idle.txt,
-# metrics-load.txt, snapshot.json, check.json; exit 0 when every check passes. About 2 minutes.
+# metrics-load.txt, metrics-after.txt, snapshot.json, check.json, perf-analyzer.txt and
+# perf-metrics.csv; exit 0 when every check passes. About 2 minutes.
 set -uo pipefail
 OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
 CARRY="${CARRY:-.gpu-carry}"
@@ -44,6 +47,31 @@ cat "$T/ready.json"; echo
 echo "== load and scrape"
 PYTHONUNBUFFERED=1 timeout 300 python3 bench/gpu/metrics_check.py "$T/ready.json" "$OUT"
 rc=$?
+
+echo "== perf_analyzer --collect-metrics (when carried: bench/gpu/carry-perf-analyzer.sh)"
+PA="${PERF_ANALYZER:-}"
+if [ -z "$PA" ] && [ -s "$CARRY/perf-analyzer.tar.xz" ]; then
+  xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || echo "perf_analyzer: unpack failed"
+  H="$T/perf-analyzer"; L="$H/glibc/usr/lib/x86_64-linux-gnu"
+  # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc.
+  printf '#!/bin/sh\nexec "%s/ld-linux-x86-64.so.2" --library-path "%s:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "%s/wheel/perf_analyzer/bin/perf_analyzer" "$@"\n' "$L" "$L" "$H" > "$T/perf_analyzer"
+  chmod +x "$T/perf_analyzer"; PA="$T/perf_analyzer"
+fi
+if [ -n "$PA" ]; then
+  HOSTPORT=$(python3 -c "import json,sys;from urllib.parse import urlparse as u;r=json.load(open(sys.argv[1]));print(u(r['http']).netloc, u(r['metrics']).netloc+u(r['metrics']).path)" "$T/ready.json")
+  set -- $HOSTPORT
+  "$PA" -m mlp -u "$1" -i http -b 8 --shape x:8 --concurrency-range 4:4 --request-count 4000 \
+    --collect-metrics --metrics-url "$2" --metrics-interval 250 --verbose-csv -f "$OUT/perf-metrics.csv" > "$OUT/perf-analyzer.txt" 2>&1
+  parc=$?
+  tail -25 "$OUT/perf-analyzer.txt"; cat "$OUT/perf-metrics.csv"
+  if [ $parc -ne 0 ] || grep -q "Unable to parse" "$OUT/perf-analyzer.txt" || ! grep -q "GPU-" "$OUT/perf-metrics.csv"; then
+    echo "FAIL  perf_analyzer --collect-metrics (exit $parc)"; rc=1
+  else
+    echo "PASS  perf_analyzer --collect-metrics read the GPU gauges"
+  fi
+else
+  echo "perf_analyzer not carried: skipped"
+fi
 
 echo "== stop"
 kill -TERM $SPID; wait $SPID; echo "server exit $?"
