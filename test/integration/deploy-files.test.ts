@@ -1,11 +1,13 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/cli.js";
 import { simpleModel } from "../helpers/models.js";
 import { scrape } from "../helpers/prometheus.js";
-import { startServer } from "../helpers/server.js";
+import { inferJson, startServer } from "../helpers/server.js";
 
 /** Triton's metric names (docs/user_guide/metrics.md) that the deploy files may use. */
 const TRITON = new Set([
@@ -126,4 +128,123 @@ describe("deploy/ files", () => {
       "model",
     ]);
   });
+
+  it("promtool accepts the scrape config and the rules", () => {
+    const promtool = tool("promtool");
+    const config = spawnSync(promtool, ["check", "config", join(ROOT, "deploy/prometheus/prometheus.yml")], {
+      encoding: "utf8",
+    });
+    expect(config.status, config.stdout + config.stderr).toBe(0);
+    expect(config.stdout).toMatch(/SUCCESS: 1 rule files found/);
+  });
+
+  it("answers every query of the Grafana dashboard through a real Prometheus", {
+    timeout: 90_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tb-prom-"));
+    const smi = join(dir, "nvidia-smi");
+    writeFileSync(smi, `#!/bin/sh\necho "0, GPU-0000aaaa-1111, NVIDIA H100, 5, 81559, 10, 70.0, 700.0"\n`);
+    chmodSync(smi, 0o755);
+    const broken = {
+      ...simpleModel,
+      name: "broken",
+      fn: () => {
+        throw new Error("boom");
+      },
+    };
+    const server = await startServer([simpleModel, broken], {
+      metrics: 0,
+      nvidiaSmi: smi,
+      metricsIntervalMs: 200,
+    });
+    let prometheus: ChildProcess | undefined;
+    try {
+      const port = await freePort();
+      const target = new URL(server.urls.metrics!).host;
+      writeFileSync(
+        join(dir, "prometheus.yml"),
+        `global: { scrape_interval: 1s, evaluation_interval: 1s }\n` +
+          `rule_files: [${JSON.stringify(join(ROOT, "deploy/prometheus/rules.yml"))}]\n` +
+          `scrape_configs:\n  - job_name: tensorbind\n    static_configs: [{ targets: ["${target}"] }]\n`,
+      );
+      prometheus = spawn(
+        tool("prometheus"),
+        [
+          `--config.file=${join(dir, "prometheus.yml")}`,
+          `--storage.tsdb.path=${join(dir, "data")}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          "--log.level=warn",
+        ],
+        { stdio: ["ignore", "ignore", "pipe"] },
+      );
+      let log = "";
+      prometheus.stderr?.on("data", (d) => (log += d));
+      const api = `http://127.0.0.1:${port}/api/v1`;
+      const query = async (q: string) => {
+        const res = await fetch(`${api}/query?query=${encodeURIComponent(q)}`);
+        return (await res.json()) as { status: string; error?: string; data: { result: unknown[] } };
+      };
+      // Traffic while Prometheus scrapes every second: successes, batches, failures.
+      const body = {
+        inputs: [
+          { name: "INPUT0", datatype: "INT32", shape: [2, 16], data: Array(32).fill(1) },
+          { name: "INPUT1", datatype: "INT32", shape: [2, 16], data: Array(32).fill(1) },
+        ],
+      };
+      const until = Date.now() + 6000;
+      while (Date.now() < until) {
+        expect((await inferJson(server.urls.http!, "simple", body)).status).toBe(200);
+        if (Math.random() < 0.1)
+          expect((await inferJson(server.urls.http!, "broken", body)).status).toBe(500);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // Enough samples for rate() over the dashboard's windows.
+      for (let i = 0; i < 60; i++) {
+        const r = await query('count_over_time(up{job="tensorbind"}[1m])').catch(() => undefined);
+        const n = Number((r?.data.result[0] as { value?: [number, string] } | undefined)?.value?.[1] ?? 0);
+        if (n >= 5) break;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      expect(log).not.toMatch(/level=error/);
+      const empty: string[] = [];
+      for (const expr of dashboardExprs()) {
+        const q = expr
+          .replaceAll("$job", ".*")
+          .replaceAll("$instance", ".*")
+          .replaceAll("$model", ".*")
+          .replaceAll("$__rate_interval", "30s");
+        const r = await query(q);
+        expect(r.status, `${q}: ${r.error}`).toBe("success");
+        if (r.data.result.length === 0) empty.push(expr);
+      }
+      // Only tensorbind's Python-worker panels have nothing to show for JS models.
+      expect(empty.filter((e) => !/worker_restarts|shared_memory/.test(e))).toEqual([]);
+      // The recording rule SuperSONIC-style autoscaling reads.
+      const rule = await query("model:nv_inference_queue_duration_us_per_exec:rate1m");
+      expect(rule.status).toBe("success");
+      expect(rule.data.result.length).toBeGreaterThan(0);
+    } finally {
+      prometheus?.kill("SIGTERM");
+      if (prometheus && prometheus.exitCode === null) await new Promise((r) => prometheus!.once("exit", r));
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** A binary from .tools/prometheus (scripts/install-prometheus.sh, run by .ci/run). */
+function tool(name: "prometheus" | "promtool"): string {
+  const path = join(ROOT, ".tools/prometheus", name);
+  expect(existsSync(path), `${path} is missing: run bash scripts/install-prometheus.sh`).toBe(true);
+  return path;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
