@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -21,6 +21,7 @@ const FLAGS = [
   "--disable-sync",
 ];
 const ARTIFACTS = join(ROOT, "test-artifacts");
+const GPU = "GPU-5a1e39c0-8b3f-4e0c-a1d2-0123456789ab";
 
 const simpleBody = JSON.stringify({
   inputs: [
@@ -34,8 +35,19 @@ describe("dashboard in a real browser", () => {
     expect(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install chromium`).toBe(true);
     const gated = gatedModel("waiting");
     gated.openForever();
-    const server = await startServer([simpleModel, gated.model], { metrics: 0 });
     const profile = mkdtempSync(join(tmpdir(), "tb-chromium-"));
+    // A fake nvidia-smi (an edge we do not own) so that the page shows its GPU panels too.
+    const smi = join(profile, "nvidia-smi");
+    writeFileSync(
+      smi,
+      `#!/bin/sh\necho "0, ${GPU}, NVIDIA H100 80GB HBM3, 37, 81559, 20480, 312.5, 700.00"\n`,
+    );
+    chmodSync(smi, 0o755);
+    const server = await startServer([simpleModel, gated.model], {
+      metrics: 0,
+      nvidiaSmi: smi,
+      metricsIntervalMs: 200,
+    });
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
@@ -89,6 +101,13 @@ describe("dashboard in a real browser", () => {
       await expect.poll(async () => Number(await row.locator("td.success").textContent())).toBe(sent);
       expect(await page.locator("#legend-rate").textContent()).toContain("simple");
       expect(Number(await page.locator("#chart-batch").getAttribute("data-total"))).toBeGreaterThan(0);
+      // GPU load, when there are GPUs.
+      await page.locator(`#gpus tr[data-gpu="${GPU}"]`).waitFor();
+      expect(await page.locator("#figure-gpu").isVisible()).toBe(true);
+      expect(await page.locator("#t-gpu").textContent()).toBe("37%");
+      expect(await page.locator(`#gpus tr[data-gpu="${GPU}"]`).textContent()).toContain(
+        "20.0 GiB / 79.6 GiB",
+      );
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
