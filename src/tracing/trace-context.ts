@@ -71,3 +71,13 @@ export function firstValue(
   const first = Array.isArray(v) ? v[0] : v;
   return first === undefined ? undefined : typeof first === "string" ? first : undefined;
 }
+
+/** The fields a log line carries for a request's trace context (none without one). */
+export function traceFields(trace: RequestTrace | undefined): Record<string, string> {
+  if (trace === undefined) return {};
+  const out: Record<string, string> = {};
+  if (trace.requestId !== undefined) out.rid = trace.requestId;
+  if (trace.traceId !== undefined) out.trace_id = trace.traceId;
+  if (trace.parentId !== undefined) out.parent_id = trace.parentId;
+  return out;
+}

@@ -136,7 +136,7 @@ describe("request logs and W3C trace context", () => {
         throw new Error("kaput");
       },
     };
-    const server = await startServer([boom], { logger });
+    const server = await startServer([boom], { logger, grpc: 0 });
     try {
       const res = await fetch(`${server.urls.http!}/v2/models/boom/infer`, {
         method: "POST",
@@ -146,6 +146,20 @@ describe("request logs and W3C trace context", () => {
       expect(res.status).toBe(500);
       const line = lines.find((l) => l.msg === "request failed");
       expect(line).toMatchObject({ level: 50, rid: "r-42", trace_id: TRACE, parent_id: PARENT });
+      // The same over gRPC, from the call's metadata.
+      const client = inferenceClient(server.urls.grpc!);
+      try {
+        const md = new Metadata();
+        md.set("traceparent", TRACEPARENT);
+        const input = [{ name: "X", datatype: "INT32", shape: [1], bytes: new Uint8Array(4) }];
+        await expect(client.call("ModelInfer", rawRequest("boom", input), { metadata: md })).rejects.toThrow(
+          /kaput/,
+        );
+      } finally {
+        client.close();
+      }
+      const grpcLine = lines.find((l) => l.msg === "gRPC call failed");
+      expect(grpcLine).toMatchObject({ level: 50, method: "ModelInfer", trace_id: TRACE, parent_id: PARENT });
     } finally {
       await server.close();
     }

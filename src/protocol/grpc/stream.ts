@@ -1,6 +1,6 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "../../logger.js";
-import type { RequestTrace } from "../../tracing/trace-context.js";
+import { type RequestTrace, traceFields } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { callTrace, inferOne } from "./infer.js";
 import type { ModelInferRequestMsg, ModelStreamInferResponseOut } from "./messages.js";
@@ -54,8 +54,9 @@ export class StreamSession {
     this.#streams = streams;
     this.#call = call;
     this.#core = core;
-    this.#log = log;
     this.#trace = callTrace(call.metadata);
+    // Failures on the stream are logged with its trace, when the caller sent one.
+    this.#log = this.#trace ? log.child(traceFields(this.#trace)) : log;
   }
 
   receive(msg: ModelInferRequestMsg): void {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../logger.js";
-import { firstValue, requestTrace } from "../../tracing/trace-context.js";
+import { firstValue, requestTrace, traceFields } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { MethodNotAllowedError, NotFoundError } from "../errors.js";
 import { readBody } from "./body.js";
@@ -131,8 +131,9 @@ export class HttpFrontend {
         err instanceof MethodNotAllowedError ? { Allow: match?.method ?? "GET" } : {},
       );
       // The caller's ids, when it sent them, so that the line joins its trace.
-      const t = requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"]));
-      const ids = t ? { rid: t.requestId, trace_id: t.traceId, parent_id: t.parentId } : {};
+      const ids = traceFields(
+        requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"])),
+      );
       if (e.status.http >= 500 && e.code !== "TB_ERR_UNAVAILABLE")
         this.#log.error({ err: e, cause: e.cause, path, ...ids }, "request failed");
       else this.#log.debug({ code: e.code, msg: e.message, path, ...ids }, "request rejected");
