@@ -21,7 +21,7 @@ LOG="$(mktemp -t setup-python.XXXXXX.log)"
 trap 'rm -f "$LOG"' EXIT
 
 # Keep in sync with docs/CONFORMANCE.md.
-PACKAGES=(numpy pyzmq pyarrow pytest "tritonclient[all]" grpcio-health-checking ruff)
+PACKAGES=(numpy pyzmq pyarrow pytest "tritonclient[all]" grpcio-health-checking ruff prometheus_client)
 [[ "${WITH_TORCH:-0}" == 1 ]] && PACKAGES+=(torch)
 
 die() {
@@ -83,7 +83,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 	if [[ -f "$ROOT/python/pyproject.toml" ]]; then
 		run "$PY" -m pip install --quiet -e "$ROOT/python" || die "pip install -e python/ failed"
 	fi
-	run "$PY" -c 'import numpy, zmq, pyarrow, pytest, tritonclient.http, tritonclient.grpc' ||
+	run "$PY" -c 'import numpy, zmq, pyarrow, pytest, tritonclient.http, tritonclient.grpc, prometheus_client' ||
 		die "installed packages do not import"
 	if [[ "${WITH_TORCH:-0}" == 1 ]]; then run "$PY" -c 'import torch' || die "torch does not import"; fi
 	echo "$want" >"$stamp"

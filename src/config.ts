@@ -11,7 +11,7 @@ export interface ServeOptions {
   http?: number | false;
   /** gRPC port (default 8001; 0 picks a free port; false disables gRPC). */
   grpc?: number | false;
-  /** Metrics port (default 8002; reserved: the Prometheus endpoint comes with the metrics work). */
+  /** Prometheus metrics port, `GET /metrics` (default 8002; 0 picks a free port; false disables metrics). */
   metrics?: number | false;
   /** Interface to listen on (default 127.0.0.1; "0.0.0.0" exposes the server and is logged loudly). */
   host?: string;
@@ -57,6 +57,18 @@ export interface ServeOptions {
   readyFile?: string;
   /** Serve this registry instead of the process-wide one `bind()` fills. */
   registry?: Registry;
+  /** How often GPU and CPU metrics are sampled (default 2000 ms, Triton's --metrics-interval-ms). */
+  metricsIntervalMs?: number;
+  /** Report GPU metrics from nvidia-smi when NVIDIA GPUs are present (default true). */
+  gpuMetrics?: boolean;
+  /** Report CPU utilisation and memory (default true). */
+  cpuMetrics?: boolean;
+  /** The nvidia-smi executable for GPU metrics: a name on PATH or a path (default "nvidia-smi"). */
+  nvidiaSmi?: string;
+  /** Serve the live dashboard page at `GET /` on the HTTP port (default true). */
+  dashboard?: boolean;
+  /** Log every inference request with its ids and stage timings (default false). */
+  logRequests?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -82,6 +94,12 @@ export interface ResolvedConfig {
   readonly shutdownGraceMs: number;
   readonly headerForwardPattern: RegExp | undefined;
   readonly readyFile: string | undefined;
+  readonly metricsIntervalMs: number;
+  readonly gpuMetrics: boolean;
+  readonly cpuMetrics: boolean;
+  readonly nvidiaSmi: string;
+  readonly dashboard: boolean;
+  readonly logRequests: boolean;
 }
 
 export const DEFAULTS = {
@@ -104,6 +122,12 @@ export const DEFAULTS = {
   grpcKeepalivePermitWithoutCalls: false,
   grpcMinPingIntervalMs: 300_000,
   grpcFlowControlWindowBytes: 16 << 20,
+  metricsIntervalMs: 2000,
+  gpuMetrics: true,
+  cpuMetrics: true,
+  nvidiaSmi: "nvidia-smi",
+  dashboard: true,
+  logRequests: false,
 } as const;
 
 /** The environment variable behind each option. */
@@ -130,6 +154,12 @@ export const ENV_VARS = {
   shutdownGraceMs: "TENSORBIND_SHUTDOWN_GRACE_MS",
   headerForwardPattern: "TENSORBIND_HTTP_HEADER_FORWARD_PATTERN",
   readyFile: "TENSORBIND_READY_FILE",
+  metricsIntervalMs: "TENSORBIND_METRICS_INTERVAL_MS",
+  gpuMetrics: "TENSORBIND_GPU_METRICS",
+  cpuMetrics: "TENSORBIND_CPU_METRICS",
+  nvidiaSmi: "TENSORBIND_NVIDIA_SMI",
+  dashboard: "TENSORBIND_DASHBOARD",
+  logRequests: "TENSORBIND_LOG_REQUESTS",
 } as const;
 
 /** HTTP/2 windows lie between the protocol's default (65 535) and its maximum (2^31 - 1). */
@@ -138,6 +168,7 @@ function windowSize(n: number): number {
     throw new ConfigError(`invalid grpcFlowControlWindowBytes ${n}: use 65535 … 2147483647`);
   return n;
 }
+type FlagKey = "grpcKeepalivePermitWithoutCalls" | "gpuMetrics" | "cpuMetrics" | "dashboard" | "logRequests";
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -157,7 +188,7 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
       throw new ConfigError(`invalid ${key} port '${String(v)}'`);
     return n;
   };
-  const flag = (key: "grpcKeepalivePermitWithoutCalls"): boolean => {
+  const flag = (key: FlagKey): boolean => {
     const v = pick(key);
     if (v === undefined) return DEFAULTS[key];
     if (typeof v === "boolean") return v;
@@ -166,7 +197,7 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`invalid ${key} '${String(v)}': use true or false`);
   };
   const positive = (
-    key: Exclude<keyof typeof ENV_VARS & keyof typeof DEFAULTS, "grpcKeepalivePermitWithoutCalls">,
+    key: Exclude<keyof typeof ENV_VARS & keyof typeof DEFAULTS, FlagKey | "nvidiaSmi">,
   ): number => {
     const v = pick(key);
     if (v === undefined) return DEFAULTS[key] as number;
@@ -209,5 +240,11 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     shutdownGraceMs: positive("shutdownGraceMs"),
     headerForwardPattern,
     readyFile: pick("readyFile") as string | undefined,
+    metricsIntervalMs: positive("metricsIntervalMs"),
+    gpuMetrics: flag("gpuMetrics"),
+    cpuMetrics: flag("cpuMetrics"),
+    nvidiaSmi: (pick("nvidiaSmi") as string | undefined) ?? DEFAULTS.nvidiaSmi,
+    dashboard: flag("dashboard"),
+    logRequests: flag("logRequests"),
   };
 }

@@ -1,3 +1,5 @@
+import { failureReason } from "./metrics/failure-reason.js";
+import type { RequestListener } from "./metrics/request-event.js";
 import type { ModelStatistics } from "./metrics/statistics.js";
 import type { Model } from "./model/model.js";
 import type { Registry } from "./model/registry.js";
@@ -28,12 +30,17 @@ export class Core implements InferenceCore {
   readonly #registry: Registry;
   readonly #id: string;
   readonly #extensions: string[];
+  readonly #onRequest: RequestListener | undefined;
   #ready = false;
 
-  constructor(registry: Registry, options: { id: string; extensions?: readonly string[] }) {
+  constructor(
+    registry: Registry,
+    options: { id: string; extensions?: readonly string[]; onRequest?: RequestListener | undefined },
+  ) {
     this.#registry = registry;
     this.#id = options.id;
     this.#extensions = [...(options.extensions ?? EXTENSIONS)];
+    this.#onRequest = options.onRequest;
   }
 
   setReady(ready: boolean): void {
@@ -98,8 +105,20 @@ export class Core implements InferenceCore {
     try {
       return await this.#infer(model, request, start);
     } catch (err) {
-      model.stats.recordFailure(Number(now() - start));
-      throw toTensorbindError(err);
+      const e = toTensorbindError(err);
+      const totalNs = Number(now() - start);
+      const reason = failureReason(e);
+      model.stats.recordFailure(totalNs, reason);
+      this.#onRequest?.({
+        ok: false,
+        request,
+        model: model.name,
+        version: model.version,
+        totalNs,
+        error: e,
+        reason,
+      });
+      throw e;
     }
   }
 
@@ -120,10 +139,22 @@ export class Core implements InferenceCore {
     const outputStart = now();
     const outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
     const end = now();
-    model.stats.recordSuccess(Number(end - start), scheduled.queueNs, batchSize, {
+    const totalNs = Number(end - start);
+    const timings = {
       computeInputNs: scheduled.timings.computeInputNs + Number(inputDone - start),
       computeInferNs: scheduled.timings.computeInferNs,
       computeOutputNs: scheduled.timings.computeOutputNs + Number(end - outputStart),
+    };
+    model.stats.recordSuccess(totalNs, scheduled.queueNs, batchSize, timings);
+    this.#onRequest?.({
+      ok: true,
+      request,
+      model: model.name,
+      version: model.version,
+      totalNs,
+      queueNs: scheduled.queueNs,
+      batchSize,
+      timings,
     });
     return {
       ...(request.id !== undefined ? { id: request.id } : {}),

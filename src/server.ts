@@ -4,16 +4,22 @@ import { join } from "node:path";
 import { defaultRegistry } from "./bind.js";
 import { type ResolvedConfig, resolveConfig, type ServeOptions } from "./config.js";
 import { Core } from "./core.js";
+import { dashboardHandler } from "./dashboard/handler.js";
 import { createLogger, type Logger } from "./logger.js";
+import { MetricsServer } from "./metrics/metrics-server.js";
+import { Telemetry } from "./metrics/telemetry.js";
 import type { Registry } from "./model/registry.js";
 import type { GrpcFrontend } from "./protocol/grpc/server.js";
 import { HttpFrontend } from "./protocol/http/server.js";
+import { requestLogger } from "./tracing/request-log.js";
 
 export interface ServerUrls {
   /** e.g. http://127.0.0.1:8000 */
   readonly http?: string;
   /** host:port, as gRPC clients take it */
   readonly grpc?: string;
+  /** The Prometheus endpoint, e.g. http://127.0.0.1:8002/metrics */
+  readonly metrics?: string;
 }
 
 /** A running server. */
@@ -26,6 +32,8 @@ export class Server {
   readonly #registry: Registry;
   readonly #http: HttpFrontend | undefined;
   readonly #grpc: GrpcFrontend | undefined;
+  readonly #telemetry: Telemetry | undefined;
+  readonly #metrics: MetricsServer | undefined;
   readonly #ownsRuntimeDir: boolean;
   #closing: Promise<void> | undefined;
 
@@ -40,6 +48,8 @@ export class Server {
     registry: Registry;
     http: HttpFrontend | undefined;
     grpc: GrpcFrontend | undefined;
+    telemetry?: Telemetry | undefined;
+    metrics?: MetricsServer | undefined;
   }) {
     this.urls = parts.urls;
     this.config = parts.config;
@@ -50,6 +60,8 @@ export class Server {
     this.#registry = parts.registry;
     this.#http = parts.http;
     this.#grpc = parts.grpc;
+    this.#telemetry = parts.telemetry;
+    this.#metrics = parts.metrics;
   }
 
   get closed(): boolean {
@@ -80,6 +92,9 @@ export class Server {
       await this.#registry.stop();
     } finally {
       clearTimeout(grace);
+      // Metrics stay up through the drain, so a scrape can watch it; they go last.
+      this.#telemetry?.stop();
+      await this.#metrics?.close();
       if (this.config.readyFile) rmSync(this.config.readyFile, { force: true });
       if (this.#ownsRuntimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
     }
@@ -106,12 +121,29 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   const runtimeDir = config.runtimeDir ?? mkdtempSync(join(tmpdir(), "tensorbind-"));
   if (!ownsRuntimeDir) mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
 
-  const core = new Core(registry, { id: config.id });
+  const core = new Core(registry, {
+    id: config.id,
+    onRequest: config.logRequests ? requestLogger(log) : undefined,
+  });
   let http: HttpFrontend | undefined;
   let grpc: GrpcFrontend | undefined;
+  let metrics: MetricsServer | undefined;
+  // Telemetry exists when something reads it: the metrics port or the dashboard.
+  const telemetry =
+    config.metrics !== false || (config.dashboard && config.http !== false)
+      ? new Telemetry(registry, {
+          id: config.id,
+          intervalMs: config.metricsIntervalMs,
+          gpu: config.gpuMetrics,
+          cpu: config.cpuMetrics,
+          nvidiaSmi: config.nvidiaSmi,
+          log,
+        })
+      : undefined;
+  const urls: { http?: string; grpc?: string; metrics?: string } = {};
   try {
     await registry.start({ log, runtimeDir });
-    const urls: { http?: string; grpc?: string } = {};
+    telemetry?.start();
     if (config.http !== false) {
       http = new HttpFrontend(
         core,
@@ -123,6 +155,15 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
           requestTimeoutMs: config.requestTimeoutMs,
           keepAliveTimeoutMs: config.keepAliveTimeoutMs,
           headerForwardPattern: config.headerForwardPattern,
+          pages:
+            telemetry && config.dashboard
+              ? dashboardHandler({
+                  telemetry,
+                  serverId: config.id,
+                  isReady: () => core.isReady(),
+                  urls: () => urls,
+                })
+              : undefined,
         },
         log,
       );
@@ -150,7 +191,24 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       const port = await grpc.listen();
       urls.grpc = `${hostForUrl(config.grpcHost)}:${port}`;
     }
-    const server = new Server({ urls, config, log, runtimeDir, ownsRuntimeDir, core, registry, http, grpc });
+    if (config.metrics !== false && telemetry) {
+      metrics = new MetricsServer(telemetry, { port: config.metrics, host: config.host }, log);
+      const port = await metrics.listen();
+      urls.metrics = `http://${hostForUrl(config.host)}:${port}/metrics`;
+    }
+    const server = new Server({
+      urls,
+      config,
+      log,
+      runtimeDir,
+      ownsRuntimeDir,
+      core,
+      registry,
+      http,
+      grpc,
+      telemetry,
+      metrics,
+    });
     core.setReady(true);
     const exposed = [config.host, ...(grpc ? [config.grpcHost] : [])].filter(
       (h) => h !== "127.0.0.1" && h !== "localhost" && h !== "::1",
@@ -161,10 +219,12 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         "listening on a non-loopback interface: the server is reachable from the network",
       );
     }
-    logBanner(log, urls, registry);
+    logBanner(log, urls, registry, config.dashboard);
     if (config.readyFile) writeFileSync(config.readyFile, JSON.stringify({ ...urls, pid: process.pid }));
     return server;
   } catch (err) {
+    telemetry?.stop();
+    await metrics?.close().catch(() => {});
     await http?.close().catch(() => {});
     grpc?.forceShutdown();
     await registry.stop().catch(() => {});
@@ -177,7 +237,7 @@ function hostForUrl(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-function logBanner(log: Logger, urls: ServerUrls, registry: Registry): void {
+function logBanner(log: Logger, urls: ServerUrls, registry: Registry, dashboard: boolean): void {
   const models = registry
     .list()
     .map((m) => `${m.name}@${m.version} (${m.backend.kind}, ${m.state.toLowerCase()})`);
@@ -185,6 +245,8 @@ function logBanner(log: Logger, urls: ServerUrls, registry: Registry): void {
     "tensorbind is ready",
     ...(urls.http ? [`  HTTP  ${urls.http}/v2`] : []),
     ...(urls.grpc ? [`  gRPC  ${urls.grpc}`] : []),
+    ...(urls.metrics ? [`  metrics  ${urls.metrics}`] : []),
+    ...(urls.http && dashboard ? [`  dashboard  ${urls.http}/`] : []),
     `  models: ${models.length ? models.join(", ") : "none"}`,
   ];
   log.info({ urls, models: registry.list().map((m) => `${m.name}@${m.version}`) }, "tensorbind is ready");

@@ -41,6 +41,14 @@ export interface BackendStartContext {
   readonly runtimeDir: string;
 }
 
+/** Gauges a backend may report for metrics (read at scrape time). */
+export interface BackendStats {
+  /** Worker processes restarted after they died, since the backend started. */
+  readonly workerRestarts: number;
+  /** Shared memory mapped for the workers' arenas, in bytes. */
+  readonly sharedMemoryBytes: number;
+}
+
 export interface Backend {
   readonly kind: "js" | "native" | "python";
   /** Number of instances the scheduler may run at once. */
@@ -59,6 +67,8 @@ export interface Backend {
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]>;
   /** Releases everything (processes, memory). Idempotent. */
   stop(): Promise<void>;
+  /** Backends with workers or shared memory report them here (tensorbind_* metrics). */
+  stats?(): BackendStats | undefined;
 }
 
 /** Marks an object as a backend factory, so bind({ fn }) can tell python()/native() from a JS function. */

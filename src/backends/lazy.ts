@@ -2,6 +2,7 @@ import type { ModelSpec } from "../model/spec.js";
 import type {
   Backend,
   BackendStartContext,
+  BackendStats,
   ExecutionRequest,
   ExecutionResult,
   ModelDeclaration,
@@ -47,6 +48,10 @@ export class LazyBackend implements Backend {
 
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
     return this.#backend!.execute(batch, instance);
+  }
+
+  stats(): BackendStats | undefined {
+    return this.#backend?.stats?.();
   }
 
   async stop(): Promise<void> {

@@ -25,7 +25,13 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --grpc-keepalive-permit-without-calls <bool>  pings on idle connections (false)     TENSORBIND_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS
   --grpc-http2-min-recv-ping-interval-without-data <ms>  (300000)                     TENSORBIND_GRPC_MIN_PING_INTERVAL_MS
   --grpc-flow-control-window <bytes>  HTTP/2 receive window per stream (16 MiB)     TENSORBIND_GRPC_FLOW_CONTROL_WINDOW
-  --metrics-port <n>               metrics port (default 8002)                        TENSORBIND_METRICS_PORT
+  --metrics-port <n>               Prometheus port, GET /metrics (default 8002)       TENSORBIND_METRICS_PORT
+  --metrics-interval-ms <n>        GPU/CPU metrics sampling interval (2000)           TENSORBIND_METRICS_INTERVAL_MS
+  --allow-gpu-metrics <bool>       GPU metrics from nvidia-smi (true)                 TENSORBIND_GPU_METRICS
+  --allow-cpu-metrics <bool>       CPU utilisation and memory metrics (true)          TENSORBIND_CPU_METRICS
+  --nvidia-smi <path>              nvidia-smi for GPU metrics (default: on PATH)      TENSORBIND_NVIDIA_SMI
+  --dashboard <bool>               live dashboard page at GET / on the HTTP port (true)  TENSORBIND_DASHBOARD
+  --log-requests <bool>            log every request with ids and stage timings (false)  TENSORBIND_LOG_REQUESTS
   --allow-http <bool>, --allow-grpc <bool>, --allow-metrics <bool>   turn an endpoint off
   --host <addr>                    interface to listen on (default 127.0.0.1)          TENSORBIND_HOST
   --id <name>                      server id in server metadata (default tensorbind)   TENSORBIND_ID
@@ -44,6 +50,12 @@ const SERVE_FLAGS = {
   "http-port": { type: "string" },
   "grpc-port": { type: "string" },
   "metrics-port": { type: "string" },
+  "metrics-interval-ms": { type: "string" },
+  "allow-gpu-metrics": { type: "string" },
+  "allow-cpu-metrics": { type: "string" },
+  "nvidia-smi": { type: "string" },
+  dashboard: { type: "string" },
+  "log-requests": { type: "string" },
   "grpc-address": { type: "string" },
   "grpc-max-receive-bytes": { type: "string" },
   "grpc-max-send-bytes": { type: "string" },
@@ -109,6 +121,13 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
     if (a !== undefined && /^(false|0|no|off)$/i.test(String(a))) return false;
     return num(flag);
   };
+  const bool = (flag: string): boolean | undefined => {
+    const v = values[flag];
+    if (v === undefined) return undefined;
+    if (/^(true|1|yes|on)$/i.test(String(v))) return true;
+    if (/^(false|0|no|off)$/i.test(String(v))) return false;
+    throw new Error(`--${flag} needs true or false, got '${String(v)}'`);
+  };
   const set = <K extends keyof ServeOptions>(key: K, value: ServeOptions[K] | undefined) => {
     if (value !== undefined) opts[key] = value;
   };
@@ -138,6 +157,12 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
   set("headerForwardPattern", values["http-header-forward-pattern"] as string | undefined);
   set("runtimeDir", values["runtime-dir"] as string | undefined);
   set("readyFile", values["ready-file"] as string | undefined);
+  set("metricsIntervalMs", num("metrics-interval-ms"));
+  set("gpuMetrics", bool("allow-gpu-metrics"));
+  set("cpuMetrics", bool("allow-cpu-metrics"));
+  set("nvidiaSmi", values["nvidia-smi"] as string | undefined);
+  set("dashboard", bool("dashboard"));
+  set("logRequests", bool("log-requests"));
   return opts;
 }
 

@@ -46,6 +46,25 @@ export interface ExecutionTimings {
   computeOutputNs: number;
 }
 
+/**
+ * Why a request failed, with Triton's `reason` label values for `nv_inference_request_failure`:
+ * REJECTED (refused by the scheduler: queue full, timed out while queued), CANCELED (the client
+ * went away), BACKEND (the model's execution failed), OTHER (everything else, e.g. bad input).
+ */
+export type FailureReason = "REJECTED" | "CANCELED" | "BACKEND" | "OTHER";
+
+export const FAILURE_REASONS: readonly FailureReason[] = ["REJECTED", "CANCELED", "BACKEND", "OTHER"];
+
+/**
+ * Sees every record as it is made (histograms, live views). Observers run on the request path:
+ * they must be cheap and must not throw.
+ */
+export interface StatisticsObserver {
+  success?(totalNs: number, queueNs: number, batchSize: number, timings: ExecutionTimings): void;
+  failure?(totalNs: number, reason: FailureReason): void;
+  execution?(batchSize: number, timings: ExecutionTimings): void;
+}
+
 export class StatisticsRecorder {
   readonly #name: string;
   readonly #version: string;
@@ -63,6 +82,8 @@ export class StatisticsRecorder {
     cache_miss: zero(),
   };
   readonly #batches = new Map<number, BatchStats>();
+  readonly #failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
+  #observers: readonly StatisticsObserver[] = [];
 
   constructor(name: string, version: string) {
     this.#name = name;
@@ -81,11 +102,14 @@ export class StatisticsRecorder {
     add(this.#stats.compute_output, timings.computeOutputNs);
     this.#inferenceCount += batchSize;
     this.#lastInference = Date.now();
+    for (const o of this.#observers) o.success?.(totalNs, queueNs, batchSize, timings);
   }
 
-  recordFailure(totalNs: number): void {
+  recordFailure(totalNs: number, reason: FailureReason = "OTHER"): void {
     add(this.#stats.fail, totalNs);
+    this.#failures[reason]++;
     this.#lastInference = Date.now();
+    for (const o of this.#observers) o.failure?.(totalNs, reason);
   }
 
   /** One execution of the backend on a batch of `batchSize` requests. */
@@ -99,6 +123,7 @@ export class StatisticsRecorder {
     add(b.compute_input, timings.computeInputNs);
     add(b.compute_infer, timings.computeInferNs);
     add(b.compute_output, timings.computeOutputNs);
+    for (const o of this.#observers) o.execution?.(batchSize, timings);
   }
 
   snapshot(): ModelStatistics {
@@ -128,6 +153,19 @@ export class StatisticsRecorder {
           compute_infer: copy(b.compute_infer),
           compute_output: copy(b.compute_output),
         })),
+    };
+  }
+
+  /** Failed requests by reason (they add up to `inference_stats.fail.count`). */
+  failureCounts(): Readonly<Record<FailureReason, number>> {
+    return { ...this.#failures };
+  }
+
+  /** Adds an observer; returns the function that removes it. */
+  observe(observer: StatisticsObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
     };
   }
 }

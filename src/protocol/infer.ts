@@ -1,4 +1,5 @@
 import type { Tensor } from "../tensor/tensor.js";
+import type { RequestTrace } from "../tracing/trace-context.js";
 
 /** A request parameter value: the union of KServe/Triton's InferParameter kinds. */
 export type ParameterValue = string | number | boolean | bigint;
@@ -29,6 +30,8 @@ export interface InferRequest {
    * The `timeout` parameter is applied by the model's queue policy instead.
    */
   readonly deadline?: number;
+  /** The caller's trace context (`traceparent`, `x-request-id`), echoed in request logs. */
+  readonly trace?: RequestTrace;
 }
 
 export interface InferResponse {

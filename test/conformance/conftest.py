@@ -8,6 +8,7 @@ on ports the OS picks, and every test drives it with NVIDIA's own clients
 Environment:
   TENSORBIND_URL       test an already running server at this http URL instead of
                        starting one (teardown checks are skipped)
+  TENSORBIND_METRICS_URL  with TENSORBIND_URL: that server's metrics URL (http://host:8002/metrics)
   TENSORBIND_ROOT      directory to start the server in (default: this repository); it
                        needs bin/, dist/ and examples/
   TENSORBIND_PYTHON    interpreter of the Python model's workers (default: this pytest's own)
@@ -62,6 +63,7 @@ class Server:
     grpc_url: str | None  # "127.0.0.1:PORT"
     pid: int | None
     log_path: Path | None
+    metrics_url: str | None = None  # "http://127.0.0.1:PORT/metrics"
 
     @property
     def http_hostport(self) -> str:
@@ -74,7 +76,12 @@ class Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
 
 
-def _start_server(tmp: Path, models: tuple[str, ...] = MODELS) -> tuple[subprocess.Popen, Server]:
+def _start_server(
+    tmp: Path,
+    models: tuple[str, ...] = MODELS,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, Server]:
     if not (SERVER_ROOT / "dist" / "cli" / "main.js").exists():
         pytest.exit("dist/ is missing: run `npm run build` first", returncode=2)
     ready = tmp / "ready.json"
@@ -92,9 +99,13 @@ def _start_server(tmp: Path, models: tuple[str, ...] = MODELS) -> tuple[subproce
         "0",
         "--ready-file",
         str(ready),
+        *extra_args,
     ]
     log = open(log_path, "wb")
-    env = {**os.environ, "TENSORBIND_PYTHON": os.environ.get("TENSORBIND_PYTHON", sys.executable)}
+    env = {
+        **(os.environ if env is None else env),
+        "TENSORBIND_PYTHON": os.environ.get("TENSORBIND_PYTHON", sys.executable),
+    }
     proc = subprocess.Popen(
         cmd, cwd=SERVER_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
     )
@@ -122,28 +133,33 @@ def _start_server(tmp: Path, models: tuple[str, ...] = MODELS) -> tuple[subproce
         )
     assert isinstance(info.get("http"), str) and info["http"].startswith("http://"), info
     assert info.get("pid") == proc.pid, f"ready file pid {info.get('pid')} != spawned pid {proc.pid}"
-    return proc, Server(info["http"], info.get("grpc"), info.get("pid"), log_path)
+    return proc, Server(info["http"], info.get("grpc"), info.get("pid"), log_path, info.get("metrics"))
+
+
+def _stop_server(proc: subprocess.Popen, srv: Server) -> None:
+    """SIGTERM, then the server must exit 0 within STOP_TIMEOUT_S."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"server did not exit within {STOP_TIMEOUT_S}s of SIGTERM; log:\n{srv.log_tail()}")
+    assert proc.returncode == 0, f"server exited with {proc.returncode} after SIGTERM; log:\n{srv.log_tail()}"
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Server:
     external = os.environ.get("TENSORBIND_URL")
     if external:
-        yield Server(external.rstrip("/"), None, None, None)
+        yield Server(external.rstrip("/"), None, None, None, os.environ.get("TENSORBIND_METRICS_URL"))
         return
     proc, srv = _start_server(tmp_path_factory.mktemp("tensorbind"))
     try:
         yield srv
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                pytest.fail(f"server did not exit within {STOP_TIMEOUT_S}s of SIGTERM; log:\n{srv.log_tail()}")
-        assert proc.returncode == 0, f"server exited with {proc.returncode} after SIGTERM; log:\n{srv.log_tail()}"
+        _stop_server(proc, srv)
 
 
 @pytest.fixture(scope="session")

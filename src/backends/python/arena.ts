@@ -32,6 +32,11 @@ export class InputArena {
   #announce: SegmentInfo[] = [];
   #closed = false;
 
+  /** Bytes of shared memory mapped for inputs. */
+  get byteLength(): number {
+    return this.#segments.reduce((n, s) => n + s.buffer.byteLength, 0);
+  }
+
   /** Forgets the previous batch: its slots are free again. */
   reset(): void {
     for (const s of this.#segments) s.cursor = 0;
@@ -91,6 +96,13 @@ export class OutputSegments {
       unlinkQuietly(s.name);
     }
     return segments.map((s) => s.name);
+  }
+
+  /** Bytes of the worker's shared memory mapped here. */
+  get byteLength(): number {
+    let n = 0;
+    for (const b of this.#segments.values()) n += b.byteLength;
+    return n;
   }
 
   view(segment: number, offset: number, length: number): Uint8Array {

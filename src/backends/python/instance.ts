@@ -78,6 +78,16 @@ export class PythonInstance {
     return this.#worker?.pid;
   }
 
+  /** Workers started after the first one died. */
+  get restarts(): number {
+    return Math.max(0, this.#incarnation - 1);
+  }
+
+  /** Shared memory mapped for this instance's arenas, in bytes. */
+  get sharedMemoryBytes(): number {
+    return this.#stopped ? 0 : this.#inputs.byteLength + this.#outputs.byteLength;
+  }
+
   /** The model's final config; sent to every incarnation of the worker before its first batch. */
   configure(message: ConfigureMessage): void {
     this.#configure = message;

@@ -4,6 +4,7 @@ import type { Datatype } from "../../tensor/datatypes.js";
 import type {
   Backend,
   BackendStartContext,
+  BackendStats,
   ExecutionRequest,
   ExecutionResult,
   ModelDeclaration,
@@ -73,6 +74,16 @@ export class PythonBackend implements Backend {
   /** Process ids of the live workers (for tests and diagnostics). */
   get pids(): (number | undefined)[] {
     return this.#pool.map((p) => p.pid);
+  }
+
+  stats(): BackendStats {
+    let workerRestarts = 0;
+    let sharedMemoryBytes = 0;
+    for (const p of this.#pool) {
+      workerRestarts += p.restarts;
+      sharedMemoryBytes += p.sharedMemoryBytes;
+    }
+    return { workerRestarts, sharedMemoryBytes };
   }
 
   async stop(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { Metadata } from "@grpc/grpc-js";
+import { firstValue, type RequestTrace, requestTrace } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { decodeInferRequest, encodeInferResponse, requestDeadline } from "./codec.js";
 import type { ModelInferRequestMsg, ModelInferResponseOut } from "./messages.js";
@@ -11,11 +13,25 @@ export async function inferOne(
   msg: ModelInferRequestMsg,
   signal: AbortSignal,
   callDeadline: Date | number,
+  trace?: RequestTrace,
 ): Promise<ModelInferResponseOut> {
   // Resolve the model first, so an unknown model is NOT_FOUND even when the request is also malformed.
   core.isModelReady(msg.model_name, opt(msg.model_version));
   const decoded = decodeInferRequest(msg);
   const deadline = requestDeadline(callDeadline);
-  const response = await core.infer({ ...decoded, signal, ...(deadline !== undefined ? { deadline } : {}) });
+  const response = await core.infer({
+    ...decoded,
+    signal,
+    ...(deadline !== undefined ? { deadline } : {}),
+    ...(trace !== undefined ? { trace } : {}),
+  });
   return encodeInferResponse(response);
+}
+
+/** The trace context of a call from its `traceparent` and `x-request-id` metadata. */
+export function callTrace(metadata: Metadata): RequestTrace | undefined {
+  return requestTrace(
+    firstValue(metadata.get("traceparent") as (string | Buffer)[]),
+    firstValue(metadata.get("x-request-id") as (string | Buffer)[]),
+  );
 }

@@ -5,9 +5,10 @@ import type {
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "../../logger.js";
+import { traceFields } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { toTensorbindError, UnimplementedError } from "../errors.js";
-import { inferOne, opt } from "./infer.js";
+import { callTrace, inferOne, opt } from "./infer.js";
 import type { ModelInferRequestMsg, ModelRefMsg, RepositoryIndexRequestMsg } from "./messages.js";
 import { toServiceError } from "./status.js";
 import { type StreamRegistry, streamInferHandler } from "./stream.js";
@@ -76,14 +77,16 @@ export function inferenceService(
       const abort = new AbortController();
       const onCancel = () => abort.abort();
       call.once("cancelled", onCancel);
-      inferOne(core, call.request, abort.signal, call.getDeadline()).then(
+      const trace = callTrace(call.metadata);
+      inferOne(core, call.request, abort.signal, call.getDeadline(), trace).then(
         (response) => {
           call.off("cancelled", onCancel);
           callback(null, response);
         },
         (err: unknown) => {
           call.off("cancelled", onCancel);
-          callback(toServiceError(err, log, "ModelInfer"));
+          // A failure's log line carries the caller's trace, when it sent one.
+          callback(toServiceError(err, trace ? log.child(traceFields(trace)) : log, "ModelInfer"));
         },
       );
     },

@@ -1,7 +1,8 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "../../logger.js";
+import { type RequestTrace, traceFields } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
-import { inferOne } from "./infer.js";
+import { callTrace, inferOne } from "./infer.js";
 import type { ModelInferRequestMsg, ModelStreamInferResponseOut } from "./messages.js";
 import { logged } from "./status.js";
 
@@ -38,6 +39,8 @@ export class StreamSession {
   readonly #core: InferenceCore;
   readonly #log: Logger;
   readonly #abort = new AbortController();
+  /** The stream's trace context: its metadata arrives once, for every request on it. */
+  readonly #trace: RequestTrace | undefined;
   /** Resolves when every response so far has been written. */
   #tail: Promise<void> = Promise.resolve();
   #pending = 0;
@@ -51,7 +54,9 @@ export class StreamSession {
     this.#streams = streams;
     this.#call = call;
     this.#core = core;
-    this.#log = log;
+    this.#trace = callTrace(call.metadata);
+    // Failures on the stream are logged with its trace, when the caller sent one.
+    this.#log = this.#trace ? log.child(traceFields(this.#trace)) : log;
   }
 
   receive(msg: ModelInferRequestMsg): void {
@@ -91,7 +96,13 @@ export class StreamSession {
 
   async #run(msg: ModelInferRequestMsg): Promise<ModelStreamInferResponseOut> {
     try {
-      const infer_response = await inferOne(this.#core, msg, this.#abort.signal, this.#call.getDeadline());
+      const infer_response = await inferOne(
+        this.#core,
+        msg,
+        this.#abort.signal,
+        this.#call.getDeadline(),
+        this.#trace,
+      );
       return { error_message: "", infer_response };
     } catch (err) {
       const e = logged(err, this.#log, "ModelStreamInfer");

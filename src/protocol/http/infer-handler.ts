@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DATATYPES } from "../../tensor/datatypes.js";
+import { firstValue, requestTrace } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { InferRequest, Parameters } from "../infer.js";
@@ -41,7 +42,13 @@ export async function handleInfer(
 
   // The `timeout` parameter stays a parameter: the model's queue policy decides what it does.
   const parameters = forwardHeaders(decoded.request.parameters, req, options.headerForwardPattern);
-  const request: InferRequest = { ...decoded.request, parameters, signal: abort.signal };
+  const trace = requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"]));
+  const request: InferRequest = {
+    ...decoded.request,
+    parameters,
+    signal: abort.signal,
+    ...(trace !== undefined ? { trace } : {}),
+  };
   const response = await core.infer(request);
   res.off("close", onClose);
   const encoded = encodeInferResponse(response, decoded.binaryOutputs);

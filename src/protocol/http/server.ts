@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "../../logger.js";
+import { firstValue, requestTrace, traceFields } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { MethodNotAllowedError, NotFoundError } from "../errors.js";
 import { readBody } from "./body.js";
@@ -20,7 +21,12 @@ export interface HttpOptions {
   readonly keepAliveTimeoutMs: number;
   /** Request headers whose names match become request parameters (Triton's header-forward pattern). */
   readonly headerForwardPattern: RegExp | undefined;
+  /** Pages outside /v2 (the dashboard); answers GETs it knows and returns false for the rest. */
+  readonly pages?: PageHandler | undefined;
 }
+
+/** Serves a request for a path outside /v2 when it knows the path; returns false otherwise. */
+export type PageHandler = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
 /**
  * The KServe v2 HTTP/REST frontend on node:http. It only translates: routes and bodies in,
@@ -124,6 +130,7 @@ export class HttpFrontend {
       if (this.#closing) this.#server.closeIdleConnections();
     });
     const path = pathOf(req.url);
+    if (this.#options.pages !== undefined && !path.startsWith("/v2") && this.#page(req, res, path)) return;
     const match = matchRoute(path);
     this.#route(req, res, match, path).catch((err: unknown) => {
       const e = sendError(
@@ -131,12 +138,26 @@ export class HttpFrontend {
         err,
         err instanceof MethodNotAllowedError ? { Allow: match?.method ?? "GET" } : {},
       );
+      // The caller's ids, when it sent them, so that the line joins its trace.
+      const ids = traceFields(
+        requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"])),
+      );
       if (e.status.http >= 500 && e.code !== "TB_ERR_UNAVAILABLE")
-        this.#log.error({ err: e, cause: e.cause, path }, "request failed");
-      else this.#log.debug({ code: e.code, msg: e.message, path }, "request rejected");
+        this.#log.error({ err: e, cause: e.cause, path, ...ids }, "request failed");
+      else this.#log.debug({ code: e.code, msg: e.message, path, ...ids }, "request rejected");
       // A body we refused to read must not be parsed as the next request on this connection.
       if (!req.complete) res.once("finish", () => req.socket.destroy());
     });
+  }
+
+  #page(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    try {
+      return this.#options.pages!(req, res, path);
+    } catch (err) {
+      this.#log.error({ err, path }, "page failed");
+      sendError(res, err);
+      return true;
+    }
   }
 
   async #route(
