@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import atexit
 import inspect
 import logging
@@ -11,9 +10,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
+
+if TYPE_CHECKING:
+    import asyncio
 
 from tensorbind._proxy import arena, context, listing
 from tensorbind._proxy.codec import Segment, decode_call, encode_outputs
@@ -74,6 +76,8 @@ class Worker:
     def resolve(self, result: Any) -> Any:
         if inspect.isawaitable(result):
             if self.loop is None:
+                import asyncio  # ~60 ms of start-up that only async functions need
+
                 self.loop = asyncio.new_event_loop()
             result = self.loop.run_until_complete(result)
         return result
