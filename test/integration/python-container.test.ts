@@ -40,8 +40,17 @@ function sandbox(argv: string[], dir: string): string[] {
   const ro = new Set([ROOT, dirname(dirname(realpathSync(process.execPath))), ...pythonPrefixes()]);
   for (const path of ro) if (!path.startsWith("/usr/")) args.push("--ro-bind", path, path);
   args.push("--bind", dir, dir, "--chdir", ROOT, "--setenv", "HOME", dir);
-  // After the server exits, list whatever it left in the tmpfs /tmp (only the bind's mount point may be there).
-  const script = `echo "uid: $(id -u)"; "$@"; code=$?; echo "tmp-left: $(find /tmp -mindepth 1 -not -path '${dir}*' | tr '\\n' ' ')"; exit $code`;
+  // After the server exits, list whatever it left in the tmpfs /tmp. Bound paths that lie under /tmp
+  // (the test's dir; the checkout itself when it was cloned there) and the folders bwrap made to
+  // mount them are not the server's doing.
+  const skip = new Set<string>();
+  for (const path of [dir, ...ro]) {
+    if (!path.startsWith("/tmp/")) continue;
+    skip.add(`${path}*`);
+    for (let up = dirname(path); up !== "/tmp" && up !== "/"; up = dirname(up)) skip.add(up);
+  }
+  const notBound = [...skip].map((p) => `-not -path '${p}'`).join(" ");
+  const script = `echo "uid: $(id -u)"; "$@"; code=$?; echo "tmp-left: $(find /tmp -mindepth 1 ${notBound} | tr '\\n' ' ')"; exit $code`;
   return ["bwrap", ...args, "sh", "-c", script, "sh", ...argv];
 }
 
