@@ -205,7 +205,7 @@ async function serveCommand(args: string[]): Promise<number> {
   return process.exitCode === undefined ? 0 : Number(process.exitCode);
 }
 
-/** Imports a model module; TypeScript runs directly (through tsx), with no build step. */
+/** Imports a model module; TypeScript runs directly (bundled by esbuild, or through tsx), with no build step. */
 async function loadModule(file: string): Promise<void> {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`no such file: ${file}`);
@@ -215,8 +215,9 @@ async function loadModule(file: string): Promise<void> {
     return;
   }
   if (/\.[cm]?tsx?$/.test(path)) {
-    const { register } = await import("tsx/esm/api");
-    register();
+    const { importTypeScript } = await import("./typescript.js");
+    await importTypeScript(path);
+    return;
   }
   await import(pathToFileURL(path).href);
 }

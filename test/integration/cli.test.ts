@@ -57,6 +57,48 @@ describe("tensorbind CLI", () => {
     expect(stderr).toMatch(/tensorbind is ready/);
   });
 
+  // The bundling loader (esbuild) and the fallback (tsx) must load the same module the same way.
+  it.each([
+    ["bundled by esbuild", { TENSORBIND_TS_LOADER: "esbuild" }],
+    ["through tsx", { TENSORBIND_TS_LOADER: "tsx" }],
+  ])("serves a TypeScript module with local imports and import.meta.url, %s", async (_how, env) => {
+    const dir = mkdtempSync(join(tmpdir(), "tb-cli-"));
+    const ready = join(dir, "ready.json");
+    const module = join(import.meta.dirname, "../fixtures/ts-module/models.ts");
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "serve",
+        module,
+        "--http-port",
+        "0",
+        "--allow-grpc",
+        "false",
+        "--allow-metrics",
+        "false",
+        "--ready-file",
+        ready,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    try {
+      const info = await waitFor(ready);
+      const res = await fetch(`${info.http}/v2/models/scale/infer`, {
+        method: "POST",
+        body: JSON.stringify({ inputs: [{ name: "X", datatype: "FP32", shape: [3], data: [1, 2, 3] }] }),
+      });
+      expect(res.status, stderr).toBe(200);
+      expect((await res.json()).outputs[0].data).toEqual([3, 6, 9]); // factor 3 from factor.json
+    } finally {
+      const exited = new Promise<number | null>((r) => child.on("exit", r));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    }
+  });
+
   it("fails with a clear message for a missing module", async () => {
     await expect(run(process.execPath, [BIN, "serve", "nope.ts", "--http-port", "0"])).rejects.toMatchObject({
       stderr: expect.stringMatching(/no such file: nope\.ts/),
