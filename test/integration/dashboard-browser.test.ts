@@ -47,6 +47,7 @@ describe("dashboard in a real browser", () => {
       metrics: 0,
       nvidiaSmi: smi,
       metricsIntervalMs: 200,
+      id: "hpc-node-7",
     });
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -74,7 +75,8 @@ describe("dashboard in a real browser", () => {
       expect(await row.locator("td.io").textContent()).toContain("INPUT0 INT32[16], INPUT1 INT32[16]");
       expect(await page.locator('#models tr[data-model="waiting"]').count()).toBe(1);
       expect(await page.locator("#ready").textContent()).toBe("ready");
-      expect(await page.locator("#server-id").textContent()).toBe("tensorbind");
+      expect(await page.locator("#server-id").textContent()).toBe("hpc-node-7"); // --id shows beside the brand
+      expect(await page.title()).toBe("tensorbind · hpc-node-7");
       expect(await page.locator("#metrics-link a").getAttribute("href")).toBe(server.urls.metrics);
       // No traffic yet: the chart has nothing above zero.
       await expect.poll(() => page.locator("body").getAttribute("data-updates")).not.toBeNull();

@@ -288,7 +288,9 @@
   // ---- rendering -------------------------------------------------------------------------
 
   function renderHeader(snap) {
-    $("server-id").textContent = snap.server.id;
+    // The brand already says "tensorbind": show the server id only when --id set another.
+    const named = snap.server.id !== "tensorbind";
+    $("server-id").textContent = named ? snap.server.id : "";
     const ready = $("ready");
     ready.textContent = snap.server.ready ? "ready" : "not ready";
     ready.className = `pill ${snap.server.ready ? "ok" : "bad"}`;
@@ -302,7 +304,7 @@
       a.textContent = "metrics";
       link.append(a);
     }
-    document.title = `tensorbind · ${snap.server.id}`;
+    document.title = named ? `tensorbind · ${snap.server.id}` : "tensorbind";
   }
 
   function cell(text, cls) {
