@@ -40,7 +40,7 @@ export function shm(): ShmAddon {
       addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as ShmAddon;
     } catch (err) {
       throw new ConfigError(
-        `the shared-memory addon is not built (${ADDON_PATH.pathname}): run \`npm run build:native\``,
+        `the shared-memory addon is not built (${ADDON_PATH.pathname}): run \`npm run build:native\` in a checkout, or \`npm rebuild tensorbind\` where it is installed`,
         { cause: err },
       );
     }
