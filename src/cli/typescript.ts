@@ -53,7 +53,10 @@ async function bundle(path: string): Promise<string | undefined> {
 
 const BUILTINS = new Set(builtinModules);
 
-/** Bare imports stay imports, of the file Node would load, as an absolute URL (a data: module has no base). */
+/**
+ * Bare imports stay imports, of the file Node would load, as an absolute URL (a data: module has no
+ * base); packages written in TypeScript are bundled instead.
+ */
 function packagesByUrl(): Plugin {
   return {
     name: "tensorbind-packages-by-url",
@@ -70,6 +73,8 @@ function packagesByUrl(): Plugin {
           pluginData: "inner",
         });
         if (r.errors.length > 0) return { errors: r.errors };
+        // A package whose entry is TypeScript (a workspace package) is bundled: Node cannot load it.
+        if (/\.[cm]?tsx?$/.test(r.path)) return { path: r.path };
         return { path: pathToFileURL(r.path).href, external: true };
       });
     },
