@@ -54,7 +54,8 @@ type State = "queued" | "running" | "done";
 interface Pending extends QueueEntry, BatchCandidate {
   readonly request: ExecutionRequest;
   readonly source: AbortSignal | undefined;
-  readonly controller: AbortController;
+  /** Only when the scheduler may end a running request itself (deadline, rejecting timeout) or the request came without a signal. */
+  readonly controller: AbortController | undefined;
   readonly seq: number;
   readonly enqueuedNs: bigint;
   readonly deadline: number | undefined;
@@ -168,10 +169,17 @@ export class Scheduler {
     const override = options.timeoutUs === undefined ? 0 : Number(options.timeoutUs);
     const timeoutUs = policy.allowTimeoutOverride && override > 0 ? override : policy.defaultTimeoutUs;
     const batchSize = options.batchSize ?? 1;
+    const timeoutAt = timeoutUs > 0 ? now + timeoutUs / 1000 : undefined;
+    // The backend's signal: the client's own (the frontends always give one), unless the scheduler
+    // may have to end the execution itself; then one of its own that the client's abort also trips
+    // (see #cancel). A request with no signal gets one, so backends can always read `.aborted`.
+    const mayAbort =
+      options.deadline !== undefined || (timeoutAt !== undefined && policy.timeoutAction === "REJECT");
+    const controller = mayAbort || source === undefined ? new AbortController() : undefined;
+    const signal = controller?.signal ?? source;
     return new Promise<ScheduledResult>((resolve, reject) => {
-      const controller = new AbortController();
       const p: Pending = {
-        request: { ...request, signal: controller.signal },
+        request: signal === request.signal ? request : { ...request, signal },
         source,
         controller,
         seq: this.#nextSeq++,
@@ -182,7 +190,7 @@ export class Scheduler {
         enqueuedAt: now,
         enqueuedNs: hrnow(),
         deadline: options.deadline,
-        timeoutAt: timeoutUs > 0 ? now + timeoutUs / 1000 : undefined,
+        timeoutAt,
         timeoutAction: policy.timeoutAction,
         state: "queued",
         timer: undefined,
@@ -324,7 +332,7 @@ export class Scheduler {
         ),
       );
     } else {
-      p.controller.abort();
+      p.controller?.abort();
       this.#settle(
         p,
         new DeadlineExceededError(`request timed out while model '${this.#model}' was executing it`),
@@ -337,7 +345,7 @@ export class Scheduler {
   #cancel(p: Pending): void {
     if (p.state === "done") return;
     if (p.state === "queued") this.#queue.remove(p);
-    p.controller.abort();
+    p.controller?.abort();
     this.#settle(p, new CancelledError());
     this.#notifyIdle();
   }
