@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "../protocol/errors.js";
 import { Tensor } from "../tensor/tensor.js";
-import { rowCount, sliceRows } from "./rows.js";
+import { rowCount, rowViews, sliceRows } from "./rows.js";
 import {
   type BatchContext,
   type BatchedFunction,
@@ -53,8 +53,10 @@ export function firstValue(
       if (rowCount(t) === 0) throw new InvalidArgumentError(`input '${name}' has no rows`);
       const row = sliceRows(t, 0, 1);
       if (strict) {
+        const rowBytes = rowViews(t);
+        const first = rowBytes(0);
         for (let r = 1; r < rowCount(t); r++) {
-          if (!Buffer.from(sliceRows(t, r, 1).bytes).equals(row.bytes)) {
+          if (!rowBytes(r).equals(first)) {
             throw new InvalidArgumentError(
               `The values on the '${name}' input are not equal. To proceed, either disable strict mode in ` +
                 "firstValue() or ensure that the values always are consistent",

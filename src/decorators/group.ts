@@ -2,7 +2,7 @@ import { outputTensor } from "../backends/js.js";
 import { InvalidArgumentError } from "../protocol/errors.js";
 import { DATATYPES } from "../tensor/datatypes.js";
 import { Tensor } from "../tensor/tensor.js";
-import { rowCount, scatterRows, sliceRows, takeRows } from "./rows.js";
+import { rowCount, rowViews, scatterRows, takeRows } from "./rows.js";
 import {
   type BatchContext,
   type BatchedFunction,
@@ -71,8 +71,12 @@ export function groupByValues(
       if (first === undefined) return fn(inputs, ctx);
       const rows = rowCount(first);
       const groups = new Map<string, number[]>();
+      const keyRows = names.map((n) => {
+        const t = inputs[n];
+        return t === undefined ? undefined : rowViews(t);
+      });
       for (let r = 0; r < rows; r++) {
-        const key = names.map((n) => rowKey(inputs[n], r)).join("\u0001");
+        const key = keyRows.map((row) => row?.(r).toString("base64") ?? "").join("\u0001");
         const g = groups.get(key);
         if (g) g.push(r);
         else groups.set(key, [r]);
@@ -104,11 +108,6 @@ export function groupByValues(
       }
       return merged;
     };
-}
-
-function rowKey(t: Tensor | undefined, row: number): string {
-  if (t === undefined) return "";
-  return Buffer.from(sliceRows(t, row, 1).bytes).toString("base64");
 }
 
 /**

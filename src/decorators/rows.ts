@@ -37,6 +37,13 @@ function rowOffsets(t: Tensor): number[] {
   return offsets;
 }
 
+/** Row r of `t` as a Buffer view of its bytes; the row offsets are computed once per tensor. */
+export function rowViews(t: Tensor): (row: number) => Buffer {
+  const offsets = rowOffsets(t);
+  const all = Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  return (r) => all.subarray(offsets[r], offsets[r + 1]);
+}
+
 /** Rows [start, start + count) as a view. */
 export function sliceRows(t: Tensor, start: number, count: number, offsets = rowOffsets(t)): Tensor {
   const from = offsets[start];
