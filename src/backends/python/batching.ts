@@ -1,6 +1,4 @@
-import { CancelledError, InternalError } from "../../protocol/errors.js";
-import { DATATYPES } from "../../tensor/datatypes.js";
-import { Tensor } from "../../tensor/tensor.js";
+import { CancelledError } from "../../protocol/errors.js";
 import type { ExecutionRequest, ExecutionResult } from "../backend.js";
 import type { ColumnInput } from "./arrow-codec.js";
 
@@ -97,46 +95,4 @@ function concatenable(reqs: readonly ExecutionRequest[]): boolean {
       );
     });
   });
-}
-
-/** Splits a concatenated call's outputs back into one result per request (views, no copy). */
-export function splitOutputs(outputs: readonly Tensor[], splits: readonly number[]): ExecutionResult[] {
-  const total = splits.reduce((a, b) => a + b, 0);
-  const results: ExecutionResult[] = splits.map(() => ({}));
-  for (const t of outputs) {
-    if (t.shape[0] !== total) {
-      throw new InternalError(
-        `output '${t.name}' has first dimension ${t.shape[0] ?? "(scalar)"} but the batch held ${total}; ` +
-          "a batching model must return one row per input row",
-      );
-    }
-    const rest = t.shape.slice(1);
-    const rowElements = rest.reduce((a, b) => a * b, 1);
-    let byte = 0;
-    splits.forEach((n, i) => {
-      const length =
-        t.datatype === "BYTES"
-          ? bytesLength(t.bytes, byte, n * rowElements)
-          : n * rowElements * DATATYPES[t.datatype].size;
-      results[i]![t.name] = new Tensor(
-        t.name,
-        t.datatype,
-        [n, ...rest],
-        t.bytes.subarray(byte, byte + length),
-      );
-      byte += length;
-    });
-  }
-  return results;
-}
-
-/** Byte length of `count` length-prefixed BYTES elements starting at `start`. */
-function bytesLength(bytes: Uint8Array, start: number, count: number): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = start;
-  for (let k = 0; k < count; k++) {
-    if (pos + 4 > bytes.byteLength) throw new InternalError("worker returned a truncated BYTES tensor");
-    pos += 4 + view.getUint32(pos, true);
-  }
-  return pos - start;
 }

@@ -2,7 +2,7 @@ import { InternalError, toTensorbindError, UnavailableError } from "../../protoc
 import type { Tensor } from "../../tensor/tensor.js";
 import type { ExecutionRequest, ExecutionResult } from "../backend.js";
 import { InputArena, OutputSegments } from "./arena.js";
-import { type PlannedCall, planCalls, splitOutputs } from "./batching.js";
+import { type PlannedCall, planCalls } from "./batching.js";
 import type {
   CallLocation,
   ConfigureMessage,
@@ -232,51 +232,21 @@ export class PythonInstance {
     return results as (ExecutionResult | Error)[];
   }
 
+  /**
+   * Answers the requests of one call from the worker's result: a plain function's call holds one
+   * request and one output stream; a function of requests answers each request with its own.
+   */
   #collect(
     call: PlannedCall,
     result: ResultMessage["results"][number] | undefined,
     out: (ExecutionResult | Error | undefined)[],
   ): void {
-    const fail = (err: Error) => {
-      for (const i of call.requests) out[i] = err;
-    };
     if (result === undefined || !result.ok) {
-      fail(new InternalError(result?.error ?? "the python worker sent no result for a call"));
+      const err = new InternalError(result?.error ?? "the python worker sent no result for a call");
+      for (const i of call.requests) out[i] = err;
       return;
     }
-    if ("parts" in result) {
-      this.#collectParts(call, result.parts, out);
-      return;
-    }
-    const token: SlotToken = {
-      incarnation: this.#incarnation,
-      slot: [result.segment, result.offset],
-      refs: 0,
-    };
-    try {
-      const tensors = arrowCodec!.decodeCall(
-        this.#outputs.view(result.segment, result.offset, result.length),
-      );
-      const perRequest: ExecutionResult[] =
-        call.splits === undefined
-          ? [Object.fromEntries(tensors.map((t) => [t.name, t]))]
-          : splitOutputs(tensors, call.splits);
-      perRequest.forEach((res, j) => {
-        for (const t of Object.values(res)) this.#track(t, token);
-        out[call.requests[j]!] = res;
-      });
-    } catch (err) {
-      fail(toTensorbindError(err));
-    }
-    if (token.refs === 0) this.#release(token);
-  }
-
-  /** A function of requests answered each request with its own stream (its own slot). */
-  #collectParts(
-    call: PlannedCall,
-    parts: readonly OutputLocation[],
-    out: (ExecutionResult | Error | undefined)[],
-  ): void {
+    const parts: readonly OutputLocation[] = "parts" in result ? result.parts : [result];
     const tokens = parts.map(
       (p): SlotToken => ({ incarnation: this.#incarnation, slot: [p.segment, p.offset], refs: 0 }),
     );

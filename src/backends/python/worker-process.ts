@@ -108,17 +108,10 @@ export class WorkerProcess {
       .catch((err) => opts.log.error({ err }, "control channel failed"));
   }
 
-  /** Spawns a worker; `waitReady()` then waits for its handshake. */
+  /** Spawns a worker; `waitReady()` then waits for its handshake (any failure: a ConfigError with the details). */
   static async spawn(opts: WorkerSpawnOptions): Promise<WorkerProcess> {
     const path = join(opts.runtimeDir, `py-${randomBytes(6).toString("hex")}.sock`);
     return new WorkerProcess(opts, await ControlChannel.bind(path));
-  }
-
-  /** Spawns a worker and waits for its handshake; any failure is a ConfigError with the details. */
-  static async start(opts: WorkerSpawnOptions): Promise<WorkerProcess> {
-    const worker = await WorkerProcess.spawn(opts);
-    await worker.waitReady();
-    return worker;
   }
 
   /** Waits for the worker's handshake; on failure the worker is stopped and the ConfigError thrown. */
