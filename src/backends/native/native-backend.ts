@@ -1,5 +1,4 @@
-import type { ModelSpec, TensorSpec, TensorSpecs } from "../../model/spec.js";
-import { tensorSpec } from "../../model/spec.js";
+import type { ModelSpec, TensorSpecs } from "../../model/spec.js";
 import {
   ConfigError,
   InternalError,
@@ -7,7 +6,6 @@ import {
   type TensorbindError,
   UnavailableError,
 } from "../../protocol/errors.js";
-import type { Datatype } from "../../tensor/datatypes.js";
 import { formatShape } from "../../tensor/shape.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type {
@@ -17,6 +15,7 @@ import type {
   ExecutionResult,
   ModelDeclaration,
 } from "../backend.js";
+import { declaredSpecs } from "../declared-specs.js";
 import {
   datatypeCode,
   datatypeOfCode,
@@ -156,22 +155,8 @@ function toRequestError(err: unknown): TensorbindError {
 }
 
 function toDeclaration(decl: NativeModelDecl, model: string): ModelDeclaration {
-  const specs = (kind: string, s: NativeModelDecl["inputs"]): TensorSpecs | undefined => {
-    if (s === undefined) return undefined;
-    const out: Record<string, TensorSpec> = {};
-    for (const [name, d] of Object.entries(s)) {
-      try {
-        out[name] = tensorSpec(d.datatype as Datatype, d.shape, { optional: d.optional });
-      } catch (err) {
-        throw new ConfigError(
-          `native model '${model}' declares a bad ${kind} '${name}': ${(err as Error).message}`,
-        );
-      }
-    }
-    return out;
-  };
-  const inputs = specs("input", decl.inputs);
-  const outputs = specs("output", decl.outputs);
+  const inputs = declaredSpecs(`native model '${model}'`, "input", decl.inputs);
+  const outputs = declaredSpecs(`native model '${model}'`, "output", decl.outputs);
   return {
     ...(inputs !== undefined && { inputs }),
     ...(outputs !== undefined && { outputs }),

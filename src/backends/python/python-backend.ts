@@ -1,6 +1,4 @@
-import { type ModelSpec, type TensorSpec, tensorSpec } from "../../model/spec.js";
-import { ConfigError } from "../../protocol/errors.js";
-import type { Datatype } from "../../tensor/datatypes.js";
+import type { ModelSpec } from "../../model/spec.js";
 import type {
   Backend,
   BackendStartContext,
@@ -9,9 +7,10 @@ import type {
   ExecutionResult,
   ModelDeclaration,
 } from "../backend.js";
+import { declaredSpecs } from "../declared-specs.js";
 import { PythonInstance } from "./instance.js";
 import type { ResolvedPythonOptions } from "./options.js";
-import type { ConfigureMessage, DeclarationJson, TensorSpecJson } from "./protocol.js";
+import type { ConfigureMessage, DeclarationJson } from "./protocol.js";
 
 /** A pool of Python worker processes, one per instance (parallelism past the GIL). */
 export class PythonBackend implements Backend {
@@ -93,22 +92,8 @@ export class PythonBackend implements Backend {
 }
 
 function toDeclaration(json: DeclarationJson, model: string): ModelDeclaration {
-  const specs = (kind: string, s: Readonly<Record<string, TensorSpecJson>> | undefined) => {
-    if (s === undefined) return undefined;
-    const out: Record<string, TensorSpec> = {};
-    for (const [name, spec] of Object.entries(s)) {
-      try {
-        out[name] = tensorSpec(spec.datatype as Datatype, spec.shape, { optional: spec.optional ?? false });
-      } catch (err) {
-        throw new ConfigError(
-          `python model '${model}' declares a bad ${kind} '${name}': ${(err as Error).message}`,
-        );
-      }
-    }
-    return out;
-  };
-  const inputs = specs("input", json.inputs);
-  const outputs = specs("output", json.outputs);
+  const inputs = declaredSpecs(`python model '${model}'`, "input", json.inputs);
+  const outputs = declaredSpecs(`python model '${model}'`, "output", json.outputs);
   return {
     ...(inputs !== undefined && { inputs }),
     ...(outputs !== undefined && { outputs }),
