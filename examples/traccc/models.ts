@@ -4,9 +4,10 @@
 //   TRACCC_DEVICE     cpu (default) | cuda | cuda:N
 //   TRACCC_INSTANCES  model instances (default 1 on the CPU, 2 on a GPU); each runs one event at a time
 //   TRACCC_OPTIONS    reconstruction cuts, "key=value,..." (README.md lists them)
+import { fileURLToPath } from "node:url";
 import { bind, native } from "tensorbind";
 
-const addon = new URL("./build/Release/traccc.node", import.meta.url).pathname;
+const addon = fileURLToPath(new URL("./build/Release/traccc.node", import.meta.url));
 const device = process.env.TRACCC_DEVICE ?? "cpu";
 const match = /^cuda(?::(\d+))?$/.exec(device);
 if (device !== "cpu" && match === null)
