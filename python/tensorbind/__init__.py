@@ -39,11 +39,13 @@ from tensorbind.decorators import (
     sample,
     tensor,
 )
+from tensorbind.errors import InvalidArgument
 
 __all__ = [
     "DATATYPES",
     "ConstantPadder",
     "DynamicBatcher",
+    "InvalidArgument",
     "ModelInfo",
     "QueuePolicy",
     "Request",

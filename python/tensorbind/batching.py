@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tensorbind._proxy import context
+from tensorbind.errors import InvalidArgument
 
 REQUESTS_ATTRIBUTE = "__tensorbind_requests__"
 
@@ -96,11 +97,6 @@ def batch_aware(fn: F) -> F:
     """Marks a hand-written function of a list of requests (returning one dict per request)."""
     setattr(fn, REQUESTS_ATTRIBUTE, True)
     return fn
-
-
-def _mark(wrapper: F) -> F:
-    setattr(wrapper, REQUESTS_ATTRIBUTE, True)
-    return wrapper
 
 
 def _then(value: Any, f: Callable[[Any], Any]) -> Any:
@@ -201,7 +197,7 @@ def batch(fn: F) -> F:
         names = list(requests[0].keys())
         for r in requests[1:]:
             if r.keys() != requests[0].keys():
-                raise ValueError("Cannot batch requests with different set of inputs keys")
+                raise InvalidArgument("Cannot batch requests with different set of inputs keys")
         sizes = [_batch_size(r) for r in requests]
         inputs = _merged_inputs(requests, names)
 
@@ -225,8 +221,7 @@ def batch(fn: F) -> F:
 
         return _then(fn(*args, **{**kwargs, **inputs}), split)
 
-    wrapper.__dict__.pop(REQUESTS_ATTRIBUTE, None)
-    return _mark(wrapper)  # type: ignore[return-value]
+    return batch_aware(wrapper)  # type: ignore[return-value]
 
 
 def sample(fn: F) -> F:
@@ -243,7 +238,7 @@ def sample(fn: F) -> F:
         ]
         return _each(calls, list)
 
-    return _mark(wrapper)  # type: ignore[return-value]
+    return batch_aware(wrapper)  # type: ignore[return-value]
 
 
 def group_by_keys(fn: F) -> F:
@@ -271,7 +266,7 @@ def group_by_keys(fn: F) -> F:
 
         return _each(calls, combine)
 
-    return _mark(wrapper)  # type: ignore[return-value]
+    return batch_aware(wrapper)  # type: ignore[return-value]
 
 
 def _value_key(value: Any) -> Any:
@@ -402,7 +397,7 @@ def first_value(*keys: str, squeeze_single_values: bool = True, strict: bool = T
 
     def replace(values: Any, name: str) -> Any:
         if strict and len(values) > 1 and not bool((values == values[:1]).all()):
-            raise ValueError(
+            raise InvalidArgument(
                 f"The values on the {name!r} input are not equal. To proceed, either disable strict mode in "
                 f"@first_value wrapper or ensure that the values always are consistent. "
                 f"The current values of {name!r} are {values!r}."
@@ -478,6 +473,6 @@ def fill_optionals(**defaults: Any) -> Callable[[F], F]:
                     request[name] = value
             return fn(requests, *args, **kwargs)
 
-        return _mark(wrapper)  # type: ignore[return-value]
+        return batch_aware(wrapper)  # type: ignore[return-value]
 
     return decorate

@@ -142,6 +142,13 @@ describe("python backend: user code", () => {
     expect(ok(r3).y?.toArray()).toEqual([1]);
   }, 30_000);
 
+  it("answers tensorbind.InvalidArgument as a bad request, other exceptions as internal errors", async () => {
+    const { backend } = await start("fail");
+    const [r] = await backend.execute([request([Tensor.fromArray("INT32", [1], [2000], "x")])], 0);
+    expect(isTensorbindError(r) && r.code).toBe("TB_ERR_INVALID_ARG");
+    expect((r as Error).message).toBe("InvalidArgument: x must be at most 1000");
+  }, 30_000);
+
   it("supports async def functions", async () => {
     const { backend } = await start("async_double");
     const out = ok((await backend.execute([request([Tensor.fromArray("FP32", [2], [1, 2], "x")])], 0))[0]);

@@ -24,6 +24,7 @@ from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm
 from tensorbind._proxy.loader import load_function
 from tensorbind.batching import make_requests, takes_requests
 from tensorbind.decorators import ModelInfo
+from tensorbind.errors import InvalidArgument
 
 log = logging.getLogger("tensorbind.worker")
 
@@ -130,6 +131,9 @@ class Worker:
             outputs = self.outputs_of(self.call(arrays))
             loc = encode_outputs(outputs, requested, specs, self.outputs)
             return {"ok": True, **loc}
+        except InvalidArgument as exc:  # the client's mistake: no traceback in the server log
+            log.info("request refused by the model function: %s", error_text(exc))
+            return {"ok": False, "error": error_text(exc), "invalid": True}
         except Exception as exc:
             log.error("model function failed:\n%s", traceback.format_exc().rstrip())
             return {"ok": False, "error": error_text(exc)}

@@ -1,4 +1,9 @@
-import { InternalError, toTensorbindError, UnavailableError } from "../../protocol/errors.js";
+import {
+  InternalError,
+  InvalidArgumentError,
+  toTensorbindError,
+  UnavailableError,
+} from "../../protocol/errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import type { ExecutionRequest, ExecutionResult } from "../backend.js";
 import { InputArena, OutputSegments } from "./arena.js";
@@ -242,7 +247,8 @@ export class PythonInstance {
     out: (ExecutionResult | Error | undefined)[],
   ): void {
     if (result === undefined || !result.ok) {
-      const err = new InternalError(result?.error ?? "the python worker sent no result for a call");
+      const message = result?.error ?? "the python worker sent no result for a call";
+      const err = result?.invalid ? new InvalidArgumentError(message) : new InternalError(message);
       for (const i of call.requests) out[i] = err;
       return;
     }

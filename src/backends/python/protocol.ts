@@ -86,7 +86,8 @@ export type CallResult =
   | ({ readonly ok: true } & OutputLocation)
   /** A function of requests answers each request with its own stream. */
   | { readonly ok: true; readonly parts: readonly OutputLocation[] }
-  | { readonly ok: false; readonly error: string };
+  /** `invalid`: the function raised tensorbind.InvalidArgument (the client's mistake). */
+  | { readonly ok: false; readonly error: string; readonly invalid?: boolean };
 
 export interface ResultMessage {
   readonly type: "result";
