@@ -1,6 +1,9 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "../logger.js";
+import { InternalError, MethodNotAllowedError, NotFoundError } from "../protocol/errors.js";
+import { listenOn } from "../protocol/http/listen.js";
+import { sendError } from "../protocol/http/respond.js";
+import { pathOf } from "../protocol/http/routes.js";
 import type { Telemetry } from "./telemetry.js";
 
 export interface MetricsServerOptions {
@@ -25,37 +28,30 @@ export class MetricsServer {
     this.#options = options;
     this.#log = log;
     this.#server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 10_000 }, (req, res) => {
-      const path = (req.url ?? "/").split("?", 1)[0];
-      const send = (
-        status: number,
-        body: string,
-        type = "application/json",
-        extra: Record<string, string> = {},
-      ) => {
-        res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body), ...extra });
-        res.end(req.method === "HEAD" ? undefined : body);
-      };
+      const path = pathOf(req.url);
       if (path !== "/metrics" && path !== "/metrics/") {
-        return send(
-          404,
-          JSON.stringify({ error: `no route for ${req.method ?? "?"} ${path}; use GET /metrics` }),
-        );
+        sendError(res, new NotFoundError(`no route for ${req.method ?? "?"} ${path}; use GET /metrics`));
+        return;
       }
       if (req.method !== "GET" && req.method !== "HEAD") {
-        return send(
-          405,
-          JSON.stringify({ error: `${req.method ?? "?"} is not allowed on /metrics; use GET` }),
-          undefined,
+        sendError(
+          res,
+          new MethodNotAllowedError(`${req.method ?? "?"} is not allowed on /metrics; use GET`),
           {
             Allow: "GET, HEAD",
           },
         );
+        return;
       }
+      const send = (text: string, contentType: string) => {
+        res.writeHead(200, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(text) });
+        res.end(req.method === "HEAD" ? undefined : text);
+      };
       this.#telemetry.metrics().then(
-        ({ text, contentType }) => send(200, text, contentType),
+        ({ text, contentType }) => send(text, contentType),
         (err: unknown) => {
           this.#log.error({ err }, "metrics collection failed");
-          send(500, JSON.stringify({ error: "metrics collection failed" }));
+          sendError(res, new InternalError("metrics collection failed"));
         },
       );
     });
@@ -63,22 +59,14 @@ export class MetricsServer {
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        reject(
-          err.code === "EADDRINUSE"
-            ? new Error(
-                `metrics port ${this.#options.port} on ${this.#options.host} is already in use; choose another with --metrics-port (0 picks a free one, --allow-metrics false turns metrics off)`,
-              )
-            : err,
-        );
-      };
-      this.#server.once("error", onError);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off("error", onError);
-        resolve((this.#server.address() as AddressInfo).port);
-      });
-    });
+    const { port, host } = this.#options;
+    return listenOn(
+      this.#server,
+      port,
+      host,
+      "metrics",
+      "--metrics-port (0 picks a free one, --allow-metrics false turns metrics off)",
+    );
   }
 
   /** Stops listening and closes every connection (a scrape in progress is cut short). Idempotent. */

@@ -6,6 +6,7 @@ import type { InferenceCore } from "../core.js";
 import { MethodNotAllowedError, NotFoundError } from "../errors.js";
 import { readBody } from "./body.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
+import { listenOn } from "./listen.js";
 import { sendError, sendJson } from "./respond.js";
 import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
 
@@ -82,22 +83,8 @@ export class HttpFrontend {
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        reject(
-          err.code === "EADDRINUSE"
-            ? new Error(
-                `HTTP port ${this.#options.port} on ${this.#options.host} is already in use; choose another with --http-port (0 picks a free one)`,
-              )
-            : err,
-        );
-      };
-      this.#server.once("error", onError);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off("error", onError);
-        resolve((this.#server.address() as AddressInfo).port);
-      });
-    });
+    const { port, host } = this.#options;
+    return listenOn(this.#server, port, host, "HTTP", "--http-port (0 picks a free one)");
   }
 
   get port(): number {

@@ -1,0 +1,29 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * Starts a node:http server on host:port and resolves with the bound port (useful with port 0).
+ * A port in use is an error that names it and says how to choose another (`flag`, e.g. "--http-port").
+ */
+export function listenOn(
+  server: Server,
+  port: number,
+  host: string,
+  what: string,
+  hint: string,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === "EADDRINUSE"
+          ? new Error(`${what} port ${port} on ${host} is already in use; choose another with ${hint}`)
+          : err,
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
