@@ -40,7 +40,8 @@ const us = (ns: number) => Math.floor(ns / 1000);
  */
 export function createExposition(src: ExpositionSource): Exposition {
   const prom = new PromRegistry();
-  registerInferenceMetrics(prom, src.models, src.histograms);
+  const scrape = new ScrapeView(src.models, src.histograms);
+  registerInferenceMetrics(prom, src.models, scrape);
   new Gauge({
     name: "tensorbind_info",
     help: "Constant 1, labelled with the tensorbind version and the server id",
@@ -59,14 +60,42 @@ export function createExposition(src: ExpositionSource): Exposition {
         gpuRegistered = true;
         registerGpuMetrics(prom, gpu);
       }
+      scrape.reset();
       return prom.metrics();
     },
   };
 }
 
-function registerInferenceMetrics(prom: PromRegistry, models: Registry, histograms: HistogramSet): void {
-  const snapshots = () =>
-    models.list().map((m) => [labelsOf(m), m.stats.snapshot()] as [Labels, ModelStatistics]);
+/** What one scrape reads, taken once however many metric families read it. */
+class ScrapeView {
+  readonly #models: Registry;
+  readonly #histograms: HistogramSet;
+  #snapshots: [Labels, ModelStatistics][] | undefined;
+  #attached: ReturnType<HistogramSet["attach"]> | undefined;
+
+  constructor(models: Registry, histograms: HistogramSet) {
+    this.#models = models;
+    this.#histograms = histograms;
+  }
+
+  reset(): void {
+    this.#snapshots = undefined;
+    this.#attached = undefined;
+  }
+
+  snapshots(): [Labels, ModelStatistics][] {
+    this.#snapshots ??= this.#models.list().map((m) => [labelsOf(m), m.stats.snapshot()]);
+    return this.#snapshots;
+  }
+
+  histograms(): ReturnType<HistogramSet["attach"]> {
+    this.#attached ??= this.#histograms.attach();
+    return this.#attached;
+  }
+}
+
+function registerInferenceMetrics(prom: PromRegistry, models: Registry, scrape: ScrapeView): void {
+  const snapshots = () => scrape.snapshots();
   const counter = (name: string, help: string, value: (s: ModelStatistics) => number) =>
     new Counter({
       name,
@@ -189,7 +218,7 @@ function registerInferenceMetrics(prom: PromRegistry, models: Registry, histogra
   );
 
   const series = (pick: (h: ModelHistograms) => BucketHistogram) => () =>
-    histograms.attach().map((h) => ({ labels: h.labels, histogram: pick(h) }));
+    scrape.histograms().map((h) => ({ labels: h.labels, histogram: pick(h) }));
   registerHistogram(
     prom,
     "tensorbind_request_duration_seconds",
