@@ -139,3 +139,12 @@ export function unknownModelError(name: string, version?: string): NotFoundError
     ? new NotFoundError(`Request for unknown model: '${name}' is not found`)
     : new NotFoundError(`Request for unknown model: '${name}' version ${version} is not found`);
 }
+
+/**
+ * Whether an error is the server's own fault (a model that failed, a bad configuration), logged
+ * as an error with its cause; bad input, overload, deadlines and cancellations are logged at
+ * debug level by both frontends.
+ */
+export function isServerFault(e: TensorbindError): boolean {
+  return e.code === "TB_ERR_INTERNAL" || e.code === "TB_ERR_CONFIG";
+}

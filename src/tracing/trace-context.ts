@@ -64,10 +64,22 @@ export function requestTrace(
   return { ...parent, ...(rid !== undefined ? { requestId: rid } : {}) };
 }
 
-/** The first value of a header or metadata entry that may repeat. */
-export function firstValue(
-  v: string | string[] | Buffer | (string | Buffer)[] | undefined,
-): string | undefined {
+/** A header or metadata entry as node:http or grpc-js gives it; it may repeat. */
+type HeaderValue = string | string[] | Buffer | (string | Buffer)[] | undefined;
+
+/**
+ * The trace context of a request from its headers (HTTP) or metadata (gRPC), read through
+ * `get`; the first value counts when one repeats.
+ *
+ * @example
+ * traceOf((name) => req.headers[name]);            // node:http
+ * traceOf((name) => call.metadata.get(name));      // grpc-js
+ */
+export function traceOf(get: (name: string) => HeaderValue): RequestTrace | undefined {
+  return requestTrace(firstHeader(get("traceparent")), firstHeader(get("x-request-id")));
+}
+
+function firstHeader(v: HeaderValue): string | undefined {
   const first = Array.isArray(v) ? v[0] : v;
   return first === undefined ? undefined : typeof first === "string" ? first : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Metadata } from "@grpc/grpc-js";
-import { firstValue, type RequestTrace, requestTrace } from "../../tracing/trace-context.js";
+import { type RequestTrace, traceOf } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { decodeInferRequest, encodeInferResponse, requestDeadline } from "./codec.js";
 import type { ModelInferRequestMsg, ModelInferResponseOut } from "./messages.js";
@@ -30,8 +30,5 @@ export async function inferOne(
 
 /** The trace context of a call from its `traceparent` and `x-request-id` metadata. */
 export function callTrace(metadata: Metadata): RequestTrace | undefined {
-  return requestTrace(
-    firstValue(metadata.get("traceparent") as (string | Buffer)[]),
-    firstValue(metadata.get("x-request-id") as (string | Buffer)[]),
-  );
+  return traceOf((name) => metadata.get(name));
 }

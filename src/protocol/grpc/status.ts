@@ -1,6 +1,6 @@
 import { Metadata, type ServerErrorResponse } from "@grpc/grpc-js";
 import type { Logger } from "../../logger.js";
-import { type TensorbindError, toTensorbindError } from "../errors.js";
+import { isServerFault, type TensorbindError, toTensorbindError } from "../errors.js";
 
 /**
  * A thrown error → the gRPC status the call ends with, through the shared STATUS_TABLE
@@ -23,8 +23,7 @@ export function toServiceError(
 /** Converts and logs like toServiceError, for errors reported in-band (stream error_message). */
 export function logged(err: unknown, log: Logger, method: string): TensorbindError {
   const e = toTensorbindError(err);
-  if (e.code === "TB_ERR_INTERNAL" || e.code === "TB_ERR_CONFIG")
-    log.error({ err: e, cause: e.cause, method }, "gRPC call failed");
+  if (isServerFault(e)) log.error({ err: e, cause: e.cause, method }, "gRPC call failed");
   else log.debug({ code: e.code, msg: e.message, method }, "gRPC call rejected");
   return e;
 }

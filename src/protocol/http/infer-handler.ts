@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DATATYPES } from "../../tensor/datatypes.js";
-import { firstValue, requestTrace } from "../../tracing/trace-context.js";
+import { traceOf } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { InferRequest, Parameters } from "../infer.js";
@@ -42,7 +42,7 @@ export async function handleInfer(
 
   // The `timeout` parameter stays a parameter: the model's queue policy decides what it does.
   const parameters = forwardHeaders(decoded.request.parameters, req, options.headerForwardPattern);
-  const trace = requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"]));
+  const trace = traceOf((name) => req.headers[name]);
   const request: InferRequest = {
     ...decoded.request,
     parameters,

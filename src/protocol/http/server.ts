@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "../../logger.js";
-import { firstValue, requestTrace, traceFields } from "../../tracing/trace-context.js";
+import { traceFields, traceOf } from "../../tracing/trace-context.js";
 import type { InferenceCore } from "../core.js";
-import { MethodNotAllowedError, NotFoundError } from "../errors.js";
+import { isServerFault, MethodNotAllowedError, NotFoundError } from "../errors.js";
 import { readBody } from "./body.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
 import { listenOn } from "./listen.js";
@@ -126,11 +126,8 @@ export class HttpFrontend {
         err instanceof MethodNotAllowedError ? { Allow: match?.method ?? "GET" } : {},
       );
       // The caller's ids, when it sent them, so that the line joins its trace.
-      const ids = traceFields(
-        requestTrace(firstValue(req.headers.traceparent), firstValue(req.headers["x-request-id"])),
-      );
-      if (e.status.http >= 500 && e.code !== "TB_ERR_UNAVAILABLE")
-        this.#log.error({ err: e, cause: e.cause, path, ...ids }, "request failed");
+      const ids = traceFields(traceOf((name) => req.headers[name]));
+      if (isServerFault(e)) this.#log.error({ err: e, cause: e.cause, path, ...ids }, "request failed");
       else this.#log.debug({ code: e.code, msg: e.message, path, ...ids }, "request rejected");
       // A body we refused to read must not be parsed as the next request on this connection.
       if (!req.complete) res.once("finish", () => req.socket.destroy());
