@@ -235,6 +235,27 @@ TEST(unsorted_cells_give_the_same_tracks) {
   CHECK(same_bytes(reconstruct(*cpu, ev), reconstruct(*cpu, rev)));
 }
 
+TEST(fit_quality_cut_drops_short_bad_and_nan_fits) {
+  RecoConfig cfg;  // min_hits 5, chi2_ndf_max 4
+  auto candidate = [](int n, float chi2, int first_hit) {
+    Candidate c{};
+    c.n = n;
+    for (int k = 0; k < n; ++k) c.hits[k] = first_hit + k;
+    c.chi2 = chi2;
+    return c;
+  };
+  const Candidate good = candidate(6, 4.0f * 7, 0);  // ndf 7: exactly at the cut
+  const Candidate bad = candidate(6, 4.0f * 7 + 0.01f, 10);
+  const Candidate nan = candidate(6, std::nanf(""), 20);
+  const Candidate few = candidate(4, 0.0f, 30);
+  CHECK(track_ndf(good) == 7);
+  CHECK(passes_fit_quality(cfg, good));
+  CHECK(!passes_fit_quality(cfg, bad) && !passes_fit_quality(cfg, nan) && !passes_fit_quality(cfg, few));
+  const Candidate cands[] = {bad, nan, good, few};
+  const std::vector<int> selected = resolve_ambiguities(cfg, cands, 4, 40);
+  CHECK(selected.size() == 1 && selected[0] == 2);
+}
+
 TEST(options_are_set_by_name_and_checked) {
   RecoConfig c;
   set_option(&c, "chi2_max", 9);

@@ -120,7 +120,7 @@ __global__ void k_follow(SeedInputs in, const Seed* seeds, int n, Candidate* can
   follow_seed(in, seeds, s, &c);
   cands[s] = c;
   // The same pre-selection as resolve_ambiguities: only these travel back to the host.
-  keep_flag[s] = (c.n >= cfg.min_hits && c.chi2 <= cfg.chi2_ndf_max * (2 * c.n - 5)) ? 1 : 0;
+  keep_flag[s] = passes_fit_quality(cfg, c) ? 1 : 0;
 }
 
 __global__ void k_compact_candidates(const Candidate* cands, const int* flag, const int* offset, int n,

@@ -27,7 +27,8 @@ struct ModuleCells {
 void index_cells(const Detector& det, const CellsView& cells, ModuleCells* out);
 
 /**
- * Greedy ambiguity resolution: candidates with enough hits and a good chi2/ndf, best first
+ * Greedy ambiguity resolution: candidates with enough hits and a good chi2/ndf
+ * (passes_fit_quality), best first
  * (more hits, then lower chi2, then seed order), each accepted unless it shares more than
  * cfg.max_shared measurements with those already accepted. Returns indices into `cands`.
  */
