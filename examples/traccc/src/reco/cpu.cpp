@@ -61,12 +61,7 @@ class CpuReconstructor final : public Reconstructor {
     const int keep = std::min(cfg_.seed_max_per_middle, kMaxSeedsPerMiddle);
     slots_.resize(static_cast<size_t>(n_meas) * keep);
     slot_count_.assign(n_meas, 0);
-    for_each(n_meas, [&](int j) {
-      Seed tmp[kMaxSeedsPerMiddle];
-      const int k = find_seeds(in, j, tmp);
-      std::copy_n(tmp, k, slots_.data() + static_cast<size_t>(j) * keep);
-      slot_count_[j] = k;
-    });
+    for_each(n_meas, [&](int j) { seed_slots(in, j, keep, slots_.data(), slot_count_.data()); });
     seeds_.clear();
     for (int j = 0; j < n_meas; ++j)
       seeds_.insert(seeds_.end(), slots_.begin() + static_cast<ptrdiff_t>(j) * keep,

@@ -99,11 +99,7 @@ __global__ void k_spacepoints(Detector det, const Measurement* meas, int n, Spac
 
 __global__ void k_seeds(SeedInputs in, int n, int keep, Seed* slots, int* slot_count) {
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  if (j >= n) return;
-  Seed tmp[kMaxSeedsPerMiddle];
-  const int k = find_seeds(in, j, tmp);
-  for (int i = 0; i < k; ++i) slots[static_cast<size_t>(j) * keep + i] = tmp[i];
-  slot_count[j] = k;
+  if (j < n) seed_slots(in, j, keep, slots, slot_count);
 }
 
 __global__ void k_compact_seeds(const Seed* slots, const int* slot_count, const int* offset, int n, int keep,
