@@ -168,6 +168,24 @@ TEST(geometry_ids_round_trip_and_unknown_ones_are_refused) {
   CHECK(module_of_geometry_id(kDet, (17ULL << 56) | (2ULL << 36) | (1ULL << 20) | 1) < 0);
 }
 
+TEST(local_and_global_coordinates_round_trip) {
+  for (int m : {0, 17, kDet.layers[3].module_offset + 5, kDet.n_modules - 1}) {
+    double phi_c;
+    double z_c;
+    module_centre(kDet, m, &phi_c, &z_c);
+    double loc0;
+    double loc1;
+    to_local(kDet, m, phi_c, z_c, &loc0, &loc1);
+    CHECK(loc0 == 0.0 && loc1 == 0.0);
+    double phi;
+    double z;
+    to_global(kDet, m, 1.25, -3.5, &phi, &z);
+    to_local(kDet, m, phi, z, &loc0, &loc1);
+    CHECK_NEAR(loc0, 1.25, 1e-9);
+    CHECK_NEAR(loc1, -3.5, 1e-9);
+  }
+}
+
 // ---- clustering
 
 TEST(ccl_finds_8_connected_clusters_and_numbers_them_by_first_cell) {

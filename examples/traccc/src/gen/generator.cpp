@@ -231,11 +231,9 @@ Event generate_event(const Detector& det, const GeneratorConfig& cfg, uint64_t i
           continue;  // beyond this layer's length: no material, no hit
         }
         const int module = l.module_offset + iz * l.n_phi + iphi;
-        double phi_c;
-        double z_c;
-        module_centre(det, module, &phi_c, &z_c);
-        const double loc0 = l.r * wrap_phi(s.phi - phi_c);
-        const double loc1 = s.z - z_c;
+        double loc0;
+        double loc1;
+        to_local(det, module, s.phi, s.z, &loc0, &loc1);
         int ch0;
         int ch1;
         if (rng.uniform() < cfg.hit_efficiency && channel_of(l, loc0, loc1, &ch0, &ch1)) {

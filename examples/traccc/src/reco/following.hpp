@@ -161,17 +161,15 @@ TRACCC_HD inline void fit_track(const SeedInputs& in, const Seed* seeds, const C
     time += m.time;
     if (h > 0) scatter(in.det, li, &s);
   }
-  const Measurement& first = in.meas[c.hits[0]];
-  double phi_c;
-  double z_c;
-  module_centre(in.det, first.module, &phi_c, &z_c);
-  const double r = in.det.layers[layer_of_module(in.det, first.module)].r;
+  double loc0;
+  double loc1;
+  to_local(in.det, in.meas[c.hits[0]].module, s.x[0], s.x[1], &loc0, &loc1);
   const double theta = std::atan2(1.0, s.x[3]);
   float* tp = out.trk_params + static_cast<size_t>(track) * kTrkParamColumns;
   tp[0] = static_cast<float>(chi2);
   tp[1] = static_cast<float>(track_ndf(c));
-  tp[2] = static_cast<float>(r * wrap_phi(s.x[0] - phi_c));
-  tp[3] = static_cast<float>(s.x[1] - z_c);
+  tp[2] = static_cast<float>(loc0);
+  tp[3] = static_cast<float>(loc1);
   tp[4] = static_cast<float>(s.x[2]);
   tp[5] = static_cast<float>(theta);
   tp[6] = static_cast<float>(s.x[4] * std::sin(theta));
