@@ -4,7 +4,6 @@
 // several instances (one per server thread) share a GPU without allocating per event.
 #include <cuda_runtime.h>
 
-#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -157,15 +156,6 @@ __global__ void k_scan(const int* in, int n, int* out) {
   if (tid == kScanThreads - 1) out[n] = part[tid];
 }
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point& t0) {
-  const auto t1 = Clock::now();
-  const double ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-  t0 = t1;
-  return ms;
-}
-
 class CudaReconstructor final : public Reconstructor {
  public:
   CudaReconstructor(const RecoConfig& cfg, int device) : cfg_(cfg), det_(make_detector()), device_(device) {
@@ -176,21 +166,15 @@ class CudaReconstructor final : public Reconstructor {
                                " visible)");
     check(cudaSetDevice(device_), "cudaSetDevice");
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    cudaDeviceProp prop{};
-    check(cudaGetDeviceProperties(&prop, device_), "cudaGetDeviceProperties");
-    name_ = std::string("cuda:") + std::to_string(device_) + " " + prop.name;
   }
   ~CudaReconstructor() override {
     if (stream_) cudaStreamDestroy(stream_);
   }
 
-  std::string device() const override { return name_; }
-
   void run(const CellsView& cells, TracksResult* out) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     RecoStats st;
-    auto t0 = Clock::now();
-    const auto start = t0;
+    StageTimer timer;
     index_cells(det_, cells, &mc_);
     st.cells = cells.n;
     const int n_mod = det_.n_modules;
@@ -201,7 +185,7 @@ class CudaReconstructor final : public Reconstructor {
     copy_in(pos, mc_.positions, 4 * static_cast<size_t>(n_cells));
     copy_in(prop, mc_.properties, 2 * static_cast<size_t>(n_cells));
     copy_in(cell_begin, mc_.cell_begin.data(), n_mod + 1);
-    st.ms_prepare = ms_since(t0);
+    st.ms_prepare = timer.lap();
 
     // Clustering and measurements.
     int* parent = d_parent_.ensure(n_cells + 1);
@@ -218,7 +202,7 @@ class CudaReconstructor final : public Reconstructor {
     if (n_meas > 0) k_spacepoints<<<blocks(n_meas), kBlock, 0, stream_>>>(det_, meas, n_meas, sps);
     check(cudaGetLastError(), "clustering kernels");
     st.measurements = static_cast<size_t>(n_meas);
-    st.ms_clustering = ms_since(t0);
+    st.ms_clustering = timer.lap();
 
     // Seeding.
     const SeedInputs in{det_, cfg_, sps, meas, meas_begin};
@@ -234,7 +218,7 @@ class CudaReconstructor final : public Reconstructor {
       k_compact_seeds<<<blocks(n_meas), kBlock, 0, stream_>>>(slots, slot_count, slot_offset, n_meas, keep, seeds);
     check(cudaGetLastError(), "seeding kernels");
     st.seeds = static_cast<size_t>(n_seeds);
-    st.ms_seeding = ms_since(t0);
+    st.ms_seeding = timer.lap();
 
     // Track following; only candidates that pass the pre-selection are copied back.
     Candidate* cands = d_cands_.ensure(n_seeds + 1);
@@ -249,7 +233,7 @@ class CudaReconstructor final : public Reconstructor {
     copy_out(h_good, good, n_good);
     check(cudaStreamSynchronize(stream_), "track following");
     st.candidates = static_cast<size_t>(n_good);
-    st.ms_following = ms_since(t0);
+    st.ms_following = timer.lap();
 
     const std::vector<int> selected = resolve_ambiguities(cfg_, h_good, n_good, n_meas);
     std::vector<int> rows;
@@ -261,7 +245,7 @@ class CudaReconstructor final : public Reconstructor {
       h_sel[t] = h_good[selected[t]];
       h_rows[t] = rows[t];
     }
-    st.ms_ambiguity = ms_since(t0);
+    st.ms_ambiguity = timer.lap();
 
     // Fit and outputs.
     Candidate* sel = d_sel_.ensure(n_tracks + 1);
@@ -287,8 +271,8 @@ class CudaReconstructor final : public Reconstructor {
     copy_out(out->geometry_ids.data(), gids, out->geometry_ids.size());
     check(cudaStreamSynchronize(stream_), "fit");
     st.tracks = static_cast<size_t>(n_tracks);
-    st.ms_fit = ms_since(t0);
-    st.ms_total = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    st.ms_fit = timer.lap();
+    st.ms_total = timer.total();
     out->stats = st;
   }
 
@@ -311,7 +295,6 @@ class CudaReconstructor final : public Reconstructor {
   RecoConfig cfg_;
   Detector det_;
   int device_;
-  std::string name_;
   cudaStream_t stream_ = nullptr;
   ModuleCells mc_;
   DeviceBuffer<int64_t> d_pos_, d_gids_;

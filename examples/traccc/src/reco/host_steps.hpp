@@ -1,12 +1,32 @@
 // The host-side steps shared by the CPU and CUDA pipelines: validating and indexing the input
-// cells, and the greedy ambiguity resolution between track candidates.
+// cells, the greedy ambiguity resolution between track candidates, and the stage timings.
 #pragma once
 
+#include <chrono>
 #include <vector>
 
 #include "reco.hpp"
 
 namespace traccc {
+
+/** Wall-clock timings of the stages of one event (RecoStats' ms_* fields). */
+class StageTimer {
+ public:
+  /** Milliseconds since the previous lap (the first: since construction). */
+  double lap() {
+    const Clock::time_point now = Clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+  /** Milliseconds since construction. */
+  double total() const { return std::chrono::duration<double, std::milli>(Clock::now() - start_).count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start_ = Clock::now();
+  Clock::time_point last_ = start_;
+};
 
 /** Input cells grouped by module: `cell_begin` is the CSR over dense module indices. */
 struct ModuleCells {

@@ -47,10 +47,4 @@ void set_option(RecoConfig* cfg, const std::string& key, double value) {
   throw std::invalid_argument("unknown reconstruction option: " + key);
 }
 
-std::vector<std::string> option_names() {
-  std::vector<std::string> names;
-  for (const Field& f : kFields) names.emplace_back(f.name);
-  return names;
-}
-
 }  // namespace traccc

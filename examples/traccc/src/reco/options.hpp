@@ -2,7 +2,6 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "types.hpp"
 
@@ -10,8 +9,5 @@ namespace traccc {
 
 /** Sets one field; throws std::invalid_argument for an unknown key or a value out of range. */
 void set_option(RecoConfig* cfg, const std::string& key, double value);
-
-/** The names set_option knows. */
-std::vector<std::string> option_names();
 
 }  // namespace traccc
