@@ -293,6 +293,19 @@ TEST(options_are_set_by_name_and_checked) {
     threw = true;
   }
   CHECK(threw);
+  set_option(&c, "max_holes=3");
+  set_option(&c, "chi2_ndf_max=2.5 ");
+  CHECK(c.max_holes == 3 && c.chi2_ndf_max == 2.5);
+  for (const char* bad : {"max_holes", "max_holes=", "max_holes=abc", "max_holes=3x", "max_holes=99", "nope=1"}) {
+    threw = false;
+    try {
+      set_option(&c, bad);
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    CHECK(threw);
+  }
+  CHECK(c.max_holes == 3);
 }
 
 // ---- generator and files
