@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/helix.hpp"
@@ -318,6 +319,37 @@ TEST(events_are_a_pure_function_of_seed_and_index) {
   CHECK(a.cell_positions == b.cell_positions && a.cell_properties == b.cell_properties && a.particles == b.particles);
   CHECK(a.cell_positions != c.cell_positions);
   CHECK(a.n_cells() > 1000 && a.n_hits() > 500 && a.n_particles() > 100);
+}
+
+TEST(generated_particles_keep_to_the_pt_range) {
+  for (const auto& range : {std::pair<double, double>{2.0, 5.0}, {150.0, 400.0}}) {
+    GeneratorConfig g{5, 5};
+    g.pt_min = range.first;
+    g.pt_max = range.second;
+    const Event ev = generate_event(kDet, g, 0);
+    CHECK(ev.n_particles() > 50);
+    double lo = 1e30;
+    double hi = 0;
+    for (size_t p = 0; p < ev.n_particles(); ++p) {
+      const double pt = ev.particles[p * kParticleColumns + kPartPt];
+      lo = std::fmin(lo, pt);
+      hi = std::fmax(hi, pt);
+    }
+    CHECK(lo >= g.pt_min && hi <= g.pt_max);
+    CHECK(hi > lo);
+  }
+  for (const auto& range : {std::pair<double, double>{5.0, 5.0}, {0.0, 1.0}, {3.0, 2.0}}) {
+    GeneratorConfig g{2, 5};
+    g.pt_min = range.first;
+    g.pt_max = range.second;
+    bool threw = false;
+    try {
+      generate_event(kDet, g, 0);
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    CHECK(threw);
+  }
 }
 
 TEST(events_look_like_the_workload) {
