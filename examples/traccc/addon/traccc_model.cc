@@ -24,9 +24,11 @@ traccc::RecoConfig config_from_env() {
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
-    const auto eq = item.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument("TRACCC_OPTIONS: '" + item + "' is not key=value");
-    traccc::set_option(&cfg, item.substr(0, eq), std::stod(item.substr(eq + 1)));
+    try {
+      traccc::set_option(&cfg, item);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("TRACCC_OPTIONS: ") + e.what());
+    }
   }
   return cfg;
 }

@@ -99,12 +99,8 @@ int main(int argc, char** argv) try {
     else if (a == "--dump") dump = value();
     else if (a == "--json") json = value();
     else if (a == "--quiet") quiet = true;
-    else if (a == "--set") {
-      const std::string kv = value();
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos) throw std::invalid_argument("--set wants key=value");
-      set_option(&cfg, kv.substr(0, eq), std::stod(kv.substr(eq + 1)));
-    } else {
+    else if (a == "--set") set_option(&cfg, value());
+    else {
       usage();
       return 2;
     }

@@ -136,6 +136,26 @@ TRACCC_HD inline void module_centre(const Detector& d, int module, double* phi_c
   *z_c = -l.half_z + (iz + 0.5) * l.mod_l;
 }
 
+/** Local coordinates (loc0, loc1) on `module` of the global point (phi, z) of its layer. */
+TRACCC_HD inline void to_local(const Detector& d, int module, double phi, double z, double* loc0, double* loc1) {
+  const double r = d.layers[layer_of_module(d, module)].r;
+  double phi_c;
+  double z_c;
+  module_centre(d, module, &phi_c, &z_c);
+  *loc0 = r * wrap_phi(phi - phi_c);
+  *loc1 = z - z_c;
+}
+
+/** Global (phi, z) of the local coordinates (loc0, loc1) on `module`: the inverse of to_local. */
+TRACCC_HD inline void to_global(const Detector& d, int module, double loc0, double loc1, double* phi, double* z) {
+  const double r = d.layers[layer_of_module(d, module)].r;
+  double phi_c;
+  double z_c;
+  module_centre(d, module, &phi_c, &z_c);
+  *phi = wrap_phi(phi_c + loc0 / r);
+  *z = z_c + loc1;
+}
+
 /** Module indices (iphi, iz) containing a point of layer `layer`; false outside |z| <= half_z. */
 TRACCC_HD inline bool locate(const Detector& d, int layer, double phi, double z, int* iphi, int* iz) {
   const LayerDesc& l = d.layers[layer];

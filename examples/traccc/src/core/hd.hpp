@@ -28,11 +28,6 @@ TRACCC_HD inline double wrap_phi(double a) {
 }
 
 template <class T>
-TRACCC_HD inline T clamp_val(T v, T lo, T hi) {
-  return v < lo ? lo : (v > hi ? hi : v);
-}
-
-template <class T>
 TRACCC_HD inline T min_val(T a, T b) {
   return a < b ? a : b;
 }

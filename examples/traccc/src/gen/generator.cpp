@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <unordered_map>
 
 #include "../core/helix.hpp"
@@ -11,11 +14,12 @@
 namespace traccc {
 namespace {
 
-// Falling pT spectrum, f(pT) ~ pT (1 + pT / (n T))^-n (Tsallis-like): ~17% of particles above
-// 1 GeV, a power-law tail to 100 GeV. Sampled through a tabulated inverse CDF on a log grid.
+// Falling pT spectrum, f(pT) ~ pT (1 + pT / (n T))^-n (Tsallis-like), on [lo, hi]: with the
+// default 0.1-100 GeV, ~17% of particles above 1 GeV and a power-law tail. Sampled through a
+// tabulated inverse CDF on a log grid.
 class PtSpectrum {
  public:
-  PtSpectrum(double lo, double hi) {
+  PtSpectrum(double lo, double hi) : lo_(lo), hi_(hi) {
     const double n = 5.0;
     const double temp = 0.12;
     const double llo = std::log(lo);
@@ -35,20 +39,35 @@ class PtSpectrum {
     for (auto& c : cdf_) c /= acc;
   }
 
+  bool covers(double lo, double hi) const { return lo == lo_ && hi == hi_; }
+
+  /** A pT in [lo, hi]: the clamp only catches the last-bit rounding of exp(log(x)) at the ends. */
   double sample(Rng& rng) const {
     const double u = rng.uniform();
     const auto it = std::upper_bound(cdf_.begin(), cdf_.end(), u);
     const size_t i = std::min<size_t>(std::max<size_t>(it - cdf_.begin(), 1), kBins);
     const double f = (u - cdf_[i - 1]) / std::max(cdf_[i] - cdf_[i - 1], 1e-300);
-    return std::exp(std::log(pt_[i - 1]) + f * (std::log(pt_[i]) - std::log(pt_[i - 1])));
+    return std::clamp(std::exp(std::log(pt_[i - 1]) + f * (std::log(pt_[i]) - std::log(pt_[i - 1]))), lo_, hi_);
   }
 
  private:
   static constexpr int kBins = 4000;
+  double lo_;
+  double hi_;
   std::vector<double> pt_;
   std::vector<double> cdf_;
   double last_ = 0;
 };
+
+/** The spectrum of the configured range, tabulated once per thread and range (not per event). */
+const PtSpectrum& spectrum_for(const GeneratorConfig& cfg) {
+  if (!(cfg.pt_min > 0 && cfg.pt_min < cfg.pt_max && std::isfinite(cfg.pt_max)))
+    throw std::invalid_argument("generator pT range must satisfy 0 < pt_min < pt_max, got [" +
+                                std::to_string(cfg.pt_min) + ", " + std::to_string(cfg.pt_max) + "]");
+  thread_local std::unique_ptr<PtSpectrum> cached;
+  if (!cached || !cached->covers(cfg.pt_min, cfg.pt_max)) cached = std::make_unique<PtSpectrum>(cfg.pt_min, cfg.pt_max);
+  return *cached;
+}
 
 struct CellAcc {
   int module;
@@ -188,7 +207,7 @@ void digitise(EventBuilder& out, const LayerDesc& l, int module, const CylState&
 }  // namespace
 
 Event generate_event(const Detector& det, const GeneratorConfig& cfg, uint64_t index) {
-  static const PtSpectrum spectrum(0.1, 100.0);
+  const PtSpectrum& spectrum = spectrum_for(cfg);
   uint64_t mix = cfg.seed * 0x9e3779b97f4a7c15ULL + index;
   Rng rng(splitmix64(mix));
   EventBuilder out(det);
@@ -204,9 +223,7 @@ Event generate_event(const Detector& det, const GeneratorConfig& cfg, uint64_t i
     const int n = rng.poisson(cfg.particles_per_vertex);
     for (int k = 0; k < n; ++k) {
       ++particle_id;
-      double pt;
-      do pt = spectrum.sample(rng);
-      while (pt < cfg.pt_min || pt > cfg.pt_max);
+      const double pt = spectrum.sample(rng);
       const double eta = rng.uniform(-cfg.eta_max, cfg.eta_max);
       const double phi = rng.uniform(-kPi, kPi);
       const double q = rng.uniform() < 0.5 ? -1.0 : 1.0;
@@ -231,11 +248,9 @@ Event generate_event(const Detector& det, const GeneratorConfig& cfg, uint64_t i
           continue;  // beyond this layer's length: no material, no hit
         }
         const int module = l.module_offset + iz * l.n_phi + iphi;
-        double phi_c;
-        double z_c;
-        module_centre(det, module, &phi_c, &z_c);
-        const double loc0 = l.r * wrap_phi(s.phi - phi_c);
-        const double loc1 = s.z - z_c;
+        double loc0;
+        double loc1;
+        to_local(det, module, s.phi, s.z, &loc0, &loc1);
         int ch0;
         int ch1;
         if (rng.uniform() < cfg.hit_efficiency && channel_of(l, loc0, loc1, &ch0, &ch1)) {

@@ -21,7 +21,10 @@ struct GeneratorConfig {
   double cell_threshold = 0.05;       // fraction of a hit's charge a cell needs to fire
 };
 
-/** Generates event `index` of the stream defined by `config` (deterministic). */
+/**
+ * Generates event `index` of the stream defined by `config` (deterministic). Throws
+ * std::invalid_argument unless 0 < pt_min < pt_max.
+ */
 Event generate_event(const Detector& det, const GeneratorConfig& config, uint64_t index);
 
 }  // namespace traccc

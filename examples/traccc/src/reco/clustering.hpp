@@ -101,18 +101,17 @@ TRACCC_HD inline void measure_module(const Detector& det, int module, const int6
   }
 }
 
-/** Global position of a measurement. */
+/** Global position of a measurement (the point measured_point gives, in x, y, z). */
 TRACCC_HD inline Spacepoint make_spacepoint(const Detector& det, const Measurement& m) {
   const int li = layer_of_module(det, m.module);
   const double r = det.layers[li].r;
-  double phi_c;
-  double z_c;
-  module_centre(det, m.module, &phi_c, &z_c);
-  const double phi = wrap_phi(phi_c + m.loc0 / r);
+  double phi;
+  double z;
+  to_global(det, m.module, m.loc0, m.loc1, &phi, &z);
   Spacepoint sp;
   sp.x = static_cast<float>(r * std::cos(phi));
   sp.y = static_cast<float>(r * std::sin(phi));
-  sp.z = static_cast<float>(z_c + m.loc1);
+  sp.z = static_cast<float>(z);
   sp.r = static_cast<float>(r);
   sp.phi = static_cast<float>(phi);
   sp.layer = li;

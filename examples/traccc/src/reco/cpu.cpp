@@ -1,6 +1,5 @@
 // The CPU chain: each stage is a loop over the same per-element functions the CUDA kernels call.
 #include <algorithm>
-#include <chrono>
 #include <numeric>
 
 #include "../core/rng.hpp"
@@ -12,28 +11,16 @@
 namespace traccc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point& t0) {
-  const auto t1 = Clock::now();
-  const double ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-  t0 = t1;
-  return ms;
-}
-
 class CpuReconstructor final : public Reconstructor {
  public:
   CpuReconstructor(const RecoConfig& cfg, uint64_t shuffle) : cfg_(cfg), det_(make_detector()), shuffle_(shuffle) {}
 
-  std::string device() const override { return "cpu"; }
-
   void run(const CellsView& cells, TracksResult* out) override {
     RecoStats st;
-    auto t0 = Clock::now();
-    const auto start = t0;
+    StageTimer timer;
     index_cells(det_, cells, &mc_);
     st.cells = cells.n;
-    st.ms_prepare = ms_since(t0);
+    st.ms_prepare = timer.lap();
 
     // Clustering and measurements, one module per element.
     const int n_mod = det_.n_modules;
@@ -54,36 +41,31 @@ class CpuReconstructor final : public Reconstructor {
     sps_.resize(n_meas);
     for_each(n_meas, [&](int j) { sps_[j] = make_spacepoint(det_, meas_[j]); });
     st.measurements = static_cast<size_t>(n_meas);
-    st.ms_clustering = ms_since(t0);
+    st.ms_clustering = timer.lap();
 
     // Seeding: fixed slots per middle spacepoint, compacted in middle order.
     const SeedInputs in{det_, cfg_, sps_.data(), meas_.data(), meas_begin_.data()};
     const int keep = std::min(cfg_.seed_max_per_middle, kMaxSeedsPerMiddle);
     slots_.resize(static_cast<size_t>(n_meas) * keep);
     slot_count_.assign(n_meas, 0);
-    for_each(n_meas, [&](int j) {
-      Seed tmp[kMaxSeedsPerMiddle];
-      const int k = find_seeds(in, j, tmp);
-      std::copy_n(tmp, k, slots_.data() + static_cast<size_t>(j) * keep);
-      slot_count_[j] = k;
-    });
+    for_each(n_meas, [&](int j) { seed_slots(in, j, keep, slots_.data(), slot_count_.data()); });
     seeds_.clear();
     for (int j = 0; j < n_meas; ++j)
       seeds_.insert(seeds_.end(), slots_.begin() + static_cast<ptrdiff_t>(j) * keep,
                     slots_.begin() + static_cast<ptrdiff_t>(j) * keep + slot_count_[j]);
     st.seeds = seeds_.size();
-    st.ms_seeding = ms_since(t0);
+    st.ms_seeding = timer.lap();
 
     // Track following, one seed per element.
     cands_.resize(seeds_.size());
     for_each(static_cast<int>(seeds_.size()), [&](int s) { follow_seed(in, seeds_.data(), s, &cands_[s]); });
     st.candidates = cands_.size();
-    st.ms_following = ms_since(t0);
+    st.ms_following = timer.lap();
 
     const std::vector<int> selected = resolve_ambiguities(cfg_, cands_.data(), cands_.size(), n_meas);
     std::vector<int> rows;
     const size_t n_rows = track_rows(cands_.data(), selected, &rows);
-    st.ms_ambiguity = ms_since(t0);
+    st.ms_ambiguity = timer.lap();
 
     out->n_tracks = selected.size();
     out->n_rows = n_rows;
@@ -94,8 +76,8 @@ class CpuReconstructor final : public Reconstructor {
     for_each(static_cast<int>(selected.size()),
              [&](int t) { fit_track(in, seeds_.data(), cands_[selected[t]], t, rows[t], fo); });
     st.tracks = selected.size();
-    st.ms_fit = ms_since(t0);
-    st.ms_total = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    st.ms_fit = timer.lap();
+    st.ms_total = timer.total();
     out->stats = st;
   }
 

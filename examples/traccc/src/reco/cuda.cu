@@ -4,7 +4,6 @@
 // several instances (one per server thread) share a GPU without allocating per event.
 #include <cuda_runtime.h>
 
-#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -99,11 +98,7 @@ __global__ void k_spacepoints(Detector det, const Measurement* meas, int n, Spac
 
 __global__ void k_seeds(SeedInputs in, int n, int keep, Seed* slots, int* slot_count) {
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  if (j >= n) return;
-  Seed tmp[kMaxSeedsPerMiddle];
-  const int k = find_seeds(in, j, tmp);
-  for (int i = 0; i < k; ++i) slots[static_cast<size_t>(j) * keep + i] = tmp[i];
-  slot_count[j] = k;
+  if (j < n) seed_slots(in, j, keep, slots, slot_count);
 }
 
 __global__ void k_compact_seeds(const Seed* slots, const int* slot_count, const int* offset, int n, int keep,
@@ -120,7 +115,7 @@ __global__ void k_follow(SeedInputs in, const Seed* seeds, int n, Candidate* can
   follow_seed(in, seeds, s, &c);
   cands[s] = c;
   // The same pre-selection as resolve_ambiguities: only these travel back to the host.
-  keep_flag[s] = (c.n >= cfg.min_hits && c.chi2 <= cfg.chi2_ndf_max * (2 * c.n - 5)) ? 1 : 0;
+  keep_flag[s] = passes_fit_quality(cfg, c) ? 1 : 0;
 }
 
 __global__ void k_compact_candidates(const Candidate* cands, const int* flag, const int* offset, int n,
@@ -161,15 +156,6 @@ __global__ void k_scan(const int* in, int n, int* out) {
   if (tid == kScanThreads - 1) out[n] = part[tid];
 }
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point& t0) {
-  const auto t1 = Clock::now();
-  const double ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-  t0 = t1;
-  return ms;
-}
-
 class CudaReconstructor final : public Reconstructor {
  public:
   CudaReconstructor(const RecoConfig& cfg, int device) : cfg_(cfg), det_(make_detector()), device_(device) {
@@ -180,21 +166,15 @@ class CudaReconstructor final : public Reconstructor {
                                " visible)");
     check(cudaSetDevice(device_), "cudaSetDevice");
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    cudaDeviceProp prop{};
-    check(cudaGetDeviceProperties(&prop, device_), "cudaGetDeviceProperties");
-    name_ = std::string("cuda:") + std::to_string(device_) + " " + prop.name;
   }
   ~CudaReconstructor() override {
     if (stream_) cudaStreamDestroy(stream_);
   }
 
-  std::string device() const override { return name_; }
-
   void run(const CellsView& cells, TracksResult* out) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     RecoStats st;
-    auto t0 = Clock::now();
-    const auto start = t0;
+    StageTimer timer;
     index_cells(det_, cells, &mc_);
     st.cells = cells.n;
     const int n_mod = det_.n_modules;
@@ -205,7 +185,7 @@ class CudaReconstructor final : public Reconstructor {
     copy_in(pos, mc_.positions, 4 * static_cast<size_t>(n_cells));
     copy_in(prop, mc_.properties, 2 * static_cast<size_t>(n_cells));
     copy_in(cell_begin, mc_.cell_begin.data(), n_mod + 1);
-    st.ms_prepare = ms_since(t0);
+    st.ms_prepare = timer.lap();
 
     // Clustering and measurements.
     int* parent = d_parent_.ensure(n_cells + 1);
@@ -222,7 +202,7 @@ class CudaReconstructor final : public Reconstructor {
     if (n_meas > 0) k_spacepoints<<<blocks(n_meas), kBlock, 0, stream_>>>(det_, meas, n_meas, sps);
     check(cudaGetLastError(), "clustering kernels");
     st.measurements = static_cast<size_t>(n_meas);
-    st.ms_clustering = ms_since(t0);
+    st.ms_clustering = timer.lap();
 
     // Seeding.
     const SeedInputs in{det_, cfg_, sps, meas, meas_begin};
@@ -238,7 +218,7 @@ class CudaReconstructor final : public Reconstructor {
       k_compact_seeds<<<blocks(n_meas), kBlock, 0, stream_>>>(slots, slot_count, slot_offset, n_meas, keep, seeds);
     check(cudaGetLastError(), "seeding kernels");
     st.seeds = static_cast<size_t>(n_seeds);
-    st.ms_seeding = ms_since(t0);
+    st.ms_seeding = timer.lap();
 
     // Track following; only candidates that pass the pre-selection are copied back.
     Candidate* cands = d_cands_.ensure(n_seeds + 1);
@@ -253,7 +233,7 @@ class CudaReconstructor final : public Reconstructor {
     copy_out(h_good, good, n_good);
     check(cudaStreamSynchronize(stream_), "track following");
     st.candidates = static_cast<size_t>(n_good);
-    st.ms_following = ms_since(t0);
+    st.ms_following = timer.lap();
 
     const std::vector<int> selected = resolve_ambiguities(cfg_, h_good, n_good, n_meas);
     std::vector<int> rows;
@@ -265,7 +245,7 @@ class CudaReconstructor final : public Reconstructor {
       h_sel[t] = h_good[selected[t]];
       h_rows[t] = rows[t];
     }
-    st.ms_ambiguity = ms_since(t0);
+    st.ms_ambiguity = timer.lap();
 
     // Fit and outputs.
     Candidate* sel = d_sel_.ensure(n_tracks + 1);
@@ -291,8 +271,8 @@ class CudaReconstructor final : public Reconstructor {
     copy_out(out->geometry_ids.data(), gids, out->geometry_ids.size());
     check(cudaStreamSynchronize(stream_), "fit");
     st.tracks = static_cast<size_t>(n_tracks);
-    st.ms_fit = ms_since(t0);
-    st.ms_total = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    st.ms_fit = timer.lap();
+    st.ms_total = timer.total();
     out->stats = st;
   }
 
@@ -315,7 +295,6 @@ class CudaReconstructor final : public Reconstructor {
   RecoConfig cfg_;
   Detector det_;
   int device_;
-  std::string name_;
   cudaStream_t stream_ = nullptr;
   ModuleCells mc_;
   DeviceBuffer<int64_t> d_pos_, d_gids_;

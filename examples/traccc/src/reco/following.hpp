@@ -89,6 +89,19 @@ TRACCC_HD inline void follow_seed(const SeedInputs& in, const Seed* seeds, int s
   *out = c;
 }
 
+/** Degrees of freedom of a candidate's fit: two per measurement, less the five track parameters. */
+TRACCC_HD inline int track_ndf(const Candidate& c) { return 2 * c.n - 5; }
+
+/**
+ * The candidate pre-selection of the ambiguity resolution: enough hits and a good chi2/ndf. The
+ * CUDA chain applies it on the device to copy back only these candidates, the host steps apply it
+ * again; one function keeps the two from disagreeing. Written as "keep when chi2 <= max * ndf" so
+ * that a NaN chi2 fails it.
+ */
+TRACCC_HD inline bool passes_fit_quality(const RecoConfig& cfg, const Candidate& c) {
+  return c.n >= cfg.min_hits && c.chi2 <= cfg.chi2_ndf_max * track_ndf(c);
+}
+
 /** Output rows for one track: its TRK_PARAMS row and `n` MEASUREMENTS rows and geometry ids. */
 struct FitOutputs {
   float* trk_params;    // [T, 8]
@@ -148,17 +161,15 @@ TRACCC_HD inline void fit_track(const SeedInputs& in, const Seed* seeds, const C
     time += m.time;
     if (h > 0) scatter(in.det, li, &s);
   }
-  const Measurement& first = in.meas[c.hits[0]];
-  double phi_c;
-  double z_c;
-  module_centre(in.det, first.module, &phi_c, &z_c);
-  const double r = in.det.layers[layer_of_module(in.det, first.module)].r;
+  double loc0;
+  double loc1;
+  to_local(in.det, in.meas[c.hits[0]].module, s.x[0], s.x[1], &loc0, &loc1);
   const double theta = std::atan2(1.0, s.x[3]);
   float* tp = out.trk_params + static_cast<size_t>(track) * kTrkParamColumns;
   tp[0] = static_cast<float>(chi2);
-  tp[1] = static_cast<float>(2 * c.n - 5);
-  tp[2] = static_cast<float>(r * wrap_phi(s.x[0] - phi_c));
-  tp[3] = static_cast<float>(s.x[1] - z_c);
+  tp[1] = static_cast<float>(track_ndf(c));
+  tp[2] = static_cast<float>(loc0);
+  tp[3] = static_cast<float>(loc1);
   tp[4] = static_cast<float>(s.x[2]);
   tp[5] = static_cast<float>(theta);
   tp[6] = static_cast<float>(s.x[4] * std::sin(theta));

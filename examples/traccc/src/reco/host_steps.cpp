@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "following.hpp"
+
 namespace traccc {
 namespace {
 
@@ -97,13 +99,8 @@ std::vector<int> resolve_ambiguities(const RecoConfig& cfg, const Candidate* can
                                      size_t n_measurements) {
   std::vector<int> order;
   order.reserve(n_cands);
-  for (size_t i = 0; i < n_cands; ++i) {
-    const Candidate& c = cands[i];
-    if (c.n < cfg.min_hits) continue;
-    const int ndf = 2 * c.n - 5;
-    if (c.chi2 > cfg.chi2_ndf_max * ndf) continue;
-    order.push_back(static_cast<int>(i));
-  }
+  for (size_t i = 0; i < n_cands; ++i)
+    if (passes_fit_quality(cfg, cands[i])) order.push_back(static_cast<int>(i));
   std::sort(order.begin(), order.end(), [&](int a, int b) {
     const Candidate& x = cands[a];
     const Candidate& y = cands[b];

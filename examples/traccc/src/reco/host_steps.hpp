@@ -1,12 +1,32 @@
 // The host-side steps shared by the CPU and CUDA pipelines: validating and indexing the input
-// cells, and the greedy ambiguity resolution between track candidates.
+// cells, the greedy ambiguity resolution between track candidates, and the stage timings.
 #pragma once
 
+#include <chrono>
 #include <vector>
 
 #include "reco.hpp"
 
 namespace traccc {
+
+/** Wall-clock timings of the stages of one event (RecoStats' ms_* fields). */
+class StageTimer {
+ public:
+  /** Milliseconds since the previous lap (the first: since construction). */
+  double lap() {
+    const Clock::time_point now = Clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+  /** Milliseconds since construction. */
+  double total() const { return std::chrono::duration<double, std::milli>(Clock::now() - start_).count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start_ = Clock::now();
+  Clock::time_point last_ = start_;
+};
 
 /** Input cells grouped by module: `cell_begin` is the CSR over dense module indices. */
 struct ModuleCells {
@@ -27,7 +47,8 @@ struct ModuleCells {
 void index_cells(const Detector& det, const CellsView& cells, ModuleCells* out);
 
 /**
- * Greedy ambiguity resolution: candidates with enough hits and a good chi2/ndf, best first
+ * Greedy ambiguity resolution: candidates with enough hits and a good chi2/ndf
+ * (passes_fit_quality), best first
  * (more hits, then lower chi2, then seed order), each accepted unless it shares more than
  * cfg.max_shared measurements with those already accepted. Returns indices into `cands`.
  */

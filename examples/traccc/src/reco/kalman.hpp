@@ -62,10 +62,11 @@ struct MeasuredPoint {
 
 TRACCC_HD inline MeasuredPoint measured_point(const Detector& det, const Measurement& m) {
   const double r = det.layers[layer_of_module(det, m.module)].r;
-  double phi_c;
-  double z_c;
-  module_centre(det, m.module, &phi_c, &z_c);
-  return MeasuredPoint{wrap_phi(phi_c + m.loc0 / r), z_c + m.loc1, m.var0 / (r * r), m.var1};
+  MeasuredPoint p;
+  to_global(det, m.module, m.loc0, m.loc1, &p.phi, &p.z);
+  p.v_phi = m.var0 / (r * r);
+  p.v_z = m.var1;
+  return p;
 }
 
 /** Chi-square of a measurement against the predicted state (2 dof). */

@@ -47,10 +47,22 @@ void set_option(RecoConfig* cfg, const std::string& key, double value) {
   throw std::invalid_argument("unknown reconstruction option: " + key);
 }
 
-std::vector<std::string> option_names() {
-  std::vector<std::string> names;
-  for (const Field& f : kFields) names.emplace_back(f.name);
-  return names;
+void set_option(RecoConfig* cfg, const std::string& key_value) {
+  const auto eq = key_value.find('=');
+  if (eq == std::string::npos) throw std::invalid_argument("'" + key_value + "' is not key=value");
+  const std::string key = key_value.substr(0, eq);
+  const std::string text = key_value.substr(eq + 1);
+  double value = 0;
+  size_t used = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  // std::stod stops at the first character it cannot read: "6x" must not pass as 6.
+  if (used == 0 || text.find_first_not_of(" \t", used) != std::string::npos)
+    throw std::invalid_argument("option " + key + ": '" + text + "' is not a number");
+  set_option(cfg, key, value);
 }
 
 }  // namespace traccc

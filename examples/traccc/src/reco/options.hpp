@@ -2,7 +2,6 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "types.hpp"
 
@@ -11,7 +10,11 @@ namespace traccc {
 /** Sets one field; throws std::invalid_argument for an unknown key or a value out of range. */
 void set_option(RecoConfig* cfg, const std::string& key, double value);
 
-/** The names set_option knows. */
-std::vector<std::string> option_names();
+/**
+ * Sets one field from "key=value" (e.g. "chi2_max=12"), as the drivers' --set and the service's
+ * TRACCC_OPTIONS items give it; throws std::invalid_argument when the text is not of that form,
+ * the value is not a number, or as the overload above.
+ */
+void set_option(RecoConfig* cfg, const std::string& key_value);
 
 }  // namespace traccc

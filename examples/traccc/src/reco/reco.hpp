@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "types.hpp"
@@ -55,7 +54,6 @@ class Reconstructor {
   virtual ~Reconstructor() = default;
   /** Reconstructs one event; throws std::invalid_argument for malformed cells. */
   virtual void run(const CellsView& cells, TracksResult* out) = 0;
-  virtual std::string device() const = 0;
 };
 
 /**

@@ -229,6 +229,19 @@ TRACCC_HD inline int find_seeds(const SeedInputs& in, int mid, Seed* out) {
   return n_out;
 }
 
+/**
+ * The seeding stage for middle spacepoint `j`: its seeds go to the fixed slots
+ * [j * keep, j * keep + k) of `slots` and their number k to slot_count[j], so middles can run in
+ * any order (`keep` = min(cfg.seed_max_per_middle, kMaxSeedsPerMiddle)). The slots are compacted
+ * in middle order afterwards.
+ */
+TRACCC_HD inline void seed_slots(const SeedInputs& in, int j, int keep, Seed* slots, int* slot_count) {
+  Seed tmp[kMaxSeedsPerMiddle];
+  const int k = find_seeds(in, j, tmp);
+  for (int i = 0; i < k; ++i) slots[static_cast<size_t>(j) * keep + i] = tmp[i];
+  slot_count[j] = k;
+}
+
 /** Initial parameters at the seed's bottom spacepoint, with a deliberately loose covariance. */
 TRACCC_HD inline TrackState seed_state(const SeedInputs& in, const Seed& s) {
   const Spacepoint b = in.sps[s.b];
