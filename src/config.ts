@@ -170,6 +170,13 @@ function windowSize(n: number): number {
 }
 type FlagKey = "grpcKeepalivePermitWithoutCalls" | "gpuMetrics" | "cpuMetrics" | "dashboard" | "logRequests";
 
+/** true|1|yes|on and false|0|no|off, any case; undefined for anything else. */
+export function parseBoolean(text: string): boolean | undefined {
+  if (/^(true|1|yes|on)$/i.test(text)) return true;
+  if (/^(false|0|no|off)$/i.test(text)) return false;
+  return undefined;
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
@@ -191,10 +198,9 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
   const flag = (key: FlagKey): boolean => {
     const v = pick(key);
     if (v === undefined) return DEFAULTS[key];
-    if (typeof v === "boolean") return v;
-    if (/^(true|1|yes|on)$/i.test(String(v))) return true;
-    if (/^(false|0|no|off)$/i.test(String(v))) return false;
-    throw new ConfigError(`invalid ${key} '${String(v)}': use true or false`);
+    const b = typeof v === "boolean" ? v : parseBoolean(String(v));
+    if (b === undefined) throw new ConfigError(`invalid ${key} '${String(v)}': use true or false`);
+    return b;
   };
   const positive = (
     key: Exclude<keyof typeof ENV_VARS & keyof typeof DEFAULTS, FlagKey | "nvidiaSmi">,

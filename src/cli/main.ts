@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import type { ServeOptions } from "../config.js";
+import { parseBoolean, type ServeOptions } from "../config.js";
 import type { LogLevel } from "../logger.js";
 import { serve } from "../server.js";
 import { VERSION } from "../version.js";
@@ -118,15 +118,15 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
   };
   const port = (flag: string, allow: string): number | false | undefined => {
     const a = values[allow];
-    if (a !== undefined && /^(false|0|no|off)$/i.test(String(a))) return false;
+    if (a !== undefined && parseBoolean(String(a)) === false) return false;
     return num(flag);
   };
   const bool = (flag: string): boolean | undefined => {
     const v = values[flag];
     if (v === undefined) return undefined;
-    if (/^(true|1|yes|on)$/i.test(String(v))) return true;
-    if (/^(false|0|no|off)$/i.test(String(v))) return false;
-    throw new Error(`--${flag} needs true or false, got '${String(v)}'`);
+    const b = parseBoolean(String(v));
+    if (b === undefined) throw new Error(`--${flag} needs true or false, got '${String(v)}'`);
+    return b;
   };
   const set = <K extends keyof ServeOptions>(key: K, value: ServeOptions[K] | undefined) => {
     if (value !== undefined) opts[key] = value;
@@ -141,8 +141,7 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
   set("grpcMaxSendBytes", num("grpc-max-send-bytes"));
   set("grpcKeepaliveTimeMs", num("grpc-keepalive-time"));
   set("grpcKeepaliveTimeoutMs", num("grpc-keepalive-timeout"));
-  const permit = values["grpc-keepalive-permit-without-calls"];
-  if (permit !== undefined) set("grpcKeepalivePermitWithoutCalls", /^(true|1|yes|on)$/i.test(String(permit)));
+  set("grpcKeepalivePermitWithoutCalls", bool("grpc-keepalive-permit-without-calls"));
   set("grpcMinPingIntervalMs", num("grpc-http2-min-recv-ping-interval-without-data"));
   set("grpcFlowControlWindowBytes", num("grpc-flow-control-window"));
   const verbose = num("log-verbose");

@@ -128,11 +128,6 @@ export class Scheduler {
     return this.#queue.size;
   }
 
-  /** Requests accepted and not yet answered (queued or running). */
-  get pending(): number {
-    return this.#queue.size + this.#inFlight;
-  }
-
   /** Requests being executed (answered ones excluded). */
   get inFlight(): number {
     return this.#inFlight;
@@ -141,10 +136,6 @@ export class Scheduler {
   /** Backend executions (batches) running now. */
   get executing(): number {
     return this.#executing;
-  }
-
-  get config(): SchedulingConfig {
-    return this.#config;
   }
 
   /** Queues a validated request; resolves with its result once an instance has run it. */
