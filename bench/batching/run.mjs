@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { log, machineLine, median, REPO, requireFiles, workDir } from "../lib/common.mjs";
-import { findPerfAnalyzer, perfAnalyzerArgs, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
 import { startServer, tensorbindServe } from "../lib/procs.mjs";
 
 const { values } = parseArgs({
@@ -44,11 +44,7 @@ const python =
   (existsSync(join(REPO, ".venv/bin/python")) ? join(REPO, ".venv/bin/python") : "python3");
 
 requireFiles([["dist/ (npm run build)", "dist/cli/main.js"]]);
-const pa = findPerfAnalyzer();
-if (!pa) {
-  log("perf_analyzer not found (scripts/setup-python.sh, or PERF_ANALYZER)");
-  process.exit(2);
-}
+const pa = requirePerfAnalyzer();
 
 async function measure(address, model) {
   const args = perfAnalyzerArgs({

@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { log, median, requireFiles, workDir } from "../lib/common.mjs";
-import { findPerfAnalyzer, perfAnalyzerArgs, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
 import { startServer, tensorbindServe } from "../lib/procs.mjs";
 
 const { values } = parseArgs({
@@ -33,11 +33,7 @@ const CONCURRENCY = 8;
 const TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? 180_000);
 
 requireFiles([["dist/ (npm run build)", "dist/protocol/grpc/load.js"]]);
-const pa = findPerfAnalyzer();
-if (!pa) {
-  log("perf_analyzer not found (scripts/setup-python.sh, or PERF_ANALYZER)");
-  process.exit(2);
-}
+const pa = requirePerfAnalyzer();
 const work = workDir();
 
 /** Starts a server process; resolves with its gRPC host:port and a stop function. */

@@ -39,6 +39,14 @@ export function findPerfAnalyzer() {
   return null;
 }
 
+/** findPerfAnalyzer(), or exit 2 with what to install. Example: const pa = requirePerfAnalyzer(); */
+export function requirePerfAnalyzer() {
+  const pa = findPerfAnalyzer();
+  if (pa) return pa;
+  log("perf_analyzer not found (scripts/setup-python.sh, or PERF_ANALYZER)");
+  process.exit(2);
+}
+
 /**
  * perf_analyzer's arguments (without the binary) for one fixed-concurrency measurement.
  * Give requestCount (a fixed number of requests: no stability search), countWindow (windows of

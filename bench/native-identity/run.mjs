@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { log, median, REPO, requireFiles, workDir } from "../lib/common.mjs";
-import { findPerfAnalyzer, perfAnalyzerArgs, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
 import { pinning, SERVER_CPU, startServer, tensorbindServe } from "../lib/procs.mjs";
 
 const { values } = parseArgs({
@@ -36,11 +36,7 @@ const TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? 300_000);
 const { on: pinned, pin } = pinning();
 
 requireFiles([["dist/ (npm run build)", "dist/index.js"]]);
-const pa = findPerfAnalyzer();
-if (!pa) {
-  log("perf_analyzer not found (scripts/setup-python.sh, or PERF_ANALYZER)");
-  process.exit(2);
-}
+const pa = requirePerfAnalyzer();
 if (!existsSync(join(REPO, "bench/native-identity/build/Release/identity.node"))) {
   const r = spawnSync(
     process.execPath,

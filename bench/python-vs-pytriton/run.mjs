@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fmt, log, machineLine, median, REPO, requireFiles, workDir } from "../lib/common.mjs";
-import { findPerfAnalyzer, perfAnalyzerArgs, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
 import { CLIENT_CPU, pinning, runChild, SERVER_CPU, startServer, tensorbindServe } from "../lib/procs.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -60,11 +60,7 @@ requireFiles([
   ["dist/ (npm run build)", "dist/cli/main.js"],
   ["native addon (npm run build:native)", "native/build/Release/tensorbind_shm.node"],
 ]);
-const PA = findPerfAnalyzer();
-if (!PA) {
-  log("missing perf_analyzer (scripts/setup-python.sh, or PERF_ANALYZER)");
-  process.exit(2);
-}
+const PA = requirePerfAnalyzer();
 
 // ------------------------------------------------------------------ PyTriton venv
 const PT_VENV = join(REPO, ".venv-pytriton");
