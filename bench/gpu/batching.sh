@@ -13,46 +13,22 @@
 # table + raw JSON each), nvidia-smi.csv, summary.txt. About 3–5 minutes on an H100.
 # BENCH_DEVICES (default "cuda:0 cpu") and BENCH_PAIRS / BENCH_INTERVAL_MS change what runs.
 set -uo pipefail
-OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
-CARRY="${CARRY:-.gpu-carry}"
-T=/tmp/tb-gpu-batching; mkdir -p "$T/bin" "$T/site"
-exec > >(tee -a "$OUT/run.log") 2>&1
-fail() { echo "FAILED: $*"; echo "FAILED: $*" >> "$OUT/summary.txt"; exit 1; }
-
-echo "== machine"; date -u; uname -a; nproc; uptime
+. bench/gpu/lib.sh
+gpu_prelude gpu-batching
+uptime
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv" || true
 python3 -c 'import sys,torch,numpy,pyarrow;print(sys.version.split()[0],"torch",torch.__version__,"cuda",torch.version.cuda,"numpy",numpy.__version__,"pyarrow",pyarrow.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")' \
   || fail "python3 with torch, numpy and pyarrow is needed"
 
 echo "== unpack"
-if ! command -v node >/dev/null; then
-  xz -dc "$CARRY/node.xz" > "$T/bin/node" && chmod +x "$T/bin/node" || fail "no node in $CARRY"
-  export PATH="$T/bin:$PATH"
-fi
-[ -d node_modules ] || tar -xzf "$CARRY/node_modules.tar.gz" -C . || fail "no node_modules in $CARRY"
-if ! python3 -c 'import zmq' 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$T/site" "$CARRY"/whl/*.whl \
-    || fail "no pyzmq wheel in $CARRY/whl"
-fi
-export PYTHONPATH="$PWD/python:$T/site${PYTHONPATH:+:$PYTHONPATH}"
+unpack_node || fail "node"
+unpack_wheels whl zmq || fail "no pyzmq wheel in $CARRY/whl"
+export PYTHONPATH="$PWD/python:$PYTHONPATH"
 python3 -c 'import zmq;print("pyzmq",zmq.__version__)' || fail "pyzmq"
 [ -f dist/index.js ] || fail "dist/ was not carried (npm run build, carry dist)"
 [ -f native/build/Release/tensorbind_shm.node ] || fail "native/build/Release was not carried (npm run build:native)"
-node --version
-
-PA="${PERF_ANALYZER:-}"
-if [ -z "$PA" ] && [ -s "$CARRY/perf-analyzer.tar.xz" ]; then
-  xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || fail "perf_analyzer: unpack failed"
-  H="$T/perf-analyzer"; L="$H/glibc/usr/lib/x86_64-linux-gnu"
-  # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc.
-  cat > "$T/perf_analyzer" <<EOW
-#!/bin/sh
-exec "$L/ld-linux-x86-64.so.2" --library-path "$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "$H/wheel/perf_analyzer/bin/perf_analyzer" "\$@"
-EOW
-  chmod +x "$T/perf_analyzer"; PA="$T/perf_analyzer"
-fi
-[ -n "$PA" ] && "$PA" --version >/dev/null 2>&1 || fail "perf_analyzer not carried (bench/gpu/carry-perf-analyzer.sh)"
-export PERF_ANALYZER="$PA" TENSORBIND_PYTHON="$(command -v python3)"
+unpack_perf_analyzer || fail "perf_analyzer not carried (bench/gpu/carry-perf-analyzer.sh)"
+export TENSORBIND_PYTHON="$(command -v python3)"
 
 rc=0
 for device in ${BENCH_DEVICES:-cuda:0 cpu}; do

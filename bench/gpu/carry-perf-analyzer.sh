@@ -9,7 +9,7 @@ SRC="${1:-.tools/perf-analyzer}"
 if [ ! -d "$SRC" ] && [ -L .venv ]; then SRC="$(dirname "$(readlink -f .venv)")/.tools/perf-analyzer"; fi
 [ -x "$SRC/wheel/perf_analyzer/bin/perf_analyzer" ] || { echo "no perf_analyzer under $SRC (scripts/install-perf-analyzer.sh)" >&2; exit 1; }
 mkdir -p .gpu-carry
-EXCLUDE="$(git rev-parse --git-path info/exclude)"
-grep -qx '.gpu-carry/' "$EXCLUDE" 2>/dev/null || echo '.gpu-carry/' >> "$EXCLUDE"
+. bench/gpu/lib.sh
+exclude_carry
 tar -C "$(dirname "$SRC")" -cf - "$(basename "$SRC")" | xz -T2 -6 > .gpu-carry/perf-analyzer.tar.xz
 du -sh .gpu-carry/perf-analyzer.tar.xz

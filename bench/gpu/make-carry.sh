@@ -3,13 +3,14 @@
 #   .gpu-carry/node.xz               this machine's node binary (Node 20, x86-64), xz -T2
 #   .gpu-carry/node_modules.tar.gz   production deps only, linux-x64 prebuilds only, no docs/tests/maps/.ts
 #   .gpu-carry/whl/pyzmq-*.whl       for the device's Python 3.12
-# and lists it in .git/info/exclude. Then call the device tool with
+# and lists it in git's info/exclude. Then call the device tool with
 #   command: bash bench/gpu/run-on-gpu.sh   carry: [".gpu-carry", "dist", "native/build/Release"]
 # Run `npm run build` and `npm run build:native` first. xz of node takes minutes on 2 busy cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/gpu/lib.sh
 C=.gpu-carry; mkdir -p "$C/whl"
-grep -qx '.gpu-carry/' .git/info/exclude || echo '.gpu-carry/' >> .git/info/exclude
+exclude_carry
 [ -s "$C/node.xz" ] || xz -T2 -c "$(command -v node)" > "$C/node.xz"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 cp package.json package-lock.json "$T/" && cp -a node_modules "$T/"

@@ -14,34 +14,22 @@
 # metrics-load.txt, metrics-after.txt, snapshot.json, check.json, perf-analyzer.txt and
 # perf-metrics.csv; exit 0 when every check passes. About 2 minutes.
 set -uo pipefail
-OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
-CARRY="${CARRY:-.gpu-carry}"
-T=/tmp/tb-gpu-metrics; rm -rf "$T"; mkdir -p "$T/bin" "$T/site"
-exec > >(tee -a "$OUT/run.log") 2>&1
-echo "== machine"; date -u; uname -a; nproc
+. bench/gpu/lib.sh
+gpu_prelude gpu-metrics
 nvidia-smi --query-gpu=index,uuid,name,driver_version,utilization.gpu,memory.total,memory.used,power.draw,power.limit --format=csv | tee "$OUT/nvidia-smi.csv"
 python3 -c 'import sys,torch;print(sys.version.split()[0],"torch",torch.__version__,"cuda",torch.version.cuda,torch.cuda.get_device_name(0))'
 
 echo "== unpack"
-xz -dc "$CARRY/node.xz" > "$T/bin/node" && chmod +x "$T/bin/node" || exit 1
-[ -d node_modules ] || tar -xzf "$CARRY/node_modules.tar.gz" -C . || exit 1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$T/site" "$CARRY"/whl/*.whl || exit 1
-export PATH="$T/bin:$PATH" PYTHONPATH="$PWD/python:$T/site${PYTHONPATH:+:$PYTHONPATH}"
-node --version
+unpack_node || exit 1
+unpack_wheels whl zmq || exit 1
+export PYTHONPATH="$PWD/python:$PYTHONPATH"
 node -e 'require.resolve("prom-client")' || { echo "prom-client is missing from the carried node_modules: rebuild .gpu-carry from this branch"; exit 1; }
 
 echo "== serve (metrics every 500 ms)"
 export TENSORBIND_DEVICE=cuda:0 TENSORBIND_PYTHON="$(command -v python3)"
-node bin/tensorbind.js serve examples/python-torch/models.ts --http-port 0 --grpc-port 0 --metrics-port 0 \
-  --metrics-interval-ms 500 --ready-file "$T/ready.json" > "$OUT/server.log" 2>&1 &
-SPID=$!
-trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null' EXIT
-for _ in $(seq 1 1200); do
-  [ -s "$T/ready.json" ] && break
-  kill -0 $SPID 2>/dev/null || { echo "server exited before ready"; tail -50 "$OUT/server.log"; exit 1; }
-  sleep 0.05
-done
-[ -s "$T/ready.json" ] || { echo "server not ready in 60 s"; tail -50 "$OUT/server.log"; exit 1; }
+serve_until_ready "$T/ready.json" "$OUT/server.log" 60 \
+  node bin/tensorbind.js serve examples/python-torch/models.ts --http-port 0 --grpc-port 0 --metrics-port 0 \
+  --metrics-interval-ms 500 --ready-file "$T/ready.json" || exit 1
 cat "$T/ready.json"; echo
 
 echo "== load and scrape"
@@ -49,18 +37,10 @@ PYTHONUNBUFFERED=1 timeout 300 python3 bench/gpu/metrics_check.py "$T/ready.json
 rc=$?
 
 echo "== perf_analyzer --collect-metrics (when carried: bench/gpu/carry-perf-analyzer.sh)"
-PA="${PERF_ANALYZER:-}"
-if [ -z "$PA" ] && [ -s "$CARRY/perf-analyzer.tar.xz" ]; then
-  xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || echo "perf_analyzer: unpack failed"
-  H="$T/perf-analyzer"; L="$H/glibc/usr/lib/x86_64-linux-gnu"
-  # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc.
-  printf '#!/bin/sh\nexec "%s/ld-linux-x86-64.so.2" --library-path "%s:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "%s/wheel/perf_analyzer/bin/perf_analyzer" "$@"\n' "$L" "$L" "$H" > "$T/perf_analyzer"
-  chmod +x "$T/perf_analyzer"; PA="$T/perf_analyzer"
-fi
-if [ -n "$PA" ]; then
-  HOSTPORT=$(python3 -c "import json,sys;from urllib.parse import urlparse as u;r=json.load(open(sys.argv[1]));print(u(r['http']).netloc, u(r['metrics']).netloc+u(r['metrics']).path)" "$T/ready.json")
-  set -- $HOSTPORT
-  "$PA" -m mlp -u "$1" -i http -b 8 --shape x:8 --concurrency-range 4:4 --request-count 4000 \
+if unpack_perf_analyzer; then
+  set -- "$(ready_field http)" "$(ready_field metrics)"
+  # (a time limit: --request-count was seen to hang after its last answer)
+  timeout 180 "$PA" -m mlp -u "$1" -i http -b 8 --shape x:8 --concurrency-range 4:4 --request-count 4000 \
     --collect-metrics --metrics-url "$2" --metrics-interval 250 --verbose-csv -f "$OUT/perf-metrics.csv" > "$OUT/perf-analyzer.txt" 2>&1
   parc=$?
   tail -25 "$OUT/perf-analyzer.txt"; cat "$OUT/perf-metrics.csv"
@@ -74,8 +54,7 @@ else
 fi
 
 echo "== stop"
-kill -TERM $SPID; wait $SPID; echo "server exit $?"
-trap - EXIT
+stop_server
 sleep 0.5
 if pgrep -af "tensorbind\.worker|nvidia-smi --query-gpu=index,uuid"; then echo "WARNING: processes left behind"; rc=1; else echo "no worker or nvidia-smi left"; fi
 tail -5 "$OUT/server.log"

@@ -19,25 +19,16 @@
 # Writes everything under $OUT (default ./gpu-out): run.log, build.log, direct.json, served-*.json,
 # perf-*.txt, server-*.log, summary.txt. About 2–4 minutes on an H100.
 set -uo pipefail
-OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
-CARRY="${CARRY:-.gpu-carry}"
-T=/tmp/tb-gpu-native; mkdir -p "$T/bin"; SPID=
-exec > >(tee -a "$OUT/run.log") 2>&1
-fail() { echo "FAILED: $*"; echo "FAILED: $*" >> "$OUT/summary.txt"; exit 1; }
+. bench/gpu/lib.sh
+gpu_prelude gpu-native
 elapsed() { python3 -c "import time;print(round(time.time()-$1,3))"; }
 
-echo "== machine"; date -u; uname -a; nproc
 nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.max,pcie.link.width.max --format=csv | tee "$OUT/nvidia-smi.csv"
-command -v nvcc >/dev/null || export PATH="/usr/local/cuda/bin:$PATH"
+cuda_on_path
 nvcc --version | tail -2; cmake --version | head -1; g++ --version | head -1
 
 echo "== unpack node"
-if ! command -v node >/dev/null; then
-  xz -dc "$CARRY/node.xz" > "$T/bin/node" && chmod +x "$T/bin/node" || fail "no node in $CARRY"
-  export PATH="$T/bin:$PATH"
-fi
-[ -d node_modules ] || tar -xzf "$CARRY/node_modules.tar.gz" -C . || fail "no node_modules in $CARRY"
-node --version
+unpack_node || fail "node"
 [ -f dist/index.js ] || fail "dist/ was not carried (npm run build, carry dist)"
 
 echo "== build examples/native-cuda"
@@ -54,55 +45,35 @@ echo "== direct in-process calls (check vs C++, then 64 MiB saxpy)"
 node bench/gpu/native-bench.mjs direct "$ADDON" --calls 40 | tee "$OUT/direct.json" || fail "direct"
 
 serve() { # serve <name> <gpus> : starts the server, waits for its ready file
-  rm -f "$T/ready.json"
-  CUDA_EXAMPLE_GPUS="$2" TENSORBIND_MAX_BODY_BYTES=$((512 << 20)) \
+  serve_until_ready "$T/ready.json" "$OUT/server-$1.log" 30 \
+    env CUDA_EXAMPLE_GPUS="$2" TENSORBIND_MAX_BODY_BYTES=$((512 << 20)) \
     node bin/tensorbind.js serve examples/native-cuda/models.ts --http-port 0 --grpc-port 0 \
-    --log-level info --ready-file "$T/ready.json" > "$OUT/server-$1.log" 2>&1 &
-  SPID=$!
-  for _ in $(seq 1 600); do
-    [ -s "$T/ready.json" ] && return 0
-    kill -0 $SPID 2>/dev/null || { tail -30 "$OUT/server-$1.log"; fail "server exited before ready"; }
-    sleep 0.05
-  done
-  fail "server not ready in 30 s"
+    --log-level info --ready-file "$T/ready.json" || fail "server $1 not ready"
 }
-stop() { kill -TERM $SPID; wait $SPID; echo "server exit $?"; }
-trap 'kill $SPID 2>/dev/null' EXIT
 
 echo "== served, one instance on GPU 0"
 serve one 0
 node bench/gpu/native-bench.mjs served "$T/ready.json" --calls 40 --concurrency 1,2 | tee "$OUT/served-one.json" || fail "served"
 
-PA="${PERF_ANALYZER:-}"
-if [ -z "$PA" ] && [ -s "$CARRY/perf-analyzer.tar.xz" ]; then
-  xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || echo "perf_analyzer: unpack failed"
-  H="$T/perf-analyzer"; L="$H/glibc/usr/lib/x86_64-linux-gnu"
-  # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc.
-  cat > "$T/perf_analyzer" <<EOF
-#!/bin/sh
-exec "$L/ld-linux-x86-64.so.2" --library-path "$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "$H/wheel/perf_analyzer/bin/perf_analyzer" "\$@"
-EOF
-  chmod +x "$T/perf_analyzer"; PA="$T/perf_analyzer"
-fi
-if [ -n "$PA" ] && "$PA" --version >/dev/null 2>&1; then
+if unpack_perf_analyzer; then
   echo "== perf_analyzer (saxpy, 1 MiB X and Y, concurrency 2)"
-  HTTP=$(python3 -c "import json;print(json.load(open('$T/ready.json'))['http'].split('//')[1])")
-  GRPC=$(python3 -c "import json;print(json.load(open('$T/ready.json'))['grpc'])")
+  HTTP=$(ready_field http)
+  GRPC=$(ready_field grpc)
   for proto in http grpc; do
     url=$HTTP; [ $proto = grpc ] && url=$GRPC
-    "$PA" -m saxpy -i $proto -u "$url" --shape A:1 --shape X:262144 --shape Y:262144 --input-data random \
+    timeout 180 "$PA" -m saxpy -i $proto -u "$url" --shape A:1 --shape X:262144 --shape Y:262144 --input-data random \
       --concurrency-range 2:2 --request-count 2000 2>&1 | tee "$OUT/perf-$proto.txt" | grep -E "Throughput|Avg latency|p99"
   done
 else
   echo "== perf_analyzer not carried: skipped (carry .tools/perf-analyzer to include it)"
 fi
 nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv | tee "$OUT/gpu-memory.csv"
-stop
+stop_server
 
 echo "== served, two instances on GPU 0"
 serve two 0,0
 node bench/gpu/native-bench.mjs served "$T/ready.json" --calls 40 --concurrency 2,4 | tee "$OUT/served-two.json" || fail "served (two instances)"
-stop
+stop_server
 grep -E "native model loaded|error" "$OUT/server-two.log" | head -5
 
 echo "== summary"

@@ -7,21 +7,15 @@
 # Carry: .gpu-carry (make-carry.sh, traccc-carry.sh, carry-perf-analyzer.sh) and dist.
 # Results: $OUT/diag.log and $OUT/diag.md. About 4 minutes.
 set -uo pipefail
-OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
-CARRY="${CARRY:-.gpu-carry}"
-T=/tmp/tb-diag; mkdir -p "$T/bin" "$T/site"
-exec > >(tee -a "$OUT/diag.log") 2>&1
-for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do [ -x "$d/nvcc" ] && export PATH="$PATH:$d" && break; done
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; nproc
+. bench/gpu/lib.sh
+gpu_prelude diag diag.log
+cuda_on_path
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 
 # --- unpack: node, node_modules, tritonclient wheels, perf_analyzer
-command -v node >/dev/null || { xz -dc "$CARRY/node.xz" > "$T/bin/node" && chmod +x "$T/bin/node"; export PATH="$T/bin:$PATH"; }
-[ -d node_modules ] || tar -xzf "$CARRY/node_modules.tar.gz" -C . || exit 1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$T/site" "$CARRY"/whl-traccc/*.whl || exit 1
-export PYTHONPATH="$T/site${PYTHONPATH:+:$PYTHONPATH}"
-xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || exit 1
-H="$T/perf-analyzer"; L="$H/glibc/usr/lib/x86_64-linux-gnu"
-PA() { "$L/ld-linux-x86-64.so.2" --library-path "$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "$H/wheel/perf_analyzer/bin/perf_analyzer" "$@"; }
+unpack_node || exit 1
+unpack_wheels whl-traccc || exit 1
+unpack_perf_analyzer || { echo "perf_analyzer not carried (bench/gpu/carry-perf-analyzer.sh)"; exit 1; }
 
 # --- build and events
 [ -x examples/traccc/build/core/traccc-reco ] || node node_modules/cmake-js/bin/cmake-js compile -d examples/traccc/addon \
@@ -47,20 +41,17 @@ for k in 1 4; do
   d=$("$B/traccc-reco" --dir "$T/ev" --events 8 --device cuda --threads $k --throughput 3 --quiet 2>&1 | grep -oE "[0-9.]+ events/s" | head -1)
   echo "direct k=$k: $d"; echo "| - | $k | direct (traccc-reco) | $k | ${d%% *} | | |" >> "$md"
   for w in 65535 16777216; do
-    rm -f "$T/ready.json"
-    TRACCC_DEVICE=cuda TRACCC_INSTANCES=$k TENSORBIND_GRPC_FLOW_CONTROL_WINDOW=$w TENSORBIND_MAX_BODY_BYTES=$((256 << 20)) \
+    serve_until_ready "$T/ready.json" "$OUT/server-$k-$w.log" 30 \
+      env TRACCC_DEVICE=cuda TRACCC_INSTANCES=$k TENSORBIND_GRPC_FLOW_CONTROL_WINDOW=$w TENSORBIND_MAX_BODY_BYTES=$((256 << 20)) \
       node bin/tensorbind.js serve examples/traccc/models.ts --http-port 0 --grpc-port 0 --metrics-port 0 \
-      --log-level warn --ready-file "$T/ready.json" > "$OUT/server-$k-$w.log" 2>&1 &
-    SPID=$!
-    for _ in $(seq 1 300); do [ -s "$T/ready.json" ] && break; sleep 0.1; done
-    [ -s "$T/ready.json" ] || { echo "server not ready"; tail -20 "$OUT/server-$k-$w.log"; kill $SPID; continue; }
-    GRPC=$(python3 -c "import json;print(json.load(open('$T/ready.json'))['grpc'])")
-    HTTP=$(python3 -c "import json;print(json.load(open('$T/ready.json'))['http'].split('//')[1])")
+      --log-level warn --ready-file "$T/ready.json" || continue
+    GRPC=$(ready_field grpc)
+    HTTP=$(ready_field http)
     for proto in grpc http; do
       [ $proto = http ] && [ $w != 16777216 ] && continue
       url=$GRPC; [ $proto = http ] && url=$HTTP
       c0=$(cpu_s $SPID)
-      PA -m traccc -i $proto -u "$url" $SHAPES --input-data "$T/pa" --concurrency-range $((2 * k)):$((2 * k)) \
+      timeout 180 "$PA" -m traccc -i $proto -u "$url" $SHAPES --input-data "$T/pa" --concurrency-range $((2 * k)):$((2 * k)) \
         --request-count $((60 * k)) > "$T/pa.txt" 2>&1
       c1=$(cpu_s $SPID)
       tput=$(grep -oE "Throughput: [0-9.]+" "$T/pa.txt" | head -1 | awk '{print $2}')
@@ -82,7 +73,7 @@ ev = r.get("events", 0); eps = r.get("events_per_s", 0); p50 = r.get("latency_ms
 print(f"| {sys.argv[4]} | {sys.argv[5]} | python tritonclient | {2*int(sys.argv[5])} | {eps:.1f} | {1000*(c1-c0)/max(1,ev):.2f} | {p50:.1f} |")
 EOF
     tail -1 "$md"
-    kill -TERM $SPID; wait $SPID
+    stop_server
   done
 done
 cat "$md"

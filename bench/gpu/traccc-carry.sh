@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=.gpu-carry/whl-traccc
 mkdir -p "$D"
-EX="$(git rev-parse --git-path info/exclude)"; grep -qx '.gpu-carry/' "$EX" 2>/dev/null || echo '.gpu-carry/' >> "$EX"
+. bench/gpu/lib.sh
+exclude_carry
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
   --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
   "tritonclient==2.73.0" "grpcio==1.85.1" "protobuf==6.33.6" "python-rapidjson==1.25" "ml_dtypes==0.5.4" \

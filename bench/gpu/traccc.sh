@@ -12,27 +12,19 @@
 # Results under $OUT: run.log, cpp-tests.txt, agreement-mu*.json, stages-mu200.txt,
 # bench-mu200/ and bench-mu20-100/ (results.{json,md}, server-*.log), gpu-util.csv, build.log.
 set -uo pipefail
-OUT="${OUT:-$PWD/gpu-out}"; mkdir -p "$OUT"
-CARRY="${CARRY:-.gpu-carry}"
-T=/tmp/tb-traccc; mkdir -p "$T/bin" "$T/site"
-exec > >(tee -a "$OUT/run.log") 2>&1
+. bench/gpu/lib.sh
+gpu_prelude traccc
 START=$SECONDS
 left() { local l=$((460 - (SECONDS - START))); echo $((l > 10 ? l : 10)); }
 
-echo "== machine"; date -u; uname -a; nproc
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv"
-for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do [ -x "$d/nvcc" ] && export PATH="$PATH:$d" && break; done
+cuda_on_path
 nvcc --version | tail -2; cmake --version | head -1; g++ --version | head -1; python3 --version
 
 echo "== unpack"
-if ! command -v node >/dev/null; then
-  xz -dc "$CARRY/node.xz" > "$T/bin/node" && chmod +x "$T/bin/node" || exit 1
-  export PATH="$T/bin:$PATH"
-fi
-[ -d node_modules ] || tar -xzf "$CARRY/node_modules.tar.gz" -C . || exit 1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$T/site" "$CARRY"/whl-traccc/*.whl || exit 1
-export PYTHONPATH="$T/site${PYTHONPATH:+:$PYTHONPATH}"
-node --version; python3 -c 'import tritonclient.grpc, numpy; print("tritonclient ok, numpy", numpy.__version__)' || exit 1
+unpack_node || exit 1
+unpack_wheels whl-traccc || exit 1
+python3 -c 'import tritonclient.grpc, numpy; print("tritonclient ok, numpy", numpy.__version__)' || exit 1
 [ -f dist/index.js ] || { echo "dist/ was not carried (npm run build, carry dist)"; exit 1; }
 
 echo "== build (CUDA, sm_90)"

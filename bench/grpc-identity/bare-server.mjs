@@ -1,10 +1,14 @@
 // A bare @grpc/grpc-js server that answers ModelInfer for identity_fp32 by echoing the request's
 // raw_input_contents — the floor any gRPC frontend on grpc-js could reach. It loads the same
 // .proto files with the same proto-loader options as tensorbind, and answers just enough
-// metadata/config for perf_analyzer. Prints {"grpc":"127.0.0.1:PORT"} on stdout once listening.
+// metadata/config for perf_analyzer. Prints {"grpc":"127.0.0.1:PORT"} on stdout once listening,
+// and writes it to the file after --ready-file, when given.
+import { renameSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { loadProtos } from "../../dist/protocol/grpc/load.js";
 
+const { values: args } = parseArgs({ options: { "ready-file": { type: "string" } } });
 const MODEL = "identity_fp32";
 const tensor = { name: "INPUT0", datatype: "FP32", shape: [-1, -1] };
 const { inference } = loadProtos();
@@ -61,7 +65,12 @@ server.addService(inference, {
 
 server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;
-  process.stdout.write(`${JSON.stringify({ grpc: `127.0.0.1:${port}` })}\n`);
+  const info = JSON.stringify({ grpc: `127.0.0.1:${port}`, pid: process.pid });
+  process.stdout.write(`${info}\n`);
+  if (args["ready-file"]) {
+    writeFileSync(`${args["ready-file"]}.tmp`, info);
+    renameSync(`${args["ready-file"]}.tmp`, args["ready-file"]); // whole, or not there
+  }
 });
 const stop = () => server.tryShutdown(() => process.exit(0));
 process.on("SIGTERM", stop);

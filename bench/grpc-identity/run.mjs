@@ -7,17 +7,17 @@
 //   node bench/grpc-identity/run.mjs [--pairs N] [--requests N] [--smoke]
 //
 // Each measurement is a fixed request count (perf_analyzer --request-count), which skips
-// perf_analyzer's stability search: on a shared machine that search often never settles.
+// perf_analyzer's stability search: on a shared machine that search often never settles. A run
+// that does not end within BENCH_RUN_TIMEOUT_MS (default 180 s) is killed and tried again, twice
+// at most (--request-count was seen to hang after its last answer).
 //
-// Needs `npm run build` and perf_analyzer (.venv/bin/perf_analyzer, or PERF_ANALYZER, or PATH).
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+// Needs `npm run build` and perf_analyzer (PERF_ANALYZER, .venv/bin/perf_analyzer, or PATH).
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { log, median, requireFiles, workDir } from "../lib/common.mjs";
+import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import { startServer, tensorbindServe } from "../lib/procs.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
   options: {
     pairs: { type: "string", default: "3" },
@@ -30,99 +30,36 @@ const pairs = smoke ? 1 : Math.max(3, Number(values.pairs));
 const requests = smoke ? 300 : Number(values.requests);
 const ELEMENTS = 1024; // FP32: 4 KiB per tensor
 const CONCURRENCY = 8;
+const TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? 180_000);
 
-function perfAnalyzer() {
-  if (process.env.PERF_ANALYZER) return process.env.PERF_ANALYZER;
-  const venv = join(ROOT, ".venv/bin/perf_analyzer");
-  if (existsSync(venv)) return venv;
-  return "perf_analyzer";
-}
-
-if (!existsSync(join(ROOT, "dist/protocol/grpc/load.js"))) {
-  console.error("dist/ is missing: run `npm run build` first");
-  process.exit(2);
-}
+requireFiles([["dist/ (npm run build)", "dist/protocol/grpc/load.js"]]);
+const pa = requirePerfAnalyzer();
+const work = workDir();
 
 /** Starts a server process; resolves with its gRPC host:port and a stop function. */
-async function start(kind) {
-  const tmp = mkdtempSync(join(tmpdir(), "tb-bench-"));
-  const ready = join(tmp, "ready.json");
-  const args =
+async function start(kind, serial) {
+  const readyFile = join(work, `${kind}-${serial}.json`);
+  const argv =
     kind === "tensorbind"
-      ? [
-          "bin/tensorbind.js",
-          "serve",
-          "examples/quickstart/models.ts",
-          "--http-port",
-          "0",
-          "--grpc-port",
-          "0",
-          "--log-level",
-          "warn",
-          "--ready-file",
-          ready,
-        ]
-      : ["bench/grpc-identity/bare-server.mjs"];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  const deadline = Date.now() + 30_000;
-  let address;
-  while (!address) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${kind} did not start`);
-    await new Promise((r) => setTimeout(r, 50));
-    if (kind === "tensorbind" && existsSync(ready)) {
-      try {
-        address = JSON.parse(readFileSync(ready, "utf8")).grpc;
-      } catch {}
-    } else if (kind === "bare" && out.includes("\n")) address = JSON.parse(out.split("\n")[0]).grpc;
-  }
-  const stop = () =>
-    new Promise((r) => {
-      child.once("exit", () => {
-        rmSync(tmp, { recursive: true, force: true });
-        r();
-      });
-      child.kill("SIGTERM");
-    });
-  return { address, stop };
+      ? tensorbindServe({ models: "examples/quickstart/models.ts", readyFile, logLevel: "warn" })
+      : [process.execPath, "bench/grpc-identity/bare-server.mjs", "--ready-file", readyFile];
+  const s = await startServer({ argv, readyFile, stderr: "inherit", pollMs: 50, name: kind });
+  return { address: s.info.grpc, stop: s.stop };
 }
 
-function measure(address) {
-  const args = [
-    "-m",
-    "identity_fp32",
-    "-i",
-    "grpc",
-    "-u",
-    address,
-    "-b",
-    "1",
-    "--shape",
-    `INPUT0:${ELEMENTS}`,
-    "--input-data",
-    "random",
-    "--concurrency-range",
-    `${CONCURRENCY}:${CONCURRENCY}`,
-    "--request-count",
-    String(requests),
-  ]; // prettier-ignore
-  const res = spawnSync(perfAnalyzer(), args, { encoding: "utf8", timeout: 180_000 });
-  const text = `${res.stdout ?? ""}${res.stderr ?? ""}`;
-  const throughput = Number(/Throughput:\s*([0-9.]+)\s*infer\/sec/.exec(text)?.[1]);
-  const latency = Number(/Avg latency:\s*([0-9]+)\s*usec/.exec(text)?.[1]);
-  if (!Number.isFinite(throughput) || throughput <= 0) {
-    throw new Error(`perf_analyzer failed (exit ${res.status}):\n${text.slice(-2000)}`);
-  }
-  return { throughput, latencyUs: latency };
-}
-
-async function run(kind) {
-  const s = await start(kind);
+async function run(kind, serial) {
+  const s = await start(kind, serial);
   try {
-    return measure(s.address);
+    const args = perfAnalyzerArgs({
+      model: "identity_fp32",
+      protocol: "grpc",
+      url: s.address,
+      shape: { INPUT0: ELEMENTS },
+      concurrency: CONCURRENCY,
+      requestCount: requests,
+    });
+    const r = await runPerfAnalyzer(pa, args, { timeoutMs: TIMEOUT_MS, retries: 2, label: kind });
+    return { throughput: r.rps, latencyUs: r.avgUs };
   } finally {
     await s.stop();
   }
@@ -130,18 +67,11 @@ async function run(kind) {
 
 const rows = [];
 for (let i = 1; i <= pairs; i++) {
-  const a = await run("tensorbind");
-  const b = await run("bare");
+  const a = await run("tensorbind", i);
+  const b = await run("bare", i);
   rows.push({ pair: i, a, b, ratio: a.throughput / b.throughput });
-  process.stderr.write(
-    `pair ${i}: tensorbind ${a.throughput.toFixed(0)}/s, bare ${b.throughput.toFixed(0)}/s\n`,
-  );
+  log(`pair ${i}: tensorbind ${a.throughput.toFixed(0)}/s, bare ${b.throughput.toFixed(0)}/s`);
 }
-const ratios = rows.map((r) => r.ratio).sort((x, y) => x - y);
-const median =
-  ratios.length % 2
-    ? ratios[(ratios.length - 1) / 2]
-    : (ratios[ratios.length / 2 - 1] + ratios[ratios.length / 2]) / 2;
 
 const lines = [
   `perf_analyzer -i grpc, identity_fp32, INPUT0:${ELEMENTS} (4 KiB FP32), concurrency ${CONCURRENCY}, ${requests} requests per run${smoke ? " (smoke)" : ""}`,
@@ -152,6 +82,6 @@ const lines = [
     (r) =>
       `| ${r.pair} | ${r.a.throughput.toFixed(1)} | ${r.a.latencyUs} | ${r.b.throughput.toFixed(1)} | ${r.b.latencyUs} | ${r.ratio.toFixed(3)} |`,
   ),
-  `| **median** | | | | | **${median.toFixed(3)}** |`,
+  `| **median** | | | | | **${median(rows.map((r) => r.ratio)).toFixed(3)}** |`,
 ];
 console.log(lines.join("\n"));

@@ -11,15 +11,16 @@
 // or $PERF_ANALYZER) and loadgen.mjs (a tiny closed-loop node:http client). When taskset and
 // >= 2 CPUs are available, servers run on CPU 0 and the client on CPU 1.
 // Prints a markdown report on stdout; progress goes to stderr.
-import { spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { fmt, log, machineLine, median, REPO, requireFiles, sleep, workDir } from "../lib/common.mjs";
+import { findPerfAnalyzer, perfAnalyzerArgs, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import { CLIENT_CPU, pinning, runChild, SERVER_CPU, startServer, tensorbindServe } from "../lib/procs.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, "../..");
 
 const { values: opt } = parseArgs({
   options: {
@@ -59,102 +60,44 @@ const CONCURRENCY = Number(opt.concurrency);
 const ELEMENTS = Number(opt.elements);
 const FORMATS = opt.formats.split(",").filter(Boolean);
 let CLIENTS = opt.clients.split(",").filter(Boolean);
-
-const log = (...m) => process.stderr.write(`[bench] ${m.join(" ")}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+const NAN = { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN };
 
 // ------------------------------------------------------------------ environment
-const haveTaskset = !opt["no-pin"] && spawnSync("taskset", ["-V"]).status === 0 && cpus().length >= 2;
-const SERVER_CPU = "0";
-const CLIENT_CPU = "1";
-const pin = (cpu, argv) => (haveTaskset ? ["taskset", "-c", cpu, ...argv] : argv);
-
-function findPerfAnalyzer() {
-  for (const c of [process.env.PERF_ANALYZER, join(REPO, ".venv/bin/perf_analyzer")]) {
-    if (!c) continue;
-    try {
-      accessSync(c, constants.X_OK);
-    } catch {
-      continue;
-    }
-    const r = spawnSync(c, ["--version"], { encoding: "utf8" });
-    const out = `${r.stdout}${r.stderr}`;
-    if (out.includes("Perf Analyzer Version")) return { path: c, version: out.trim() };
-  }
-  return null;
-}
+const { on: pinned, pin } = pinning(!opt["no-pin"]);
 const pa = CLIENTS.includes("perf_analyzer") ? findPerfAnalyzer() : null;
 if (CLIENTS.includes("perf_analyzer") && !pa) {
   log("perf_analyzer not found (run scripts/setup-python.sh); using the node load generator only");
   CLIENTS = CLIENTS.filter((c) => c !== "perf_analyzer");
 }
-if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
-  log("dist/ is missing: run `npm run build` first");
-  process.exit(2);
-}
+requireFiles([["dist/ (npm run build)", "dist/cli/main.js"]], ROOT);
 
-const work = mkdtempSync(join(tmpdir(), "tb-bench-"));
-process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+const work = workDir();
 
 // ------------------------------------------------------------------ servers
 const SERVERS = {
-  tensorbind: (ready) => [
-    "node",
-    join(ROOT, "bin/tensorbind.js"),
-    "serve",
-    opt.models,
-    "--http-port",
-    "0",
-    "--grpc-port",
-    "0",
-    "--metrics-port",
+  tensorbind: (readyFile) => tensorbindServe({ root: ROOT, models: opt.models, metrics: 0, readyFile }),
+  bare: (readyFile) => [
+    process.execPath,
+    join(HERE, "bare-server.mjs"),
+    "--port",
     "0",
     "--ready-file",
-    ready,
+    readyFile,
   ],
-  bare: (ready) => ["node", join(HERE, "bare-server.mjs"), "--port", "0", "--ready-file", ready],
 };
 
 let serial = 0;
-async function startServer(kind, timeoutMs = 20_000) {
-  const ready = join(work, `${kind}-${serial++}.ready.json`);
-  const argv = pin(SERVER_CPU, SERVERS[kind](ready));
-  const t0 = performance.now();
-  const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (c) => {
-    stderr = (stderr + c).slice(-4000);
+function start(kind) {
+  const readyFile = join(work, `${kind}-${serial++}.ready.json`);
+  // Polled every millisecond: the start-up figures are read from here.
+  return startServer({
+    argv: pin(SERVER_CPU, SERVERS[kind](readyFile)),
+    cwd: ROOT,
+    readyFile,
+    timeoutMs: 20_000,
+    pollMs: 1,
+    name: kind,
   });
-  let exited = null;
-  child.on("exit", (code, sig) => {
-    exited = { code, sig };
-  });
-  for (;;) {
-    if (existsSync(ready)) {
-      let info;
-      try {
-        info = JSON.parse(readFileSync(ready, "utf8"));
-      } catch {
-        await sleep(1);
-        continue;
-      }
-      const startupMs = performance.now() - t0;
-      return { kind, child, info, startupMs, url: info.http, stderr: () => stderr, exited: () => exited };
-    }
-    if (exited) throw new Error(`${kind} exited (${exited.code ?? exited.sig}) before ready:\n${stderr}`);
-    if (performance.now() - t0 > timeoutMs) {
-      child.kill("SIGKILL");
-      throw new Error(`${kind} not ready within ${timeoutMs} ms:\n${stderr}`);
-    }
-    await sleep(1);
-  }
 }
 
 function rssMb(pid) {
@@ -166,81 +109,35 @@ function rssMb(pid) {
   }
 }
 
-async function stopServer(s) {
-  if (s.exited()) return s.exited();
-  const done = new Promise((r) => s.child.once("exit", (code, sig) => r({ code, sig })));
-  s.child.kill("SIGTERM");
-  const t = setTimeout(() => s.child.kill("SIGKILL"), 10_000);
-  const r = await done;
-  clearTimeout(t);
-  return r;
-}
-
 // ------------------------------------------------------------------ clients
-function runChild(argv, timeoutMs) {
-  return new Promise((res) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-    });
-    child.stderr.on("data", (c) => {
-      out += c;
-    });
-    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(t);
-      res({ code, out });
-    });
-  });
-}
-
 async function measurePerfAnalyzer(url, format) {
-  const hostport = new URL(url).host;
-  const argv = [
-    pa.path,
-    "-m",
-    "identity_fp32",
-    "-u",
-    hostport,
-    "-i",
-    "http",
-    "-b",
-    "1",
-    "--shape",
-    `INPUT0:${ELEMENTS}`,
+  const args = perfAnalyzerArgs({
+    model: "identity_fp32",
+    url: new URL(url).host,
+    shape: { INPUT0: ELEMENTS },
     // perf_analyzer's random FP32 data contains NaN, which is not JSON: both servers (and
     // Triton) reject it. Zeros keep JSON and binary runs comparable.
-    "--input-data",
-    "zero",
-    "--concurrency-range",
-    `${CONCURRENCY}:${CONCURRENCY}`,
-    "--measurement-interval",
-    String(WINDOW_MS),
+    inputData: "zero",
+    concurrency: CONCURRENCY,
+    intervalMs: WINDOW_MS,
     // perf_analyzer exits 2 when max/min of its last 3 windows exceeds this (default 10%):
     // on a shared 2-core machine that happens all the time; pairs and medians handle noise.
-    "-s",
-    opt.stability,
-    "--max-trials",
-    smoke ? "5" : "10",
-  ];
-  if (format === "json") argv.push("--input-tensor-format", "json", "--output-tensor-format", "json");
-  const { code, out } = await runChild(pin(CLIENT_CPU, argv), 120_000);
-  const num = (re) => {
-    const m = re.exec(out);
-    return m ? Number(m[1]) : Number.NaN;
-  };
-  const rps = num(/Throughput:\s*([0-9.]+)\s*infer\/sec/);
-  if (code !== 0 || !Number.isFinite(rps)) {
-    log(`perf_analyzer failed (exit ${code}) against ${url} ${format}:\n${out.slice(-1500)}`);
-    return { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN };
+    stability: opt.stability,
+    maxTrials: smoke ? 5 : 10,
+    tensorFormat: format,
+  });
+  try {
+    const r = await runPerfAnalyzer(pa, args, { pin, label: `${url} ${format}` });
+    return { rps: r.rps, p50: r.p50Us, p99: r.p99Us };
+  } catch (e) {
+    log(String(e.message).slice(0, 2500));
+    return NAN;
   }
-  return { rps, p50: num(/p50 latency:\s*([0-9]+)\s*usec/), p99: num(/p99 latency:\s*([0-9]+)\s*usec/) };
 }
 
 async function measureNode(url, format) {
   const argv = [
-    "node",
+    process.execPath,
     join(HERE, "loadgen.mjs"),
     "--url",
     url,
@@ -255,14 +152,14 @@ async function measureNode(url, format) {
     "--warmup-ms",
     smoke ? "200" : "500",
   ];
-  const { code, out } = await runChild(pin(CLIENT_CPU, argv), DURATION_MS + 60_000);
+  const { code, out } = await runChild(pin(CLIENT_CPU, argv), { timeoutMs: DURATION_MS + 60_000 });
   try {
     const r = JSON.parse(out.trim().split("\n").pop());
     if (code !== 0 || r.errors > 0 || r.requests === 0) throw new Error(`errors=${r.errors}`);
     return { rps: r.rps, p50: r.p50_us, p99: r.p99_us };
   } catch (e) {
     log(`loadgen failed (exit ${code}) against ${url} ${format}: ${e}\n${out.slice(-1500)}`);
-    return { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN };
+    return NAN;
   }
 }
 const MEASURE = { perf_analyzer: measurePerfAnalyzer, node: measureNode };
@@ -284,9 +181,7 @@ async function sanity(url) {
 
 // ------------------------------------------------------------------ main
 const started = new Date();
-log(
-  `work dir ${work}; pinning ${haveTaskset ? `servers CPU ${SERVER_CPU}, clients CPU ${CLIENT_CPU}` : "off"}`,
-);
+log(`work dir ${work}; pinning ${pinned ? `servers CPU ${SERVER_CPU}, clients CPU ${CLIENT_CPU}` : "off"}`);
 
 // 1. start-up to ready, alternating
 const startup = { tensorbind: [], bare: [] };
@@ -294,41 +189,40 @@ const rss = { tensorbind: [], bare: [] };
 const exitCodes = { tensorbind: [], bare: [] };
 for (let i = 0; i < STARTUP_RUNS; i++) {
   for (const kind of ["tensorbind", "bare"]) {
-    const s = await startServer(kind);
+    const s = await start(kind);
     startup[kind].push(s.startupMs);
     await sleep(200);
-    rss[kind].push(rssMb(s.info.pid ?? s.child.pid));
-    const ex = await stopServer(s);
+    rss[kind].push(rssMb(s.info.pid ?? s.pid));
+    const ex = await s.stop();
     exitCodes[kind].push(ex.code ?? ex.sig);
   }
 }
 log(`start-up: tensorbind ${fmt(median(startup.tensorbind), 1)} ms, bare ${fmt(median(startup.bare), 1)} ms`);
 
 // 2. throughput, A B A B ...
-const A = await startServer("tensorbind");
-const B = await startServer("bare");
-await sanity(A.url);
-await sanity(B.url);
+const A = await start("tensorbind");
+const B = await start("bare");
+await sanity(A.info.http);
+await sanity(B.info.http);
 const rows = [];
 try {
   for (const client of CLIENTS) {
     for (const format of FORMATS) {
       for (let p = 1; p <= PAIRS; p++) {
         log(`${client} ${format} pair ${p}/${PAIRS}`);
-        const a = await MEASURE[client](A.url, format);
-        const b = await MEASURE[client](B.url, format);
+        const a = await MEASURE[client](A.info.http, format);
+        const b = await MEASURE[client](B.info.http, format);
         rows.push({ client, format, pair: p, a, b, ratio: a.rps / b.rps });
       }
     }
   }
 } finally {
-  const ea = await stopServer(A);
-  await stopServer(B);
+  const ea = await A.stop();
+  await B.stop();
   if (ea.code !== 0) log(`tensorbind exited with ${ea.code ?? ea.sig} after SIGTERM:\n${A.stderr()}`);
 }
 
 // ------------------------------------------------------------------ report
-const cpuModel = cpus()[0]?.model ?? "unknown CPU";
 let commit = "";
 const g = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO, encoding: "utf8" });
 if (g.status === 0) commit = g.stdout.trim();
@@ -336,9 +230,9 @@ const out = [];
 out.push(`### bench/http-identity${smoke ? " (smoke)" : ""}`);
 out.push("");
 out.push(`- date: ${started.toISOString()}; commit ${commit || "n/a"} (working tree may differ)`);
-out.push(`- machine: ${cpuModel}, ${cpus().length} CPUs; node ${process.version}`);
+out.push(`- machine: ${machineLine()}`);
 out.push(
-  `- pinning: ${haveTaskset ? `servers on CPU ${SERVER_CPU}, client on CPU ${CLIENT_CPU} (taskset)` : "none"}`,
+  `- pinning: ${pinned ? `servers on CPU ${SERVER_CPU}, client on CPU ${CLIENT_CPU} (taskset)` : "none"}`,
 );
 out.push(
   `- workload: identity_fp32, FP32 [1, ${ELEMENTS}] (${(ELEMENTS * 4) / 1024} KiB), concurrency ${CONCURRENCY}; ` +

@@ -14,15 +14,15 @@
 // tensors of 16 FP32 (small requests maximise requests/s, so per-request costs show most).
 // When taskset and >= 2 CPUs are available, servers run on CPU 0 and clients on CPU 1.
 // Prints a markdown report on stdout; progress goes to stderr.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { fmt, log, machineLine, median, requireFiles, workDir } from "../lib/common.mjs";
+import { CLIENT_CPU, pinning, runChild, SERVER_CPU, startServer } from "../lib/procs.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, "../..");
 const { values: opt } = parseArgs({
   options: {
     smoke: { type: "boolean", default: false },
@@ -40,33 +40,28 @@ const cycles = Number(opt.cycles ?? (opt.smoke ? 6 : 60));
 const phaseMs = Number(opt["phase-ms"]);
 const scrapeMs = Number(opt["scrape-ms"]);
 const modes = opt.modes.split(",").filter(Boolean);
-const canPin = !opt["no-pin"] && cpus().length >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
-const pin = (cpu, argv) => (canPin ? ["taskset", "-c", String(cpu), ...argv] : argv);
+const { on: canPin, pin } = pinning(!opt["no-pin"]);
 // This process plays Prometheus and the browser tab: it belongs with the client, on CPU 1.
-if (canPin) spawnSync("taskset", ["-cp", "1", String(process.pid)]);
-const log = (...a) => process.stderr.write(`${a.join(" ")}\n`);
-if (!existsSync(join(REPO, "dist/index.js"))) throw new Error("run `npm run build` first");
+if (canPin) spawnSync("taskset", ["-cp", String(CLIENT_CPU), String(process.pid)]);
+requireFiles([["dist/ (npm run build)", "dist/index.js"]]);
 
-const tmp = mkdtempSync(join(tmpdir(), "tb-bench-metrics-"));
-const children = [];
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-  rmSync(tmp, { recursive: true, force: true });
-});
+const tmp = workDir("tb-bench-metrics-");
 
-async function startServer(mode) {
-  const ready = join(tmp, `${mode}.json`);
-  rmSync(ready, { force: true });
-  const [cmd, ...args] = pin(0, [process.execPath, join(HERE, "serve.mjs"), mode, ready]);
-  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", mode === "log" ? "ignore" : "inherit"] });
-  children.push(child);
-  for (let i = 0; i < 600 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(ready)) throw new Error(`${mode} server did not start`);
-  return { mode, child, ...JSON.parse(readFileSync(ready, "utf8")) };
+async function startMode(mode) {
+  const readyFile = join(tmp, `${mode}.json`);
+  const s = await startServer({
+    argv: pin(SERVER_CPU, [process.execPath, join(HERE, "serve.mjs"), mode, readyFile]),
+    readyFile,
+    // "log" writes a line per request to stderr: not to this terminal
+    stderr: mode === "log" ? "ignore" : "inherit",
+    pollMs: 50,
+    name: `${mode} server`,
+  });
+  return { mode, stop: s.stop, ...s.info };
 }
 
-function alternate(a, b) {
-  const [cmd, ...args] = pin(1, [
+async function alternate(a, b) {
+  const argv = pin(CLIENT_CPU, [
     process.execPath,
     join(HERE, "alternate.mjs"),
     "--a",
@@ -84,17 +79,10 @@ function alternate(a, b) {
     "--cycles",
     String(cycles),
   ]); // prettier-ignore
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-    children.push(child);
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(JSON.parse(out.trim().split("\n").at(-1)))
-        : reject(new Error(`alternate.mjs exit ${code}`)),
-    );
-  });
+  // Its warm-up (4 s) and 2 phases per cycle, with room for a slow machine.
+  const { code, out } = await runChild(argv, { timeoutMs: 60_000 + 4 * cycles * phaseMs });
+  if (code !== 0) throw new Error(`alternate.mjs exit ${code}:\n${out.slice(-2000)}`);
+  return JSON.parse(out.trim().split("\n").at(-1));
 }
 
 /** What a Prometheus server and an open dashboard tab do to an "on" server while it is loaded. */
@@ -129,15 +117,11 @@ const quartiles = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return [s[Math.floor(s.length / 4)], s[Math.floor((3 * s.length) / 4)]];
 };
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
-const off = await startServer("off");
+const off = await startMode("off");
 const results = {};
 for (const m of modes) {
-  const on = await startServer(m);
+  const on = await startMode(m);
   log(`${m} vs off (pinned: ${canPin}): ${cycles} cycles of 2 x ${phaseMs} ms`);
   // Prometheus and the dashboard tab watch the "on" server the whole time, as they would.
   const stop = observers(on);
@@ -150,19 +134,21 @@ for (const m of modes) {
   // neighbours' load on a shared machine.
   r.a_cpu_us = ((cpu1[0] - cpu0[0]) * 1000) / r.a_count;
   r.b_cpu_us = ((cpu1[1] - cpu0[1]) * 1000) / r.b_count;
-  on.child.kill("SIGTERM");
+  await on.stop();
   const ratios = r.a.map((a, i) => r.b[i] / a);
   results[m] = { ...r, ratios };
   log(
-    `${m}: median ratio ${median(ratios).toFixed(3)}, total ${(sum(r.b) / sum(r.a)).toFixed(3)}, CPU/request off ${r.a_cpu_us.toFixed(0)} µs, ${m} ${r.b_cpu_us.toFixed(0)} µs`,
+    `${m}: median ratio ${median(ratios).toFixed(3)}, total ${(sum(r.b) / sum(r.a)).toFixed(3)}, CPU/request off ${r.a_cpu_us.toFixed(0)} µs, ${m} ${r.b_cpu_us.toFixed(0)} µs, failed requests off ${r.a_errors}, ${m} ${r.b_errors}`,
   );
+  // A failed request is answered fast (or not at all): the side with failures is not measured.
+  if (r.a_errors + r.b_errors > 0) log(`WARNING: ${m} vs off had failed requests; its ratios are not valid`);
 }
 
 // What one scrape and one dashboard refresh cost the server, in its own CPU time: many calls in
 // a row on an idle "on" server, less the cost of the same number of trivial requests
 // (/v2/health/ready). Per-call figures do not depend on how loaded the machine is.
 async function perCallCpu() {
-  const on = await startServer("on");
+  const on = await startMode("on");
   const calls = opt.smoke ? 100 : 400;
   const measure = async (url) => {
     for (let i = 0; i < 20; i++) await (await fetch(url)).arrayBuffer();
@@ -175,7 +161,7 @@ async function perCallCpu() {
   const scrape = Math.max(0, (await measure(on.metrics)) - base);
   const snapshot = Math.max(0, (await measure(`${on.http}/dashboard/api/snapshot`)) - base);
   const bytes = (await (await fetch(on.metrics)).arrayBuffer()).byteLength;
-  on.child.kill("SIGTERM");
+  await on.stop();
   return { base, scrape, snapshot, bytes };
 }
 const perCall = await perCallCpu();
@@ -218,24 +204,23 @@ for (let i = 0; i < N; i++) {
 }
 const observedNs = Number(process.hrtime.bigint() - t0) / N;
 
-const fmt = (x, d = 0) => x.toFixed(d);
 const lines = [];
 lines.push(
-  `Machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} CPUs, Node ${process.version}; servers${canPin ? " on CPU 0, clients on CPU 1 (taskset)" : " and clients unpinned"}.`,
+  `Machine: ${machineLine()}; servers${canPin ? " on CPU 0, clients on CPU 1 (taskset)" : " and clients unpinned"}.`,
 );
 lines.push(
   `Load: alternate.mjs, ${opt.format} identity_fp32 [1,${opt.elements}], concurrency ${opt.concurrency}, ${cycles} cycles of off/on phases of ${phaseMs} ms (A B, B A, ...); the "on" server scraped every ${scrapeMs} ms and its dashboard snapshot polled every 1000 ms throughout.`,
 );
 lines.push("");
 lines.push(
-  "| mode | median on/off req/s ratio per cycle (target ≥ 0.97) | quartiles | total on / total off | server CPU µs per request, off → on | CPU ratio off/on | median off req/s | median on req/s | off p50 / p99 µs | on p50 / p99 µs |",
+  "| mode | median on/off req/s ratio per cycle (target ≥ 0.97) | quartiles | total on / total off | server CPU µs per request, off → on | CPU ratio off/on | median off req/s | median on req/s | off p50 / p99 µs | on p50 / p99 µs | failed requests off / on |",
 );
-lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const m of modes) {
   const r = results[m];
   const [q1, q3] = quartiles(r.ratios);
   lines.push(
-    `| ${m} | **${fmt(median(r.ratios), 3)}** | ${fmt(q1, 3)} – ${fmt(q3, 3)} | ${fmt(sum(r.b) / sum(r.a), 3)} | ${fmt(r.a_cpu_us)} → ${fmt(r.b_cpu_us)} | **${fmt(r.a_cpu_us / r.b_cpu_us, 3)}** | ${fmt(median(r.a))} | ${fmt(median(r.b))} | ${r.a_lat.p50} / ${r.a_lat.p99} | ${r.b_lat.p50} / ${r.b_lat.p99} |`,
+    `| ${m} | **${fmt(median(r.ratios), 3)}** | ${fmt(q1, 3)} – ${fmt(q3, 3)} | ${fmt(sum(r.b) / sum(r.a), 3)} | ${fmt(r.a_cpu_us)} → ${fmt(r.b_cpu_us)} | **${fmt(r.a_cpu_us / r.b_cpu_us, 3)}** | ${fmt(median(r.a))} | ${fmt(median(r.b))} | ${r.a_lat.p50} / ${r.a_lat.p99} | ${r.b_lat.p50} / ${r.b_lat.p99} | ${r.a_errors} / ${r.b_errors} |`,
   );
 }
 lines.push("");
@@ -246,4 +231,7 @@ lines.push(
   `StatisticsRecorder per request (recordExecution + recordSuccess), paid by both sides: ${fmt(statsNs, 0)} ns; with the metrics histograms observing: ${fmt(observedNs, 0)} ns.`,
 );
 process.stdout.write(`${lines.join("\n")}\n`);
-for (const c of children) c.kill("SIGTERM");
+await off.stop();
+// Failed requests make the comparison meaningless: say so in the exit status too.
+const failed = modes.some((m) => results[m].a_errors + results[m].b_errors > 0);
+process.exit(failed ? 1 : 0);

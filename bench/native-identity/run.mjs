@@ -4,19 +4,20 @@
 // the median ratio is the result. `native_identity` forwards the input's bytes (no copy),
 // `native_identity_copy` writes a fresh output like a real model; `js_identity` returns its input.
 //
-//   node bench/native-identity/run.mjs [--pairs N] [--requests N] [--elements N] [--smoke]
+//   node bench/native-identity/run.mjs [--pairs N] [--requests N] [--elements N] [--concurrency N] [--smoke]
 //
 // Needs `npm run build`, cmake-js (builds the addon when missing) and perf_analyzer
-// (.venv/bin/perf_analyzer, PERF_ANALYZER or PATH). With taskset, the server runs on CPU 0 and
-// perf_analyzer on CPU 1.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+// (PERF_ANALYZER, .venv/bin/perf_analyzer or PATH). When taskset can pin and there are >= 2
+// CPUs, the server runs on CPU 0 and perf_analyzer on CPU 1. A perf_analyzer run that does not
+// end within BENCH_RUN_TIMEOUT_MS (default 300 s) is killed and tried again, twice at most.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { log, median, REPO, requireFiles, workDir } from "../lib/common.mjs";
+import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import { pinning, SERVER_CPU, startServer, tensorbindServe } from "../lib/procs.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
   options: {
     pairs: { type: "string", default: "3" },
@@ -31,126 +32,73 @@ const pairs = smoke ? 1 : Math.max(1, Number(values.pairs));
 const requests = smoke ? 200 : Number(values.requests);
 const ELEMENTS = Number(values.elements);
 const CONCURRENCY = Number(values.concurrency);
-const taskset = spawnSync("taskset", ["--version"]).status === 0;
-const pin = (cpu, cmd, args) => (taskset ? ["taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args]);
+const TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? 300_000);
+const { on: pinned, pin } = pinning();
 
-const perfAnalyzer =
-  process.env.PERF_ANALYZER ??
-  (existsSync(join(ROOT, ".venv/bin/perf_analyzer"))
-    ? join(ROOT, ".venv/bin/perf_analyzer")
-    : "perf_analyzer");
-
-if (!existsSync(join(ROOT, "dist/index.js"))) {
-  console.error("dist/ is missing: run `npm run build` first");
-  process.exit(2);
-}
-if (!existsSync(join(ROOT, "bench/native-identity/build/Release/identity.node"))) {
+requireFiles([["dist/ (npm run build)", "dist/index.js"]]);
+const pa = requirePerfAnalyzer();
+if (!existsSync(join(REPO, "bench/native-identity/build/Release/identity.node"))) {
   const r = spawnSync(
     process.execPath,
     [
-      join(ROOT, "node_modules/cmake-js/bin/cmake-js"),
+      join(REPO, "node_modules/cmake-js/bin/cmake-js"),
       "compile",
       "-d",
       "bench/native-identity/addon",
       "-O",
       "bench/native-identity/build",
     ],
-    { cwd: ROOT, stdio: "inherit" },
+    { cwd: REPO, stdio: "inherit" },
   ); // prettier-ignore
   if (r.status !== 0) process.exit(2);
 }
 
-async function startServer() {
-  const tmp = mkdtempSync(join(tmpdir(), "tb-bench-native-"));
-  const ready = join(tmp, "ready.json");
-  const [cmd, args] = pin(0, process.execPath, [
-    "bin/tensorbind.js",
-    "serve",
-    "bench/native-identity/models.ts",
-    "--http-port",
-    "0",
-    "--grpc-port",
-    "0",
-    "--log-level",
-    "warn",
-    "--ready-file",
-    ready,
-  ]); // prettier-ignore
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
-  const deadline = Date.now() + 30_000;
-  let info;
-  while (!info) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error("server did not start");
-    await new Promise((r) => setTimeout(r, 50));
-    if (existsSync(ready)) {
-      try {
-        info = JSON.parse(readFileSync(ready, "utf8"));
-      } catch {}
-    }
-  }
-  const stop = () =>
-    new Promise((r) => {
-      child.once("exit", () => {
-        rmSync(tmp, { recursive: true, force: true });
-        r();
-      });
-      child.kill("SIGTERM");
-    });
-  return { http: new URL(info.http).host, grpc: info.grpc, stop };
-}
-
-function measure(model, protocol, url) {
-  const [cmd, args] = pin(1, perfAnalyzer, [
-    "-m",
+async function measure(model, protocol, url) {
+  const args = perfAnalyzerArgs({
     model,
-    "-i",
     protocol,
-    "-u",
     url,
-    "-b",
-    "1",
-    "--shape",
-    `INPUT0:${ELEMENTS}`,
-    "--input-data",
-    "random",
-    "--concurrency-range",
-    `${CONCURRENCY}:${CONCURRENCY}`,
-    "--request-count",
-    String(requests),
-  ]); // prettier-ignore
-  const res = spawnSync(cmd, args, { encoding: "utf8", timeout: 300_000 });
-  const text = `${res.stdout ?? ""}${res.stderr ?? ""}`;
-  const throughput = Number(/Throughput:\s*([0-9.]+)\s*infer\/sec/.exec(text)?.[1]);
-  const latencyUs = Number(/Avg latency:\s*([0-9]+)\s*usec/.exec(text)?.[1]);
-  if (!Number.isFinite(throughput) || throughput <= 0) {
-    throw new Error(`perf_analyzer failed (exit ${res.status}):\n${text.slice(-2000)}`);
-  }
-  return { throughput, latencyUs };
+    shape: { INPUT0: ELEMENTS },
+    concurrency: CONCURRENCY,
+    requestCount: requests,
+  });
+  const r = await runPerfAnalyzer(pa, args, {
+    pin,
+    timeoutMs: TIMEOUT_MS,
+    retries: 2,
+    label: `${model} ${protocol}`,
+  });
+  return { throughput: r.rps, latencyUs: r.avgUs };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-const server = await startServer();
+const readyFile = join(workDir("tb-bench-native-"), "ready.json");
+const server = await startServer({
+  argv: pin(
+    SERVER_CPU,
+    tensorbindServe({ models: "bench/native-identity/models.ts", readyFile, logLevel: "warn" }),
+  ),
+  readyFile,
+  stdout: "inherit",
+  stderr: "inherit",
+  pollMs: 50,
+});
 const lines = [
-  `perf_analyzer, INPUT0:${ELEMENTS} FP32 (${(ELEMENTS * 4) / 1024} KiB), concurrency ${CONCURRENCY}, ${requests} requests per run, ${pairs} pairs${taskset ? ", server on CPU 0 and perf_analyzer on CPU 1 (taskset)" : ""}${smoke ? " (smoke)" : ""}`,
+  `perf_analyzer, INPUT0:${ELEMENTS} FP32 (${(ELEMENTS * 4) / 1024} KiB), concurrency ${CONCURRENCY}, ${requests} requests per run, ${pairs} pairs${pinned ? ", server on CPU 0 and perf_analyzer on CPU 1 (taskset)" : ""}${smoke ? " (smoke)" : ""}`,
   "",
   "| protocol | native model | JS infer/s (per pair) | native infer/s (per pair) | ratio native/JS (per pair) | median ratio |",
   "|---|---|---|---|---|---:|",
 ];
 try {
   for (const protocol of ["http", "grpc"]) {
-    const url = protocol === "http" ? server.http : server.grpc;
+    const url = protocol === "http" ? new URL(server.info.http).host : server.info.grpc;
     for (const model of ["native_identity", "native_identity_copy"]) {
       const js = [];
       const nat = [];
       for (let i = 0; i < pairs; i++) {
-        js.push(measure("js_identity", protocol, url));
-        nat.push(measure(model, protocol, url));
-        process.stderr.write(
-          `${protocol} ${model} pair ${i + 1}: js ${js[i].throughput.toFixed(0)}/s, native ${nat[i].throughput.toFixed(0)}/s\n`,
+        js.push(await measure("js_identity", protocol, url));
+        nat.push(await measure(model, protocol, url));
+        log(
+          `${protocol} ${model} pair ${i + 1}: js ${js[i].throughput.toFixed(0)}/s, native ${nat[i].throughput.toFixed(0)}/s`,
         );
       }
       const ratios = nat.map((n, i) => n.throughput / js[i].throughput);

@@ -14,16 +14,18 @@
 // pyarrow, perf_analyzer). Creates .venv-pytriton (pip install nvidia-pytriton) on first use.
 // Servers run on CPU 0, clients on CPU 1 (taskset), when there are >= 2 CPUs.
 // Markdown report on stdout; progress on stderr.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import net from "node:net";
-import { cpus, loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { loadavg } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { fmt, log, machineLine, median, REPO, requireFiles, workDir } from "../lib/common.mjs";
+import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import { CLIENT_CPU, pinning, runChild, SERVER_CPU, startServer, tensorbindServe } from "../lib/procs.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, "../..");
 const { values: opt } = parseArgs({
   options: {
     smoke: { type: "boolean", default: false },
@@ -43,39 +45,22 @@ const CONCS = opt.concurrency.split(",").map(Number);
 const PROTOS = opt.protocols.split(",");
 const STARTUP_RUNS = Number(opt["startup-runs"] ?? (smoke ? 1 : 3));
 const windowMs = (elements) => (smoke ? 500 : elements >= 1 << 24 ? 5000 : 1500);
+const NAN = { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN };
 
-const log = (...m) => process.stderr.write(`[bench] ${m.join(" ")}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!s.length) return Number.NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 const human = (el) => {
   const b = el * 4;
   return b >= 1 << 20 ? `${b / (1 << 20)} MiB` : `${b / 1024} KiB`;
 };
 
-const pinOk = !opt["no-pin"] && cpus().length >= 2 && spawnSync("taskset", ["-V"]).status === 0;
-const pin = (cpu, argv) => (pinOk ? ["taskset", "-c", cpu, ...argv] : argv);
-const SERVER_CPU = "0";
-const CLIENT_CPU = "1";
+const { on: pinOk, pin } = pinning(!opt["no-pin"]);
 
-const PA = process.env.PERF_ANALYZER ?? join(REPO, ".venv/bin/perf_analyzer");
 const TB_PY = process.env.TENSORBIND_PYTHON ?? join(REPO, ".venv/bin/python");
-for (const [what, p] of [
-  ["perf_analyzer (scripts/setup-python.sh)", PA],
+requireFiles([
   ["tensorbind's python (scripts/setup-python.sh)", TB_PY],
-  ["dist/ (npm run build)", join(REPO, "dist/cli/main.js")],
-  ["native addon (npm run build:native)", join(REPO, "native/build/Release/tensorbind_shm.node")],
-]) {
-  if (!existsSync(p)) {
-    log(`missing ${what}: ${p}`);
-    process.exit(2);
-  }
-}
+  ["dist/ (npm run build)", "dist/cli/main.js"],
+  ["native addon (npm run build:native)", "native/build/Release/tensorbind_shm.node"],
+]);
+const PA = requirePerfAnalyzer();
 
 // ------------------------------------------------------------------ PyTriton venv
 const PT_VENV = join(REPO, ".venv-pytriton");
@@ -110,8 +95,7 @@ if (!opt["skip-pytriton"]) ptProblem = setupPyTriton();
 else ptProblem = "--skip-pytriton";
 if (ptProblem) log(`PyTriton not available: ${ptProblem}`);
 
-const work = mkdtempSync(join(tmpdir(), "tb-pyvs-"));
-process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+const work = workDir("tb-pyvs-");
 
 function freePort() {
   return new Promise((res) => {
@@ -123,159 +107,64 @@ function freePort() {
   });
 }
 
-async function httpStatus(url) {
-  try {
-    const r = await fetch(url);
-    await r.arrayBuffer();
-    return r.status;
-  } catch {
-    return 0;
-  }
-}
-
 // ------------------------------------------------------------------ servers
 let serial = 0;
-async function startServer(kind, timeoutMs = 120_000) {
+async function start(kind) {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
-  let argv;
-  let env = process.env;
-  if (kind === "tensorbind") {
-    argv = [
-      "node",
-      join(REPO, "bin/tensorbind.js"),
-      "serve",
-      join(HERE, "models.ts"),
-      "--http-port",
-      String(http),
-      "--grpc-port",
-      String(grpc),
-      "--metrics-port",
-      String(metrics),
-      // 64 MiB of tensor plus the request header exceeds the 64 MiB default body limit
-      "--max-body-bytes",
-      String(256 << 20),
-      "--ready-file",
-      join(work, `tb-${serial++}.json`),
-    ];
-    env = { ...process.env, TENSORBIND_PYTHON: TB_PY };
-  } else {
-    argv = [PT_PY, join(HERE, "pytriton_server.py"), String(http), String(grpc), String(metrics)];
-    env = ptEnv;
-  }
-  argv = pin(SERVER_CPU, argv);
-  const t0 = performance.now();
-  const child = spawn(argv[0], argv.slice(1), {
-    cwd: REPO,
-    env,
-    stdio: ["ignore", "ignore", "pipe"],
-    detached: true,
+  const argv =
+    kind === "tensorbind"
+      ? tensorbindServe({
+          models: join(HERE, "models.ts"),
+          http,
+          grpc,
+          metrics,
+          // 64 MiB of tensor plus the request header exceeds the 64 MiB default body limit
+          extra: ["--max-body-bytes", String(256 << 20)],
+          readyFile: join(work, `tb-${serial++}.json`),
+        })
+      : [PT_PY, join(HERE, "pytriton_server.py"), String(http), String(grpc), String(metrics)];
+  const s = await startServer({
+    argv: pin(SERVER_CPU, argv),
+    env: kind === "tensorbind" ? { ...process.env, TENSORBIND_PYTHON: TB_PY } : ptEnv,
+    // "ready" = the model answers ready: PyTriton's tritonserver reports /v2/health/ready
+    // before PyTriton has loaded the model (explicit model control), so health alone would flatter it
+    readyUrl: `http://127.0.0.1:${http}/v2/models/identity/ready`,
+    timeoutMs: 120_000,
+    detached: true, // its own process group: tritonserver and the Python backend stubs too
+    killAfterMs: 20_000,
+    name: kind,
   });
-  let stderr = "";
-  child.stderr.on("data", (c) => {
-    stderr = (stderr + c).slice(-6000);
-  });
-  let exited = null;
-  child.on("exit", (code, sig) => {
-    exited = { code, sig };
-  });
-  // "ready" = the model answers ready: PyTriton's tritonserver reports /v2/health/ready
-  // before PyTriton has loaded the model (explicit model control), so health alone would flatter it
-  const readyUrl = `http://127.0.0.1:${http}/v2/models/identity/ready`;
-  for (;;) {
-    if ((await httpStatus(readyUrl)) === 200) {
-      const startupMs = performance.now() - t0;
-      return { kind, child, http, grpc, startupMs, exited: () => exited, stderr: () => stderr };
-    }
-    if (exited) throw new Error(`${kind} exited (${exited.code ?? exited.sig}) before ready:\n${stderr}`);
-    if (performance.now() - t0 > timeoutMs) {
-      killGroup(child, "SIGKILL");
-      throw new Error(`${kind} not ready within ${timeoutMs} ms:\n${stderr}`);
-    }
-    await sleep(5);
-  }
-}
-function killGroup(child, sig) {
-  try {
-    process.kill(-child.pid, sig); // its own process group (detached): tritonserver + stubs too
-  } catch {
-    child.kill(sig);
-  }
-}
-async function stopServer(s) {
-  if (s.exited()) return;
-  const done = new Promise((r) => s.child.once("exit", r));
-  killGroup(s.child, "SIGTERM");
-  const t = setTimeout(() => killGroup(s.child, "SIGKILL"), 20_000);
-  await done;
-  clearTimeout(t);
-  await sleep(300);
-  try {
-    process.kill(-s.child.pid, "SIGKILL"); // leftovers of the group
-  } catch {}
+  return { ...s, kind, http, grpc };
 }
 
 // ------------------------------------------------------------------ clients
-function runChild(argv, timeoutMs) {
-  return new Promise((res) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-    });
-    child.stderr.on("data", (c) => {
-      out += c;
-    });
-    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(t);
-      res({ code, out });
-    });
-  });
-}
-
-function paArgv(s, proto, elements, conc) {
-  return [
-    PA,
-    "-m",
-    "identity",
-    "-u",
-    `127.0.0.1:${proto === "http" ? s.http : s.grpc}`,
-    "-i",
-    proto,
-    "-b",
-    "1",
-    "--shape",
-    `INPUT0:${elements}`,
-    "--input-data",
-    "zero",
-    "--concurrency-range",
-    `${conc}:${conc}`,
+function paArgs(s, proto, elements, conc) {
+  return perfAnalyzerArgs({
+    model: "identity",
+    url: `127.0.0.1:${proto === "http" ? s.http : s.grpc}`,
+    protocol: proto,
+    shape: { INPUT0: elements },
+    inputData: "zero",
+    concurrency: conc,
     // 64 MiB: count windows (a few requests each) rather than time windows, which can close
     // with no request completed on a slow machine ("No valid requests recorded")
-    ...(elements >= 1 << 24
-      ? ["--measurement-mode", "count_windows", "--measurement-request-count", String(Math.max(2, conc))]
-      : ["--measurement-interval", String(windowMs(elements))]),
-    "-s",
-    "100",
-    "--max-trials",
-    "5",
-  ];
+    ...(elements >= 1 << 24 ? { countWindow: Math.max(2, conc) } : { intervalMs: windowMs(elements) }),
+    stability: 100,
+    maxTrials: 5,
+  });
 }
 async function perfAnalyzer(s, proto, elements, conc) {
-  const argv = paArgv(s, proto, elements, conc);
-  const { code, out } = await runChild(pin(CLIENT_CPU, argv), 180_000);
-  const num = (re) => {
-    const m = re.exec(out);
-    return m ? Number(m[1]) : Number.NaN;
-  };
-  const rps = num(/Throughput:\s*([0-9.]+)\s*infer\/sec/);
-  if (code !== 0 || !Number.isFinite(rps)) {
-    log(
-      `perf_analyzer failed (exit ${code}) on ${s.kind} ${proto} ${elements} c${conc}:\n${out.slice(-1200)}`,
-    );
-    return { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN };
+  try {
+    const r = await runPerfAnalyzer(PA, paArgs(s, proto, elements, conc), {
+      pin,
+      timeoutMs: 180_000,
+      label: `${s.kind} ${proto} ${elements} c${conc}`,
+    });
+    return { rps: r.rps, p50: r.p50Us, p99: r.p99Us };
+  } catch (e) {
+    log(String(e.message).slice(0, 1500));
+    return NAN;
   }
-  return { rps, p50: num(/p50 latency:\s*([0-9]+)\s*usec/), p99: num(/p99 latency:\s*([0-9]+)\s*usec/) };
 }
 
 // ------------------------------------------------------------------ run
@@ -290,10 +179,10 @@ let memcpyGBs = Number.NaN;
 for (let i = 0; i < STARTUP_RUNS; i++) {
   for (const kind of ptProblem ? ["tensorbind"] : ["tensorbind", "pytriton"]) {
     try {
-      const s = await startServer(kind);
+      const s = await start(kind);
       startup[kind].push(s.startupMs);
       log(`startup ${kind}: ${fmt(s.startupMs)} ms`);
-      await stopServer(s);
+      await s.stop();
     } catch (e) {
       log(String(e.message).slice(0, 3000));
       if (kind === "pytriton") ptProblem = `start failed: ${String(e.message).split("\n")[0]}`;
@@ -301,10 +190,10 @@ for (let i = 0; i < STARTUP_RUNS; i++) {
   }
 }
 
-const tb = await startServer("tensorbind");
+const tb = await start("tensorbind");
 const pt = ptProblem
   ? null
-  : await startServer("pytriton").catch((e) => {
+  : await start("pytriton").catch((e) => {
       ptProblem = String(e.message).slice(0, 400);
       return null;
     });
@@ -325,30 +214,26 @@ try {
     }
   }
 } finally {
-  await stopServer(tb);
-  if (pt) await stopServer(pt);
+  await tb.stop();
+  if (pt) await pt.stop();
 }
 
 // physical limits for the largest size: loopback TCP echo and memcpy
 const big = Math.max(...SIZES) * 4;
 {
-  const ready = join(work, "echo.json");
-  const srv = spawn(
-    ...(([a, ...r]) => [a, r])(
-      pin(SERVER_CPU, ["node", join(HERE, "echo.mjs"), "server", "--ready-file", ready]),
-    ),
-    {
-      stdio: "ignore",
-    },
-  );
-  while (!existsSync(ready)) await sleep(5);
-  await sleep(20);
-  const { port } = JSON.parse(readFileSync(ready, "utf8"));
+  const readyFile = join(work, "echo.json");
+  const srv = await startServer({
+    argv: pin(SERVER_CPU, [process.execPath, join(HERE, "echo.mjs"), "server", "--ready-file", readyFile]),
+    readyFile,
+    stderr: "ignore",
+    name: "echo server",
+  });
+  const { port } = srv.info;
   for (const conc of CONCS) {
     for (let p = 0; p < PAIRS; p++) {
       const { out } = await runChild(
         pin(CLIENT_CPU, [
-          "node",
+          process.execPath,
           join(HERE, "echo.mjs"),
           "client",
           "--port",
@@ -360,7 +245,7 @@ const big = Math.max(...SIZES) * 4;
           "--duration-ms",
           smoke ? "1000" : "3000",
         ]),
-        60_000,
+        { timeoutMs: 60_000 },
       );
       try {
         echo.push({ conc, ...JSON.parse(out.trim().split("\n").pop()) });
@@ -369,7 +254,7 @@ const big = Math.max(...SIZES) * 4;
       }
     }
   }
-  srv.kill("SIGTERM");
+  await srv.stop();
   const src = Buffer.alloc(big, 1);
   const dst = Buffer.alloc(big);
   src.copy(dst);
@@ -386,7 +271,6 @@ const load1 = loadavg();
 // ------------------------------------------------------------------ report
 const o = [];
 const pr = (s = "") => o.push(s);
-const paVer = spawnSync(PA, ["--version"], { encoding: "utf8" });
 const ptVer = ptProblem
   ? "n/a"
   : spawnSync(PT_PY, ["-c", "import importlib.metadata as m;print(m.version('nvidia-pytriton'))"], {
@@ -394,15 +278,13 @@ const ptVer = ptProblem
     }).stdout.trim();
 pr(`## Python identity: tensorbind vs PyTriton${smoke ? " (smoke)" : ""}`);
 pr();
-pr(
-  `- date: ${started.toISOString()}; host: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; node ${process.version}`,
-);
+pr(`- date: ${started.toISOString()}; host: ${machineLine({ load: false })}`);
 pr(
   `- load average at start ${load0.map((x) => x.toFixed(2)).join(" ")}, at end ${load1.map((x) => x.toFixed(2)).join(" ")}`,
 );
 pr(`- pinning: ${pinOk ? `servers on CPU ${SERVER_CPU}, clients on CPU ${CLIENT_CPU} (taskset)` : "none"}`);
 pr(
-  `- client: ${`${paVer.stdout}${paVer.stderr}`.trim().split("\n")[0]}, \`${paArgv({ http: "PORT", grpc: "PORT" }, "http", "N", "C").slice(1).join(" ").replace(PA, "perf_analyzer")}\` (64 MiB: --measurement-mode count_windows --measurement-request-count max(2, C) instead of time windows), -i http|grpc, binary tensors`,
+  `- client: ${PA.version}, \`perf_analyzer ${paArgs({ http: "PORT", grpc: "PORT" }, "http", "N", "C").join(" ")}\` (64 MiB: --measurement-mode count_windows --measurement-request-count max(2, C) instead of time windows), -i http|grpc, binary tensors`,
 );
 pr(
   `- PyTriton: nvidia-pytriton ${ptVer} (tritonserver 2.51.0 bundled), ${ptProblem ? `NOT RUN: ${ptProblem}` : "one Python process, @batch, max_batch_size 1"}; tensorbind: one worker (instances: 1), max_batch_size 1`,

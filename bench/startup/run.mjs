@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fmt as fmtN, median } from "../lib/common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 10;
@@ -30,14 +31,13 @@ function time(args) {
 
 const bare = `const t=performance.now();const s=require("node:http").createServer((q,r)=>r.end("{}"));s.listen(0,"127.0.0.1",()=>{process.stdout.write(JSON.stringify({serveMs:performance.now()-t,rssMb:process.memoryUsage().rss/2**20,sinceStart:performance.now()}));s.close()})`;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const a = [];
 const b = [];
 for (let i = 0; i < runs; i++) {
   a.push(await time([join(here, "serve-one.mjs")]));
   b.push(await time(["-e", bare]));
 }
-const fmt = (x) => x.toFixed(1);
+const fmt = (x) => fmtN(x, 1);
 console.log(`| what | median (${runs} runs) |`);
 console.log("|---|---|");
 console.log(`| tensorbind: import of the package | ${fmt(median(a.map((r) => r.importMs)))} ms |`);
