@@ -83,7 +83,9 @@ def _start_server(
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, Server]:
     if not (SERVER_ROOT / "dist" / "cli" / "main.js").exists():
-        pytest.exit("dist/ is missing: run `npm run build` first", returncode=2)
+        # pytest.fail, not pytest.exit: a fixture that cannot start its server must count as an
+        # error of the tests that need it, not end the session with a report of "0 failed".
+        pytest.fail("dist/ is missing: run `npm run build` first")
     ready = tmp / "ready.json"
     log_path = tmp / "server.log"
     cmd = [
@@ -126,10 +128,9 @@ def _start_server(
         proc.kill()
         proc.wait()
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
-        pytest.exit(
+        pytest.fail(
             f"tensorbind did not write {ready} within {READY_TIMEOUT_S}s "
-            f"(exit code {proc.returncode}); log:\n{tail}",
-            returncode=3,
+            f"(exit code {proc.returncode}); log:\n{tail}"
         )
     assert isinstance(info.get("http"), str) and info["http"].startswith("http://"), info
     assert info.get("pid") == proc.pid, f"ready file pid {info.get('pid')} != spawned pid {proc.pid}"
