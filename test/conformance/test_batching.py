@@ -149,14 +149,22 @@ def test_concurrent_grpc_requests_of_several_rows_get_their_own_rows(gclient):
 
 
 def test_python_model_gets_batches_through_tritonclient(hclient):
+    before = model_stats(hclient, "batching_py")
     n = 12
     x = [np.full((1, 3), i, np.float32) for i in range(n)]
     pending = [
         hclient.async_infer("batching_py", [http_input(x[i], "x")]) for i in range(n)
     ]
+    batch_rows = []
     for i, p in enumerate(pending):
-        np.testing.assert_array_equal(p.get_result().as_numpy("y"), x[i] + 1)
-    assert model_stats(hclient, "batching_py")["execution_count"] <= n
+        result = p.get_result()
+        np.testing.assert_array_equal(result.as_numpy("y"), x[i] + 1)
+        batch_rows.append(int(result.as_numpy("rows")[0, 0]))  # rows of the batch it ran in
+    after = model_stats(hclient, "batching_py")
+    assert after["inference_count"] - before["inference_count"] == n
+    # Batches formed: some request ran with others, so there were fewer executions than requests.
+    assert max(batch_rows) > 1, batch_rows
+    assert after["execution_count"] - before["execution_count"] < n, after
 
 
 def test_higher_priority_runs_first_with_tritonclient_grpc(gclient):
