@@ -159,7 +159,8 @@ def test_python_model_gets_batches_through_tritonclient(hclient):
     for i, p in enumerate(pending):
         result = p.get_result()
         np.testing.assert_array_equal(result.as_numpy("y"), x[i] + 1)
-        batch_rows.append(int(result.as_numpy("rows")[0, 0]))  # rows of the batch it ran in
+        # "rows": how many rows the batch that served this request had.
+        batch_rows.append(int(result.as_numpy("rows")[0, 0]))
     after = model_stats(hclient, "batching_py")
     assert after["inference_count"] - before["inference_count"] == n
     # Batches formed: some request ran with others, so there were fewer executions than requests.
