@@ -8,8 +8,6 @@ bounded queue).
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import threading
 import time
 
@@ -17,7 +15,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from conftest import STOP_TIMEOUT_S, _start_server
+from conftest import _start_server, _stop_server, run_pa
 from tritonclient.utils import InferenceServerException
 
 MODELS = ("test/conformance/models/batching.ts",)
@@ -33,18 +31,7 @@ def bserver(tmp_path_factory):
     try:
         yield srv
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail(
-                f"server did not exit within {STOP_TIMEOUT_S}s of SIGTERM; log:\n{srv.log_tail()}"
-            )
-        assert proc.returncode == 0, (
-            f"server exited with {proc.returncode}; log:\n{srv.log_tail()}"
-        )
+        _stop_server(proc, srv)
 
 
 @pytest.fixture(scope="module")
@@ -229,19 +216,6 @@ def test_a_full_queue_answers_unavailable_at_once(hclient):
     assert e.value.status() == "503"
     for h in held:
         h.get_result()
-
-
-def run_pa(perf_analyzer, args, timeout=120) -> str:
-    cmd = [perf_analyzer, *args]
-    proc = subprocess.run(
-        cmd, check=False, capture_output=True, text=True, timeout=timeout
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, (
-        f"{' '.join(cmd)}\nexit {proc.returncode}\n{output[-4000:]}"
-    )
-    assert "Throughput:" in output, output[-4000:]
-    return output
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
