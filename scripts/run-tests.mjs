@@ -2,7 +2,7 @@
 // Runs every test suite — vitest (unit + integration) and pytest (the Python package and the
 // real-client conformance suite) — and ends with one summary line: "N passed, N failed".
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,6 +14,7 @@ const results = [];
 
 function vitest() {
   const out = join(artifacts, "vitest.json");
+  rmSync(out, { force: true }); // a report left by an earlier run must not stand in for this one
   const r = spawnSync(
     process.execPath,
     [join(root, "node_modules/vitest/vitest.mjs"), "run", "--reporter=default", "--reporter=json", `--outputFile=${out}`],
@@ -23,11 +24,15 @@ function vitest() {
   const j = JSON.parse(readFileSync(out, "utf8"));
   // A suite that failed to load counts as a failure even though none of its tests ran.
   const brokenFiles = (j.testResults ?? []).filter((f) => f.status === "failed" && (f.assertionResults ?? []).length === 0).length;
+  const failed = j.numFailedTests + brokenFiles;
+  // Unhandled errors fail the run (non-zero exit) without failing a test: still a failure.
+  const aborted = r.status !== 0 && failed === 0;
   return {
     name: "vitest",
     passed: j.numPassedTests,
-    failed: j.numFailedTests + brokenFiles,
+    failed: aborted ? 1 : failed,
     skipped: j.numPendingTests + j.numTodoTests,
+    ...(aborted ? { note: `vitest exited ${r.status ?? r.signal} with no failed test` } : {}),
   };
 }
 
@@ -35,7 +40,8 @@ function pytest(name, dir) {
   if (!existsSync(join(root, dir))) return undefined;
   if (!existsSync(python)) return { name, passed: 0, failed: 1, skipped: 0, note: "no .venv: run `bash scripts/setup-python.sh`" };
   const xml = join(artifacts, `${name}.xml`);
-  spawnSync(python, ["-m", "pytest", dir, "-q", "-p", "no:cacheprovider", `--junitxml=${xml}`], {
+  rmSync(xml, { force: true }); // a report left by an earlier run must not stand in for this one
+  const r = spawnSync(python, ["-m", "pytest", dir, "-q", "-p", "no:cacheprovider", `--junitxml=${xml}`], {
     cwd: root,
     stdio: "inherit",
     env: { ...process.env, PATH: `${dirname(python)}:${process.env.PATH}` },
@@ -46,6 +52,12 @@ function pytest(name, dir) {
   const tests = attr("tests");
   const failed = attr("failures") + attr("errors");
   const skipped = attr("skipped");
+  // A session that pytest ended early (pytest.exit, an internal error, a crash, nothing collected)
+  // can leave a report with no failure in it: its non-zero exit status still counts as a failure.
+  if (r.status !== 0 && failed === 0) {
+    const note = `pytest exited ${r.status ?? r.signal} with no failure recorded`;
+    return { name, passed: tests - skipped, failed: 1, skipped, note };
+  }
   return { name, passed: tests - failed - skipped, failed, skipped };
 }
 

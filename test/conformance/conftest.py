@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,7 @@ SERVER_ROOT = Path(os.environ.get("TENSORBIND_ROOT", REPO)).resolve()
 MODELS = ("examples/quickstart/models.ts", "examples/python-numpy/models.ts")
 READY_TIMEOUT_S = 60.0  # the Python workers import numpy and pyarrow
 STOP_TIMEOUT_S = 15.0
+THROUGHPUT = re.compile(r"Throughput:\s*([0-9.]+)\s*infer/sec")
 
 
 def pytest_report_header(config):
@@ -83,7 +85,9 @@ def _start_server(
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, Server]:
     if not (SERVER_ROOT / "dist" / "cli" / "main.js").exists():
-        pytest.exit("dist/ is missing: run `npm run build` first", returncode=2)
+        # pytest.fail, not pytest.exit: a fixture that cannot start its server must count as an
+        # error of the tests that need it, not end the session with a report of "0 failed".
+        pytest.fail("dist/ is missing: run `npm run build` first")
     ready = tmp / "ready.json"
     log_path = tmp / "server.log"
     cmd = [
@@ -101,15 +105,14 @@ def _start_server(
         str(ready),
         *extra_args,
     ]
-    log = open(log_path, "wb")
     env = {
         **(os.environ if env is None else env),
         "TENSORBIND_PYTHON": os.environ.get("TENSORBIND_PYTHON", sys.executable),
     }
-    proc = subprocess.Popen(
-        cmd, cwd=SERVER_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-    )
-    log.close()
+    with open(log_path, "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            cmd, cwd=SERVER_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     deadline = time.monotonic() + READY_TIMEOUT_S
     info = None
     while time.monotonic() < deadline:
@@ -126,10 +129,9 @@ def _start_server(
         proc.kill()
         proc.wait()
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
-        pytest.exit(
+        pytest.fail(
             f"tensorbind did not write {ready} within {READY_TIMEOUT_S}s "
-            f"(exit code {proc.returncode}); log:\n{tail}",
-            returncode=3,
+            f"(exit code {proc.returncode}); log:\n{tail}"
         )
     assert isinstance(info.get("http"), str) and info["http"].startswith("http://"), info
     assert info.get("pid") == proc.pid, f"ready file pid {info.get('pid')} != spawned pid {proc.pid}"
@@ -179,8 +181,22 @@ def perf_analyzer() -> str:
     candidates = [os.environ.get("PERF_ANALYZER"), str(REPO / ".venv" / "bin" / "perf_analyzer"), shutil.which("perf_analyzer")]
     for c in candidates:
         if c and os.access(c, os.X_OK):
-            out = subprocess.run([c, "--version"], capture_output=True, text=True, timeout=30)
+            out = subprocess.run([c, "--version"], check=False, capture_output=True, text=True, timeout=30)
             if "Perf Analyzer Version" in out.stdout + out.stderr:
                 return c
     pytest.fail("perf_analyzer not found or not working: run scripts/setup-python.sh")
 
+
+def run_pa(perf_analyzer: str, args: list[str], timeout: float = 120) -> tuple[str, list[float]]:
+    """Runs perf_analyzer to completion: exit 0 and a positive throughput for every measurement.
+
+    Returns its output (stdout and stderr) and the throughputs it reported, in order.
+    """
+    cmd = [perf_analyzer, *args]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(cmd)}\nexit {proc.returncode}\n{output[-4000:]}"
+    throughputs = [float(x) for x in THROUGHPUT.findall(output)]
+    assert throughputs, f"no 'Throughput:' in perf_analyzer output:\n{output[-4000:]}"
+    assert all(t > 0 for t in throughputs), output[-4000:]
+    return output, throughputs

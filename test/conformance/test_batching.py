@@ -8,8 +8,6 @@ bounded queue).
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import threading
 import time
 
@@ -17,7 +15,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from conftest import STOP_TIMEOUT_S, _start_server
+from conftest import _start_server, _stop_server, run_pa
 from tritonclient.utils import InferenceServerException
 
 MODELS = ("test/conformance/models/batching.ts",)
@@ -33,18 +31,7 @@ def bserver(tmp_path_factory):
     try:
         yield srv
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail(
-                f"server did not exit within {STOP_TIMEOUT_S}s of SIGTERM; log:\n{srv.log_tail()}"
-            )
-        assert proc.returncode == 0, (
-            f"server exited with {proc.returncode}; log:\n{srv.log_tail()}"
-        )
+        _stop_server(proc, srv)
 
 
 @pytest.fixture(scope="module")
@@ -149,14 +136,23 @@ def test_concurrent_grpc_requests_of_several_rows_get_their_own_rows(gclient):
 
 
 def test_python_model_gets_batches_through_tritonclient(hclient):
+    before = model_stats(hclient, "batching_py")
     n = 12
     x = [np.full((1, 3), i, np.float32) for i in range(n)]
     pending = [
         hclient.async_infer("batching_py", [http_input(x[i], "x")]) for i in range(n)
     ]
+    batch_rows = []
     for i, p in enumerate(pending):
-        np.testing.assert_array_equal(p.get_result().as_numpy("y"), x[i] + 1)
-    assert model_stats(hclient, "batching_py")["execution_count"] <= n
+        result = p.get_result()
+        np.testing.assert_array_equal(result.as_numpy("y"), x[i] + 1)
+        # "rows": how many rows the batch that served this request had.
+        batch_rows.append(int(result.as_numpy("rows")[0, 0]))
+    after = model_stats(hclient, "batching_py")
+    assert after["inference_count"] - before["inference_count"] == n
+    # Batches formed: some request ran with others, so there were fewer executions than requests.
+    assert max(batch_rows) > 1, batch_rows
+    assert after["execution_count"] - before["execution_count"] < n, after
 
 
 def test_higher_priority_runs_first_with_tritonclient_grpc(gclient):
@@ -220,19 +216,6 @@ def test_a_full_queue_answers_unavailable_at_once(hclient):
     assert e.value.status() == "503"
     for h in held:
         h.get_result()
-
-
-def run_pa(perf_analyzer, args, timeout=120) -> str:
-    cmd = [perf_analyzer, *args]
-    proc = subprocess.run(
-        cmd, check=False, capture_output=True, text=True, timeout=timeout
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, (
-        f"{' '.join(cmd)}\nexit {proc.returncode}\n{output[-4000:]}"
-    )
-    assert "Throughput:" in output, output[-4000:]
-    return output
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])

@@ -8,7 +8,6 @@ import csv
 import math
 import os
 import stat
-import subprocess
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from conftest import Server, _start_server, _stop_server
+from conftest import Server, _start_server, _stop_server, run_pa
 from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.utils import InferenceServerException
 
@@ -224,19 +223,14 @@ def test_perf_analyzer_collect_metrics_reads_the_gpu_gauges(
 ):
     out = tmp_path / "pa.csv"
     metrics = urlparse(gpu_server.metrics_url)
-    cmd = [
-        perf_analyzer,
+    args = [
         "-m", "simple", "-u", gpu_server.http_hostport, "-i", "http",
         # A fixed request count skips the stability search (this machine is shared and noisy).
         "--concurrency-range", "2:2", "--request-count", "600",
         "--collect-metrics", "--metrics-url", f"{metrics.netloc}{metrics.path}", "--metrics-interval", "100",
         "--verbose-csv", "-f", str(out),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, (
-        f"{' '.join(cmd)}\nexit {proc.returncode}\n{output[-4000:]}"
-    )
+    output, _ = run_pa(perf_analyzer, args)
     assert "Unable to parse" not in output, output[-4000:]
     rows = list(csv.DictReader(out.open()))
     assert rows, out.read_text()
@@ -252,11 +246,9 @@ def test_perf_analyzer_collect_metrics_without_gpus_completes(
     server, metrics_url, perf_analyzer, url, tmp_path
 ):
     metrics = urlparse(metrics_url)
-    cmd = [
-        perf_analyzer,
+    args = [
         "-m", "simple", "-u", url, "-i", "http", "--request-count", "300",
         "--collect-metrics", "--metrics-url", f"{metrics.netloc}{metrics.path}", "--metrics-interval", "200",
         "--verbose-csv", "-f", str(tmp_path / "pa.csv"),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    run_pa(perf_analyzer, args)

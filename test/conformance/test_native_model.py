@@ -4,20 +4,16 @@ checked against NumPy. Needs `npm run build:native-models`."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from conftest import STOP_TIMEOUT_S, Server, _start_server
+from conftest import REPO, Server, _start_server, _stop_server
 from tritonclient.utils import InferenceServerException
 
-REPO = Path(__file__).resolve().parents[2]
 MODELS = ("examples/native-cpu/models.ts", "test/fixtures/native-models.ts")
 ADDONS = ("examples/native-cpu/build/Release/vector_ops.node", "test/fixtures/native/build/Release/fixtures.node")
 
@@ -31,14 +27,7 @@ def native_server(tmp_path_factory) -> Server:
     try:
         yield srv
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"server did not exit within {STOP_TIMEOUT_S}s of SIGTERM; log:\n{srv.log_tail()}")
-        assert proc.returncode == 0, f"server exited with {proc.returncode}; log:\n{srv.log_tail()}"
+        _stop_server(proc, srv)
 
 
 @pytest.fixture(scope="module")

@@ -2,24 +2,8 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-
 import pytest
-
-THROUGHPUT = re.compile(r"Throughput:\s*([0-9.]+)\s*infer/sec")
-
-
-def run_pa(perf_analyzer, args, timeout=60):
-    cmd = [perf_analyzer, *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)}\nexit {proc.returncode}\n{output[-4000:]}"
-    throughputs = [float(x) for x in THROUGHPUT.findall(output)]
-    assert throughputs, f"no 'Throughput:' in perf_analyzer output:\n{output[-4000:]}"
-    assert all(t > 0 for t in throughputs), output[-4000:]
-    return output, throughputs
-
+from conftest import run_pa
 
 # These tests check that perf_analyzer completes against tensorbind, not how fast it goes.
 # perf_analyzer exits 2 when its windows do not stabilise; on a shared 2-core machine the

@@ -6,53 +6,26 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+from conftest import REPO, Server, _start_server, _stop_server
 from tritonclient.utils import InferenceServerException
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "traccc"
 BUILD = EXAMPLE / "build"
 ADDON = BUILD / "Release" / "traccc.node"
 GEN = BUILD / "core" / "traccc-gen"
 RECO = BUILD / "core" / "traccc-reco"
 N_EVENTS = 6
-PORTS = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"]
-SERVE = ["node", "bin/tensorbind.js", "serve", "examples/traccc/models.ts", *PORTS]
+MODELS = ("examples/traccc/models.ts",)
 
 sys.path.insert(0, str(EXAMPLE))
-import client as traccc_client  # noqa: E402  (examples/traccc/client.py)
-
-
-def _start(tmp: Path, env_extra: dict[str, str]) -> tuple[subprocess.Popen, dict, Path]:
-    ready = tmp / "ready.json"
-    log = tmp / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*SERVE, "--ready-file", str(ready)],
-            cwd=REPO, env={**os.environ, **env_extra}, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ready.exists():
-            try:
-                return proc, json.loads(ready.read_text()), log
-            except json.JSONDecodeError:
-                pass
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    raise AssertionError(
-        f"traccc server not ready (exit {proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}"
-    )
+import client as traccc_client
 
 
 @pytest.fixture(scope="module")
@@ -67,27 +40,23 @@ def events(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory) -> Server:
+    if not ADDON.exists():
+        pytest.fail(f"{ADDON.relative_to(REPO)} is missing: run `npm run build:traccc`")
     tmp = tmp_path_factory.mktemp("traccc-server")
-    proc, info, log = _start(tmp, {"TRACCC_INSTANCES": "2"})
+    proc, srv = _start_server(tmp, MODELS, env={**os.environ, "TRACCC_INSTANCES": "2"})
+    assert srv.grpc_url, "the traccc server reported no gRPC address"
     try:
-        yield info
+        yield srv
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail("traccc server did not stop within 15 s of SIGTERM")
-        assert proc.returncode == 0, log.read_text(errors="replace")[-2000:]
+        _stop_server(proc, srv)
         assert not (tmp / "ready.json").exists()
 
 
 def test_served_reconstruction_meets_the_physics_targets_at_mu_20(server, events):
     evs = traccc_client.read_event_dir(events, None)
     report, outputs = traccc_client.run(
-        server["grpc"],
+        server.grpc_url,
         "traccc",
         evs,
         concurrency=2,
@@ -115,7 +84,7 @@ def test_served_results_equal_direct_in_process_calls(server, events, tmp_path):
     d = json.loads(direct.read_text())
     evs = traccc_client.read_event_dir(events, None)
     report, _ = traccc_client.run(
-        server["grpc"], "traccc", evs, 1, 1, traccc_client.pitch_table(events / "meta.json")
+        server.grpc_url, "traccc", evs, 1, 1, traccc_client.pitch_table(events / "meta.json")
     )
     assert (report.physics.found, report.physics.selected, report.physics.tracks) == (
         d["found"],
@@ -127,14 +96,14 @@ def test_served_results_equal_direct_in_process_calls(server, events, tmp_path):
 def test_typescript_client_reports_the_same_physics(server, events, tmp_path):
     out = tmp_path / "ts.json"
     subprocess.run(
-        ["node", "--import", "tsx", "examples/traccc/client.ts", "--url", server["grpc"],
+        ["node", "--import", "tsx", "examples/traccc/client.ts", "--url", server.grpc_url,
          "--events", str(events), "--concurrency", "3", "--json", str(out)],
         cwd=REPO, check=True, timeout=120,
     )  # fmt: skip
     ts = json.loads(out.read_text())
     evs = traccc_client.read_event_dir(events, None)
     report, _ = traccc_client.run(
-        server["grpc"], "traccc", evs, 1, 1, traccc_client.pitch_table(events / "meta.json")
+        server.grpc_url, "traccc", evs, 1, 1, traccc_client.pitch_table(events / "meta.json")
     )
     assert (ts["found"], ts["selected"], ts["tracks"]) == (
         report.physics.found,
@@ -159,17 +128,17 @@ def test_bad_cells_are_refused_and_the_server_keeps_serving(server, events):
     bad = pos.copy()
     bad[5, 0] = 42
     with pytest.raises(InferenceServerException) as e:
-        _infer(server["grpc"], bad, prop)
+        _infer(server.grpc_url, bad, prop)
     assert "INVALID_ARGUMENT" in str(e.value.status()) and "row 5: geometry id 42" in e.value.message()
     with pytest.raises(InferenceServerException) as e:
-        _infer(server["grpc"], pos, prop[:-1])
+        _infer(server.grpc_url, pos, prop[:-1])
     assert "INVALID_ARGUMENT" in str(e.value.status()) and "CELL_PROPERTIES" in e.value.message()
-    res = _infer(server["grpc"], pos, prop)
+    res = _infer(server.grpc_url, pos, prop)
     assert res.as_numpy("TRK_PARAMS").shape[0] > 50
 
 
 def test_an_empty_event_gives_no_tracks(server):
-    res = _infer(server["grpc"], np.zeros((0, 4), np.int64), np.zeros((0, 2), np.float32))
+    res = _infer(server.grpc_url, np.zeros((0, 4), np.int64), np.zeros((0, 2), np.float32))
     assert res.as_numpy("TRK_PARAMS").shape == (0, 8)
     assert res.as_numpy("MEASUREMENTS").shape == (0, 6)
     assert res.as_numpy("GEOMETRY_IDS").shape == (0,)
@@ -182,9 +151,12 @@ def test_a_gpu_service_without_cuda_fails_to_start_with_a_clear_error(tmp_path):
     if "TENSORBIND_HAS_CUDA:INTERNAL=ON" in cache:
         pytest.skip("this build has CUDA (bench/gpu/traccc.sh covers the GPU service)")
     log = tmp_path / "server.log"
+    ports = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"]
+    serve = ["node", "bin/tensorbind.js", "serve", *MODELS, *ports]
     with open(log, "wb") as out:
         proc = subprocess.run(
-            SERVE,
+            serve,
+            check=False,
             cwd=REPO, env={**os.environ, "TRACCC_DEVICE": "cuda"}, stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, timeout=60,
         )  # fmt: skip

@@ -12,6 +12,8 @@ export const INTERPRETER =
 export interface ReadyInfo {
   readonly http: string;
   readonly grpc?: string;
+  /** The Prometheus endpoint's URL (…/metrics), when the metrics port is on. */
+  readonly metrics?: string;
   readonly pid: number;
 }
 

@@ -53,6 +53,14 @@ export const simpleModel: BindOptions = {
   },
 };
 
+/** A KServe v2 JSON infer request for `simpleModel`: one row, OUTPUT0 = 1..16, OUTPUT1 = -1..14. */
+export const simpleRequest = {
+  inputs: [
+    { name: "INPUT0", datatype: "INT32", shape: [1, 16], data: Array.from({ length: 16 }, (_, i) => i) },
+    { name: "INPUT1", datatype: "INT32", shape: [1, 16], data: Array<number>(16).fill(1) },
+  ],
+};
+
 /** Answers with its request parameters as JSON (bigints as strings), so tests can see what arrived. */
 export const paramsModel: BindOptions = {
   name: "params",

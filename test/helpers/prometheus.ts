@@ -67,3 +67,21 @@ export async function scrape(url: string): Promise<Exposition> {
   if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
   return parseExposition(await res.text());
 }
+
+/**
+ * Scrapes `url` until `ok` holds or `timeoutMs` passes, and returns the last scrape either way:
+ * the caller's assertions on it then say what was missing.
+ */
+export async function scrapeUntil(
+  url: string,
+  ok: (e: Exposition) => boolean,
+  { timeoutMs = 5000, intervalMs = 20 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<Exposition> {
+  const end = Date.now() + timeoutMs;
+  let e = await scrape(url);
+  while (!ok(e) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    e = await scrape(url);
+  }
+  return e;
+}

@@ -30,3 +30,18 @@ export function rawRequest(
     });
   });
 }
+
+/**
+ * Opens a fresh TCP connection (no pooled keep-alive socket) to see whether anything still
+ * listens; resolves once connected (and closes it), rejects with the socket's error.
+ */
+export function connectOnce(url: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(port), hostname, () => {
+      s.destroy();
+      resolve();
+    });
+    s.on("error", reject);
+  });
+}

@@ -1,10 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/cli.js";
-import { gatedModel, simpleModel } from "../helpers/models.js";
+import { gatedModel, simpleModel, simpleRequest } from "../helpers/models.js";
+import { fakeNvidiaSmi } from "../helpers/nvidia-smi.js";
 import { startServer } from "../helpers/server.js";
 
 // A real browser: Debian's chromium driven by playwright-core (which never downloads browsers).
@@ -23,13 +24,6 @@ const FLAGS = [
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const GPU = "GPU-5a1e39c0-8b3f-4e0c-a1d2-0123456789ab";
 
-const simpleBody = JSON.stringify({
-  inputs: [
-    { name: "INPUT0", datatype: "INT32", shape: [1, 16], data: Array.from({ length: 16 }, (_, i) => i) },
-    { name: "INPUT1", datatype: "INT32", shape: [1, 16], data: Array(16).fill(1) },
-  ],
-});
-
 describe("dashboard in a real browser", () => {
   it("shows the models, and the request-rate chart moves with traffic", { timeout: 90_000 }, async () => {
     expect(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install chromium`).toBe(true);
@@ -37,12 +31,9 @@ describe("dashboard in a real browser", () => {
     gated.openForever();
     const profile = mkdtempSync(join(tmpdir(), "tb-chromium-"));
     // A fake nvidia-smi (an edge we do not own) so that the page shows its GPU panels too.
-    const smi = join(profile, "nvidia-smi");
-    writeFileSync(
-      smi,
-      `#!/bin/sh\necho "0, ${GPU}, NVIDIA H100 80GB HBM3, 37, 81559, 20480, 312.5, 700.00"\n`,
-    );
-    chmodSync(smi, 0o755);
+    const smi = fakeNvidiaSmi(profile, [
+      `echo "0, ${GPU}, NVIDIA H100 80GB HBM3, 37, 81559, 20480, 312.5, 700.00"`,
+    ]);
     const server = await startServer([simpleModel, gated.model], {
       metrics: 0,
       nvidiaSmi: smi,
@@ -88,7 +79,10 @@ describe("dashboard in a real browser", () => {
       await Promise.all(
         Array.from({ length: 4 }, async () => {
           while (Date.now() < until) {
-            const res = await fetch(`${base}/v2/models/simple/infer`, { method: "POST", body: simpleBody });
+            const res = await fetch(`${base}/v2/models/simple/infer`, {
+              method: "POST",
+              body: JSON.stringify(simpleRequest),
+            });
             expect(res.status).toBe(200);
             await res.arrayBuffer();
             sent++;

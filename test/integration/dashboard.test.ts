@@ -2,15 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ASSETS_DIR } from "../../src/dashboard/handler.js";
-import { simpleModel } from "../helpers/models.js";
+import { simpleModel, simpleRequest } from "../helpers/models.js";
 import { inferJson, startServer } from "../helpers/server.js";
-
-const simpleBody = {
-  inputs: [
-    { name: "INPUT0", datatype: "INT32", shape: [1, 16], data: Array.from({ length: 16 }, (_, i) => i) },
-    { name: "INPUT1", datatype: "INT32", shape: [1, 16], data: Array(16).fill(1) },
-  ],
-};
 
 describe("dashboard page", () => {
   it("serves the page and its assets from the package, with a same-origin-only policy", async () => {
@@ -64,7 +57,7 @@ describe("dashboard page", () => {
     const server = await startServer([simpleModel], { metrics: false });
     try {
       const base = server.urls.http!;
-      for (let i = 0; i < 3; i++) expect((await inferJson(base, "simple", simpleBody)).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await inferJson(base, "simple", simpleRequest)).status).toBe(200);
       const res = await fetch(`${base}/dashboard/api/snapshot`);
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");

@@ -1,13 +1,17 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/cli.js";
 import { simpleModel } from "../helpers/models.js";
-import { scrape } from "../helpers/prometheus.js";
+import { fakeNvidiaSmi } from "../helpers/nvidia-smi.js";
+import { scrapeUntil } from "../helpers/prometheus.js";
 import { inferJson, startServer } from "../helpers/server.js";
+
+/** A fake nvidia-smi's answer: one H100. */
+const ONE_GPU = `echo "0, GPU-0000aaaa-1111, NVIDIA H100, 5, 81559, 10, 70.0, 700.0"`;
 
 /** Triton's metric names (docs/user_guide/metrics.md) that the deploy files may use. */
 const TRITON = new Set([
@@ -64,16 +68,12 @@ function dashboardExprs(): string[] {
 describe("deploy/ files", () => {
   it("the Grafana dashboard queries only metrics a tensorbind server exposes, and Triton's under Triton's names", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tb-deploy-"));
-    const smi = join(dir, "nvidia-smi");
-    writeFileSync(smi, `#!/bin/sh\necho "0, GPU-0000aaaa-1111, NVIDIA H100, 5, 81559, 10, 70.0, 700.0"\n`);
-    chmodSync(smi, 0o755);
+    const smi = fakeNvidiaSmi(dir, [ONE_GPU]);
     const server = await startServer([simpleModel], { metrics: 0, nvidiaSmi: smi, metricsIntervalMs: 100 });
     try {
-      let text = "";
-      for (let i = 0; i < 50 && !text.includes("nv_gpu_power_limit"); i++) {
-        text = (await scrape(server.urls.metrics!)).text;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const { text } = await scrapeUntil(server.urls.metrics!, (e) => e.text.includes("nv_gpu_power_limit"), {
+        intervalMs: 50,
+      });
       const exposed = new Set(
         [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap((m) =>
           m[2] === "histogram" ? [`${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]!],
@@ -82,6 +82,7 @@ describe("deploy/ files", () => {
       const exprs = dashboardExprs();
       expect(exprs.length).toBeGreaterThan(25);
       const used = new Set(exprs.flatMap(metricNames));
+      expect(used.size).toBeGreaterThan(10); // metricNames() found the dashboard's metrics
       for (const name of used) {
         expect(exposed.has(name), `${name} is not exposed`).toBe(true);
         if (name.startsWith("nv_")) expect(TRITON.has(name), `${name} is not a Triton metric`).toBe(true);
@@ -142,9 +143,7 @@ describe("deploy/ files", () => {
     timeout: 90_000,
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "tb-prom-"));
-    const smi = join(dir, "nvidia-smi");
-    writeFileSync(smi, `#!/bin/sh\necho "0, GPU-0000aaaa-1111, NVIDIA H100, 5, 81559, 10, 70.0, 700.0"\n`);
-    chmodSync(smi, 0o755);
+    const smi = fakeNvidiaSmi(dir, [ONE_GPU]);
     const broken = {
       ...simpleModel,
       name: "broken",

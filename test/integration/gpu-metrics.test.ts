@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -6,8 +6,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { BindOptions } from "../../src/model/model.js";
 import { tensor } from "../../src/tensor/index.js";
 import { ROOT, spawnServer } from "../helpers/cli.js";
+import { fakeNvidiaSmi } from "../helpers/nvidia-smi.js";
 import { descendants } from "../helpers/procs.js";
-import { type Exposition, find, scrape, value } from "../helpers/prometheus.js";
+import { find, scrape, scrapeUntil, value } from "../helpers/prometheus.js";
 import { startServer } from "../helpers/server.js";
 
 // nvidia-smi is an edge we do not own: these tests put a fake one first on PATH (or name it
@@ -18,15 +19,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const UUID0 = "GPU-5a1e39c0-8b3f-4e0c-a1d2-0123456789ab";
 const UUID1 = "GPU-ffffffff-0000-1111-2222-333333333333";
 
-/** Writes an executable `nvidia-smi` into its own folder; returns that folder. */
+/** Writes an executable `nvidia-smi` into its own folder (and zeroes its call count); returns that folder. */
 function fakeSmi(name: string, body: string): string {
   const folder = join(dir, name);
-  const path = join(folder, "nvidia-smi");
   rmSync(folder, { recursive: true, force: true });
   writeFileSync(join(dir, `${name}.count`), "0");
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(path, `#!/bin/bash\n${body}\n`);
-  chmodSync(path, 0o755);
+  fakeNvidiaSmi(folder, [body]);
   return folder;
 }
 
@@ -48,16 +46,6 @@ const identity: BindOptions = {
   fn: ({ X }) => ({ Y: X! }),
 };
 
-async function scrapeUntil(url: string, ok: (e: Exposition) => boolean, ms = 5000): Promise<Exposition> {
-  const end = Date.now() + ms;
-  let e = await scrape(url);
-  while (!ok(e) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 50));
-    e = await scrape(url);
-  }
-  return e;
-}
-
 // perf_analyzer's parser: exactly one label and a plain decimal number.
 const PERF_ANALYZER_LINE = (metric: string) =>
   new RegExp(`\\n${metric}\\{gpu_uuid="([^"]+)"\\} (\\d+\\.?\\d*)`, "g");
@@ -76,8 +64,8 @@ bind({ name: "ident", inputs: { X: tensor("INT32", [1]) }, outputs: { Y: tensor(
       { env: { ...process.env, PATH: `${folder}:${dirname(process.execPath)}:/usr/bin:/bin` } },
     );
     try {
-      const url = (srv.info as unknown as { metrics: string }).metrics;
-      const m = await scrapeUntil(url, (e) => find(e, "nv_gpu_utilization").length === 2);
+      const url = srv.info.metrics!;
+      const m = await scrapeUntil(url, (e) => find(e, "nv_gpu_utilization").length === 2, { intervalMs: 50 });
       expect(value(m, "nv_gpu_memory_total_bytes", { gpu_uuid: UUID0 })).toBe(81559 * 2 ** 20);
       expect(value(m, "nv_gpu_memory_used_bytes", { gpu_uuid: UUID0 })).toBe(1024 * 2 ** 20);
       expect(value(m, "nv_gpu_memory_used_bytes", { gpu_uuid: UUID1 })).toBe(0);
@@ -95,7 +83,13 @@ bind({ name: "ident", inputs: { X: tensor("INT32", [1]) }, outputs: { Y: tensor(
       );
       // It is polled on the interval: the fake's utilisation follows its call count.
       const u1 = value(m, "nv_gpu_utilization", { gpu_uuid: UUID0 });
-      const later = await scrapeUntil(url, (e) => value(e, "nv_gpu_utilization", { gpu_uuid: UUID0 }) !== u1);
+      const later = await scrapeUntil(
+        url,
+        (e) => value(e, "nv_gpu_utilization", { gpu_uuid: UUID0 }) !== u1,
+        {
+          intervalMs: 50,
+        },
+      );
       expect(value(later, "nv_gpu_utilization", { gpu_uuid: UUID0 })).not.toBe(u1);
       expect(value(later, "nv_gpu_utilization", { gpu_uuid: UUID0 })).toBeLessThan(1);
       const snapshot = await (await fetch(`${srv.info.http}/dashboard/api/snapshot`)).json();
@@ -144,7 +138,14 @@ echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driv
       nvidiaSmi: join(folder, "nvidia-smi"),
       metricsIntervalMs: 50,
     });
-    await scrapeUntil(server.urls.metrics!, (e) => find(e, "nv_gpu_utilization").length === 2);
+    const polled = await scrapeUntil(
+      server.urls.metrics!,
+      (e) => find(e, "nv_gpu_utilization").length === 2,
+      {
+        intervalMs: 50,
+      },
+    );
+    expect(find(polled, "nv_gpu_utilization")).toHaveLength(2); // it was polling before the close
     await server.close();
     const after = calls("stop");
     await new Promise((r) => setTimeout(r, 300));

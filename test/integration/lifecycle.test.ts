@@ -5,6 +5,7 @@ import type { ModelFunction } from "../../src/backends/js.js";
 import { bind } from "../../src/bind.js";
 import type { BindOptions } from "../../src/model/model.js";
 import { tensor } from "../../src/tensor/index.js";
+import { connectOnce } from "../helpers/raw-http.js";
 import { inferJson, startServer } from "../helpers/server.js";
 
 const slow = (name: string, ms: number): BindOptions => ({
@@ -16,18 +17,6 @@ const slow = (name: string, ms: number): BindOptions => ({
     return { Y: X! };
   },
 });
-/** Opens a fresh TCP connection (no pooled keep-alive socket) to see whether anything still listens. */
-function connectOnce(url: string): Promise<void> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(port), hostname, () => {
-      s.destroy();
-      resolve();
-    });
-    s.on("error", reject);
-  });
-}
-
 const x = { inputs: [{ name: "X", shape: [1], datatype: "INT32", data: [7] }] };
 
 describe("server lifecycle", () => {

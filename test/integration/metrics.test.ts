@@ -1,10 +1,11 @@
-import { connect, createServer } from "node:net";
+import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { batch } from "../../src/decorators/index.js";
 import type { BindOptions } from "../../src/model/model.js";
 import { tensor } from "../../src/tensor/index.js";
 import { gatedModel } from "../helpers/models.js";
-import { type Exposition, find, scrape, value } from "../helpers/prometheus.js";
+import { type Exposition, find, scrape, scrapeUntil, value } from "../helpers/prometheus.js";
+import { connectOnce } from "../helpers/raw-http.js";
 import { inferJson, startServer } from "../helpers/server.js";
 
 const SLEEP_MS = 20;
@@ -31,16 +32,19 @@ const rows = (n: number, datatype = "INT32") => ({
 });
 const one = { inputs: [{ name: "X", shape: [1], datatype: "INT32", data: [1] }] };
 
-/** Opens a fresh TCP connection (no pooled keep-alive socket) to see whether anything still listens. */
-function connectOnce(url: string): Promise<void> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(port), hostname, () => {
-      s.destroy();
-      resolve();
-    });
-    s.on("error", reject);
-  });
+/** Listening sockets of this process (HTTP, gRPC and metrics servers each hold one). */
+const listeningServers = () => process.getActiveResourcesInfo().filter((r) => r === "TCPServerWrap").length;
+
+/** listeningServers() once closed handles are released (libuv frees them a few ticks after close). */
+async function settledListeningServers(): Promise<number> {
+  let n = listeningServers();
+  for (let same = 0, i = 0; same < 5 && i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const m = listeningServers();
+    same = m === n ? same + 1 : 0;
+    n = m;
+  }
+  return n;
 }
 
 const delta = (a: Exposition, b: Exposition, name: string, labels: Record<string, string>) =>
@@ -179,11 +183,10 @@ describe("Prometheus metrics endpoint", () => {
         body: JSON.stringify(body),
         signal: abort.signal,
       }).catch((e: Error) => e.name);
-      let m = await scrape(server.urls.metrics!);
-      for (let i = 0; i < 100 && value(m, "nv_inference_pending_request_count", labels) < 2; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        m = await scrape(server.urls.metrics!);
-      }
+      let m = await scrapeUntil(
+        server.urls.metrics!,
+        (e) => value(e, "nv_inference_pending_request_count", labels) >= 2,
+      );
       expect(value(m, "nv_inference_pending_request_count", labels)).toBe(2);
       expect(value(m, "tensorbind_queue_depth", labels)).toBe(2);
       expect(value(m, "tensorbind_executions_in_flight", labels)).toBe(1);
@@ -191,11 +194,11 @@ describe("Prometheus metrics endpoint", () => {
       expect((await inferJson(base, "gated", body)).status).toBe(503);
       abort.abort();
       expect(await cancelled).toBe("AbortError");
-      for (let i = 0; i < 100; i++) {
-        m = await scrape(server.urls.metrics!);
-        if (value(m, "nv_inference_request_failure", { ...labels, reason: "CANCELED" }) === 1) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      // The server has seen the abort (its counter moved) before the gate opens.
+      await scrapeUntil(
+        server.urls.metrics!,
+        (e) => value(e, "nv_inference_request_failure", { ...labels, reason: "CANCELED" }) === 1,
+      );
       gated.openForever();
       expect((await running).status).toBe(200);
       expect((await queued).status).toBe(200);
@@ -258,19 +261,21 @@ describe("Prometheus metrics endpoint", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as { port: number }).port;
     try {
+      const before = await settledListeningServers(); // the blocker's included
       const err = await startServer([sleepy], { metrics: port }).catch((e: Error) => e);
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toMatch(
         new RegExp(`metrics port ${port} .* already in use.*--metrics-port`),
       );
+      // The HTTP and gRPC listeners opened before the metrics port failed are closed again.
+      expect(await settledListeningServers()).toBe(before);
     } finally {
       blocker.close();
     }
   });
 
   it("stops with the server: the metrics port closes and no listening socket is left", async () => {
-    const servers = () => process.getActiveResourcesInfo().filter((r) => r === "TCPServerWrap").length;
-    const before = servers();
+    const before = await settledListeningServers();
     const server = await startServer([sleepy], { metrics: 0, metricsIntervalMs: 50 });
     const url = server.urls.metrics!;
     await scrape(url);
@@ -281,7 +286,7 @@ describe("Prometheus metrics endpoint", () => {
       (e: NodeJS.ErrnoException) => e.code,
     );
     expect(refused).toBe("ECONNREFUSED");
-    expect(servers()).toBeLessThanOrEqual(before);
+    expect(await settledListeningServers()).toBe(before);
     // (That polling stops and no nvidia-smi is left running is tested in gpu-metrics.test.ts.)
   });
 });

@@ -317,7 +317,34 @@ describe("native models in a server", () => {
         outputs: { SUM: tensor("FP32", [4]) },
       },
     ]);
-    await server.close();
+    try {
+      const base = server.urls.http!;
+      const meta = await (await fetch(`${base}/v2/models/vector_add`)).json();
+      expect(meta.inputs).toEqual([
+        { name: "A", datatype: "FP32", shape: [4] },
+        { name: "B", datatype: "FP32", shape: [4] },
+      ]);
+      expect(meta.outputs).toEqual([{ name: "SUM", datatype: "FP32", shape: [4] }]);
+      // The fixed dimension is enforced: 3 elements where bind() says 4 are refused.
+      const bad = await inferJson(base, "vector_add", {
+        inputs: [
+          { name: "A", datatype: "FP32", shape: [3], data: [1, 2, 3] },
+          { name: "B", datatype: "FP32", shape: [3], data: [10, 20, 30] },
+        ],
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatch(/shape/);
+      const ok = await inferJson(base, "vector_add", {
+        inputs: [
+          { name: "A", datatype: "FP32", shape: [4], data: [1, 2, 3, 4] },
+          { name: "B", datatype: "FP32", shape: [4], data: [10, 20, 30, 40] },
+        ],
+      });
+      expect(ok.status).toBe(200);
+      expect(ok.body.outputs[0]).toMatchObject({ name: "SUM", shape: [4], data: [11, 22, 33, 44] });
+    } finally {
+      await server.close();
+    }
   });
 
   it("fails to load, naming each disagreement, when bind() contradicts the addon", async () => {

@@ -1,18 +1,20 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/backends/backend.js";
+import type { LazyBackend } from "../../src/backends/lazy.js";
 import { shm } from "../../src/backends/native-shm.js";
 import { python } from "../../src/backends/python/index.js";
+import type { PythonBackend } from "../../src/backends/python/python-backend.js";
 import { silentLogger } from "../../src/logger.js";
 import { isTensorbindError } from "../../src/protocol/errors.js";
 import { DATATYPE_NAMES, type Datatype } from "../../src/tensor/datatypes.js";
 import { Tensor } from "../../src/tensor/tensor.js";
+import { INTERPRETER } from "../helpers/cli.js";
+import { running } from "../helpers/procs.js";
 
 const FIXTURES = "python/tests/fixtures/models.py";
-const INTERPRETER =
-  process.env.TENSORBIND_PYTHON ?? (existsSync(".venv/bin/python") ? ".venv/bin/python" : "python3");
 
 function request(inputs: Tensor[], requestedOutputs: string[] = []): ExecutionRequest {
   return {
@@ -177,10 +179,21 @@ describe("python backend: user code", () => {
 });
 
 describe("instances given to bind()", () => {
-  it("start that many worker processes", () => {
+  it("start that many worker processes", async () => {
     const backend = python(FIXTURES, "echo", { interpreter: INTERPRETER }).create({ instances: 3 });
     expect(backend.instances).toBe(3);
-  });
+    try {
+      await backend.start({ model: "echo", version: "1", log: silentLogger, runtimeDir });
+      const pids = ((backend as LazyBackend).loaded as PythonBackend).pids;
+      expect(pids).toHaveLength(3);
+      expect(new Set(pids).size).toBe(3); // three processes, not one counted thrice
+      for (const pid of pids) expect(pid !== undefined && running(pid), `worker ${pid}`).toBe(true);
+      await backend.stop();
+      expect(pids.filter((pid) => running(pid!))).toEqual([]);
+    } finally {
+      await backend.stop();
+    }
+  }, 30_000);
 
   it("are refused when python() says otherwise", () => {
     expect(() =>

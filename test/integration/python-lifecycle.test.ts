@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -10,10 +10,9 @@ import { python } from "../../src/backends/python/index.js";
 import type { PythonBackend } from "../../src/backends/python/python-backend.js";
 import { silentLogger } from "../../src/logger.js";
 import { Tensor } from "../../src/tensor/tensor.js";
+import { INTERPRETER } from "../helpers/cli.js";
 
 const FIXTURES = "python/tests/fixtures";
-const INTERPRETER =
-  process.env.TENSORBIND_PYTHON ?? (existsSync(".venv/bin/python") ? ".venv/bin/python" : "python3");
 
 const runtimeDir = mkdtempSync(join(tmpdir(), "tb-pylife-"));
 const started: Backend[] = [];

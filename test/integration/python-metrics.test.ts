@@ -1,12 +1,9 @@
-import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { python } from "../../src/backends/python/index.js";
 import { tensor } from "../../src/tensor/index.js";
+import { INTERPRETER } from "../helpers/cli.js";
 import { scrape, value } from "../helpers/prometheus.js";
 import { inferJson, startServer } from "../helpers/server.js";
-
-const INTERPRETER =
-  process.env.TENSORBIND_PYTHON ?? (existsSync(".venv/bin/python") ? ".venv/bin/python" : "python3");
 
 const x = (v: number) => ({ inputs: [{ name: "x", shape: [1], datatype: "INT32", data: [v] }] });
 

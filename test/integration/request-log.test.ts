@@ -168,11 +168,12 @@ describe("request logs and W3C trace context", () => {
   it("writes no request lines unless asked", async () => {
     const { server, requests, lines } = await logged({ logRequests: false });
     try {
-      await fetch(`${server.urls.http!}/v2/models/slow/infer`, {
+      const res = await fetch(`${server.urls.http!}/v2/models/slow/infer`, {
         method: "POST",
         body: body(),
         headers: { traceparent: TRACEPARENT },
       });
+      expect(res.status, await res.text()).toBe(200); // a request was served, and not logged
       expect(requests()).toEqual([]);
       expect(lines.some((l) => l.msg === "tensorbind is ready")).toBe(true);
     } finally {

@@ -222,7 +222,11 @@ describe("firstValue()", () => {
   });
 
   it("refuses rows that disagree unless strict is off", async () => {
-    const inner = ({ X }: Record<string, unknown>) => ({ Y: X as Tensor });
+    let temperature: unknown;
+    const inner = ({ X, T }: Record<string, unknown>) => {
+      temperature = T;
+      return { Y: X as Tensor };
+    };
     const inputs = {
       X: x([
         [1, 2],
@@ -233,9 +237,10 @@ describe("firstValue()", () => {
     await expect((async () => firstValue("T")(inner)(inputs, ctxFor([])))()).rejects.toThrow(
       /values on the 'T' input are not equal/,
     );
-    await expect(
-      (async () => firstValue("T", { strict: false })(inner)(inputs, ctxFor([])))(),
-    ).resolves.toBeDefined();
+    expect(temperature).toBeUndefined(); // refused before the function ran
+    const out = await (async () => firstValue("T", { strict: false })(inner)(inputs, ctxFor([])))();
+    expect(temperature).toBe(0.5); // the first row's value, the second row's 0.7 ignored
+    expect((out as Result).Y).toBe(inputs.X);
   });
 
   it("works on a function of requests, each request on its own", async () => {
@@ -280,10 +285,11 @@ describe("fillOptionals()", () => {
   });
 
   it("checks the defaults against the model's inputs", async () => {
-    const fn = (d: Record<string, number[]>) => fillOptionals(d)(batch(({ X }) => ({ Y: X! })));
+    const fn = (d: Parameters<typeof fillOptionals>[0]) => fillOptionals(d)(batch(({ X }) => ({ Y: X! })));
     await expect(run(fn({ NOPE: [1] }), [{ X: x([[1, 2]]) }])).rejects.toThrow(/no input 'NOPE'/);
-    await expect(run(fn({ OPT: [1, 2, 3] }), [{ X: x([[1, 2]]) }])).rejects.toThrow(
-      /do not fill shape|shape/,
+    const wrongShape = { OPT: Tensor.fromArray("INT32", [3], [1, 2, 3]) };
+    await expect(run(fn(wrongShape), [{ X: x([[1, 2]]) }])).rejects.toThrow(
+      /default of 'OPT' has shape \[3\], the input \[2\]/,
     );
   });
 });

@@ -20,7 +20,9 @@ bind({
 bind({
   name: "batching_py",
   fn: python(FIXTURES, "batched", { instances: 2 }),
-  batching: { maxQueueDelayMs: 2 },
+  // Long enough that a burst of single-row requests from one client is merged even on a slow,
+  // shared machine (test_python_model_gets_batches_through_tritonclient asserts batches formed).
+  batching: { maxQueueDelayMs: 20 },
 });
 
 // One request at a time, slowly, without batching: for priorities, timeouts and a bounded queue.
