@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm install --no-audit --no-fund
 npm run build --silent
-[ -f native/build/Release/tensorbind_shm.node ] || npm run build:native --silent
+[ -f native/shm/build/Release/tensorbind_shm.node ] || npm run build:native --silent
 [ -f examples/native-cpu/build/Release/vector_ops.node ] ||
   npx cmake-js compile -d examples/native-cpu/addon -O examples/native-cpu/build >/dev/null
 SKIP_PERF_ANALYZER=1 bash scripts/setup-python.sh

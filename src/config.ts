@@ -1,6 +1,6 @@
-import type { Logger, LogLevel } from "./logger.js";
+import { ConfigError } from "./core/errors.js";
+import type { Logger, LogLevel } from "./core/logger.js";
 import type { Registry } from "./model/registry.js";
-import { ConfigError } from "./protocol/errors.js";
 
 /**
  * Server settings. Each has a `serve()` option, a `TENSORBIND_*` environment variable and a

@@ -3,14 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultRegistry } from "./bind.js";
 import { type ResolvedConfig, resolveConfig, type ServeOptions } from "./config.js";
-import { Core } from "./core.js";
+import { createLogger, type Logger } from "./core/logger.js";
 import { dashboardHandler } from "./dashboard/handler.js";
-import { createLogger, type Logger } from "./logger.js";
+import type { GrpcFrontend } from "./frontends/grpc/server.js";
+import { HttpFrontend } from "./frontends/http/server.js";
 import { MetricsServer } from "./metrics/metrics-server.js";
 import { Telemetry } from "./metrics/telemetry.js";
+import { InferenceEngine } from "./model/engine.js";
 import type { Registry } from "./model/registry.js";
-import type { GrpcFrontend } from "./protocol/grpc/server.js";
-import { HttpFrontend } from "./protocol/http/server.js";
 import { requestLogger } from "./tracing/request-log.js";
 
 export interface ServerUrls {
@@ -28,7 +28,7 @@ export class Server {
   readonly config: ResolvedConfig;
   readonly log: Logger;
   readonly runtimeDir: string;
-  readonly #core: Core;
+  readonly #core: InferenceEngine;
   readonly #registry: Registry;
   readonly #http: HttpFrontend | undefined;
   readonly #grpc: GrpcFrontend | undefined;
@@ -44,7 +44,7 @@ export class Server {
     log: Logger;
     runtimeDir: string;
     ownsRuntimeDir: boolean;
-    core: Core;
+    core: InferenceEngine;
     registry: Registry;
     http: HttpFrontend | undefined;
     grpc: GrpcFrontend | undefined;
@@ -121,7 +121,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   const runtimeDir = config.runtimeDir ?? mkdtempSync(join(tmpdir(), "tensorbind-"));
   if (!ownsRuntimeDir) mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
 
-  const core = new Core(registry, {
+  const core = new InferenceEngine(registry, {
     id: config.id,
     onRequest: config.logRequests ? requestLogger(log) : undefined,
   });
@@ -172,7 +172,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     }
     if (config.grpc !== false) {
       // grpc-js and the .proto files load only when gRPC is on: HTTP-only start-up stays fast.
-      const { GrpcFrontend } = await import("./protocol/grpc/server.js");
+      const { GrpcFrontend } = await import("./frontends/grpc/server.js");
       grpc = new GrpcFrontend(
         core,
         {

@@ -8,7 +8,7 @@
 #   .gpu-carry              bench/gpu/make-carry.sh (node.xz, node_modules.tar.gz, whl/pyzmq-*.whl)
 #                           plus .gpu-carry/perf-analyzer.tar.xz from bench/gpu/carry-perf-analyzer.sh
 #   dist                    npm run build
-#   native/build/Release    npm run build:native (the shared-memory addon)
+#   native/shm/build/Release    npm run build:native (the shared-memory addon)
 # Writes under $OUT (default ./gpu-out): run.log, batching-cuda.txt, batching-cpu.txt (Markdown
 # table + raw JSON each), nvidia-smi.csv, summary.txt. About 3–5 minutes on an H100.
 # BENCH_DEVICES (default "cuda:0 cpu") and BENCH_PAIRS / BENCH_INTERVAL_MS change what runs.
@@ -26,7 +26,7 @@ unpack_wheels whl zmq || fail "no pyzmq wheel in $CARRY/whl"
 export PYTHONPATH="$PWD/python:$PYTHONPATH"
 python3 -c 'import zmq;print("pyzmq",zmq.__version__)' || fail "pyzmq"
 [ -f dist/index.js ] || fail "dist/ was not carried (npm run build, carry dist)"
-[ -f native/build/Release/tensorbind_shm.node ] || fail "native/build/Release was not carried (npm run build:native)"
+[ -f native/shm/build/Release/tensorbind_shm.node ] || fail "native/shm/build/Release was not carried (npm run build:native)"
 unpack_perf_analyzer || fail "perf_analyzer not carried (bench/gpu/carry-perf-analyzer.sh)"
 export TENSORBIND_PYTHON="$(command -v python3)"
 

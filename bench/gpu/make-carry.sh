@@ -4,7 +4,7 @@
 #   .gpu-carry/node_modules.tar.gz   production deps only, linux-x64 prebuilds only, no docs/tests/maps/.ts
 #   .gpu-carry/whl/pyzmq-*.whl       for the device's Python 3.12
 # and lists it in git's info/exclude. Then call the device tool with
-#   command: bash bench/gpu/run-on-gpu.sh   carry: [".gpu-carry", "dist", "native/build/Release"]
+#   command: bash bench/gpu/run-on-gpu.sh   carry: [".gpu-carry", "dist", "native/shm/build/Release"]
 # Run `npm run build` and `npm run build:native` first. xz of node takes minutes on 2 busy cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

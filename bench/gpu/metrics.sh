@@ -5,9 +5,9 @@
 # sensible values next to nvidia-smi's own readings (metrics_check.py says what is checked).
 #
 # Runs on the device machine (no Node.js, no pyzmq there) from the repo root, with the ignored
-# paths .gpu-carry, dist and native/build/Release carried, like bench/gpu/run-on-gpu.sh:
+# paths .gpu-carry, dist and native/shm/build/Release carried, like bench/gpu/run-on-gpu.sh:
 #   bash bench/gpu/make-carry.sh     (on a tree that has prom-client in package.json: after merging)
-#   device command: bash bench/gpu/metrics.sh    carry: [".gpu-carry", "dist", "native/build/Release"]
+#   device command: bash bench/gpu/metrics.sh    carry: [".gpu-carry", "dist", "native/shm/build/Release"]
 # Optionally also .gpu-carry/perf-analyzer.tar.xz (bench/gpu/carry-perf-analyzer.sh): then
 # perf_analyzer --collect-metrics runs against the server and must report the GPU gauges.
 # Outputs under $OUT (or ./gpu-out): run.log, nvidia-smi.csv, server.log, metrics-idle.txt,

@@ -2,7 +2,7 @@
 # bench/gpu/run-on-gpu.sh: serve examples/python-torch (model `mlp`, framework "torch") on an
 # NVIDIA GPU (TENSORBIND_DEVICE=cuda:0) and check it against direct calls of model.py's `infer`.
 # Runs on the device machine (no Node.js, no pyzmq there) from the repo root, with the
-# ignored paths .gpu-carry, dist and native/build/Release carried (see docs/perf-results/gpu.md
+# ignored paths .gpu-carry, dist and native/shm/build/Release carried (see docs/perf-results/gpu.md
 # for how .gpu-carry is made). Writes its outputs under $OUT (or ./gpu-out when unset).
 set -uo pipefail
 . bench/gpu/lib.sh

@@ -58,7 +58,7 @@ const TB_PY = process.env.TENSORBIND_PYTHON ?? join(REPO, ".venv/bin/python");
 requireFiles([
   ["tensorbind's python (scripts/setup-python.sh)", TB_PY],
   ["dist/ (npm run build)", "dist/cli/main.js"],
-  ["native addon (npm run build:native)", "native/build/Release/tensorbind_shm.node"],
+  ["native addon (npm run build:native)", "native/shm/build/Release/tensorbind_shm.node"],
 ]);
 const PA = requirePerfAnalyzer();
 

@@ -18,7 +18,7 @@ import {
 } from "./lib/events.js";
 import { addPhysics, emptyPhysics, evaluate, rates, type TrackOutputs } from "./lib/physics.js";
 
-const PROTO_DIR = fileURLToPath(new URL("../../src/protocol/grpc/proto/", import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL("../../src/frontends/grpc/proto/", import.meta.url));
 
 interface InferResponse {
   outputs: { name: string; datatype: string; shape: string[] }[];

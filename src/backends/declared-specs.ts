@@ -1,6 +1,6 @@
-import { type TensorSpecs, tensorSpec } from "../model/spec.js";
-import { ConfigError } from "../protocol/errors.js";
-import type { Datatype } from "../tensor/datatypes.js";
+import type { Datatype } from "../core/datatypes.js";
+import { ConfigError } from "../core/errors.js";
+import { type TensorSpecs, tensorSpec } from "../core/spec.js";
 
 /** A tensor as a Python or native model declares it, before it is checked. */
 export interface DeclaredTensor {

@@ -1,4 +1,3 @@
-import type { ModelSpec } from "../model/spec.js";
 import type {
   Backend,
   BackendStartContext,
@@ -6,7 +5,8 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ModelDeclaration,
-} from "./backend.js";
+} from "../core/backend.js";
+import type { ModelSpec } from "../core/spec.js";
 
 /**
  * A backend whose implementation module is imported only when the model loads. The Python

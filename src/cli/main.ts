@@ -3,9 +3,9 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parseBoolean, type ServeOptions } from "../config.js";
-import type { LogLevel } from "../logger.js";
+import type { LogLevel } from "../core/logger.js";
+import { VERSION } from "../core/version.js";
 import { serve } from "../server.js";
-import { VERSION } from "../version.js";
 
 const HELP = `tensorbind ${VERSION}: serve functions behind a KServe v2 / Triton-compatible endpoint
 
@@ -209,7 +209,7 @@ async function loadModule(file: string): Promise<void> {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`no such file: ${file}`);
   if (path.endsWith(".py")) {
-    const { bindPythonFile } = await import("../backends/python/serve-file.js");
+    const { bindPythonFile } = await import("./python-file.js");
     await bindPythonFile(path);
     return;
   }

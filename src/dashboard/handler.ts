@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { PageHandler } from "../protocol/http/server.js";
+import type { PageHandler } from "../frontends/http/server.js";
 import { type DashboardSource, dashboardSnapshot } from "./snapshot.js";
 
 /**

@@ -1,10 +1,11 @@
+import type { ModelConfig } from "../core/model-config.js";
+import type { TensorSpecs } from "../core/spec.js";
+import type { FailureReason } from "../core/statistics.js";
+import { VERSION } from "../core/version.js";
 import { BATCH_BUCKETS, DURATION_BUCKETS_S, type ModelHistograms } from "../metrics/model-histograms.js";
-import type { FailureReason } from "../metrics/statistics.js";
 import type { Telemetry } from "../metrics/telemetry.js";
 import type { Model } from "../model/model.js";
-import type { TensorSpecs } from "../model/spec.js";
-import { type ModelConfig, renderModelConfig } from "../protocol/model-config.js";
-import { VERSION } from "../version.js";
+import { renderModelConfig } from "../model/render-config.js";
 
 /** Where the dashboard reads from. */
 export interface DashboardSource {

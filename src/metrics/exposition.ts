@@ -1,12 +1,12 @@
 import { Counter, Gauge, type Metric, Registry as PromRegistry } from "prom-client";
+import { FAILURE_REASONS, type ModelStatistics } from "../core/statistics.js";
+import { VERSION } from "../core/version.js";
 import type { Model } from "../model/model.js";
 import type { Registry } from "../model/registry.js";
-import { VERSION } from "../version.js";
 import type { CpuSampler } from "./cpu.js";
 import type { GpuPoller, GpuSample } from "./gpu.js";
 import type { BucketHistogram } from "./histogram.js";
 import type { HistogramSet, ModelHistograms } from "./model-histograms.js";
-import { FAILURE_REASONS, type ModelStatistics } from "./statistics.js";
 
 /** What the exposition reads; every value is read at scrape time. */
 export interface ExpositionSource {

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile } from "node:child_process";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../core/logger.js";
 
 /** One GPU as nvidia-smi reports it; a field the GPU does not support is undefined. */
 export interface GpuSample {

@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
-import type { Logger } from "../logger.js";
-import { InternalError, MethodNotAllowedError, NotFoundError } from "../protocol/errors.js";
-import { listenOn } from "../protocol/http/listen.js";
-import { sendError } from "../protocol/http/respond.js";
-import { pathOf } from "../protocol/http/routes.js";
+import { InternalError, MethodNotAllowedError, NotFoundError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { listenOn } from "../frontends/http/listen.js";
+import { sendError } from "../frontends/http/respond.js";
+import { pathOf } from "../frontends/http/routes.js";
 import type { Telemetry } from "./telemetry.js";
 
 export interface MetricsServerOptions {

@@ -1,7 +1,7 @@
+import type { StatisticsRecorder } from "../core/statistics.js";
 import type { Model } from "../model/model.js";
 import type { Registry } from "../model/registry.js";
 import { BucketHistogram } from "./histogram.js";
-import type { StatisticsRecorder } from "./statistics.js";
 
 /** Request and queue time buckets, in seconds: 50 µs to 60 s. */
 export const DURATION_BUCKETS_S = [

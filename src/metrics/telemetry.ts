@@ -1,4 +1,4 @@
-import type { Logger } from "../logger.js";
+import type { Logger } from "../core/logger.js";
 import type { Registry } from "../model/registry.js";
 import { CpuSampler } from "./cpu.js";
 import type { Exposition } from "./exposition.js";

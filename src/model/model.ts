@@ -1,28 +1,32 @@
 import {
+  isRequestsFunction,
+  type ModelFunction,
+  type RequestsFunction,
+} from "../backends/js/function-types.js";
+import { JsBackend } from "../backends/js/js-backend.js";
+import {
   type Backend,
   type BackendFactory,
   type BackendStartContext,
   isBackendFactory,
   type ModelDeclaration,
-} from "../backends/backend.js";
-import { JsBackend, type ModelFunction } from "../backends/js.js";
-import { isRequestsFunction, type RequestsFunction } from "../decorators/types.js";
-import { StatisticsRecorder } from "../metrics/statistics.js";
-import { ConfigError, UnavailableError } from "../protocol/errors.js";
+} from "../core/backend.js";
+import { ConfigError, UnavailableError } from "../core/errors.js";
 import {
   type BatchingOptions,
   type QueueOptions,
   resolveScheduling,
   type SchedulingConfig,
-} from "../scheduler/policy.js";
-import { Scheduler } from "../scheduler/scheduler.js";
+} from "../core/scheduling.js";
 import {
   type ModelSpec,
   type TensorSpec,
   validateModelName,
   validateTensorSpecs,
   validateVersion,
-} from "./spec.js";
+} from "../core/spec.js";
+import { StatisticsRecorder } from "../core/statistics.js";
+import { Scheduler } from "../scheduler/scheduler.js";
 
 /** What `bind()` takes. */
 export interface BindOptions<I extends string = string, O extends string = string> {

@@ -1,6 +1,6 @@
-import type { BackendStartContext } from "../backends/backend.js";
-import type { Logger } from "../logger.js";
-import { ConfigError, NotFoundError, unknownModelError } from "../protocol/errors.js";
+import type { BackendStartContext } from "../core/backend.js";
+import { ConfigError, NotFoundError, unknownModelError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
 import { type BindOptions, Model } from "./model.js";
 
 type LoadContext = Omit<BackendStartContext, "model" | "version">;

@@ -1,10 +1,10 @@
-import type { ExecutionRequest, ExecutionResult } from "../backends/backend.js";
-import { InternalError, InvalidArgumentError } from "../protocol/errors.js";
-import type { InferRequest } from "../protocol/infer.js";
-import { countBytesElements } from "../tensor/bytes-codec.js";
-import { elementCount, fixedByteSize, formatShape, shapeMatches } from "../tensor/shape.js";
-import type { Tensor } from "../tensor/tensor.js";
-import type { ModelSpec, TensorSpec } from "./spec.js";
+import type { ExecutionRequest, ExecutionResult } from "../core/backend.js";
+import { countBytesElements } from "../core/bytes-codec.js";
+import { InternalError, InvalidArgumentError } from "../core/errors.js";
+import type { InferRequest } from "../core/infer.js";
+import { elementCount, fixedByteSize, formatShape, shapeMatches } from "../core/shape.js";
+import type { ModelSpec, TensorSpec } from "../core/spec.js";
+import type { Tensor } from "../core/tensor.js";
 
 /**
  * The one place where requests are checked against a model's spec, for every frontend:

@@ -1,4 +1,4 @@
-import type { QueuePolicy, SchedulingConfig } from "./policy.js";
+import type { QueuePolicy, SchedulingConfig } from "../core/scheduling.js";
 
 /** What the queue needs of an entry. */
 export interface QueueEntry {

@@ -1,15 +1,15 @@
-import type { Backend, ExecutionRequest, ExecutionResult } from "../backends/backend.js";
-import type { ExecutionTimings } from "../metrics/statistics.js";
+import type { Backend, ExecutionRequest, ExecutionResult } from "../core/backend.js";
 import {
   CancelledError,
   DeadlineExceededError,
   InternalError,
   toTensorbindError,
   UnavailableError,
-} from "../protocol/errors.js";
+} from "../core/errors.js";
+import { FIFO, resolveScheduling, type SchedulingConfig, type TimeoutAction } from "../core/scheduling.js";
+import type { ExecutionTimings } from "../core/statistics.js";
 import { type BatchCandidate, type BatcherSettings, nextBatch } from "./batcher.js";
 import { type Clock, systemClock, type TimerHandle } from "./clock.js";
-import { FIFO, resolveScheduling, type SchedulingConfig, type TimeoutAction } from "./policy.js";
 import { type QueueEntry, RequestQueue } from "./request-queue.js";
 
 /** What the scheduler hands back for one request: its result and where its time went. */

@@ -1,5 +1,5 @@
-import type { Logger } from "../logger.js";
-import type { RequestEvent, RequestListener } from "../metrics/request-event.js";
+import type { Logger } from "../core/logger.js";
+import type { RequestEvent, RequestListener } from "../core/request-event.js";
 
 const us = (ns: number) => Math.round(ns / 100) / 10;
 

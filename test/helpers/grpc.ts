@@ -6,7 +6,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { loadProtos } from "../../src/protocol/grpc/load.js";
+import { loadProtos } from "../../src/frontends/grpc/load.js";
 
 /** A grpc-js client for the inference service, built from the same .proto files the server serves. */
 export interface InferenceClient {

@@ -1,8 +1,8 @@
-import type { CallContext } from "../../src/backends/js.js";
+import type { CallContext } from "../../src/backends/js/js-backend.js";
+import { DATATYPES, type Datatype } from "../../src/core/datatypes.js";
+import { Tensor } from "../../src/core/tensor.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
-import { DATATYPES, type Datatype } from "../../src/tensor/datatypes.js";
-import { tensor } from "../../src/tensor/index.js";
-import { Tensor } from "../../src/tensor/tensor.js";
 
 /** Three values per datatype that reach its edges (FP16/BF16 values are exact in half precision). */
 export const SAMPLES: Readonly<Record<Datatype, readonly (number | bigint | boolean | string)[]>> = {

@@ -1,6 +1,6 @@
 import { bind } from "../../src/bind.js";
 import type { ServeOptions } from "../../src/config.js";
-import { silentLogger } from "../../src/logger.js";
+import { silentLogger } from "../../src/core/logger.js";
 import type { BindOptions } from "../../src/model/model.js";
 import { Registry } from "../../src/model/registry.js";
 import { type Server, serve } from "../../src/server.js";

@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { batch } from "../../src/decorators/index.js";
-import { tensor } from "../../src/tensor/index.js";
+import { batch } from "../../src/backends/js/decorators/index.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import { startServer } from "../helpers/server.js";
 
 const run = promisify(execFile);

@@ -1,9 +1,9 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { batch } from "../../src/backends/js/decorators/index.js";
 import { python } from "../../src/backends/python/index.js";
-import { batch } from "../../src/decorators/index.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
-import { tensor } from "../../src/tensor/index.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { expectGrpcError, type InferenceClient, inferenceClient, rawRequest } from "../helpers/grpc.js";
 import { gatedModel } from "../helpers/models.js";

@@ -1,9 +1,9 @@
 import { createServer } from "node:net";
 import { type ClientDuplexStream, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/logger.js";
-import type { Datatype } from "../../src/tensor/datatypes.js";
-import { Tensor } from "../../src/tensor/tensor.js";
+import type { Datatype } from "../../src/core/datatypes.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { Tensor } from "../../src/core/tensor.js";
 import {
   expectGrpcError,
   healthClient,

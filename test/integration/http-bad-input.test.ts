@@ -1,6 +1,6 @@
 import { deflateSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tensor } from "../../src/tensor/index.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import { rawRequest } from "../helpers/raw-http.js";
 import { startServer } from "../helpers/server.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { tensor } from "../../src/tensor/index.js";
-import { Tensor } from "../../src/tensor/tensor.js";
+import { Tensor } from "../../src/core/tensor.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import { startServer } from "../helpers/server.js";
 
 const echoParams = {

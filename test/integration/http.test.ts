@@ -1,9 +1,9 @@
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATATYPE_NAMES, DATATYPES, type Datatype } from "../../src/core/datatypes.js";
+import { Tensor } from "../../src/core/tensor.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
-import { DATATYPE_NAMES, DATATYPES, type Datatype } from "../../src/tensor/datatypes.js";
-import { tensor } from "../../src/tensor/index.js";
-import { Tensor } from "../../src/tensor/tensor.js";
 import { binaryBody, inferJson, parseBinaryResponse, startServer } from "../helpers/server.js";
 
 const identity = (dt: Datatype): BindOptions => ({

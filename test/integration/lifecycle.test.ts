@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
-import type { ModelFunction } from "../../src/backends/js.js";
+import type { ModelFunction } from "../../src/backends/js/js-backend.js";
 import { bind } from "../../src/bind.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
-import { tensor } from "../../src/tensor/index.js";
 import { connectOnce } from "../helpers/raw-http.js";
 import { inferJson, startServer } from "../helpers/server.js";
 

@@ -1,8 +1,8 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { batch } from "../../src/decorators/index.js";
+import { batch } from "../../src/backends/js/decorators/index.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
-import { tensor } from "../../src/tensor/index.js";
 import { gatedModel } from "../helpers/models.js";
 import { type Exposition, find, scrape, scrapeUntil, value } from "../helpers/prometheus.js";
 import { connectOnce } from "../helpers/raw-http.js";

@@ -5,8 +5,8 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { native } from "../../src/backends/native/index.js";
-import { silentLogger } from "../../src/logger.js";
-import { Tensor } from "../../src/tensor/tensor.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { Tensor } from "../../src/core/tensor.js";
 
 // The CUDA example compiled with the nvcc that scripts/setup-cuda-nvcc.sh installs from PyPI
 // (.ci/run does). No GPU here: the checks are that the kernels compile for Hopper and the

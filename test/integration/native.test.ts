@@ -4,14 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/backends/backend.js";
 import { native } from "../../src/backends/native/index.js";
-import { silentLogger } from "../../src/logger.js";
+import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/core/backend.js";
+import { isTensorbindError } from "../../src/core/errors.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { Tensor } from "../../src/core/tensor.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import { Registry } from "../../src/model/registry.js";
-import { isTensorbindError } from "../../src/protocol/errors.js";
 import { serve } from "../../src/server.js";
-import { tensor } from "../../src/tensor/index.js";
-import { Tensor } from "../../src/tensor/tensor.js";
 import { ALL_DATATYPES, SAMPLES } from "../helpers/models.js";
 import { inferJson, startServer } from "../helpers/server.js";
 
@@ -19,7 +19,7 @@ import { inferJson, startServer } from "../helpers/server.js";
 const FIXTURES = "test/fixtures/native/build/Release/fixtures.node";
 const FIXTURES_V999 = "test/fixtures/native/build/Release/fixtures_v999.node";
 const VECTOR_OPS = "examples/native-cpu/build/Release/vector_ops.node";
-const SHM_ADDON = "native/build/Release/tensorbind_shm.node";
+const SHM_ADDON = "native/shm/build/Release/tensorbind_shm.node";
 
 const runtimeDir = mkdtempSync(join(tmpdir(), "tb-native-"));
 const started: Backend[] = [];

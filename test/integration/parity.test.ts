@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ErrorCode, STATUS_TABLE } from "../../src/protocol/errors.js";
-import { jsonDataToBytes } from "../../src/protocol/http/json-data.js";
-import { parseJson } from "../../src/protocol/http/json-parse.js";
-import type { Datatype } from "../../src/tensor/datatypes.js";
-import { Tensor } from "../../src/tensor/tensor.js";
+import type { Datatype } from "../../src/core/datatypes.js";
+import { type ErrorCode, STATUS_TABLE } from "../../src/core/errors.js";
+import { Tensor } from "../../src/core/tensor.js";
+import { jsonDataToBytes } from "../../src/frontends/http/json-data.js";
+import { parseJson } from "../../src/frontends/http/json-parse.js";
 import { type InferenceClient, inferenceClient, inferParameter, typedContents } from "../helpers/grpc.js";
 import { ALL_DATATYPES, identityModels, paramsModel, SAMPLES, simpleModel } from "../helpers/models.js";
 import { parseBinaryResponse, startServer } from "../helpers/server.js";

@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/backends/backend.js";
 import type { LazyBackend } from "../../src/backends/lazy.js";
 import { python } from "../../src/backends/python/index.js";
 import type { PythonBackend } from "../../src/backends/python/python-backend.js";
-import { silentLogger } from "../../src/logger.js";
-import { Tensor } from "../../src/tensor/tensor.js";
+import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/core/backend.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { Tensor } from "../../src/core/tensor.js";
 import { INTERPRETER } from "../helpers/cli.js";
 
 const FIXTURES = "python/tests/fixtures";

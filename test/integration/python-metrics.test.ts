@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { python } from "../../src/backends/python/index.js";
-import { tensor } from "../../src/tensor/index.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { scrape, value } from "../helpers/prometheus.js";
 import { inferJson, startServer } from "../helpers/server.js";

@@ -1,8 +1,8 @@
 import { type ClientDuplexStream, Metadata } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
-import { tensor } from "../../src/tensor/index.js";
 import { inferenceClient, rawRequest } from "../helpers/grpc.js";
 import { startServer } from "../helpers/server.js";
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { CallContext } from "../../src/backends/js.js";
 import {
   type BatchContext,
   batch,
@@ -12,12 +11,13 @@ import {
   padBatch,
   type Result,
   sample,
-} from "../../src/decorators/index.js";
-import type { Request } from "../../src/decorators/types.js";
-import type { ModelSpec } from "../../src/model/spec.js";
-import { resolveScheduling } from "../../src/scheduler/policy.js";
-import { tensor } from "../../src/tensor/index.js";
-import { Tensor } from "../../src/tensor/tensor.js";
+} from "../../src/backends/js/decorators/index.js";
+import type { Request } from "../../src/backends/js/function-types.js";
+import type { CallContext } from "../../src/backends/js/js-backend.js";
+import { resolveScheduling } from "../../src/core/scheduling.js";
+import type { ModelSpec } from "../../src/core/spec.js";
+import { Tensor } from "../../src/core/tensor.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 
 const spec: ModelSpec = {
   name: "m",

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/backends/backend.js";
+import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/core/backend.js";
+import { resolveScheduling } from "../../src/core/scheduling.js";
+import { Tensor } from "../../src/core/tensor.js";
 import { nextBatch } from "../../src/scheduler/batcher.js";
-import { resolveScheduling } from "../../src/scheduler/policy.js";
 import { Scheduler, type SubmitOptions } from "../../src/scheduler/scheduler.js";
-import { Tensor } from "../../src/tensor/tensor.js";
 import { ManualClock } from "../helpers/manual-clock.js";
 
 /** A backend whose executions finish only when the test says so; it records each batch's ids. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { serveOptionsFromFlags } from "../../src/cli/main.js";
 import { DEFAULTS, resolveConfig } from "../../src/config.js";
-import { parseJson } from "../../src/protocol/http/json-parse.js";
+import { parseJson } from "../../src/frontends/http/json-parse.js";
 
 describe("configuration", () => {
   it("uses Triton's default ports and loopback by default", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { ModelSpec } from "../../src/model/spec.js";
-import { renderModelConfig } from "../../src/protocol/model-config.js";
-import { tensor } from "../../src/tensor/index.js";
+import type { ModelSpec } from "../../src/core/spec.js";
+import { tensor } from "../../src/core/tensor-factory.js";
+import { renderModelConfig } from "../../src/model/render-config.js";
 
 const spec = (extra: Partial<ModelSpec>): ModelSpec => ({
   name: "m",

@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { serveOptionsFromFlags } from "../../src/cli/main.js";
 import { resolveConfig } from "../../src/config.js";
-import { failureReason } from "../../src/metrics/failure-reason.js";
-import { parseNvidiaSmiCsv } from "../../src/metrics/gpu.js";
-import { BucketHistogram } from "../../src/metrics/histogram.js";
-import { StatisticsRecorder } from "../../src/metrics/statistics.js";
 import {
   CancelledError,
   DeadlineExceededError,
   InternalError,
   InvalidArgumentError,
   UnavailableError,
-} from "../../src/protocol/errors.js";
-import { parseTraceparent, requestTrace } from "../../src/tracing/trace-context.js";
+} from "../../src/core/errors.js";
+import { failureReason } from "../../src/core/failure-reason.js";
+import { StatisticsRecorder } from "../../src/core/statistics.js";
+import { parseTraceparent, requestTrace } from "../../src/core/trace-context.js";
+import { parseNvidiaSmiCsv } from "../../src/metrics/gpu.js";
+import { BucketHistogram } from "../../src/metrics/histogram.js";
 
 const T = "4bf92f3577b34da6a3ce929d0e0e4736";
 const P = "00f067aa0ba902b7";

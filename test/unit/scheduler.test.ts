@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/backends/backend.js";
+import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/core/backend.js";
 import { Scheduler } from "../../src/scheduler/scheduler.js";
 
 /** A backend whose executions finish only when the test says so. */

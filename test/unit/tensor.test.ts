@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/protocol/errors.js";
-import { decodeBytesElements, encodeBytesElements } from "../../src/tensor/bytes-codec.js";
-import { DATATYPE_NAMES, DATATYPES, datatypeFromConfigName } from "../../src/tensor/datatypes.js";
-import { bf16ToFloat32, float32ToBf16, float32ToFp16, fp16ToFloat32 } from "../../src/tensor/half.js";
-import { tensor } from "../../src/tensor/index.js";
-import { elementCount, fixedByteSize, shapeMatches } from "../../src/tensor/shape.js";
-import { Tensor } from "../../src/tensor/tensor.js";
+import { decodeBytesElements, encodeBytesElements } from "../../src/core/bytes-codec.js";
+import { DATATYPE_NAMES, DATATYPES, datatypeFromConfigName } from "../../src/core/datatypes.js";
+import { InvalidArgumentError } from "../../src/core/errors.js";
+import { bf16ToFloat32, float32ToBf16, float32ToFp16, fp16ToFloat32 } from "../../src/core/half.js";
+import { elementCount, fixedByteSize, shapeMatches } from "../../src/core/shape.js";
+import { Tensor } from "../../src/core/tensor.js";
+import { tensor } from "../../src/core/tensor-factory.js";
 
 describe("datatypes", () => {
   it("lists all 14 KServe datatypes with sizes and config names", () => {

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigError } from "../../protocol/errors.js";
-import type { Datatype } from "../../tensor/datatypes.js";
+import type { Datatype } from "../../core/datatypes.js";
+import { ConfigError } from "../../core/errors.js";
 
 /**
  * The typed surface of a tensorbind native addon (native/include/tensorbind/addon.h). The rest

@@ -1,5 +1,5 @@
-import { ConfigError } from "../../protocol/errors.js";
-import { BACKEND_FACTORY, type BackendFactory } from "../backend.js";
+import { BACKEND_FACTORY, type BackendFactory } from "../../core/backend.js";
+import { ConfigError } from "../../core/errors.js";
 import { NativeBackend } from "./native-backend.js";
 import { type NativeOptions, resolveNativeOptions } from "./options.js";
 

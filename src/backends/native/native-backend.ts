@@ -1,20 +1,20 @@
-import type { ModelSpec, TensorSpecs } from "../../model/spec.js";
-import {
-  ConfigError,
-  InternalError,
-  InvalidArgumentError,
-  type TensorbindError,
-  UnavailableError,
-} from "../../protocol/errors.js";
-import { formatShape } from "../../tensor/shape.js";
-import { Tensor } from "../../tensor/tensor.js";
 import type {
   Backend,
   BackendStartContext,
   ExecutionRequest,
   ExecutionResult,
   ModelDeclaration,
-} from "../backend.js";
+} from "../../core/backend.js";
+import {
+  ConfigError,
+  InternalError,
+  InvalidArgumentError,
+  type TensorbindError,
+  UnavailableError,
+} from "../../core/errors.js";
+import { formatShape } from "../../core/shape.js";
+import type { ModelSpec, TensorSpecs } from "../../core/spec.js";
+import { Tensor } from "../../core/tensor.js";
 import { declaredSpecs } from "../declared-specs.js";
 import {
   datatypeCode,

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { ConfigError } from "../../protocol/errors.js";
+import { ConfigError } from "../../core/errors.js";
 
 /** Where one instance runs. */
 export interface NativeInstanceOptions {

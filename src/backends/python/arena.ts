@@ -1,5 +1,5 @@
-import { type ShmError, shm } from "../native-shm.js";
 import type { SegmentInfo } from "./protocol.js";
+import { type ShmError, shm } from "./shm-addon.js";
 
 const ALIGN = 64;
 const MIN_SEGMENT = 1 << 20;

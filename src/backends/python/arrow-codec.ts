@@ -22,9 +22,9 @@ import {
   Uint32,
   Uint64,
 } from "apache-arrow";
-import { InternalError } from "../../protocol/errors.js";
-import { DATATYPES, type Datatype, isDatatype } from "../../tensor/datatypes.js";
-import { Tensor } from "../../tensor/tensor.js";
+import { DATATYPES, type Datatype, isDatatype } from "../../core/datatypes.js";
+import { InternalError } from "../../core/errors.js";
+import { Tensor } from "../../core/tensor.js";
 
 /**
  * The Arrow IPC layout of one call (see python/tensorbind/_proxy/codec.py for the other half):

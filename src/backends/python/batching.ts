@@ -1,5 +1,5 @@
-import { CancelledError } from "../../protocol/errors.js";
-import type { ExecutionRequest, ExecutionResult } from "../backend.js";
+import type { ExecutionRequest, ExecutionResult } from "../../core/backend.js";
+import { CancelledError } from "../../core/errors.js";
 import type { ColumnInput } from "./arrow-codec.js";
 
 /**

@@ -1,5 +1,5 @@
-import { ConfigError } from "../../protocol/errors.js";
-import { BACKEND_FACTORY, type BackendFactory } from "../backend.js";
+import { BACKEND_FACTORY, type BackendFactory } from "../../core/backend.js";
+import { ConfigError } from "../../core/errors.js";
 import { LazyBackend } from "../lazy.js";
 import { type PythonOptions, resolvePythonOptions } from "./options.js";
 

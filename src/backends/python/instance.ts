@@ -1,11 +1,11 @@
+import type { ExecutionRequest, ExecutionResult } from "../../core/backend.js";
 import {
   InternalError,
   InvalidArgumentError,
   toTensorbindError,
   UnavailableError,
-} from "../../protocol/errors.js";
-import type { Tensor } from "../../tensor/tensor.js";
-import type { ExecutionRequest, ExecutionResult } from "../backend.js";
+} from "../../core/errors.js";
+import type { Tensor } from "../../core/tensor.js";
 import { InputArena, OutputSegments } from "./arena.js";
 import { type PlannedCall, planCalls } from "./batching.js";
 import type {

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { ConfigError } from "../../protocol/errors.js";
+import { ConfigError } from "../../core/errors.js";
 
 /** Options of `python(modulePath, functionName, options)`. */
 export interface PythonOptions {

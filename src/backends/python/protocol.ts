@@ -1,4 +1,4 @@
-import type { BatchingOptions, QueueOptions } from "../../scheduler/policy.js";
+import type { BatchingOptions, QueueOptions } from "../../core/scheduling.js";
 
 /**
  * Control messages between the server and a Python worker (JSON frames over a ZeroMQ PAIR

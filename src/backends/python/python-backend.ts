@@ -1,4 +1,3 @@
-import type { ModelSpec } from "../../model/spec.js";
 import type {
   Backend,
   BackendStartContext,
@@ -6,7 +5,8 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ModelDeclaration,
-} from "../backend.js";
+} from "../../core/backend.js";
+import type { ModelSpec } from "../../core/spec.js";
 import { declaredSpecs } from "../declared-specs.js";
 import { PythonInstance } from "./instance.js";
 import type { ResolvedPythonOptions } from "./options.js";

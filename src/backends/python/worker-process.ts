@@ -4,8 +4,8 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
-import type { Logger } from "../../logger.js";
-import { ConfigError, InternalError, UnavailableError } from "../../protocol/errors.js";
+import { ConfigError, InternalError, UnavailableError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
 import { ControlChannel } from "./channel.js";
 import type {
   ConfigureMessage,

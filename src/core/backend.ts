@@ -1,0 +1,90 @@
+import type { Parameters } from "./infer.js";
+import type { Logger } from "./logger.js";
+import type { BatchingOptions, QueueOptions } from "./scheduling.js";
+import type { ModelSpec, TensorSpecs } from "./spec.js";
+import type { Tensor } from "./tensor.js";
+
+/**
+ * The seam between the scheduler and the code that runs a model. A backend knows nothing of
+ * the wire; the scheduler knows nothing of how a backend runs. JS functions, native addons
+ * and Python worker pools all implement this.
+ */
+
+/** What a backend may declare about its model when it starts (Python's @tensorbind.model, a native addon's specs). */
+export interface ModelDeclaration {
+  readonly inputs?: TensorSpecs;
+  readonly outputs?: TensorSpecs;
+  readonly maxBatchSize?: number;
+  /** Dynamic batching the model asks for (Python's `@tensorbind.model(batcher=...)`); bind() options win. */
+  readonly batching?: BatchingOptions;
+  readonly queue?: QueueOptions;
+}
+
+/** One request as a backend sees it: inputs by name, already validated against the spec. */
+export interface ExecutionRequest {
+  readonly id: string | undefined;
+  readonly inputs: Readonly<Record<string, Tensor>>;
+  readonly parameters: Parameters;
+  /** Names of the outputs to produce (all of the model's outputs when none were requested). */
+  readonly requestedOutputs: readonly string[];
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Outputs by name. A backend may return more than was requested; the caller selects. */
+export type ExecutionResult = Record<string, Tensor>;
+
+export interface BackendStartContext {
+  readonly model: string;
+  readonly version: string;
+  readonly log: Logger;
+  /** Private, mode-0700 directory this server may write into. */
+  readonly runtimeDir: string;
+}
+
+/** Gauges a backend may report for metrics (read at scrape time). */
+export interface BackendStats {
+  /** Worker processes restarted after they died, since the backend started. */
+  readonly workerRestarts: number;
+  /** Shared memory mapped for the workers' arenas, in bytes. */
+  readonly sharedMemoryBytes: number;
+}
+
+export interface Backend {
+  readonly kind: "js" | "native" | "python";
+  /** Number of instances the scheduler may run at once. */
+  readonly instances: number;
+  /** The CUDA device of each instance (-1: CPU), when the backend places instances on GPUs. */
+  readonly gpus?: readonly number[] | undefined;
+  /** Loads the model (starts workers, opens the addon); may declare specs the user left out of bind(). */
+  start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined>;
+  /** Called once the final spec is known, before the first execute. */
+  configure?(spec: ModelSpec): void;
+  /**
+   * Runs a batch of requests on one instance (0 ≤ instance < instances) and returns one result
+   * per request, in order. Throwing fails the whole batch; a per-request failure is an Error
+   * in that request's slot.
+   */
+  execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]>;
+  /** Releases everything (processes, memory). Idempotent. */
+  stop(): Promise<void>;
+  /** Backends with workers or shared memory report them here (tensorbind_* metrics). */
+  stats?(): BackendStats | undefined;
+}
+
+/** Marks an object as a backend factory, so bind({ fn }) can tell python()/native() from a JS function. */
+export const BACKEND_FACTORY = Symbol.for("tensorbind.backendFactory");
+
+export interface BackendFactory {
+  readonly [BACKEND_FACTORY]: true;
+  readonly kind: Backend["kind"];
+  /** `instances` is bind()'s, when given there; the factory's own option, when given, must agree. */
+  create(defaults?: { readonly instances?: number | undefined }): Backend;
+}
+
+export function isBackendFactory(value: unknown): value is BackendFactory {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[BACKEND_FACTORY] === true
+  );
+}

@@ -1,0 +1,58 @@
+import type { Tensor } from "./tensor.js";
+import type { RequestTrace } from "./trace-context.js";
+
+/** A request parameter value: the union of KServe/Triton's InferParameter kinds. */
+export type ParameterValue = string | number | boolean | bigint;
+export type Parameters = Record<string, ParameterValue>;
+
+export interface RequestedOutput {
+  readonly name: string;
+  readonly parameters: Parameters;
+}
+
+/**
+ * A wire-independent inference request. Frontends build it from their bytes; tensors are
+ * views over those bytes. Everything below the frontend sees only this.
+ */
+export interface InferRequest {
+  readonly id?: string;
+  readonly model: string;
+  /** Requested version; undefined means the model's default (latest) version. */
+  readonly version?: string;
+  readonly parameters: Parameters;
+  readonly inputs: readonly Tensor[];
+  /** Requested outputs; undefined means all of the model's outputs. */
+  readonly outputs?: readonly RequestedOutput[];
+  /** Aborted when the client goes away (HTTP disconnect, gRPC cancel). */
+  readonly signal?: AbortSignal;
+  /**
+   * Absolute deadline in `performance.now()` milliseconds from the transport (a gRPC deadline).
+   * The `timeout` parameter is applied by the model's queue policy instead.
+   */
+  readonly deadline?: number;
+  /** The caller's trace context (`traceparent`, `x-request-id`), echoed in request logs. */
+  readonly trace?: RequestTrace;
+}
+
+export interface InferResponse {
+  readonly id?: string;
+  readonly model: string;
+  readonly version: string;
+  readonly parameters: Parameters;
+  readonly outputs: readonly Tensor[];
+}
+
+/** Request parameters that mean something to the server and may not be used as custom ones. */
+export const RESERVED_PARAMETERS: ReadonlySet<string> = new Set([
+  "sequence_id",
+  "sequence_start",
+  "sequence_end",
+  "priority",
+  "timeout",
+  "binary_data_output",
+  "headers",
+]);
+
+export function isReservedParameter(name: string): boolean {
+  return RESERVED_PARAMETERS.has(name) || name.startsWith("triton_");
+}

@@ -1,0 +1,51 @@
+import type { Datatype } from "./datatypes.js";
+import type { InferRequest, InferResponse } from "./infer.js";
+import type { ModelConfig } from "./model-config.js";
+import type { ModelStatistics } from "./statistics.js";
+
+/**
+ * What a frontend may ask of the server. HTTP and gRPC translate their wire formats to and
+ * from these calls and nothing else; all validation and every error originates behind them.
+ * Methods throw TensorbindError (unknown model → NotFoundError with Triton's wording).
+ */
+export interface InferenceCore {
+  isLive(): boolean;
+  isReady(): boolean;
+  serverMetadata(): ServerMetadata;
+  isModelReady(model: string, version?: string): boolean;
+  modelMetadata(model: string, version?: string): ModelMetadata;
+  modelConfig(model: string, version?: string): ModelConfig;
+  /** All models when `model` is undefined. */
+  modelStatistics(model?: string, version?: string): ModelStatistics[];
+  repositoryIndex(): RepositoryEntry[];
+  infer(request: InferRequest): Promise<InferResponse>;
+}
+
+export interface ServerMetadata {
+  readonly name: string;
+  readonly version: string;
+  readonly extensions: readonly string[];
+}
+
+export interface TensorMetadata {
+  readonly name: string;
+  readonly datatype: Datatype;
+  /** -1 for variable dims, with a leading -1 when the model batches. */
+  readonly shape: readonly number[];
+}
+
+export interface ModelMetadata {
+  readonly name: string;
+  readonly versions: readonly string[];
+  readonly platform: string;
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+}
+
+export interface RepositoryEntry {
+  readonly name: string;
+  readonly version: string;
+  /** Triton's states: READY, UNAVAILABLE, LOADING, UNLOADING. */
+  readonly state: string;
+  readonly reason: string;
+}

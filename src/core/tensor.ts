@@ -1,0 +1,189 @@
+import { type BytesElement, bytesToString, decodeBytesElements, encodeBytesElements } from "./bytes-codec.js";
+import { DATATYPES, type Datatype, isDatatype, type NumericArray } from "./datatypes.js";
+import { InvalidArgumentError } from "./errors.js";
+import { bf16ToFloat32, float32ToBf16, float32ToFp16, fp16ToFloat32 } from "./half.js";
+import { elementCount, fixedByteSize, formatShape, type Shape } from "./shape.js";
+
+/** What `.data` gives: a typed array for numeric types, strings for BYTES. */
+export type TensorData = NumericArray | string[];
+
+/**
+ * A tensor is a view — name, datatype, shape and bytes — over memory already held (a request
+ * body, a shared-memory arena). Nothing is converted to JS numbers until someone asks.
+ *
+ * @example
+ * const t = Tensor.fromArray("FP32", [2, 2], [1, 2, 3, 4]);
+ * t.data; // Float32Array [1, 2, 3, 4] — a view, not a copy
+ */
+// Branded through a global symbol so tensors from another copy of the package are recognised.
+const TENSOR_BRAND = Symbol.for("tensorbind.tensor");
+
+export class Tensor {
+  readonly [TENSOR_BRAND] = true;
+  readonly name: string;
+  readonly datatype: Datatype;
+  readonly shape: readonly number[];
+  /** Little-endian, row-major bytes; BYTES tensors hold the u32-length-prefixed wire form. */
+  readonly bytes: Uint8Array;
+  #data: TensorData | undefined;
+  #elements: Uint8Array[] | undefined;
+
+  constructor(name: string, datatype: Datatype, shape: Shape, bytes: Uint8Array) {
+    this.name = name;
+    this.datatype = datatype;
+    this.shape = Object.freeze([...shape]);
+    this.bytes = bytes;
+  }
+
+  get elementCount(): number {
+    return elementCount(this.shape, this.name);
+  }
+
+  get byteLength(): number {
+    return this.bytes.byteLength;
+  }
+
+  /**
+   * A typed-array view of the bytes (strings for BYTES). The view shares memory with the
+   * request when the bytes are aligned for the element size; otherwise it is an aligned copy.
+   */
+  get data(): TensorData {
+    if (this.#data === undefined) this.#data = this.datatype === "BYTES" ? this.strings() : this.typed();
+    return this.#data;
+  }
+
+  /** The numeric view; throws for BYTES. FP16/BF16 come as raw Uint16 words (see `toNumbers`). */
+  typed(): NumericArray {
+    const info = DATATYPES[this.datatype];
+    if (info.array === undefined)
+      throw new InvalidArgumentError(`${this.name}: BYTES tensors have no numeric view`);
+    const n = this.bytes.byteLength / info.size;
+    if (this.bytes.byteOffset % info.size === 0)
+      return new info.array(this.bytes.buffer, this.bytes.byteOffset, n);
+    const copy = new Uint8Array(this.bytes); // unaligned: typed arrays require aligned offsets
+    return new info.array(copy.buffer, 0, n);
+  }
+
+  /** BYTES elements as views into the tensor's bytes. */
+  elements(): Uint8Array[] {
+    if (this.datatype !== "BYTES")
+      throw new InvalidArgumentError(`${this.name}: only BYTES tensors have elements`);
+    this.#elements ??= decodeBytesElements(this.bytes, this.elementCount, this.name);
+    return this.#elements;
+  }
+
+  /** BYTES elements decoded as UTF-8 strings. */
+  strings(): string[] {
+    return this.elements().map(bytesToString);
+  }
+
+  /**
+   * Plain JS values, flat and row-major: numbers (FP16/BF16 widened, 64-bit integers as
+   * numbers when safe, else bigint), booleans for BOOL, strings for BYTES.
+   */
+  toArray(): (number | bigint | boolean | string)[] {
+    switch (this.datatype) {
+      case "BYTES":
+        return this.strings();
+      case "BOOL":
+        return Array.from(this.typed() as Uint8Array, (v) => v !== 0);
+      case "FP16":
+        return Array.from(this.typed() as Uint16Array, fp16ToFloat32);
+      case "BF16":
+        return Array.from(this.typed() as Uint16Array, bf16ToFloat32);
+      case "INT64":
+      case "UINT64":
+        return Array.from(this.typed() as BigInt64Array, (v) =>
+          v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v,
+        );
+      default:
+        return Array.from(this.typed() as Float64Array);
+    }
+  }
+
+  /** Same bytes under another name (outputs are often inputs renamed). */
+  rename(name: string): Tensor {
+    return new Tensor(name, this.datatype, this.shape, this.bytes);
+  }
+
+  toString(): string {
+    return `Tensor(${this.name}, ${this.datatype}, ${formatShape(this.shape)})`;
+  }
+
+  static isTensor(value: unknown): value is Tensor {
+    return (
+      typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[TENSOR_BRAND] === true
+    );
+  }
+
+  /**
+   * Builds a tensor from JS values: numbers, booleans, bigints or strings (BYTES). FP16/BF16
+   * values are rounded to half precision.
+   *
+   * @example
+   * Tensor.fromArray("INT32", [1, 3], [1, 2, 3], "OUTPUT0")
+   */
+  static fromArray(
+    datatype: Datatype,
+    shape: Shape,
+    values: ArrayLike<number | bigint | boolean | string | Uint8Array> | Iterable<number>,
+    name = "",
+  ): Tensor {
+    if (!isDatatype(datatype)) throw new InvalidArgumentError(`unknown datatype ${String(datatype)}`);
+    const list = Array.from(values as ArrayLike<unknown>);
+    const count = elementCount(shape, name || "tensor");
+    if (list.length !== count) {
+      throw new InvalidArgumentError(
+        `${name || "tensor"}: ${list.length} values do not fill shape ${formatShape(shape)} (${count} elements)`,
+      );
+    }
+    if (datatype === "BYTES") {
+      return new Tensor(name, datatype, shape, encodeBytesElements(list.map(toBytesElement)));
+    }
+    const info = DATATYPES[datatype];
+    const arr = new info.array!(count);
+    for (let i = 0; i < count; i++) arr[i] = convertScalar(datatype, list[i]) as never;
+    return new Tensor(name, datatype, shape, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+  }
+
+  /** Wraps a typed array as a tensor without copying it. */
+  static fromTyped(datatype: Datatype, shape: Shape, data: NumericArray, name = ""): Tensor {
+    const expected = fixedByteSize(datatype, shape, name || "tensor");
+    if (expected === undefined) throw new InvalidArgumentError("use Tensor.fromStrings for BYTES tensors");
+    if (data.byteLength !== expected) {
+      throw new InvalidArgumentError(
+        `${name || "tensor"}: ${data.byteLength} bytes do not match ${datatype} ${formatShape(shape)} (${expected} bytes)`,
+      );
+    }
+    return new Tensor(name, datatype, shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  /** A BYTES tensor from strings (UTF-8) or raw byte strings. */
+  static fromStrings(shape: Shape, values: readonly BytesElement[], name = ""): Tensor {
+    return Tensor.fromArray("BYTES", shape, values, name);
+  }
+}
+
+function toBytesElement(v: unknown): BytesElement {
+  if (typeof v === "string" || v instanceof Uint8Array) return v;
+  return String(v);
+}
+
+function convertScalar(datatype: Datatype, v: unknown): number | bigint {
+  switch (datatype) {
+    case "BOOL":
+      return v ? 1 : 0;
+    case "INT64":
+    case "UINT64":
+      if (typeof v === "bigint") return datatype === "INT64" ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v);
+      if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+      if (typeof v === "boolean") return v ? 1n : 0n;
+      throw new InvalidArgumentError(`${datatype} value ${String(v)} is not an integer`);
+    case "FP16":
+      return float32ToFp16(Number(v));
+    case "BF16":
+      return float32ToBf16(Number(v));
+    default:
+      return Number(v);
+  }
+}

@@ -1,0 +1,117 @@
+import { Server } from "@grpc/grpc-js";
+import type { InferenceCore } from "../../core/inference-core.js";
+import type { Logger } from "../../core/logger.js";
+import { type GrpcTlsOptions, serverCredentials } from "./credentials.js";
+import { raiseConnectionWindow, raiseStreamWindow } from "./flow-control.js";
+import { healthService } from "./health.js";
+import { loadProtos } from "./load.js";
+import { inferenceService } from "./service.js";
+import { StreamRegistry } from "./stream.js";
+
+export interface GrpcOptions {
+  readonly port: number;
+  readonly host: string;
+  /** Largest message accepted, after decompression (grpc.max_receive_message_length). */
+  readonly maxReceiveBytes: number;
+  /** Largest message sent (grpc.max_send_message_length). */
+  readonly maxSendBytes: number;
+  /** Interval of the server's own keepalive pings (grpc.keepalive_time_ms). */
+  readonly keepaliveTimeMs: number;
+  /** A ping unanswered this long drops the connection (grpc.keepalive_timeout_ms). */
+  readonly keepaliveTimeoutMs: number;
+  readonly keepalivePermitWithoutCalls: boolean;
+  /** Shortest interval between client pings without data (grpc.http2.min_ping_interval_without_data_ms). */
+  readonly minPingIntervalMs: number;
+  /** HTTP/2 receive window per stream (bytes); the connection window is four times it. */
+  readonly flowControlWindowBytes?: number;
+  readonly tls?: GrpcTlsOptions;
+}
+
+/**
+ * The KServe v2 / Triton gRPC frontend on @grpc/grpc-js: inference.GRPCInferenceService plus
+ * grpc.health.v1.Health on one port. It only translates messages to InferenceCore calls.
+ */
+export class GrpcFrontend {
+  readonly #options: GrpcOptions;
+  readonly #log: Logger;
+  readonly #server: Server;
+  readonly #streams = new StreamRegistry();
+  #port: number | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(core: InferenceCore, options: GrpcOptions, log: Logger) {
+    this.#options = options;
+    this.#log = log;
+    this.#server = new Server({
+      "grpc.max_receive_message_length": options.maxReceiveBytes,
+      "grpc.max_send_message_length": options.maxSendBytes,
+      "grpc.keepalive_time_ms": options.keepaliveTimeMs,
+      "grpc.keepalive_timeout_ms": options.keepaliveTimeoutMs,
+      // grpc-js answers client pings without counting strikes, so these never cause a GOAWAY;
+      // they are passed so the settings read the same as Triton's (and for future grpc-js versions).
+      "grpc.keepalive_permit_without_calls": options.keepalivePermitWithoutCalls ? 1 : 0,
+      "grpc.http2.min_ping_interval_without_data_ms": options.minPingIntervalMs,
+      // Read by grpc-js versions that support it on servers; raiseStreamWindow covers the others.
+      ...(options.flowControlWindowBytes !== undefined && {
+        "grpc-node.flow_control_window": options.flowControlWindowBytes,
+      }),
+    });
+    if (
+      options.flowControlWindowBytes !== undefined &&
+      !raiseStreamWindow(this.#server, options.flowControlWindowBytes)
+    )
+      log.debug("this grpc-js version keeps its own HTTP/2 stream window");
+    const protos = loadProtos();
+    this.#server.addService(protos.inference, inferenceService(core, protos.inference, log, this.#streams));
+    this.#server.addService(protos.health, healthService(core));
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    const { host, port } = this.#options;
+    const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(address, serverCredentials(this.#options.tls), (err, bound) => {
+        if (err) {
+          reject(
+            /EADDRINUSE|address already in use/i.test(err.message)
+              ? new Error(
+                  `gRPC port ${port} on ${host} is already in use; choose another with --grpc-port (0 picks a free one)`,
+                )
+              : new Error(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err }),
+          );
+          return;
+        }
+        const window = this.#options.flowControlWindowBytes;
+        if (window !== undefined && !raiseConnectionWindow(this.#server, Math.min(4 * window, 2 ** 31 - 1)))
+          this.#log.debug("this grpc-js version keeps its own HTTP/2 connection window");
+        this.#port = bound;
+        resolve(bound);
+      });
+    });
+  }
+
+  get port(): number {
+    return this.#port ?? this.#options.port;
+  }
+
+  /**
+   * Stops accepting calls and lets in-flight ones finish; open streams are ended once their
+   * pending requests are answered. Idempotent; see forceShutdown for the grace deadline.
+   */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#streams.drain();
+      this.#server.tryShutdown((err) => {
+        if (err) this.#log.warn({ err: err.message }, "gRPC shutdown error");
+        resolve();
+      });
+    });
+    return this.#closing;
+  }
+
+  /** Cancels every call and drops every connection (after the drain grace period). */
+  forceShutdown(): void {
+    this.#server.forceShutdown();
+  }
+}

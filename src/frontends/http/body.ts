@@ -1,0 +1,76 @@
+import type { IncomingMessage } from "node:http";
+import { promisify } from "node:util";
+import zlib from "node:zlib";
+import { InvalidArgumentError, ResourceExhaustedError, UnimplementedError } from "../../core/errors.js";
+
+const gunzip = promisify(zlib.gunzip);
+const inflate = promisify(zlib.inflate);
+
+/**
+ * Reads a request body into one buffer, enforcing the size limit while it streams in (a
+ * declared Content-Length over the limit is refused before reading), then decompresses
+ * gzip/deflate bodies with the same limit on the output, so a decompression bomb stops at the limit.
+ */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    throw new ResourceExhaustedError(
+      `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`,
+    );
+  }
+  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase().trim();
+  if (!["identity", "gzip", "deflate", "x-gzip"].includes(encoding)) {
+    throw new UnimplementedError(`unsupported Content-Encoding '${encoding}'; use gzip or deflate`);
+  }
+  const raw = await collect(req, maxBytes);
+  if (encoding === "identity") return raw;
+  try {
+    const opts = { maxOutputLength: maxBytes };
+    return encoding === "deflate" ? await inflate(raw, opts) : await gunzip(raw, opts);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) {
+      throw new ResourceExhaustedError(`decompressed request body exceeds the limit of ${maxBytes} bytes`);
+    }
+    throw new InvalidArgumentError(`request body is not valid ${encoding} data`);
+  }
+}
+
+function collect(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        // Stop reading; the response closes the connection so the rest is not buffered.
+        req.pause();
+        reject(new ResourceExhaustedError(`request body exceeds the limit of ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new InvalidArgumentError(`failed to read request body: ${err.message}`));
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(new InvalidArgumentError("client closed the connection before sending the whole body"));
+    };
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("aborted", onAborted);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("aborted", onAborted);
+  });
+}

@@ -1,0 +1,227 @@
+import { isDatatype } from "../../core/datatypes.js";
+import { InvalidArgumentError } from "../../core/errors.js";
+import type {
+  InferRequest,
+  InferResponse,
+  Parameters,
+  ParameterValue,
+  RequestedOutput,
+} from "../../core/infer.js";
+import { elementCount, fixedByteSize } from "../../core/shape.js";
+import { Tensor } from "../../core/tensor.js";
+import { jsonDataToBytes, tensorToJsonData } from "./json-data.js";
+import { parseJson } from "./json-parse.js";
+
+/** The KServe v2 HTTP infer body, JSON and binary-tensor extension, both ways. */
+
+export const HEADER_LENGTH = "inference-header-content-length";
+
+export interface DecodeOptions {
+  readonly model: string;
+  readonly version: string | undefined;
+  /** Inference-Header-Content-Length, if present. */
+  readonly headerLength: string | undefined;
+  /** For a raw body (header length 0): the single input's name, datatype and shape, from the spec. */
+  readonly rawInput?: (byteLength: number) => { name: string; datatype: Tensor["datatype"]; shape: number[] };
+}
+
+export interface DecodedRequest {
+  readonly request: Omit<InferRequest, "signal" | "deadline">;
+  /** Outputs to send in binary form. */
+  readonly binaryOutputs: ReadonlySet<string> | "all";
+}
+
+export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRequest {
+  let headerLength = body.length;
+  if (opts.headerLength !== undefined) {
+    if (!/^[0-9]{1,15}$/.test(opts.headerLength.trim())) {
+      throw new InvalidArgumentError(`invalid Inference-Header-Content-Length '${opts.headerLength}'`);
+    }
+    headerLength = Number(opts.headerLength);
+    if (headerLength > body.length) {
+      throw new InvalidArgumentError(
+        `Inference-Header-Content-Length ${headerLength} is larger than the request body (${body.length} bytes)`,
+      );
+    }
+    if (headerLength === 0) return decodeRawBody(body, opts);
+  }
+  const header = parseJson(body.toString("utf8", 0, headerLength));
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new InvalidArgumentError("inference request must be a JSON object");
+  }
+  const h = header as Record<string, unknown>;
+  const { binary_data_output: binaryDataOutput, ...parameters } = decodeParameters(h.parameters, "request");
+  // binary_data_output is the HTTP frontend's own business (as in Triton): the model never sees it.
+  if (binaryDataOutput !== undefined && typeof binaryDataOutput !== "boolean") {
+    throw new InvalidArgumentError("request parameter 'binary_data_output' must be a boolean");
+  }
+  if (!Array.isArray(h.inputs))
+    throw new InvalidArgumentError("inference request must have an 'inputs' array");
+
+  let offset = headerLength;
+  const inputs = h.inputs.map((raw, index) => {
+    const input = decodeInputHeader(raw, index);
+    const what = `input '${input.name}'`;
+    const binarySize = input.parameters.binary_data_size;
+    let bytes: Uint8Array;
+    if (binarySize !== undefined) {
+      if (typeof binarySize !== "number" || !Number.isSafeInteger(binarySize) || binarySize < 0) {
+        throw new InvalidArgumentError(`${what}: binary_data_size must be a non-negative integer`);
+      }
+      if (input.data !== undefined)
+        throw new InvalidArgumentError(`${what}: has both 'data' and binary_data_size`);
+      if (binarySize > body.length - offset) {
+        throw new InvalidArgumentError(
+          `${what}: binary_data_size ${binarySize} runs past the end of the request body`,
+        );
+      }
+      bytes = body.subarray(offset, offset + binarySize);
+      offset += binarySize;
+    } else {
+      if (input.data === undefined)
+        throw new InvalidArgumentError(`${what}: has neither 'data' nor binary_data_size`);
+      bytes = jsonDataToBytes(input.datatype, input.shape, input.data, what);
+    }
+    return new Tensor(input.name, input.datatype, input.shape, bytes);
+  });
+  if (offset !== body.length) {
+    throw new InvalidArgumentError(
+      `request body has ${body.length - offset} bytes beyond the header and the binary_data_size of its inputs`,
+    );
+  }
+
+  const { outputs, binaryOutputs } = decodeOutputs(h.outputs, binaryDataOutput === true);
+  const id = h.id;
+  if (id !== undefined && typeof id !== "string") throw new InvalidArgumentError("'id' must be a string");
+  return {
+    request: {
+      ...(id !== undefined ? { id } : {}),
+      model: opts.model,
+      ...(opts.version !== undefined ? { version: opts.version } : {}),
+      parameters,
+      inputs,
+      ...(outputs !== undefined ? { outputs } : {}),
+    },
+    binaryOutputs,
+  };
+}
+
+function decodeRawBody(body: Buffer, opts: DecodeOptions): DecodedRequest {
+  if (!opts.rawInput)
+    throw new InvalidArgumentError("a raw request body needs a model with exactly one input");
+  const input = opts.rawInput(body.length);
+  return {
+    request: {
+      model: opts.model,
+      ...(opts.version !== undefined ? { version: opts.version } : {}),
+      parameters: {},
+      inputs: [new Tensor(input.name, input.datatype, input.shape, body)],
+    },
+    binaryOutputs: "all",
+  };
+}
+
+interface InputHeader {
+  name: string;
+  datatype: Tensor["datatype"];
+  shape: number[];
+  parameters: Parameters;
+  data: unknown;
+}
+
+function decodeInputHeader(raw: unknown, index: number): InputHeader {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new InvalidArgumentError(`inputs[${index}] must be an object`);
+  }
+  const r = raw as Record<string, unknown>;
+  if (typeof r.name !== "string" || r.name === "")
+    throw new InvalidArgumentError(`inputs[${index}] needs a 'name' string`);
+  const what = `input '${r.name}'`;
+  if (!isDatatype(r.datatype))
+    throw new InvalidArgumentError(`${what}: unknown datatype '${String(r.datatype)}'`);
+  if (!Array.isArray(r.shape))
+    throw new InvalidArgumentError(`${what}: 'shape' must be an array of integers`);
+  const shape = r.shape.map((d) => {
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
+      throw new InvalidArgumentError(
+        `${what}: invalid dimension ${JSON.stringify(typeof d === "bigint" ? String(d) : d)} in shape`,
+      );
+    }
+    return d;
+  });
+  elementCount(shape, what);
+  fixedByteSize(r.datatype, shape, what);
+  return {
+    name: r.name,
+    datatype: r.datatype,
+    shape,
+    parameters: decodeParameters(r.parameters, what),
+    data: r.data,
+  };
+}
+
+function decodeOutputs(
+  raw: unknown,
+  allBinary: boolean,
+): { outputs: RequestedOutput[] | undefined; binaryOutputs: Set<string> | "all" } {
+  if (raw === undefined) return { outputs: undefined, binaryOutputs: allBinary ? "all" : new Set() };
+  if (!Array.isArray(raw)) throw new InvalidArgumentError("'outputs' must be an array");
+  const binary = new Set<string>();
+  const outputs = raw.map((o, i): RequestedOutput => {
+    if (typeof o !== "object" || o === null || typeof (o as { name?: unknown }).name !== "string") {
+      throw new InvalidArgumentError(`outputs[${i}] needs a 'name' string`);
+    }
+    const name = (o as { name: string }).name;
+    const params = decodeParameters((o as { parameters?: unknown }).parameters, `output '${name}'`);
+    const b = params.binary_data;
+    if (b !== undefined && typeof b !== "boolean")
+      throw new InvalidArgumentError(`output '${name}': binary_data must be a boolean`);
+    if (b ?? allBinary) binary.add(name);
+    if (params.classification !== undefined) {
+      throw new InvalidArgumentError(`output '${name}': the classification extension is not supported`);
+    }
+    return { name, parameters: params };
+  });
+  return { outputs, binaryOutputs: binary };
+}
+
+function decodeParameters(raw: unknown, what: string): Parameters {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw new InvalidArgumentError(`${what}: 'parameters' must be an object`);
+  const out: Parameters = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean" && typeof v !== "bigint") {
+      throw new InvalidArgumentError(`${what}: parameter '${k}' must be a string, number or boolean`);
+    }
+    out[k] = v as ParameterValue;
+  }
+  return out;
+}
+
+/** An encoded response: a JSON header and, for binary outputs, the buffers that follow it. */
+export interface EncodedResponse {
+  readonly json: string;
+  /** Binary output buffers, in output order; empty for a pure JSON response. */
+  readonly binary: readonly Uint8Array[];
+}
+
+export function encodeInferResponse(
+  res: InferResponse,
+  binaryOutputs: ReadonlySet<string> | "all",
+): EncodedResponse {
+  const binary: Uint8Array[] = [];
+  const outputs = res.outputs.map((t) => {
+    const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(",")}]`;
+    const asBinary =
+      binaryOutputs === "all" || binaryOutputs.has(t.name) || t.datatype === "FP16" || t.datatype === "BF16";
+    if (asBinary) {
+      binary.push(t.bytes);
+      return `${head},"parameters":{"binary_data_size":${t.bytes.byteLength}}}`;
+    }
+    return `${head},"data":${tensorToJsonData(t)}}`;
+  });
+  const id = res.id !== undefined ? `"id":${JSON.stringify(res.id)},` : "";
+  const json = `{${id}"model_name":${JSON.stringify(res.model)},"model_version":${JSON.stringify(res.version)},"outputs":[${outputs.join(",")}]}`;
+  return { json, binary };
+}

@@ -1,0 +1,106 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { DATATYPES } from "../../core/datatypes.js";
+import { InvalidArgumentError } from "../../core/errors.js";
+import type { InferRequest, Parameters } from "../../core/infer.js";
+import type { InferenceCore } from "../../core/inference-core.js";
+import { traceOf } from "../../core/trace-context.js";
+import { readBody } from "./body.js";
+import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH } from "./infer-codec.js";
+import { sendJsonText } from "./respond.js";
+
+export interface InferHandlerOptions {
+  readonly maxBodyBytes: number;
+  readonly headerForwardPattern: RegExp | undefined;
+}
+
+/** POST /v2/models/{m}[/versions/{v}]/infer */
+export async function handleInfer(
+  core: InferenceCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  model: string,
+  version: string | undefined,
+  options: InferHandlerOptions,
+): Promise<void> {
+  // Resolve the model first, so an unknown model is a 404 even with a bad body.
+  core.isModelReady(model, version);
+  const body = await readBody(req, options.maxBodyBytes);
+  const headerLength = req.headers[HEADER_LENGTH];
+  const decoded = decodeInferRequest(body, {
+    model,
+    version,
+    headerLength: Array.isArray(headerLength) ? headerLength[0] : headerLength,
+    rawInput: (byteLength) => rawInputOf(core, model, version, byteLength),
+  });
+
+  // The client going away aborts the request: a queued one is then never executed.
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once("close", onClose);
+
+  // The `timeout` parameter stays a parameter: the model's queue policy decides what it does.
+  const parameters = forwardHeaders(decoded.request.parameters, req, options.headerForwardPattern);
+  const trace = traceOf((name) => req.headers[name]);
+  const request: InferRequest = {
+    ...decoded.request,
+    parameters,
+    signal: abort.signal,
+    ...(trace !== undefined ? { trace } : {}),
+  };
+  const response = await core.infer(request);
+  res.off("close", onClose);
+  const encoded = encodeInferResponse(response, decoded.binaryOutputs);
+  if (encoded.binary.length === 0) return sendJsonText(res, 200, encoded.json);
+
+  const head = Buffer.from(encoded.json, "utf8");
+  let total = head.length;
+  for (const b of encoded.binary) total += b.byteLength;
+  res.writeHead(200, {
+    "Content-Type": "application/octet-stream",
+    "Content-Length": total,
+    "Inference-Header-Content-Length": head.length,
+  });
+  // Each output buffer goes to the socket as it is: no concatenation copy.
+  res.cork();
+  res.write(head);
+  for (const b of encoded.binary) res.write(b);
+  res.end();
+  res.uncork();
+}
+
+function forwardHeaders(params: Parameters, req: IncomingMessage, pattern: RegExp | undefined): Parameters {
+  if (!pattern) return params;
+  const out: Parameters = { ...params };
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && pattern.test(name)) out[name] = Array.isArray(value) ? value.join(",") : value;
+  }
+  return out;
+}
+
+/** The single input of a model, for a raw body: batch dim 1, and one variable dim inferred from the size. */
+function rawInputOf(core: InferenceCore, model: string, version: string | undefined, byteLength: number) {
+  const meta = core.modelMetadata(model, version);
+  const config = core.modelConfig(model, version);
+  if (meta.inputs.length !== 1) {
+    throw new InvalidArgumentError(
+      `a raw request body (Inference-Header-Content-Length: 0) needs a single-input model; '${model}' has ${meta.inputs.length}`,
+    );
+  }
+  const input = meta.inputs[0]!;
+  const shape = [...input.shape];
+  if (config.max_batch_size > 0) shape[0] = 1;
+  const size = DATATYPES[input.datatype].size;
+  const unknown = shape.filter((d) => d === -1).length;
+  if (unknown > 0) {
+    const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    if (unknown > 1 || size === 0 || known === 0 || byteLength % (known * size) !== 0) {
+      throw new InvalidArgumentError(
+        `cannot infer the shape of input '${input.name}' from a raw body of ${byteLength} bytes`,
+      );
+    }
+    shape[shape.indexOf(-1)] = byteLength / (known * size);
+  }
+  return { name: input.name, datatype: input.datatype, shape };
+}

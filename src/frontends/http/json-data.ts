@@ -1,0 +1,126 @@
+import { encodeBytesElements } from "../../core/bytes-codec.js";
+import { DATATYPES, type Datatype } from "../../core/datatypes.js";
+import { InvalidArgumentError } from "../../core/errors.js";
+import { elementCount, formatShape } from "../../core/shape.js";
+import type { Tensor } from "../../core/tensor.js";
+
+/** Integer ranges for checking JSON values before they are stored into typed arrays. */
+const INT_RANGES: Partial<Record<Datatype, readonly [bigint, bigint]>> = {
+  UINT8: [0n, 255n],
+  UINT16: [0n, 65535n],
+  UINT32: [0n, 4294967295n],
+  UINT64: [0n, 18446744073709551615n],
+  INT8: [-128n, 127n],
+  INT16: [-32768n, 32767n],
+  INT32: [-2147483648n, 2147483647n],
+  INT64: [-9223372036854775808n, 9223372036854775807n],
+};
+
+/**
+ * Flattens JSON `data` (flat or nested row-major) into a list, checking the nesting against
+ * the shape iteratively so hostile nesting cannot exhaust the stack.
+ */
+function flatten(data: unknown, shape: readonly number[], what: string, count: number): unknown[] {
+  if (!Array.isArray(data)) throw new InvalidArgumentError(`${what}: 'data' must be an array`);
+  // Flat data is the common case; accept it whenever it has the right length of scalars.
+  if (data.length === count && (count === 0 || !Array.isArray(data[0]))) return data;
+  const out: unknown[] = [];
+  const stack: { arr: unknown[]; i: number; depth: number }[] = [{ arr: data, i: 0, depth: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.arr.length) {
+      stack.pop();
+      continue;
+    }
+    const v = top.arr[top.i++];
+    if (Array.isArray(v)) {
+      if (top.depth + 1 >= shape.length)
+        throw new InvalidArgumentError(`${what}: 'data' is nested deeper than shape ${formatShape(shape)}`);
+      stack.push({ arr: v, i: 0, depth: top.depth + 1 });
+    } else {
+      out.push(v);
+      if (out.length > count) break;
+    }
+  }
+  return out;
+}
+
+/** Converts a JSON input's `data` into the tensor's binary form. */
+export function jsonDataToBytes(
+  datatype: Datatype,
+  shape: readonly number[],
+  data: unknown,
+  what: string,
+): Uint8Array {
+  const info = DATATYPES[datatype];
+  if (!info.json)
+    throw new InvalidArgumentError(`${what}: ${datatype} data must be sent in binary form, not JSON`);
+  const count = elementCount(shape, what);
+  const values = flatten(data, shape, what, count);
+  if (values.length !== count) {
+    throw new InvalidArgumentError(
+      `${what}: unexpected number of elements for shape ${formatShape(shape)}: expected ${count}, got ${values.length > count ? "more" : values.length}`,
+    );
+  }
+  if (datatype === "BYTES") {
+    return encodeBytesElements(
+      values.map((v) => {
+        if (typeof v !== "string")
+          throw new InvalidArgumentError(`${what}: BYTES elements must be strings in JSON`);
+        return v;
+      }),
+    );
+  }
+  const arr = new info.array!(count);
+  const range = INT_RANGES[datatype];
+  for (let i = 0; i < count; i++) {
+    const v = values[i];
+    if (datatype === "BOOL") {
+      if (typeof v !== "boolean" && v !== 0 && v !== 1)
+        throw new InvalidArgumentError(`${what}: BOOL elements must be true or false`);
+      arr[i] = v ? 1 : 0;
+    } else if (range) {
+      const n =
+        typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : undefined;
+      if (n === undefined)
+        throw new InvalidArgumentError(
+          `${what}: ${datatype} elements must be integers, got ${JSON.stringify(String(v))}`,
+        );
+      if (n < range[0] || n > range[1])
+        throw new InvalidArgumentError(`${what}: value ${n} is out of range for ${datatype}`);
+      arr[i] = (info.bigint ? n : Number(n)) as never;
+    } else {
+      if (typeof v !== "number")
+        throw new InvalidArgumentError(`${what}: ${datatype} elements must be numbers`);
+      arr[i] = v;
+    }
+  }
+  return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+
+/** JSON text of a float: -0 keeps its sign; NaN and infinities, which JSON cannot hold, become null. */
+function formatFloat(v: number): string {
+  if (Object.is(v, -0)) return "-0.0";
+  return Number.isFinite(v) ? String(v) : "null";
+}
+
+/** Renders a tensor's elements as a flat JSON array (text), exact for 64-bit integers. */
+export function tensorToJsonData(t: Tensor): string {
+  switch (t.datatype) {
+    case "BYTES":
+      return JSON.stringify(t.strings());
+    case "BOOL":
+      return `[${Array.from(t.typed() as Uint8Array, (v) => (v ? "true" : "false")).join(",")}]`;
+    case "FP16":
+    case "BF16":
+      throw new InvalidArgumentError(
+        `output '${t.name}': ${t.datatype} can only be returned in binary form; request binary_data`,
+      );
+    case "FP32":
+    case "FP64":
+      return `[${Array.from(t.typed() as Float64Array, formatFloat).join(",")}]`;
+    default:
+      // Typed arrays (BigInt64Array too) join to exact decimal text.
+      return `[${(t.typed() as Int32Array).join(",")}]`;
+  }
+}

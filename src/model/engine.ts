@@ -1,0 +1,168 @@
+import { toTensorbindError, UnavailableError } from "../core/errors.js";
+import { failureReason } from "../core/failure-reason.js";
+import type { InferRequest, InferResponse } from "../core/infer.js";
+import type {
+  InferenceCore,
+  ModelMetadata,
+  RepositoryEntry,
+  ServerMetadata,
+  TensorMetadata,
+} from "../core/inference-core.js";
+import type { ModelConfig } from "../core/model-config.js";
+import type { RequestListener } from "../core/request-event.js";
+import type { TensorSpecs } from "../core/spec.js";
+import type { ModelStatistics } from "../core/statistics.js";
+import { VERSION } from "../core/version.js";
+import type { Model } from "./model.js";
+import type { Registry } from "./registry.js";
+import { renderModelConfig } from "./render-config.js";
+import { fullShape, validateOutputs, validateRequest } from "./validate.js";
+
+/** Extensions listed in server metadata: only those that really work. */
+export const EXTENSIONS = ["binary_tensor_data", "model_configuration", "parameters", "statistics"] as const;
+
+const now = () => process.hrtime.bigint();
+
+/**
+ * The request path behind every frontend: registry → validation → scheduler → backend →
+ * output validation, with stage timings recorded for statistics.
+ */
+export class InferenceEngine implements InferenceCore {
+  readonly #registry: Registry;
+  readonly #id: string;
+  readonly #extensions: string[];
+  readonly #onRequest: RequestListener | undefined;
+  #ready = false;
+
+  constructor(
+    registry: Registry,
+    options: { id: string; extensions?: readonly string[]; onRequest?: RequestListener | undefined },
+  ) {
+    this.#registry = registry;
+    this.#id = options.id;
+    this.#extensions = [...(options.extensions ?? EXTENSIONS)];
+    this.#onRequest = options.onRequest;
+  }
+
+  setReady(ready: boolean): void {
+    this.#ready = ready;
+  }
+
+  isLive(): boolean {
+    return true;
+  }
+
+  isReady(): boolean {
+    return this.#ready;
+  }
+
+  serverMetadata(): ServerMetadata {
+    return { name: this.#id, version: VERSION, extensions: this.#extensions };
+  }
+
+  isModelReady(model: string, version?: string): boolean {
+    return this.#registry.get(model, version).isReady;
+  }
+
+  modelMetadata(model: string, version?: string): ModelMetadata {
+    const m = this.#registry.get(model, version);
+    const spec = m.spec;
+    const tensors = (specs: TensorSpecs): TensorMetadata[] =>
+      Object.entries(specs).map(([name, s]) => ({ name, datatype: s.datatype, shape: fullShape(spec, s) }));
+    return {
+      name: m.name,
+      versions: version === undefined ? this.#registry.versionsOf(m.name) : [m.version],
+      platform: spec.platform,
+      inputs: tensors(spec.inputs),
+      outputs: tensors(spec.outputs),
+    };
+  }
+
+  modelConfig(model: string, version?: string): ModelConfig {
+    return renderModelConfig(this.#registry.get(model, version).spec);
+  }
+
+  modelStatistics(model?: string, version?: string): ModelStatistics[] {
+    if (model === undefined || model === "") return this.#registry.list().map((m) => m.stats.snapshot());
+    if (version === undefined || version === "") {
+      this.#registry.get(model); // throws for an unknown model
+      return this.#registry
+        .list()
+        .filter((m) => m.name === model)
+        .map((m) => m.stats.snapshot());
+    }
+    return [this.#registry.get(model, version).stats.snapshot()];
+  }
+
+  repositoryIndex(): RepositoryEntry[] {
+    return this.#registry
+      .list()
+      .map((m) => ({ name: m.name, version: m.version, state: m.state, reason: m.reason }));
+  }
+
+  async infer(request: InferRequest): Promise<InferResponse> {
+    const start = now();
+    const model = this.#registry.get(request.model, request.version);
+    try {
+      return await this.#infer(model, request, start);
+    } catch (err) {
+      const e = toTensorbindError(err);
+      const totalNs = Number(now() - start);
+      const reason = failureReason(e);
+      model.stats.recordFailure(totalNs, reason);
+      this.#onRequest?.({
+        ok: false,
+        request,
+        model: model.name,
+        version: model.version,
+        totalNs,
+        error: e,
+        reason,
+      });
+      throw e;
+    }
+  }
+
+  async #infer(model: Model, request: InferRequest, start: bigint): Promise<InferResponse> {
+    if (!model.isReady)
+      throw new UnavailableError(`model '${model.name}' version ${model.version} is not ready`);
+    const spec = model.spec;
+    const { execution, batchSize } = validateRequest(spec, request);
+    const inputDone = now();
+    const { priority, timeout } = request.parameters;
+    const scheduled = await model.scheduler.submit(execution, {
+      deadline: request.deadline,
+      batchSize,
+      // Validated as non-negative integers (number or bigint: tritonclient sends uint64 over gRPC).
+      priority: typeof priority === "number" || typeof priority === "bigint" ? priority : undefined,
+      timeoutUs: typeof timeout === "number" || typeof timeout === "bigint" ? timeout : undefined,
+    });
+    const outputStart = now();
+    const outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
+    const end = now();
+    const totalNs = Number(end - start);
+    const timings = {
+      computeInputNs: scheduled.timings.computeInputNs + Number(inputDone - start),
+      computeInferNs: scheduled.timings.computeInferNs,
+      computeOutputNs: scheduled.timings.computeOutputNs + Number(end - outputStart),
+    };
+    model.stats.recordSuccess(totalNs, scheduled.queueNs, batchSize, timings);
+    this.#onRequest?.({
+      ok: true,
+      request,
+      model: model.name,
+      version: model.version,
+      totalNs,
+      queueNs: scheduled.queueNs,
+      batchSize,
+      timings,
+    });
+    return {
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      model: model.name,
+      version: model.version,
+      parameters: {},
+      outputs,
+    };
+  }
+}

@@ -1,0 +1,74 @@
+import { DATATYPES } from "../core/datatypes.js";
+import type {
+  ModelConfig,
+  ModelConfigTensor,
+  ModelDynamicBatching,
+  ModelQueuePolicy,
+} from "../core/model-config.js";
+import type { QueuePolicy, SchedulingConfig } from "../core/scheduling.js";
+import type { ModelSpec } from "../core/spec.js";
+
+/** Renders a spec as Triton's model config. `dims` exclude the batch dimension, as in Triton. */
+export function renderModelConfig(spec: ModelSpec): ModelConfig {
+  const tensors = (specs: ModelSpec["inputs"], withOptional: boolean): ModelConfigTensor[] =>
+    Object.entries(specs).map(([name, s]) => ({
+      name,
+      data_type: DATATYPES[s.datatype].configName,
+      // Triton rewrites protobuf's int64-as-string JSON so that dims are plain numbers.
+      dims: [...s.shape],
+      // Protobuf JSON omits false booleans; Triton renders `optional` only when set.
+      ...(withOptional && s.optional ? { optional: true } : {}),
+    }));
+  return {
+    name: spec.name,
+    platform: spec.platform,
+    backend: spec.platform,
+    version_policy: { latest: { num_versions: 1 } },
+    max_batch_size: spec.maxBatchSize,
+    input: tensors(spec.inputs, true),
+    output: tensors(spec.outputs, false),
+    instance_group: instanceGroups(spec),
+    // Shown when the model batches dynamically or has a queue policy, as Triton shows it when set.
+    ...(spec.scheduling?.configured ? { dynamic_batching: renderDynamicBatching(spec.scheduling) } : {}),
+    parameters: {},
+  };
+}
+
+/** One group for the CPU instances and one per GPU, as Triton lists them ({ count, gpus: [device] }). */
+function instanceGroups(spec: ModelSpec): ModelConfig["instance_group"] {
+  const gpus = spec.gpus;
+  if (gpus === undefined || gpus.every((g) => g < 0)) {
+    return [{ name: `${spec.name}_0`, kind: "KIND_CPU", count: spec.instances, gpus: [] }];
+  }
+  const counts = new Map<number, number>();
+  for (const g of gpus) counts.set(g, (counts.get(g) ?? 0) + 1);
+  return [...counts].map(([g, count], i) => ({
+    name: `${spec.name}_${i}`,
+    kind: g < 0 ? "KIND_CPU" : "KIND_GPU",
+    count,
+    gpus: g < 0 ? [] : [g],
+  }));
+}
+
+function renderDynamicBatching(s: SchedulingConfig): ModelDynamicBatching {
+  return {
+    preferred_batch_size: [...s.preferredBatchSizes],
+    max_queue_delay_microseconds: s.maxQueueDelayUs,
+    preserve_ordering: s.preserveOrdering,
+    priority_levels: s.priorityLevels,
+    default_priority_level: s.defaultPriorityLevel,
+    default_queue_policy: renderPolicy(s.defaultQueuePolicy),
+    priority_queue_policy: Object.fromEntries(
+      [...s.priorityQueuePolicy].map(([level, p]) => [String(level), renderPolicy(p)]),
+    ),
+  };
+}
+
+function renderPolicy(p: QueuePolicy): ModelQueuePolicy {
+  return {
+    timeout_action: p.timeoutAction,
+    default_timeout_microseconds: p.defaultTimeoutUs,
+    allow_timeout_override: p.allowTimeoutOverride,
+    max_queue_size: p.maxQueueSize,
+  };
+}
