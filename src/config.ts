@@ -51,6 +51,12 @@ export interface ServeOptions {
   keepAliveTimeoutMs?: number;
   /** How long close() waits for in-flight requests before dropping connections (default 30 s). */
   shutdownGraceMs?: number;
+  /**
+   * On close(), readiness turns false and the server keeps serving this long before it stops
+   * accepting connections (default 0), so that load balancers and Kubernetes probes see
+   * `ready: false` and stop sending new requests first (docs/DEPLOY.md).
+   */
+  shutdownDelayMs?: number;
   /** Request headers matching this pattern become request parameters (Triton's --http-header-forward-pattern). */
   headerForwardPattern?: string | RegExp;
   /** Once ready, write `{ "http": url, "grpc": url, "pid": n }` here (for scripts using port 0). */
@@ -92,6 +98,7 @@ export interface ResolvedConfig {
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  readonly shutdownDelayMs: number;
   readonly headerForwardPattern: RegExp | undefined;
   readonly readyFile: string | undefined;
   readonly metricsIntervalMs: number;
@@ -114,6 +121,7 @@ export const DEFAULTS = {
   requestTimeoutMs: 120_000,
   keepAliveTimeoutMs: 75_000,
   shutdownGraceMs: 30_000,
+  shutdownDelayMs: 0,
   // Triton's gRPC defaults: messages up to INT32_MAX bytes, keepalive as in its --grpc-* flags.
   grpcMaxReceiveBytes: 2 ** 31 - 1,
   grpcMaxSendBytes: 2 ** 31 - 1,
@@ -152,6 +160,7 @@ export const ENV_VARS = {
   requestTimeoutMs: "TENSORBIND_REQUEST_TIMEOUT_MS",
   keepAliveTimeoutMs: "TENSORBIND_KEEPALIVE_TIMEOUT_MS",
   shutdownGraceMs: "TENSORBIND_SHUTDOWN_GRACE_MS",
+  shutdownDelayMs: "TENSORBIND_SHUTDOWN_DELAY_MS",
   headerForwardPattern: "TENSORBIND_HTTP_HEADER_FORWARD_PATTERN",
   readyFile: "TENSORBIND_READY_FILE",
   metricsIntervalMs: "TENSORBIND_METRICS_INTERVAL_MS",
@@ -212,6 +221,14 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
       throw new ConfigError(`invalid ${key} '${String(v)}': use a positive integer`);
     return n;
   };
+  const nonNegative = (key: "shutdownDelayMs"): number => {
+    const v = pick(key);
+    if (v === undefined) return DEFAULTS[key];
+    const n = typeof v === "number" ? v : Number(v);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new ConfigError(`invalid ${key} '${String(v)}': use a non-negative integer`);
+    return n;
+  };
   const logLevel = (pick("logLevel") as LogLevel | undefined) ?? DEFAULTS.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`invalid log level '${logLevel}'`);
   const pattern = pick("headerForwardPattern") as string | RegExp | undefined;
@@ -244,6 +261,7 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     requestTimeoutMs: positive("requestTimeoutMs"),
     keepAliveTimeoutMs: positive("keepAliveTimeoutMs"),
     shutdownGraceMs: positive("shutdownGraceMs"),
+    shutdownDelayMs: nonNegative("shutdownDelayMs"),
     headerForwardPattern,
     readyFile: pick("readyFile") as string | undefined,
     metricsIntervalMs: positive("metricsIntervalMs"),

@@ -69,7 +69,8 @@ export class Server {
   }
 
   /**
-   * Stops the server: readiness flips to false, no new connections are accepted, in-flight
+   * Stops the server: readiness flips to false (and the server keeps serving for
+   * `shutdownDelayMs`), then no new connections are accepted, in-flight
    * requests are answered (up to the shutdown grace period), models are unloaded, and the
    * runtime dir is removed. Idempotent.
    */
@@ -80,6 +81,13 @@ export class Server {
 
   async #close(): Promise<void> {
     this.#core.setReady(false);
+    const delay = this.config.shutdownDelayMs;
+    if (delay > 0) {
+      // Not ready, still serving: balancers polling readiness take this replica out before it
+      // stops accepting connections, so no client meets a closed port.
+      this.log.info({ delayMs: delay }, "shutting down: not ready, still serving until the delay ends");
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
     this.log.info("shutting down: draining in-flight requests");
     const grace = setTimeout(() => {
       this.log.warn("shutdown grace period passed; dropping remaining connections");

@@ -40,6 +40,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --max-body-bytes <n>             largest request body after decompression (64 MiB)  TENSORBIND_MAX_BODY_BYTES
   --request-timeout-ms <n>         time to receive a whole request (120000)           TENSORBIND_REQUEST_TIMEOUT_MS
   --shutdown-grace-ms <n>          drain time on SIGTERM before dropping (30000)      TENSORBIND_SHUTDOWN_GRACE_MS
+  --shutdown-delay-ms <n>          on SIGTERM, not ready but still serving this long (0)  TENSORBIND_SHUTDOWN_DELAY_MS
   --http-header-forward-pattern <re>  forward matching headers as request parameters
   --runtime-dir <dir>              where the server may write (default: private temp dir)
   --ready-file <file>              write {"http":...,"grpc":...,"pid":...} once ready
@@ -75,6 +76,7 @@ const SERVE_FLAGS = {
   "max-body-bytes": { type: "string" },
   "request-timeout-ms": { type: "string" },
   "shutdown-grace-ms": { type: "string" },
+  "shutdown-delay-ms": { type: "string" },
   "http-header-forward-pattern": { type: "string" },
   "runtime-dir": { type: "string" },
   "ready-file": { type: "string" },
@@ -153,6 +155,7 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
   set("maxBodyBytes", num("max-body-bytes"));
   set("requestTimeoutMs", num("request-timeout-ms"));
   set("shutdownGraceMs", num("shutdown-grace-ms"));
+  set("shutdownDelayMs", num("shutdown-delay-ms"));
   set("headerForwardPattern", values["http-header-forward-pattern"] as string | undefined);
   set("runtimeDir", values["runtime-dir"] as string | undefined);
   set("readyFile", values["ready-file"] as string | undefined);
