@@ -67,8 +67,13 @@ export class TensorbindError extends Error {
   }
 }
 
-export function isTensorbindError(err: unknown): err is TensorbindError {
-  return typeof err === "object" && err !== null && (err as { [BRAND]?: unknown })[BRAND] === true;
+/**
+ * Whether `err` is one of our errors, by brand rather than `instanceof`, which fails when two
+ * copies of the package are loaded; with `code`, whether it is one of that code.
+ */
+export function isTensorbindError(err: unknown, code?: ErrorCode): err is TensorbindError {
+  if (typeof err !== "object" || err === null || (err as { [BRAND]?: unknown })[BRAND] !== true) return false;
+  return code === undefined || (err as TensorbindError).code === code;
 }
 
 export class InvalidArgumentError extends TensorbindError {

@@ -11,7 +11,7 @@ import {
   isBackendFactory,
   type ModelDeclaration,
 } from "../core/backend.js";
-import { ConfigError, UnavailableError } from "../core/errors.js";
+import { ConfigError, isTensorbindError, UnavailableError } from "../core/errors.js";
 import {
   type BatchingOptions,
   type QueueOptions,
@@ -163,7 +163,7 @@ export class Model {
       this.#state = "UNAVAILABLE";
       this.#reason = err instanceof Error ? err.message : String(err);
       await this.backend.stop().catch(() => {});
-      throw err instanceof ConfigError
+      throw isTensorbindError(err, "TB_ERR_CONFIG")
         ? err
         : new ConfigError(`model '${this.name}' failed to load: ${this.#reason}`, { cause: err });
     }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../../core/errors.js";
+import { InvalidArgumentError, isTensorbindError } from "../../core/errors.js";
 
 /**
  * JSON.parse, except that integers too large for a double keep their exact value as a
@@ -10,7 +10,7 @@ export function parseJson(text: string): unknown {
     if (!/\d{16,}/.test(text)) return JSON.parse(text);
     return new PreciseParser(text).parseDocument();
   } catch (err) {
-    if (err instanceof InvalidArgumentError) throw err;
+    if (isTensorbindError(err, "TB_ERR_INVALID_ARG")) throw err;
     throw new InvalidArgumentError(`malformed JSON in request: ${(err as Error).message}`);
   }
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { isServerFault, MethodNotAllowedError, NotFoundError } from "../../core/errors.js";
+import { isServerFault, isTensorbindError, MethodNotAllowedError, NotFoundError } from "../../core/errors.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
 import { traceFields, traceOf } from "../../core/trace-context.js";
@@ -123,7 +123,7 @@ export class HttpFrontend {
       const e = sendError(
         res,
         err,
-        err instanceof MethodNotAllowedError ? { Allow: match?.method ?? "GET" } : {},
+        isTensorbindError(err, "TB_ERR_METHOD_NOT_ALLOWED") ? { Allow: match?.method ?? "GET" } : {},
       );
       // The caller's ids, when it sent them, so that the line joins its trace.
       const ids = traceFields(traceOf((name) => req.headers[name]));
@@ -175,7 +175,7 @@ export class HttpFrontend {
           const ready = core.isModelReady(model!, version);
           return sendJson(res, ready ? 200 : 400, { name: model, ready });
         } catch (err) {
-          if (!(err instanceof NotFoundError)) throw err;
+          if (!isTensorbindError(err, "TB_ERR_NOT_FOUND")) throw err;
           return sendJson(res, 400, { error: err.message });
         }
       }
