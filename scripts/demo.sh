@@ -4,7 +4,7 @@
 # workers and the C++ vector operations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d node_modules ] || npm install --no-audit --no-fund
+[ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build --silent
 [ -f native/shm/build/Release/tensorbind_shm.node ] || npm run build:native --silent
 [ -f examples/native-cpu/build/Release/vector_ops.node ] ||

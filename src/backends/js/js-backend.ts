@@ -93,7 +93,17 @@ export class JsBackend implements Backend {
     for (const name of req.requestedOutputs) {
       const value = outputs[name];
       if (value === undefined) continue; // reported as a missing output by validation
-      result[name] = outputTensor(spec, name, value, batchSizeOf(spec, req));
+      try {
+        result[name] = outputTensor(spec, name, value, batchSizeOf(spec, req));
+      } catch (err) {
+        // Whatever the function returned is the model's mistake, never the client's.
+        const e = toTensorbindError(err);
+        throw e.code === "TB_ERR_INVALID_ARG"
+          ? new InternalError(`model '${spec.name}' returned an invalid output '${name}': ${e.message}`, {
+              cause: e,
+            })
+          : e;
+      }
     }
     return result;
   }
@@ -131,14 +141,26 @@ export function outputTensor(
   const datatype: Datatype = outSpec.datatype;
   if (ArrayBuffer.isView(value)) {
     const shape = impliedShape(spec, name, batchSize, value.length);
+    checkSize(spec, name, shape, value.length);
     return fromValues(datatype, shape, value, name);
   }
   if (typeof value === "object" && value !== null && "shape" in value && "data" in value) {
+    checkSize(spec, name, value.shape, value.data.length);
     return fromValues(datatype, value.shape, value.data, name);
   }
   throw new InternalError(
     `model '${spec.name}' returned output '${name}' as ${typeof value}; return a Tensor, a typed array or { shape, data }`,
   );
+}
+
+/** A wrong-sized output is the model's mistake (500, logged), not the client's (400). */
+function checkSize(spec: ModelSpec, name: string, shape: readonly number[], length: number): void {
+  const count = elementCount(shape, `output '${name}'`);
+  if (length !== count) {
+    throw new InternalError(
+      `model '${spec.name}' returned output '${name}' with ${length} elements, but its shape ${formatShape(shape)} holds ${count}`,
+    );
+  }
 }
 
 function fromValues(
