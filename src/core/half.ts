@@ -1,52 +1,75 @@
-/** FP16 and BF16 conversions: JS has no half-precision arrays in Node 20, so these travel as Uint16 words. */
+/**
+ * FP16 and BF16 conversions: JS has no half-precision arrays in Node 20, so these travel as
+ * Uint16 words. A JS number is a double, and it is rounded once, straight to the half format
+ * (round to nearest, ties to even): going through float32 first would round twice and get
+ * values just above a halfway point wrong (1 + 2^-11 + 2^-40 must give 0x3c01, not 0x3c00).
+ */
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
+const f64 = new Float64Array(1);
+const hi32 = new Uint32Array(f64.buffer, new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 4 : 0, 1);
 
-export function float32ToBf16(value: number): number {
-  f32[0] = value;
-  const bits = u32[0]!;
-  if ((bits & 0x7fffffff) > 0x7f800000) return 0x7fc0; // NaN stays NaN
-  // Round to nearest even on the dropped 16 bits.
-  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+/** The unbiased binary exponent of a positive, normal double. */
+function exponentOf(a: number): number {
+  f64[0] = a;
+  return ((hi32[0]! >>> 20) & 0x7ff) - 1023;
 }
 
-export function bf16ToFloat32(word: number): number {
-  u32[0] = word << 16;
-  return f32[0]!;
+/** Rounds a non-negative double below 2^52 to an integer, ties to even (exact: no step loses bits). */
+function roundTiesEven(v: number): number {
+  const floor = Math.floor(v);
+  const diff = v - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
 }
 
-export function float32ToFp16(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  e = half >>> 10;
-  return sign | half;
+/**
+ * Encodes `value` in a 16-bit float with `mantBits` mantissa bits and the given exponent bias.
+ * Values are scaled by powers of two (exact) so that the kept bits are the integer part.
+ */
+function encode(value: number, mantBits: number, bias: number, nan: number): number {
+  if (Number.isNaN(value)) return nan;
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const a = Math.abs(value);
+  const expBits = 15 - mantBits;
+  const infinity = ((1 << expBits) - 1) << mantBits;
+  const maxExp = (1 << expBits) - 2 - bias;
+  // At or above halfway between the largest finite value and 2^(maxExp+1): infinity.
+  if (a >= 2 ** maxExp * (2 - 2 ** -(mantBits + 1))) return sign | infinity;
+  const minExp = 1 - bias;
+  if (a < 2 ** minExp) return sign | roundTiesEven(a * 2 ** (mantBits - minExp)); // subnormal (or the smallest normal)
+  const e = exponentOf(a);
+  const m = roundTiesEven(a * 2 ** (mantBits - e)); // in [2^mantBits, 2^(mantBits+1)]
+  // m = 2^(mantBits+1) carries into the exponent, which the addition does by itself.
+  return sign | (((e + bias) << mantBits) + m - (1 << mantBits));
 }
 
-export function fp16ToFloat32(word: number): number {
+function decode(word: number, mantBits: number, bias: number): number {
   const sign = word & 0x8000 ? -1 : 1;
-  const exp = (word >>> 10) & 0x1f;
-  const mant = word & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (mant / 1024);
-  if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exp - 15) * (1 + mant / 1024);
+  const expMask = (1 << (15 - mantBits)) - 1;
+  const exp = (word >>> mantBits) & expMask;
+  const mant = word & ((1 << mantBits) - 1);
+  if (exp === expMask) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  if (exp === 0) return sign * 2 ** (1 - bias - mantBits) * mant;
+  return sign * 2 ** (exp - bias - mantBits) * ((1 << mantBits) + mant);
+}
+
+/** The FP16 word nearest to `value` (ties to even); NaN becomes the quiet NaN 0x7e00. */
+export function numberToFp16(value: number): number {
+  return encode(value, 10, 15, 0x7e00);
+}
+
+/** The exact value of an FP16 word. */
+export function fp16ToNumber(word: number): number {
+  return decode(word, 10, 15);
+}
+
+/** The BF16 word nearest to `value` (ties to even); NaN becomes the quiet NaN 0x7fc0. */
+export function numberToBf16(value: number): number {
+  return encode(value, 7, 127, 0x7fc0);
+}
+
+/** The exact value of a BF16 word. */
+export function bf16ToNumber(word: number): number {
+  return decode(word, 7, 127);
 }

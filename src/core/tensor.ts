@@ -1,7 +1,7 @@
 import { type BytesElement, bytesToString, decodeBytesElements, encodeBytesElements } from "./bytes-codec.js";
 import { DATATYPES, type Datatype, isDatatype, type NumericArray } from "./datatypes.js";
 import { InvalidArgumentError } from "./errors.js";
-import { bf16ToFloat32, float32ToBf16, float32ToFp16, fp16ToFloat32 } from "./half.js";
+import { bf16ToNumber, numberToBf16, numberToFp16, fp16ToNumber } from "./half.js";
 import { elementCount, fixedByteSize, formatShape, type Shape } from "./shape.js";
 
 /** What `.data` gives: a typed array for numeric types, strings for BYTES. */
@@ -88,9 +88,9 @@ export class Tensor {
       case "BOOL":
         return Array.from(this.typed() as Uint8Array, (v) => v !== 0);
       case "FP16":
-        return Array.from(this.typed() as Uint16Array, fp16ToFloat32);
+        return Array.from(this.typed() as Uint16Array, fp16ToNumber);
       case "BF16":
-        return Array.from(this.typed() as Uint16Array, bf16ToFloat32);
+        return Array.from(this.typed() as Uint16Array, bf16ToNumber);
       case "INT64":
       case "UINT64":
         return Array.from(this.typed() as BigInt64Array, (v) =>
@@ -180,9 +180,9 @@ function convertScalar(datatype: Datatype, v: unknown): number | bigint {
       if (typeof v === "boolean") return v ? 1n : 0n;
       throw new InvalidArgumentError(`${datatype} value ${String(v)} is not an integer`);
     case "FP16":
-      return float32ToFp16(Number(v));
+      return numberToFp16(Number(v));
     case "BF16":
-      return float32ToBf16(Number(v));
+      return numberToBf16(Number(v));
     default:
       return Number(v);
   }

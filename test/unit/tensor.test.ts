@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { decodeBytesElements, encodeBytesElements } from "../../src/core/bytes-codec.js";
 import { DATATYPE_NAMES, DATATYPES, datatypeFromConfigName } from "../../src/core/datatypes.js";
 import { InvalidArgumentError } from "../../src/core/errors.js";
-import { bf16ToFloat32, float32ToBf16, float32ToFp16, fp16ToFloat32 } from "../../src/core/half.js";
 import { elementCount, fixedByteSize, shapeMatches } from "../../src/core/shape.js";
 import { Tensor } from "../../src/core/tensor.js";
 import { tensor } from "../../src/core/tensor-factory.js";
@@ -63,20 +62,6 @@ describe("BYTES codec", () => {
   });
   it("rejects an element count that does not match", () => {
     expect(() => decodeBytesElements(encodeBytesElements(["a", "b"]), 3)).toThrow(/expected 3/);
-  });
-});
-
-describe("half precision", () => {
-  it("converts FP16 both ways", () => {
-    for (const v of [0, 1, -2.5, 65504, 0.000061035156])
-      expect(fp16ToFloat32(float32ToFp16(v))).toBeCloseTo(v, 5);
-    expect(float32ToFp16(1)).toBe(0x3c00);
-    expect(fp16ToFloat32(0x7c00)).toBe(Number.POSITIVE_INFINITY);
-  });
-  it("converts BF16 as the high half of an FP32", () => {
-    expect(float32ToBf16(1)).toBe(0x3f80);
-    expect(bf16ToFloat32(0x3f80)).toBe(1);
-    expect(bf16ToFloat32(float32ToBf16(3.140625))).toBe(3.140625);
   });
 });
 
