@@ -1,7 +1,7 @@
 import { type BytesElement, bytesToString, decodeBytesElements, encodeBytesElements } from "./bytes-codec.js";
 import { DATATYPES, type Datatype, isDatatype, type NumericArray } from "./datatypes.js";
 import { InvalidArgumentError } from "./errors.js";
-import { bf16ToNumber, numberToBf16, numberToFp16, fp16ToNumber } from "./half.js";
+import { bf16ToNumber, fp16ToNumber, numberToBf16, numberToFp16 } from "./half.js";
 import { elementCount, fixedByteSize, formatShape, type Shape } from "./shape.js";
 
 /** What `.data` gives: a typed array for numeric types, strings for BYTES. */
