@@ -35,49 +35,71 @@ type ArrayCtor = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
+/** What an element is: like NumPy's dtype kind, so the Python side's table can be checked against it. */
+export type DatatypeKind = "bool" | "uint" | "int" | "float" | "bytes";
+
 export interface DatatypeInfo {
   readonly name: Datatype;
+  readonly kind: DatatypeKind;
   /** Bytes per element; 0 for BYTES, whose elements have variable length. */
   readonly size: number;
   /** The Triton model-config enum name (`TYPE_FP32`, `TYPE_STRING` for BYTES). */
   readonly configName: string;
+  /** The native addon contract's code (tensorbind::DataType in native/include/tensorbind/types.h). */
+  readonly nativeCode: number;
   /** Typed array used for views; undefined for BYTES. */
   readonly array: ArrayCtor | undefined;
   /** Whether JSON bodies may carry this type (FP16/BF16 are binary-only). */
   readonly json: boolean;
   /** Elements are 64-bit integers, read as BigInt by typed arrays. */
   readonly bigint: boolean;
+  /** Inclusive value range of an integer type (BOOL is not one); undefined otherwise. */
+  readonly range: readonly [bigint, bigint] | undefined;
 }
 
-const info = (
+function info(
   name: Datatype,
+  kind: DatatypeKind,
   size: number,
+  nativeCode: number,
   array: ArrayCtor | undefined,
-  extra: { configName?: string; json?: boolean; bigint?: boolean } = {},
-): DatatypeInfo => ({
-  name,
-  size,
-  array,
-  configName: extra.configName ?? `TYPE_${name}`,
-  json: extra.json ?? true,
-  bigint: extra.bigint ?? false,
-});
+): DatatypeInfo {
+  const bits = BigInt(size * 8);
+  const range: readonly [bigint, bigint] | undefined =
+    kind === "uint"
+      ? [0n, (1n << bits) - 1n]
+      : kind === "int"
+        ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n]
+        : undefined;
+  return Object.freeze({
+    name,
+    kind,
+    size,
+    configName: name === "BYTES" ? "TYPE_STRING" : `TYPE_${name}`,
+    nativeCode,
+    array,
+    json: !(kind === "float" && size === 2),
+    bigint: size === 8 && (kind === "int" || kind === "uint"),
+    range,
+  });
+}
 
+/** The one table of datatypes: validation, JSON decoding, the wire and Arrow codecs and the native contract read it. */
 export const DATATYPES: Readonly<Record<Datatype, DatatypeInfo>> = Object.freeze({
-  BOOL: info("BOOL", 1, Uint8Array),
-  UINT8: info("UINT8", 1, Uint8Array),
-  UINT16: info("UINT16", 2, Uint16Array),
-  UINT32: info("UINT32", 4, Uint32Array),
-  UINT64: info("UINT64", 8, BigUint64Array, { bigint: true }),
-  INT8: info("INT8", 1, Int8Array),
-  INT16: info("INT16", 2, Int16Array),
-  INT32: info("INT32", 4, Int32Array),
-  INT64: info("INT64", 8, BigInt64Array, { bigint: true }),
-  FP16: info("FP16", 2, Uint16Array, { json: false }),
-  BF16: info("BF16", 2, Uint16Array, { json: false }),
-  FP32: info("FP32", 4, Float32Array),
-  FP64: info("FP64", 8, Float64Array),
-  BYTES: info("BYTES", 0, undefined, { configName: "TYPE_STRING" }),
+  BOOL: info("BOOL", "bool", 1, 1, Uint8Array),
+  UINT8: info("UINT8", "uint", 1, 2, Uint8Array),
+  UINT16: info("UINT16", "uint", 2, 3, Uint16Array),
+  UINT32: info("UINT32", "uint", 4, 4, Uint32Array),
+  UINT64: info("UINT64", "uint", 8, 5, BigUint64Array),
+  INT8: info("INT8", "int", 1, 6, Int8Array),
+  INT16: info("INT16", "int", 2, 7, Int16Array),
+  INT32: info("INT32", "int", 4, 8, Int32Array),
+  INT64: info("INT64", "int", 8, 9, BigInt64Array),
+  FP16: info("FP16", "float", 2, 10, Uint16Array),
+  BF16: info("BF16", "float", 2, 11, Uint16Array),
+  FP32: info("FP32", "float", 4, 12, Float32Array),
+  FP64: info("FP64", "float", 8, 13, Float64Array),
+  BYTES: info("BYTES", "bytes", 0, 14, undefined),
 });
 
 export const DATATYPE_NAMES = Object.keys(DATATYPES) as Datatype[];
@@ -89,4 +111,9 @@ export function isDatatype(value: unknown): value is Datatype {
 /** Maps a Triton config enum (`TYPE_FP32`, `TYPE_STRING`) back to the datatype. */
 export function datatypeFromConfigName(configName: string): Datatype | undefined {
   return DATATYPE_NAMES.find((d) => DATATYPES[d].configName === configName);
+}
+
+/** Maps a native addon's datatype code back to the datatype. */
+export function datatypeFromNativeCode(code: number): Datatype | undefined {
+  return DATATYPE_NAMES.find((d) => DATATYPES[d].nativeCode === code);
 }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Datatype } from "../../core/datatypes.js";
+import { DATATYPES, type Datatype, datatypeFromNativeCode } from "../../core/datatypes.js";
 import { ConfigError } from "../../core/errors.js";
 
 /**
@@ -11,31 +11,13 @@ import { ConfigError } from "../../core/errors.js";
 /** The addon contract this tensorbind speaks; an addon built against another is refused. */
 export const NATIVE_API_VERSION = 1;
 
-/** Datatype codes of the contract (tensorbind::DataType in types.h). */
-const CODES: readonly Datatype[] = [
-  "BOOL",
-  "UINT8",
-  "UINT16",
-  "UINT32",
-  "UINT64",
-  "INT8",
-  "INT16",
-  "INT32",
-  "INT64",
-  "FP16",
-  "BF16",
-  "FP32",
-  "FP64",
-  "BYTES",
-];
-const CODE_OF = new Map<Datatype, number>(CODES.map((d, i) => [d, i + 1]));
-
+/** The contract's code for a datatype (tensorbind::DataType in types.h), from the one datatype table. */
 export function datatypeCode(datatype: Datatype): number {
-  return CODE_OF.get(datatype)!;
+  return DATATYPES[datatype].nativeCode;
 }
 
 export function datatypeOfCode(code: number): Datatype | undefined {
-  return CODES[code - 1];
+  return datatypeFromNativeCode(code);
 }
 
 /** A tensor spec as the addon declares it. */

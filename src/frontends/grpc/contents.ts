@@ -13,23 +13,22 @@ import type { InferTensorContentsMsg } from "./messages.js";
 
 type ContentsField = keyof InferTensorContentsMsg;
 
-/** The repeated field that carries each datatype; FP16/BF16 have none (raw only). */
-const FIELD: Readonly<Record<Datatype, ContentsField | undefined>> = {
-  BOOL: "bool_contents",
-  UINT8: "uint_contents",
-  UINT16: "uint_contents",
-  UINT32: "uint_contents",
-  UINT64: "uint64_contents",
-  INT8: "int_contents",
-  INT16: "int_contents",
-  INT32: "int_contents",
-  INT64: "int64_contents",
-  FP16: undefined,
-  BF16: undefined,
-  FP32: "fp32_contents",
-  FP64: "fp64_contents",
-  BYTES: "bytes_contents",
-};
+/** The repeated field Triton assigns to a datatype; FP16/BF16 have none (raw only). */
+function fieldOf(datatype: Datatype): ContentsField | undefined {
+  const { kind, size } = DATATYPES[datatype];
+  switch (kind) {
+    case "bool":
+      return "bool_contents";
+    case "uint":
+      return size === 8 ? "uint64_contents" : "uint_contents";
+    case "int":
+      return size === 8 ? "int64_contents" : "int_contents";
+    case "float":
+      return size === 4 ? "fp32_contents" : size === 8 ? "fp64_contents" : undefined;
+    case "bytes":
+      return "bytes_contents";
+  }
+}
 
 const FIELDS = Object.keys({
   bool_contents: 0,
@@ -42,14 +41,6 @@ const FIELDS = Object.keys({
   bytes_contents: 0,
 } satisfies Record<ContentsField, 0>) as ContentsField[];
 
-/** Inclusive ranges of the 8/16-bit types carried in 32-bit fields. */
-const RANGE: Partial<Record<Datatype, readonly [number, number]>> = {
-  INT8: [-128, 127],
-  INT16: [-32768, 32767],
-  UINT8: [0, 255],
-  UINT16: [0, 65535],
-};
-
 /** Whether any typed field holds values (a raw request must have none). */
 export function hasTypedContents(contents: InferTensorContentsMsg | null): boolean {
   return contents !== null && FIELDS.some((f) => contents[f].length > 0);
@@ -61,7 +52,7 @@ export function typedContentsToBytes(
   contents: InferTensorContentsMsg | null,
   what: string,
 ): Uint8Array {
-  const field = FIELD[datatype];
+  const field = fieldOf(datatype);
   if (field === undefined) {
     throw new InvalidArgumentError(`${what}: ${datatype} data can only be sent in raw_input_contents`);
   }
@@ -95,11 +86,12 @@ export function typedContentsToBytes(
     for (let i = 0; i < count; i++) out[i] = bools[i] ? 1 : 0;
   } else {
     const numbers = values as number[];
-    const range = RANGE[datatype];
-    if (range !== undefined) {
+    // 8- and 16-bit types travel in 32-bit fields: nothing may be silently truncated.
+    if (info.range !== undefined) {
+      const [lo, hi] = [Number(info.range[0]), Number(info.range[1])];
       for (let i = 0; i < count; i++) {
         const v = numbers[i]!;
-        if (v < range[0] || v > range[1]) {
+        if (v < lo || v > hi) {
           throw new InvalidArgumentError(`${what}: value ${v} at index ${i} is out of range for ${datatype}`);
         }
       }

@@ -1,4 +1,4 @@
-import { isDatatype } from "../../core/datatypes.js";
+import { DATATYPES, isDatatype } from "../../core/datatypes.js";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type {
   InferRequest,
@@ -213,8 +213,7 @@ export function encodeInferResponse(
   const binary: Uint8Array[] = [];
   const outputs = res.outputs.map((t) => {
     const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(",")}]`;
-    const asBinary =
-      binaryOutputs === "all" || binaryOutputs.has(t.name) || t.datatype === "FP16" || t.datatype === "BF16";
+    const asBinary = binaryOutputs === "all" || binaryOutputs.has(t.name) || !DATATYPES[t.datatype].json;
     if (asBinary) {
       binary.push(t.bytes);
       return `${head},"parameters":{"binary_data_size":${t.bytes.byteLength}}}`;

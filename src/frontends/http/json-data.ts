@@ -4,18 +4,6 @@ import { InvalidArgumentError } from "../../core/errors.js";
 import { elementCount, formatShape } from "../../core/shape.js";
 import type { Tensor } from "../../core/tensor.js";
 
-/** Integer ranges for checking JSON values before they are stored into typed arrays. */
-const INT_RANGES: Partial<Record<Datatype, readonly [bigint, bigint]>> = {
-  UINT8: [0n, 255n],
-  UINT16: [0n, 65535n],
-  UINT32: [0n, 4294967295n],
-  UINT64: [0n, 18446744073709551615n],
-  INT8: [-128n, 127n],
-  INT16: [-32768n, 32767n],
-  INT32: [-2147483648n, 2147483647n],
-  INT64: [-9223372036854775808n, 9223372036854775807n],
-};
-
 /**
  * Flattens JSON `data` (flat or nested row-major) into a list, checking the nesting against
  * the shape iteratively so hostile nesting cannot exhaust the stack.
@@ -72,7 +60,7 @@ export function jsonDataToBytes(
     );
   }
   const arr = new info.array!(count);
-  const range = INT_RANGES[datatype];
+  const range = info.range;
   for (let i = 0; i < count; i++) {
     const v = values[i];
     if (datatype === "BOOL") {
@@ -106,16 +94,15 @@ function formatFloat(v: number): string {
 
 /** Renders a tensor's elements as a flat JSON array (text), exact for 64-bit integers. */
 export function tensorToJsonData(t: Tensor): string {
+  if (!DATATYPES[t.datatype].json)
+    throw new InvalidArgumentError(
+      `output '${t.name}': ${t.datatype} can only be returned in binary form; request binary_data`,
+    );
   switch (t.datatype) {
     case "BYTES":
       return JSON.stringify(t.strings());
     case "BOOL":
       return `[${Array.from(t.typed() as Uint8Array, (v) => (v ? "true" : "false")).join(",")}]`;
-    case "FP16":
-    case "BF16":
-      throw new InvalidArgumentError(
-        `output '${t.name}': ${t.datatype} can only be returned in binary form; request binary_data`,
-      );
     case "FP32":
     case "FP64":
       return `[${Array.from(t.typed() as Float64Array, formatFloat).join(",")}]`;
