@@ -14,6 +14,7 @@ export type ErrorCode =
   | "TB_ERR_CANCELLED"
   | "TB_ERR_DEADLINE_EXCEEDED"
   | "TB_ERR_RESOURCE_EXHAUSTED"
+  | "TB_ERR_UNSUPPORTED_MEDIA"
   | "TB_ERR_CONFIG";
 
 /** gRPC status codes (numeric values from grpc's status.proto), kept here so the table needs no grpc import. */
@@ -46,6 +47,7 @@ export const STATUS_TABLE: Readonly<Record<ErrorCode, StatusMapping>> = Object.f
   TB_ERR_CANCELLED: { http: 499, grpc: GrpcStatus.CANCELLED },
   TB_ERR_DEADLINE_EXCEEDED: { http: 504, grpc: GrpcStatus.DEADLINE_EXCEEDED },
   TB_ERR_RESOURCE_EXHAUSTED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  TB_ERR_UNSUPPORTED_MEDIA: { http: 415, grpc: GrpcStatus.UNIMPLEMENTED },
   TB_ERR_CONFIG: { http: 500, grpc: GrpcStatus.INTERNAL },
 });
 
@@ -119,6 +121,12 @@ export class DeadlineExceededError extends TensorbindError {
 export class ResourceExhaustedError extends TensorbindError {
   constructor(message: string) {
     super("TB_ERR_RESOURCE_EXHAUSTED", message);
+  }
+}
+/** A body in an encoding or media type the server does not take (HTTP 415). */
+export class UnsupportedMediaTypeError extends TensorbindError {
+  constructor(message: string) {
+    super("TB_ERR_UNSUPPORTED_MEDIA", message);
   }
 }
 /** A mistake in how the server or a model was set up (reported at bind/serve time, not per request). */

@@ -375,7 +375,7 @@ const rows: Row[] = [
     name: "unsupported encoding",
     body: Buffer.from("{}"),
     headers: { "Content-Encoding": "br" },
-    status: 501,
+    status: 415,
     error: /Content-Encoding/,
   },
 ];

@@ -210,10 +210,21 @@ export class WorkerProcess {
     this.#pending.clear();
   }
 
+  /**
+   * The error for requests lost with the worker. Clients get a short message and a reference;
+   * the stderr tail (which may hold secrets, other clients' tracebacks, internal paths) goes
+   * to the server log only, under that reference.
+   */
   #died(): InternalError {
+    const { instance, model, log } = this.#opts;
     const how = this.#exit === undefined ? "is not running" : `died (${describeExit(this.#exit)})`;
+    const ref = randomBytes(6).toString("hex");
+    log.error(
+      { model, instance, pid: this.pid, ref, stderr: this.#stderr.slice() },
+      `python worker ${instance} of model '${model}' ${how}`,
+    );
     return new InternalError(
-      `python worker ${this.#opts.instance} of model '${this.#opts.model}' ${how}${this.#tail()}`,
+      `python worker ${instance} of model '${model}' ${how}; details in the server log (ref ${ref})`,
     );
   }
 

@@ -7,6 +7,7 @@ import { healthService } from "./health.js";
 import { loadProtos } from "./load.js";
 import { inferenceService } from "./service.js";
 import { StreamRegistry } from "./stream.js";
+import { rejectUndecodable, tolerantDeserializers } from "./undecodable.js";
 
 export interface GrpcOptions {
   readonly port: number;
@@ -43,6 +44,7 @@ export class GrpcFrontend {
     this.#options = options;
     this.#log = log;
     this.#server = new Server({
+      interceptors: [rejectUndecodable],
       "grpc.max_receive_message_length": options.maxReceiveBytes,
       "grpc.max_send_message_length": options.maxSendBytes,
       "grpc.keepalive_time_ms": options.keepaliveTimeMs,
@@ -62,8 +64,11 @@ export class GrpcFrontend {
     )
       log.debug("this grpc-js version keeps its own HTTP/2 stream window");
     const protos = loadProtos();
-    this.#server.addService(protos.inference, inferenceService(core, protos.inference, log, this.#streams));
-    this.#server.addService(protos.health, healthService(core));
+    this.#server.addService(
+      tolerantDeserializers(protos.inference),
+      inferenceService(core, protos.inference, log, this.#streams),
+    );
+    this.#server.addService(tolerantDeserializers(protos.health), healthService(core));
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */

@@ -1,7 +1,11 @@
 import type { IncomingMessage } from "node:http";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
-import { InvalidArgumentError, ResourceExhaustedError, UnimplementedError } from "../../core/errors.js";
+import {
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  UnsupportedMediaTypeError,
+} from "../../core/errors.js";
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -20,7 +24,7 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   }
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase().trim();
   if (!["identity", "gzip", "deflate", "x-gzip"].includes(encoding)) {
-    throw new UnimplementedError(`unsupported Content-Encoding '${encoding}'; use gzip or deflate`);
+    throw new UnsupportedMediaTypeError(`unsupported Content-Encoding '${encoding}'; use gzip or deflate`);
   }
   const raw = await collect(req, maxBytes);
   if (encoding === "identity") return raw;

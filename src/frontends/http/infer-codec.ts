@@ -9,6 +9,7 @@ import type {
 } from "../../core/infer.js";
 import { elementCount, fixedByteSize } from "../../core/shape.js";
 import { Tensor } from "../../core/tensor.js";
+import { describeValue } from "./describe-value.js";
 import { jsonDataToBytes, tensorToJsonData } from "./json-data.js";
 import { parseJson } from "./json-parse.js";
 
@@ -138,14 +139,12 @@ function decodeInputHeader(raw: unknown, index: number): InputHeader {
     throw new InvalidArgumentError(`inputs[${index}] needs a 'name' string`);
   const what = `input '${r.name}'`;
   if (!isDatatype(r.datatype))
-    throw new InvalidArgumentError(`${what}: unknown datatype '${String(r.datatype)}'`);
+    throw new InvalidArgumentError(`${what}: unknown datatype ${describeValue(r.datatype)}`);
   if (!Array.isArray(r.shape))
     throw new InvalidArgumentError(`${what}: 'shape' must be an array of integers`);
   const shape = r.shape.map((d) => {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw new InvalidArgumentError(
-        `${what}: invalid dimension ${JSON.stringify(typeof d === "bigint" ? String(d) : d)} in shape`,
-      );
+      throw new InvalidArgumentError(`${what}: invalid dimension ${describeValue(d)} in shape`);
     }
     return d;
   });

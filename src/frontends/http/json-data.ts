@@ -1,8 +1,10 @@
+import { isUtf8 } from "node:buffer";
 import { encodeBytesElements } from "../../core/bytes-codec.js";
 import { DATATYPES, type Datatype } from "../../core/datatypes.js";
 import { InvalidArgumentError } from "../../core/errors.js";
 import { elementCount, formatShape } from "../../core/shape.js";
 import type { Tensor } from "../../core/tensor.js";
+import { describeValue } from "./describe-value.js";
 
 /**
  * Flattens JSON `data` (flat or nested row-major) into a list, checking the nesting against
@@ -72,7 +74,7 @@ export function jsonDataToBytes(
         typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : undefined;
       if (n === undefined)
         throw new InvalidArgumentError(
-          `${what}: ${datatype} elements must be integers, got ${JSON.stringify(String(v))}`,
+          `${what}: ${datatype} elements must be integers, got ${describeValue(v)}`,
         );
       if (n < range[0] || n > range[1])
         throw new InvalidArgumentError(`${what}: value ${n} is out of range for ${datatype}`);
@@ -80,6 +82,11 @@ export function jsonDataToBytes(
     } else {
       if (typeof v !== "number")
         throw new InvalidArgumentError(`${what}: ${datatype} elements must be numbers`);
+      // JSON has no infinity: one here is a literal that overflowed (1e400), or beyond FP32's range.
+      if (!Number.isFinite(datatype === "FP32" ? Math.fround(v) : v))
+        throw new InvalidArgumentError(
+          `${what}: value ${describeValue(values[i])} is out of range for ${datatype}`,
+        );
       arr[i] = v;
     }
   }
@@ -100,7 +107,7 @@ export function tensorToJsonData(t: Tensor): string {
     );
   switch (t.datatype) {
     case "BYTES":
-      return JSON.stringify(t.strings());
+      return JSON.stringify(utf8Strings(t));
     case "BOOL":
       return `[${Array.from(t.typed() as Uint8Array, (v) => (v ? "true" : "false")).join(",")}]`;
     case "FP32":
@@ -110,4 +117,16 @@ export function tensorToJsonData(t: Tensor): string {
       // Typed arrays (BigInt64Array too) join to exact decimal text.
       return `[${(t.typed() as Int32Array).join(",")}]`;
   }
+}
+
+/** BYTES elements as text; one that is not UTF-8 is an error rather than a silent U+FFFD. */
+function utf8Strings(t: Tensor): string[] {
+  const elements = t.elements();
+  elements.forEach((e, i) => {
+    if (!isUtf8(e))
+      throw new InvalidArgumentError(
+        `output '${t.name}': BYTES element ${i} is not valid UTF-8 text; request the output with binary_data: true`,
+      );
+  });
+  return t.strings();
 }

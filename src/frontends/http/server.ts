@@ -6,6 +6,7 @@ import type { Logger } from "../../core/logger.js";
 import { traceFields, traceOf } from "../../core/trace-context.js";
 import { readBody } from "./body.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
+import { closeAfterResponse } from "./linger.js";
 import { listenOn } from "./listen.js";
 import { sendError, sendJson } from "./respond.js";
 import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
@@ -120,6 +121,8 @@ export class HttpFrontend {
     if (this.#options.pages !== undefined && !path.startsWith("/v2") && this.#page(req, res, path)) return;
     const match = matchRoute(path);
     this.#route(req, res, match, path).catch((err: unknown) => {
+      // A body we refused to read must not be parsed as the next request on this connection.
+      if (!req.complete) closeAfterResponse(req, res, Math.max(64 << 20, 4 * this.#options.maxBodyBytes));
       const e = sendError(
         res,
         err,
@@ -129,8 +132,6 @@ export class HttpFrontend {
       const ids = traceFields(traceOf((name) => req.headers[name]));
       if (isServerFault(e)) this.#log.error({ err: e, cause: e.cause, path, ...ids }, "request failed");
       else this.#log.debug({ code: e.code, msg: e.message, path, ...ids }, "request rejected");
-      // A body we refused to read must not be parsed as the next request on this connection.
-      if (!req.complete) res.once("finish", () => req.socket.destroy());
     });
   }
 
