@@ -1,5 +1,6 @@
 import { ConfigError } from "./core/errors.js";
 import type { Logger, LogLevel } from "./core/logger.js";
+import { type ApiRestriction, parseRestrictedApi } from "./core/restricted-api.js";
 import type { Registry } from "./model/registry.js";
 
 /**
@@ -75,6 +76,19 @@ export interface ServeOptions {
   dashboard?: boolean;
   /** Log every inference request with its ids and stage timings (default false). */
   logRequests?: boolean;
+  /**
+   * The shared-memory extensions clients may use: "off", "system" (POSIX shared memory) or
+   * "all" (system and CUDA). Default: "all" when every port listens on loopback, else "off"
+   * (docs/SHARED_MEMORY.md).
+   */
+  shmExtension?: "off" | "system" | "all";
+  /** Whether shared-memory status answers show the regions' keys (default false). */
+  shmStatusKeys?: boolean;
+  /**
+   * API groups answered only when a header carries a value, Triton's syntax
+   * `<api>[,<api>…]:<header>=<value>` (e.g. "shared-memory:admin-key=s3cret"); HTTP headers and gRPC metadata.
+   */
+  restrictedApi?: string | readonly string[];
 }
 
 export interface ResolvedConfig {
@@ -107,6 +121,10 @@ export interface ResolvedConfig {
   readonly nvidiaSmi: string;
   readonly dashboard: boolean;
   readonly logRequests: boolean;
+  /** undefined: decided by serve() from the listening interfaces. */
+  readonly shmExtension: "off" | "system" | "all" | undefined;
+  readonly shmStatusKeys: boolean;
+  readonly restrictedApi: readonly ApiRestriction[];
 }
 
 export const DEFAULTS = {
@@ -136,6 +154,7 @@ export const DEFAULTS = {
   nvidiaSmi: "nvidia-smi",
   dashboard: true,
   logRequests: false,
+  shmStatusKeys: false,
 } as const;
 
 /** The environment variable behind each option. */
@@ -169,6 +188,9 @@ export const ENV_VARS = {
   nvidiaSmi: "TENSORBIND_NVIDIA_SMI",
   dashboard: "TENSORBIND_DASHBOARD",
   logRequests: "TENSORBIND_LOG_REQUESTS",
+  shmExtension: "TENSORBIND_SHM_EXTENSION",
+  shmStatusKeys: "TENSORBIND_SHM_STATUS_KEYS",
+  restrictedApi: "TENSORBIND_RESTRICTED_API",
 } as const;
 
 /** HTTP/2 windows lie between the protocol's default (65 535) and its maximum (2^31 - 1). */
@@ -177,7 +199,13 @@ function windowSize(n: number): number {
     throw new ConfigError(`invalid grpcFlowControlWindowBytes ${n}: use 65535 … 2147483647`);
   return n;
 }
-type FlagKey = "grpcKeepalivePermitWithoutCalls" | "gpuMetrics" | "cpuMetrics" | "dashboard" | "logRequests";
+type FlagKey =
+  | "grpcKeepalivePermitWithoutCalls"
+  | "gpuMetrics"
+  | "cpuMetrics"
+  | "dashboard"
+  | "logRequests"
+  | "shmStatusKeys";
 
 /** true|1|yes|on and false|0|no|off, any case; undefined for anything else. */
 export function parseBoolean(text: string): boolean | undefined {
@@ -212,7 +240,7 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     return b;
   };
   const positive = (
-    key: Exclude<keyof typeof ENV_VARS & keyof typeof DEFAULTS, FlagKey | "nvidiaSmi">,
+    key: Exclude<keyof typeof ENV_VARS & keyof typeof DEFAULTS, FlagKey | "nvidiaSmi" | "shmExtension">,
   ): number => {
     const v = pick(key);
     if (v === undefined) return DEFAULTS[key] as number;
@@ -270,5 +298,21 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     nvidiaSmi: (pick("nvidiaSmi") as string | undefined) ?? DEFAULTS.nvidiaSmi,
     dashboard: flag("dashboard"),
     logRequests: flag("logRequests"),
+    shmExtension: shmMode(pick("shmExtension")),
+    shmStatusKeys: flag("shmStatusKeys"),
+    restrictedApi: restrictions(pick("restrictedApi")),
   };
+}
+
+function shmMode(v: unknown): "off" | "system" | "all" | undefined {
+  if (v === undefined) return undefined;
+  if (v === "off" || v === "system" || v === "all") return v;
+  throw new ConfigError(`invalid shmExtension '${String(v)}': use off, system or all`);
+}
+
+/** One spec, several (an array, or `;`-separated in the environment). */
+function restrictions(v: unknown): ApiRestriction[] {
+  if (v === undefined) return [];
+  const specs = typeof v === "string" ? v.split(";") : (v as string[]);
+  return specs.filter((s) => s.trim() !== "").map(parseRestrictedApi);
 }

@@ -11,6 +11,7 @@ import { MetricsServer } from "./metrics/metrics-server.js";
 import { Telemetry } from "./metrics/telemetry.js";
 import { InferenceEngine } from "./model/engine.js";
 import type { Registry } from "./model/registry.js";
+import { SharedMemoryRegistry } from "./shm/shared-memory.js";
 import { requestLogger } from "./tracing/request-log.js";
 
 export interface ServerUrls {
@@ -99,6 +100,7 @@ export class Server {
       await Promise.all([this.#http?.close(), this.#grpc?.close()]);
       await this.#registry.stop();
     } finally {
+      this.#core.sharedMemory.close();
       clearTimeout(grace);
       // Metrics stay up through the drain, so a scrape can watch it; they go last.
       this.#telemetry?.stop();
@@ -129,9 +131,15 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   const runtimeDir = config.runtimeDir ?? mkdtempSync(join(tmpdir(), "tensorbind-"));
   if (!ownsRuntimeDir) mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
 
+  const shmMode = config.shmExtension ?? (allLoopback(config) ? "all" : "off");
+  const sharedMemory =
+    shmMode === "off"
+      ? undefined
+      : new SharedMemoryRegistry({ showKeys: config.shmStatusKeys, cuda: shmMode === "all" });
   const core = new InferenceEngine(registry, {
     id: config.id,
     onRequest: config.logRequests ? requestLogger(log) : undefined,
+    sharedMemory,
   });
   let http: HttpFrontend | undefined;
   let grpc: GrpcFrontend | undefined;
@@ -163,6 +171,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
           requestTimeoutMs: config.requestTimeoutMs,
           keepAliveTimeoutMs: config.keepAliveTimeoutMs,
           headerForwardPattern: config.headerForwardPattern,
+          restricted: config.restrictedApi,
           pages:
             telemetry && config.dashboard
               ? dashboardHandler({
@@ -193,6 +202,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
           keepalivePermitWithoutCalls: config.grpcKeepalivePermitWithoutCalls,
           minPingIntervalMs: config.grpcMinPingIntervalMs,
           flowControlWindowBytes: config.grpcFlowControlWindowBytes,
+          restricted: config.restrictedApi,
         },
         log,
       );
@@ -236,9 +246,17 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     await http?.close().catch(() => {});
     grpc?.forceShutdown();
     await registry.stop().catch(() => {});
+    sharedMemory?.close();
     if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+
+/** Whether no port is reachable from the network (the shared-memory extensions are on by default then). */
+function allLoopback(config: ResolvedConfig): boolean {
+  return LOOPBACK.has(config.host) && (config.grpc === false || LOOPBACK.has(config.grpcHost));
 }
 
 function hostForUrl(host: string): string {

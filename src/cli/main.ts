@@ -32,6 +32,9 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --nvidia-smi <path>              nvidia-smi for GPU metrics (default: on PATH)      TENSORBIND_NVIDIA_SMI
   --dashboard <bool>               live dashboard page at GET / on the HTTP port (true)  TENSORBIND_DASHBOARD
   --log-requests <bool>            log every request with ids and stage timings (false)  TENSORBIND_LOG_REQUESTS
+  --shm-extension <off|system|all> shared-memory extensions clients may use (all on loopback, else off)  TENSORBIND_SHM_EXTENSION
+  --shm-status-keys <bool>         shared-memory status shows region keys (false)    TENSORBIND_SHM_STATUS_KEYS
+  --restricted-api <apis:key=value>  these API groups need the header (repeatable; also --http-restricted-api, --grpc-restricted-api)
   --allow-http <bool>, --allow-grpc <bool>, --allow-metrics <bool>   turn an endpoint off
   --host <addr>                    interface to listen on (default 127.0.0.1)          TENSORBIND_HOST
   --id <name>                      server id in server metadata (default tensorbind)   TENSORBIND_ID
@@ -57,6 +60,11 @@ const SERVE_FLAGS = {
   "nvidia-smi": { type: "string" },
   dashboard: { type: "string" },
   "log-requests": { type: "string" },
+  "shm-extension": { type: "string" },
+  "shm-status-keys": { type: "string" },
+  "restricted-api": { type: "string", multiple: true },
+  "http-restricted-api": { type: "string", multiple: true },
+  "grpc-restricted-api": { type: "string", multiple: true },
   "grpc-address": { type: "string" },
   "grpc-max-receive-bytes": { type: "string" },
   "grpc-max-send-bytes": { type: "string" },
@@ -108,7 +116,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Maps CLI flags to serve() options; unset flags stay unset so environment variables apply. */
-export function serveOptionsFromFlags(values: Record<string, string | boolean | undefined>): ServeOptions {
+export function serveOptionsFromFlags(
+  values: Record<string, string | string[] | boolean | undefined>,
+): ServeOptions {
   const opts: ServeOptions = {};
   const num = (flag: string): number | undefined => {
     const v = values[flag];
@@ -165,6 +175,12 @@ export function serveOptionsFromFlags(values: Record<string, string | boolean | 
   set("nvidiaSmi", values["nvidia-smi"] as string | undefined);
   set("dashboard", bool("dashboard"));
   set("logRequests", bool("log-requests"));
+  set("shmExtension", values["shm-extension"] as "off" | "system" | "all" | undefined);
+  set("shmStatusKeys", bool("shm-status-keys"));
+  const restricted = ["restricted-api", "http-restricted-api", "grpc-restricted-api"].flatMap(
+    (k) => (values[k] as string[] | undefined) ?? [],
+  );
+  set("restrictedApi", restricted.length > 0 ? restricted : undefined);
   return opts;
 }
 

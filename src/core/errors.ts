@@ -15,7 +15,8 @@ export type ErrorCode =
   | "TB_ERR_DEADLINE_EXCEEDED"
   | "TB_ERR_RESOURCE_EXHAUSTED"
   | "TB_ERR_UNSUPPORTED_MEDIA"
-  | "TB_ERR_CONFIG";
+  | "TB_ERR_CONFIG"
+  | "TB_ERR_PERMISSION_DENIED";
 
 /** gRPC status codes (numeric values from grpc's status.proto), kept here so the table needs no grpc import. */
 export const GrpcStatus = {
@@ -25,6 +26,7 @@ export const GrpcStatus = {
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
@@ -49,6 +51,7 @@ export const STATUS_TABLE: Readonly<Record<ErrorCode, StatusMapping>> = Object.f
   TB_ERR_RESOURCE_EXHAUSTED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   TB_ERR_UNSUPPORTED_MEDIA: { http: 415, grpc: GrpcStatus.UNIMPLEMENTED },
   TB_ERR_CONFIG: { http: 500, grpc: GrpcStatus.INTERNAL },
+  TB_ERR_PERMISSION_DENIED: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED },
 });
 
 // A global symbol brands our errors so `isTensorbindError` works across duplicate copies of the package.
@@ -127,6 +130,12 @@ export class ResourceExhaustedError extends TensorbindError {
 export class UnsupportedMediaTypeError extends TensorbindError {
   constructor(message: string) {
     super("TB_ERR_UNSUPPORTED_MEDIA", message);
+  }
+}
+/** A restricted API called without its header key (Triton's --http-restricted-api). */
+export class PermissionDeniedError extends TensorbindError {
+  constructor(message: string) {
+    super("TB_ERR_PERMISSION_DENIED", message);
   }
 }
 /** A mistake in how the server or a model was set up (reported at bind/serve time, not per request). */

@@ -1,3 +1,4 @@
+import type { SharedMemoryRef } from "./shared-placement.js";
 import type { Tensor } from "./tensor.js";
 import type { RequestTrace } from "./trace-context.js";
 
@@ -40,6 +41,8 @@ export interface InferResponse {
   readonly version: string;
   readonly parameters: Parameters;
   readonly outputs: readonly Tensor[];
+  /** Outputs already written into the client's shared memory: answered without data. */
+  readonly sharedOutputs?: ReadonlyMap<string, SharedMemoryRef>;
 }
 
 /** Request parameters that mean something to the server and may not be used as custom ones. */

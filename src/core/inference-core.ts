@@ -1,6 +1,7 @@
 import type { Datatype } from "./datatypes.js";
 import type { InferRequest, InferResponse } from "./infer.js";
 import type { ModelConfig } from "./model-config.js";
+import type { SharedMemoryCore } from "./shared-memory.js";
 import type { ModelStatistics } from "./statistics.js";
 
 /**
@@ -19,6 +20,8 @@ export interface InferenceCore {
   modelStatistics(model?: string, version?: string): ModelStatistics[];
   repositoryIndex(): RepositoryEntry[];
   infer(request: InferRequest): Promise<InferResponse>;
+  /** The shared-memory extensions (answers UNIMPLEMENTED for each call when switched off). */
+  readonly sharedMemory: SharedMemoryCore;
 }
 
 export interface ServerMetadata {

@@ -3,6 +3,7 @@ import { DATATYPES, type Datatype, isDatatype, type NumericArray } from "./datat
 import { InvalidArgumentError } from "./errors.js";
 import { bf16ToNumber, fp16ToNumber, numberToBf16, numberToFp16 } from "./half.js";
 import { elementCount, fixedByteSize, formatShape, type Shape } from "./shape.js";
+import type { SharedPlacement } from "./shared-placement.js";
 
 /** What `.data` gives: a typed array for numeric types, strings for BYTES. */
 export type TensorData = NumericArray | string[];
@@ -25,14 +26,23 @@ export class Tensor {
   readonly shape: readonly number[];
   /** Little-endian, row-major bytes; BYTES tensors hold the u32-length-prefixed wire form. */
   readonly bytes: Uint8Array;
+  /** Set when the bytes are a client's shared-memory region (see docs/SHARED_MEMORY.md). */
+  readonly placement: SharedPlacement | undefined;
   #data: TensorData | undefined;
   #elements: Uint8Array[] | undefined;
 
-  constructor(name: string, datatype: Datatype, shape: Shape, bytes: Uint8Array) {
+  constructor(
+    name: string,
+    datatype: Datatype,
+    shape: Shape,
+    bytes: Uint8Array,
+    placement?: SharedPlacement,
+  ) {
     this.name = name;
     this.datatype = datatype;
     this.shape = Object.freeze([...shape]);
     this.bytes = bytes;
+    this.placement = placement;
   }
 
   get elementCount(): number {
@@ -103,7 +113,7 @@ export class Tensor {
 
   /** Same bytes under another name (outputs are often inputs renamed). */
   rename(name: string): Tensor {
-    return new Tensor(name, this.datatype, this.shape, this.bytes);
+    return new Tensor(name, this.datatype, this.shape, this.bytes, this.placement);
   }
 
   toString(): string {

@@ -1,4 +1,4 @@
-import { toTensorbindError, UnavailableError } from "../core/errors.js";
+import { InvalidArgumentError, toTensorbindError, UnavailableError } from "../core/errors.js";
 import { failureReason } from "../core/failure-reason.js";
 import type { InferRequest, InferResponse } from "../core/infer.js";
 import type {
@@ -10,6 +10,13 @@ import type {
 } from "../core/inference-core.js";
 import type { ModelConfig } from "../core/model-config.js";
 import type { RequestListener } from "../core/request-event.js";
+import {
+  DisabledSharedMemory,
+  type SharedMemoryCore,
+  type SharedMemoryRef,
+  type SharedView,
+  sharedMemoryRef,
+} from "../core/shared-memory.js";
 import type { TensorSpecs } from "../core/spec.js";
 import type { ModelStatistics } from "../core/statistics.js";
 import { VERSION } from "../core/version.js";
@@ -32,15 +39,22 @@ export class InferenceEngine implements InferenceCore {
   readonly #id: string;
   readonly #extensions: string[];
   readonly #onRequest: RequestListener | undefined;
+  readonly sharedMemory: SharedMemoryCore;
   #ready = false;
 
   constructor(
     registry: Registry,
-    options: { id: string; extensions?: readonly string[]; onRequest?: RequestListener | undefined },
+    options: {
+      id: string;
+      extensions?: readonly string[];
+      onRequest?: RequestListener | undefined;
+      sharedMemory?: SharedMemoryCore | undefined;
+    },
   ) {
     this.#registry = registry;
     this.#id = options.id;
-    this.#extensions = [...(options.extensions ?? EXTENSIONS)];
+    this.sharedMemory = options.sharedMemory ?? new DisabledSharedMemory();
+    this.#extensions = [...(options.extensions ?? EXTENSIONS), ...this.sharedMemory.extensions];
     this.#onRequest = options.onRequest;
   }
 
@@ -128,6 +142,40 @@ export class InferenceEngine implements InferenceCore {
       throw new UnavailableError(`model '${model.name}' version ${model.version} is not ready`);
     const spec = model.spec;
     const { execution, batchSize } = validateRequest(spec, request);
+    // Output regions are resolved (and bounds-checked) before the model runs.
+    const shared = this.#outputRegions(request);
+    try {
+      return await this.#run(model, request, start, execution, batchSize, shared);
+    } finally {
+      for (const { view } of shared.values()) view.release();
+    }
+  }
+
+  #outputRegions(request: InferRequest): Map<string, { ref: SharedMemoryRef; view: SharedView }> {
+    const shared = new Map<string, { ref: SharedMemoryRef; view: SharedView }>();
+    if (request.outputs === undefined) return shared;
+    try {
+      for (const o of request.outputs) {
+        const what = `output '${o.name}'`;
+        const ref = sharedMemoryRef(o.parameters, what);
+        if (ref !== undefined) shared.set(o.name, { ref, view: this.sharedMemory.view(ref, what) });
+      }
+    } catch (err) {
+      for (const { view } of shared.values()) view.release();
+      throw err;
+    }
+    return shared;
+  }
+
+  async #run(
+    model: Model,
+    request: InferRequest,
+    start: bigint,
+    execution: ReturnType<typeof validateRequest>["execution"],
+    batchSize: number,
+    shared: Map<string, { ref: SharedMemoryRef; view: SharedView }>,
+  ): Promise<InferResponse> {
+    const spec = model.spec;
     const inputDone = now();
     const { priority, timeout } = request.parameters;
     const scheduled = await model.scheduler.submit(execution, {
@@ -139,6 +187,10 @@ export class InferenceEngine implements InferenceCore {
     });
     const outputStart = now();
     const outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
+    for (const t of outputs) {
+      const s = shared.get(t.name);
+      if (s !== undefined) writeShared(t.bytes, s.view.bytes, t.name);
+    }
     const end = now();
     const totalNs = Number(end - start);
     const timings = {
@@ -163,6 +215,20 @@ export class InferenceEngine implements InferenceCore {
       version: model.version,
       parameters: {},
       outputs,
+      ...(shared.size > 0
+        ? { sharedOutputs: new Map([...shared].map(([name, { ref }]) => [name, ref] as const)) }
+        : {}),
     };
   }
+}
+
+/** Copies an output into its region, unless the model already produced it there. */
+function writeShared(bytes: Uint8Array, target: Uint8Array, name: string): void {
+  if (bytes.byteLength > target.byteLength) {
+    throw new InvalidArgumentError(
+      `output '${name}': shared_memory_byte_size ${target.byteLength} is too small for the output (${bytes.byteLength} bytes)`,
+    );
+  }
+  if (bytes.buffer === target.buffer && bytes.byteOffset === target.byteOffset) return;
+  target.set(bytes);
 }

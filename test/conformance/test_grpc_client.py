@@ -90,7 +90,7 @@ def test_repository_index(gclient):
 
 def test_unimplemented_rpcs_answer_unimplemented(gclient):
     with pytest.raises(InferenceServerException) as err:
-        gclient.get_system_shared_memory_status()
+        gclient.get_trace_settings()
     assert err.value.status() == "StatusCode.UNIMPLEMENTED"
 
 

@@ -126,7 +126,6 @@ describe("gRPC server RPCs", () => {
   it.each([
     "RepositoryModelLoad",
     "RepositoryModelUnload",
-    "SystemSharedMemoryStatus",
     "CudaSharedMemoryRegister",
     "TraceSetting",
     "LogSettings",

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "client_region_napi.h"
 #include "shm_mapping.h"
 
 namespace tensorbind {
@@ -23,6 +24,8 @@ void FinalizeMapping(Napi::Env /*env*/, void* /*data*/, Mapping* raw) {
   auto it = registry.find(mapping->addr());
   if (it != registry.end() && it->second == raw) registry.erase(it);
 }  // ~Mapping unmaps (a no-op when unmap() already did)
+
+}  // namespace
 
 Napi::ArrayBuffer Expose(Napi::Env env, std::unique_ptr<Mapping> mapping) {
   void* addr = mapping->addr();
@@ -40,6 +43,8 @@ Napi::Error ToJsError(Napi::Env env, const ShmError& e) {
   err.Set("code", Napi::String::New(env, e.code()));
   return err;
 }
+
+namespace {
 
 std::string NameArg(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -132,6 +137,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   exports.Set("isMapping", Napi::Function::New(env, IsMapping, "isMapping"));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings, "liveMappings"));
+  InitClientRegions(env, exports);
   return exports;
 }
 

@@ -8,6 +8,7 @@ import type {
   RequestedOutput,
 } from "../../core/infer.js";
 import { elementCount, fixedByteSize } from "../../core/shape.js";
+import { type SharedMemoryRef, type SharedView, sharedMemoryRef } from "../../core/shared-memory.js";
 import { Tensor } from "../../core/tensor.js";
 import { hasTypedContents, typedContentsToBytes } from "./contents.js";
 import type {
@@ -24,18 +25,56 @@ import type {
  * same for every frontend. What is checked here is what only the gRPC form can get wrong.
  */
 
-/** Decodes everything but `signal` and `deadline`, which come from the call. */
-export function decodeInferRequest(msg: ModelInferRequestMsg): Omit<InferRequest, "signal" | "deadline"> {
+/** Resolves an input's shared-memory parameters to its memory (the shared-memory extension). */
+export type SharedInput = (ref: SharedMemoryRef, what: string) => SharedView;
+
+/**
+ * Decodes everything but `signal` and `deadline`, which come from the call. Inputs in shared
+ * memory get views from `sharedInput`, pushed on `views` for the caller to release.
+ */
+export function decodeInferRequest(
+  msg: ModelInferRequestMsg,
+  sharedInput?: SharedInput,
+  views: SharedView[] = [],
+): Omit<InferRequest, "signal" | "deadline"> {
+  try {
+    return decodeWithViews(msg, sharedInput, views);
+  } catch (err) {
+    for (const v of views) v.release();
+    throw err;
+  }
+}
+
+function decodeWithViews(
+  msg: ModelInferRequestMsg,
+  sharedInput: SharedInput | undefined,
+  views: SharedView[],
+): Omit<InferRequest, "signal" | "deadline"> {
   const raw = msg.raw_input_contents;
   const useRaw = raw.length > 0;
-  if (useRaw && raw.length !== msg.inputs.length) {
+  // raw_input_contents holds one entry per input that is not in shared memory, in order.
+  const refs = msg.inputs.map((input) =>
+    sharedMemoryRef(decodeParameters(input.parameters, `input '${input.name}'`), `input '${input.name}'`),
+  );
+  const inBody = refs.filter((r) => r === undefined).length;
+  if (useRaw && raw.length !== inBody) {
     throw new InvalidArgumentError(
-      `expected ${msg.inputs.length} raw_input_contents (one per input), got ${raw.length}`,
+      `expected ${inBody} raw_input_contents (one per input not in shared memory), got ${raw.length}`,
     );
   }
+  let next = 0;
   const inputs = msg.inputs.map((input, i) => {
     const { name, datatype, shape } = decodeInputHeader(input, i);
     const what = `input '${name}'`;
+    const ref = refs[i];
+    if (ref !== undefined) {
+      if (hasTypedContents(input.contents))
+        throw new InvalidArgumentError(`${what}: has shared-memory parameters and contents too`);
+      if (!sharedInput) throw new InvalidArgumentError(`${what}: shared memory is not available here`);
+      const view = sharedInput(ref, what);
+      views.push(view);
+      return new Tensor(name, datatype, shape, view.bytes, view.placement);
+    }
     if (!useRaw)
       return new Tensor(name, datatype, shape, typedContentsToBytes(datatype, shape, input.contents, what));
     if (hasTypedContents(input.contents)) {
@@ -44,7 +83,7 @@ export function decodeInferRequest(msg: ModelInferRequestMsg): Omit<InferRequest
       );
     }
     // A view into the received message: no copy. Its size is checked against the shape by the core.
-    return new Tensor(name, datatype, shape, raw[i]!);
+    return new Tensor(name, datatype, shape, raw[next++]!);
   });
   const outputs = msg.outputs.map(
     (o): RequestedOutput => ({
@@ -144,10 +183,24 @@ export function encodeInferResponse(res: InferResponse): ModelInferResponseOut {
     model_version: res.version,
     id: res.id ?? "",
     parameters: encodeParameters(res.parameters),
-    outputs: res.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, parameters: {} })),
-    raw_output_contents: res.outputs.map((t) => asBuffer(t.bytes)),
+    outputs: res.outputs.map((t) => {
+      const shared = res.sharedOutputs?.get(t.name);
+      const parameters =
+        shared === undefined
+          ? {}
+          : encodeParameters({
+              shared_memory_region: shared.region,
+              shared_memory_byte_size: t.bytes.byteLength,
+              ...(shared.offset > 0 ? { shared_memory_offset: shared.offset } : {}),
+            });
+      return { name: t.name, datatype: t.datatype, shape: t.shape, parameters };
+    }),
+    // An output in the client's region has an empty entry, so the others keep their index.
+    raw_output_contents: res.outputs.map((t) => (res.sharedOutputs?.has(t.name) ? EMPTY : asBuffer(t.bytes))),
   };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

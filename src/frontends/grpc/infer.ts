@@ -1,5 +1,6 @@
 import type { Metadata } from "@grpc/grpc-js";
 import type { InferenceCore } from "../../core/inference-core.js";
+import type { SharedView } from "../../core/shared-memory.js";
 import { type RequestTrace, traceOf } from "../../core/trace-context.js";
 import { decodeInferRequest, encodeInferResponse, requestDeadline } from "./codec.js";
 import type { ModelInferRequestMsg, ModelInferResponseOut } from "./messages.js";
@@ -17,15 +18,30 @@ export async function inferOne(
 ): Promise<ModelInferResponseOut> {
   // Resolve the model first, so an unknown model is NOT_FOUND even when the request is also malformed.
   core.isModelReady(msg.model_name, opt(msg.model_version));
-  const decoded = decodeInferRequest(msg);
+  const views: SharedView[] = [];
+  const decoded = decodeInferRequest(msg, (ref, what) => core.sharedMemory.view(ref, what), views);
   const deadline = requestDeadline(callDeadline);
-  const response = await core.infer({
-    ...decoded,
-    signal,
-    ...(deadline !== undefined ? { deadline } : {}),
-    ...(trace !== undefined ? { trace } : {}),
-  });
-  return encodeInferResponse(response);
+  try {
+    const response = await core.infer({
+      ...decoded,
+      signal,
+      ...(deadline !== undefined ? { deadline } : {}),
+      ...(trace !== undefined ? { trace } : {}),
+    });
+    // Serialized before the views go: an output may still be a view of an input's region.
+    return detachedFromRegions(encodeInferResponse(response), views.length > 0);
+  } finally {
+    for (const v of views) v.release();
+  }
+}
+
+/**
+ * grpc-js serializes the response after the handler returns: outputs that are views of a
+ * client's region are copied first, since the region may be unmapped by then.
+ */
+function detachedFromRegions(out: ModelInferResponseOut, fromShared: boolean): ModelInferResponseOut {
+  if (!fromShared) return out;
+  return { ...out, raw_output_contents: out.raw_output_contents.map((b) => Buffer.from(b)) };
 }
 
 /** The trace context of a call from its `traceparent` and `x-request-id` metadata. */

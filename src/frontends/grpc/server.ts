@@ -1,6 +1,7 @@
 import { Server } from "@grpc/grpc-js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
+import type { ApiRestriction } from "../../core/restricted-api.js";
 import { type GrpcTlsOptions, serverCredentials } from "./credentials.js";
 import { raiseConnectionWindow, raiseStreamWindow } from "./flow-control.js";
 import { healthService } from "./health.js";
@@ -26,6 +27,8 @@ export interface GrpcOptions {
   /** HTTP/2 receive window per stream (bytes); the connection window is four times it. */
   readonly flowControlWindowBytes?: number;
   readonly tls?: GrpcTlsOptions;
+  /** API groups that answer only calls carrying a metadata key (Triton's --grpc-restricted-api). */
+  readonly restricted?: readonly ApiRestriction[];
 }
 
 /**
@@ -66,7 +69,7 @@ export class GrpcFrontend {
     const protos = loadProtos();
     this.#server.addService(
       tolerantDeserializers(protos.inference),
-      inferenceService(core, protos.inference, log, this.#streams),
+      inferenceService(core, protos.inference, log, this.#streams, options.restricted),
     );
     this.#server.addService(tolerantDeserializers(protos.health), healthService(core));
   }

@@ -7,11 +7,22 @@ import type {
 import { toTensorbindError, UnimplementedError } from "../../core/errors.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
+import type { ApiRestriction } from "../../core/restricted-api.js";
 import { traceFields } from "../../core/trace-context.js";
 import { callTrace, inferOne, opt } from "./infer.js";
 import type { ModelInferRequestMsg, ModelRefMsg, RepositoryIndexRequestMsg } from "./messages.js";
+import { sharedMemoryHandlers } from "./shm.js";
 import { toServiceError } from "./status.js";
 import { type StreamRegistry, streamInferHandler } from "./stream.js";
+
+const SHARED_MEMORY_RPCS = [
+  "SystemSharedMemoryStatus",
+  "SystemSharedMemoryRegister",
+  "SystemSharedMemoryUnregister",
+  "CudaSharedMemoryStatus",
+  "CudaSharedMemoryRegister",
+  "CudaSharedMemoryUnregister",
+];
 
 /** RPCs answered by the core; every other method of the service answers UNIMPLEMENTED. */
 const IMPLEMENTED = new Set([
@@ -25,6 +36,7 @@ const IMPLEMENTED = new Set([
   "ModelConfig",
   "ModelStatistics",
   "RepositoryIndex",
+  ...SHARED_MEMORY_RPCS,
 ]);
 
 type Unary<Req> = (request: Req) => unknown;
@@ -38,6 +50,7 @@ export function inferenceService(
   definition: ServiceDefinition,
   log: Logger,
   streams: StreamRegistry,
+  restricted: readonly ApiRestriction[] = [],
 ): UntypedServiceImplementation {
   const unary =
     <Req>(method: string, fn: Unary<Req>) =>
@@ -91,6 +104,7 @@ export function inferenceService(
       );
     },
     ModelStreamInfer: streamInferHandler(core, log, streams),
+    ...sharedMemoryHandlers(core, log, restricted),
   };
 
   for (const method of Object.keys(definition)) {

@@ -8,6 +8,7 @@ import type {
   RequestedOutput,
 } from "../../core/infer.js";
 import { elementCount, fixedByteSize } from "../../core/shape.js";
+import { type SharedMemoryRef, type SharedView, sharedMemoryRef } from "../../core/shared-memory.js";
 import { Tensor } from "../../core/tensor.js";
 import { describeValue } from "./describe-value.js";
 import { jsonDataToBytes, tensorToJsonData } from "./json-data.js";
@@ -24,15 +25,29 @@ export interface DecodeOptions {
   readonly headerLength: string | undefined;
   /** For a raw body (header length 0): the single input's name, datatype and shape, from the spec. */
   readonly rawInput?: (byteLength: number) => { name: string; datatype: Tensor["datatype"]; shape: number[] };
+  /** Resolves an input's shared-memory parameters to its memory (the shared-memory extension). */
+  readonly sharedInput?: (ref: SharedMemoryRef, what: string) => SharedView;
 }
 
 export interface DecodedRequest {
   readonly request: Omit<InferRequest, "signal" | "deadline">;
   /** Outputs to send in binary form. */
   readonly binaryOutputs: ReadonlySet<string> | "all";
+  /** Shared-memory views the inputs use: release them once the response is written. */
+  readonly views: readonly SharedView[];
 }
 
 export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRequest {
+  const views: SharedView[] = [];
+  try {
+    return decodeWithViews(body, opts, views);
+  } catch (err) {
+    for (const v of views) v.release();
+    throw err;
+  }
+}
+
+function decodeWithViews(body: Buffer, opts: DecodeOptions, views: SharedView[]): DecodedRequest {
   let headerLength = body.length;
   if (opts.headerLength !== undefined) {
     if (!/^[0-9]{1,15}$/.test(opts.headerLength.trim())) {
@@ -64,8 +79,16 @@ export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRe
     const input = decodeInputHeader(raw, index);
     const what = `input '${input.name}'`;
     const binarySize = input.parameters.binary_data_size;
+    const ref = sharedMemoryRef(input.parameters, what);
     let bytes: Uint8Array;
-    if (binarySize !== undefined) {
+    if (ref !== undefined) {
+      if (binarySize !== undefined || input.data !== undefined)
+        throw new InvalidArgumentError(`${what}: has shared-memory parameters and data too`);
+      if (!opts.sharedInput) throw new InvalidArgumentError(`${what}: shared memory is not available here`);
+      const view = opts.sharedInput(ref, what);
+      views.push(view);
+      return new Tensor(input.name, input.datatype, input.shape, view.bytes, view.placement);
+    } else if (binarySize !== undefined) {
       if (typeof binarySize !== "number" || !Number.isSafeInteger(binarySize) || binarySize < 0) {
         throw new InvalidArgumentError(`${what}: binary_data_size must be a non-negative integer`);
       }
@@ -104,6 +127,7 @@ export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRe
       ...(outputs !== undefined ? { outputs } : {}),
     },
     binaryOutputs,
+    views,
   };
 }
 
@@ -119,6 +143,7 @@ function decodeRawBody(body: Buffer, opts: DecodeOptions): DecodedRequest {
       inputs: [new Tensor(input.name, input.datatype, input.shape, body)],
     },
     binaryOutputs: "all",
+    views: [],
   };
 }
 
@@ -212,6 +237,12 @@ export function encodeInferResponse(
   const binary: Uint8Array[] = [];
   const outputs = res.outputs.map((t) => {
     const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(",")}]`;
+    const shared = res.sharedOutputs?.get(t.name);
+    if (shared !== undefined) {
+      // Written into the client's region already: the answer says where, and carries no data.
+      const offset = shared.offset > 0 ? `,"shared_memory_offset":${shared.offset}` : "";
+      return `${head},"parameters":{"shared_memory_region":${JSON.stringify(shared.region)},"shared_memory_byte_size":${t.bytes.byteLength}${offset}}}`;
+    }
     const asBinary = binaryOutputs === "all" || binaryOutputs.has(t.name) || !DATATYPES[t.datatype].json;
     if (asBinary) {
       binary.push(t.bytes);

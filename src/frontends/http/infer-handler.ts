@@ -31,7 +31,10 @@ export async function handleInfer(
     version,
     headerLength: Array.isArray(headerLength) ? headerLength[0] : headerLength,
     rawInput: (byteLength) => rawInputOf(core, model, version, byteLength),
+    sharedInput: (ref, what) => core.sharedMemory.view(ref, what),
   });
+  // The response may be written from a region's memory: views live until it has gone out.
+  if (decoded.views.length > 0) res.once("close", () => releaseAll(decoded.views));
 
   // The client going away aborts the request: a queued one is then never executed.
   const abort = new AbortController();
@@ -68,6 +71,10 @@ export async function handleInfer(
   for (const b of encoded.binary) res.write(b);
   res.end();
   res.uncork();
+}
+
+function releaseAll(views: readonly { release(): void }[]): void {
+  for (const v of views) v.release();
 }
 
 function forwardHeaders(params: Parameters, req: IncomingMessage, pattern: RegExp | undefined): Parameters {

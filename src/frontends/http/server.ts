@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { isServerFault, isTensorbindError, MethodNotAllowedError, NotFoundError } from "../../core/errors.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
+import { type ApiRestriction, checkRestricted } from "../../core/restricted-api.js";
 import { traceFields, traceOf } from "../../core/trace-context.js";
 import { readBody } from "./body.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
@@ -10,6 +11,7 @@ import { closeAfterResponse } from "./linger.js";
 import { listenOn } from "./listen.js";
 import { sendError, sendJson } from "./respond.js";
 import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
+import { handleShm, matchShmRoute } from "./shm-handler.js";
 
 export interface HttpOptions {
   readonly port: number;
@@ -25,6 +27,8 @@ export interface HttpOptions {
   readonly headerForwardPattern: RegExp | undefined;
   /** Pages outside /v2 (the dashboard); answers GETs it knows and returns false for the rest. */
   readonly pages?: PageHandler | undefined;
+  /** API groups that answer only requests carrying a header key (Triton's --http-restricted-api). */
+  readonly restricted?: readonly ApiRestriction[] | undefined;
 }
 
 /** Serves a request for a path outside /v2 when it knows the path; returns false otherwise. */
@@ -151,7 +155,12 @@ export class HttpFrontend {
     match: RouteMatch | undefined,
     path: string,
   ): Promise<void> {
-    if (!match) throw new NotFoundError(`no route for ${req.method ?? "?"} ${path}`);
+    if (!match) {
+      const shm = matchShmRoute(path);
+      if (!shm) throw new NotFoundError(`no route for ${req.method ?? "?"} ${path}`);
+      checkRestricted(this.#options.restricted ?? [], "shared-memory", (name) => req.headers[name]);
+      return handleShm(this.#core, req, res, shm);
+    }
     const method = req.method === "HEAD" ? "GET" : req.method;
     if (method !== match.method)
       throw new MethodNotAllowedError(`${req.method ?? "?"} is not allowed on ${path}; use ${match.method}`);
