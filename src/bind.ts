@@ -1,3 +1,5 @@
+import type { OutputsOf } from "./backends/js/function-types.js";
+import type { TensorSpecs } from "./core/spec.js";
 import type { BindOptions, Model } from "./model/model.js";
 import { Registry } from "./model/registry.js";
 
@@ -28,11 +30,11 @@ export interface BoundModel {
  *   name: "add_sub",
  *   inputs: { A: tensor("FP32", [4]), B: tensor("FP32", [4]) },
  *   outputs: { SUM: tensor("FP32", [4]) },
- *   fn: ({ A, B }) => ({ SUM: (A.data as Float32Array).map((a, i) => a + (B.data as Float32Array)[i]!) }),
+ *   fn: ({ A, B }) => ({ SUM: A.data.map((a, i) => a + B.data[i]!) }), // A.data: Float32Array
  * });
  */
-export function bind<I extends string, O extends string>(
-  options: BindOptions<I, O>,
+export function bind<I extends TensorSpecs, O extends TensorSpecs, R = OutputsOf<O>>(
+  options: BindOptions<I, O, R>,
   registry: Registry = defaultRegistry(),
 ): BoundModel {
   const model: Model = registry.bind(options as unknown as BindOptions);

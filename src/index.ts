@@ -1,17 +1,31 @@
 // Public API: re-exports only.
 
 export * from "./backends/js/decorators/index.js";
-export type { CallContext, ModelFunction, Outputs, OutputValue } from "./backends/js/function-types.js";
+export type {
+  CallContext,
+  CheckedOutputs,
+  InputsOf,
+  ModelFunction,
+  Outputs,
+  OutputsOf,
+  OutputValue,
+} from "./backends/js/function-types.js";
 export { type NativeInstanceOptions, type NativeOptions, native } from "./backends/native/index.js";
 export { type PythonOptions, python } from "./backends/python/index.js";
 export { type BoundModel, bind, defaultRegistry, unbind } from "./bind.js";
 export type { ServeOptions } from "./config.js";
 export type { Backend, BackendFactory } from "./core/backend.js";
-export { DATATYPES, type Datatype, type NumericArray } from "./core/datatypes.js";
+export {
+  DATATYPES,
+  type DataOf,
+  type Datatype,
+  type NumericArray,
+  type NumericArrayOf,
+} from "./core/datatypes.js";
 export * from "./core/errors.js";
 export type { InferRequest, InferResponse, Parameters, ParameterValue } from "./core/infer.js";
 export type { BatchingOptions, QueueOptions, QueuePolicyOptions } from "./core/scheduling.js";
-export type { ModelSpec, TensorSpec, TensorSpecOptions } from "./core/spec.js";
+export type { ModelSpec, TensorSpec, TensorSpecOptions, TensorSpecs } from "./core/spec.js";
 export { Tensor, type TensorData } from "./core/tensor.js";
 export { tensor } from "./core/tensor-factory.js";
 export { VERSION } from "./core/version.js";

@@ -29,6 +29,26 @@ export type NumericArray =
   | Float32Array
   | Float64Array;
 
+/** The typed array that `.data` gives for each numeric datatype (BOOL as 0/1 bytes, FP16/BF16 as raw words). */
+export interface NumericArrayOf {
+  BOOL: Uint8Array;
+  UINT8: Uint8Array;
+  UINT16: Uint16Array;
+  UINT32: Uint32Array;
+  UINT64: BigUint64Array;
+  INT8: Int8Array;
+  INT16: Int16Array;
+  INT32: Int32Array;
+  INT64: BigInt64Array;
+  FP16: Uint16Array;
+  BF16: Uint16Array;
+  FP32: Float32Array;
+  FP64: Float64Array;
+}
+
+/** What a tensor's `.data` is for datatype `D`: its typed array, or strings for BYTES. */
+export type DataOf<D extends Datatype> = D extends keyof NumericArrayOf ? NumericArrayOf[D] : string[];
+
 type ArrayCtor = {
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): NumericArray;
   new (length: number): NumericArray;

@@ -3,10 +3,10 @@ import { ConfigError } from "./errors.js";
 import type { SchedulingConfig } from "./scheduling.js";
 
 /** One input or output of a model. `shape` excludes the batch dimension when the model batches; -1 is "any". */
-export interface TensorSpec {
-  readonly datatype: Datatype;
+export interface TensorSpec<D extends Datatype = Datatype, Optional extends boolean = boolean> {
+  readonly datatype: D;
   readonly shape: readonly number[];
-  readonly optional: boolean;
+  readonly optional: Optional;
 }
 
 export interface TensorSpecOptions {
@@ -20,6 +20,21 @@ export interface TensorSpecOptions {
  * @example
  * inputs: { INPUT0: tensor("INT32", [16]), MASK: tensor("BOOL", [-1], { optional: true }) }
  */
+export function tensorSpec<D extends Datatype>(
+  datatype: D,
+  shape: readonly number[],
+  options?: TensorSpecOptions & { optional?: false },
+): TensorSpec<D, false>;
+export function tensorSpec<D extends Datatype>(
+  datatype: D,
+  shape: readonly number[],
+  options: TensorSpecOptions & { optional: true },
+): TensorSpec<D, true>;
+export function tensorSpec<D extends Datatype>(
+  datatype: D,
+  shape: readonly number[],
+  options?: TensorSpecOptions,
+): TensorSpec<D>;
 export function tensorSpec(
   datatype: Datatype,
   shape: readonly number[],

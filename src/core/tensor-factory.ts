@@ -12,13 +12,23 @@ import { Tensor } from "./tensor.js";
  * return { OUTPUT0: tensor.fromArray("INT32", [1, 16], values) };
  */
 export const tensor: {
-  (datatype: Datatype, shape: readonly number[], options?: TensorSpecOptions): TensorSpec;
+  <D extends Datatype>(
+    datatype: D,
+    shape: readonly number[],
+    options?: TensorSpecOptions & { optional?: false },
+  ): TensorSpec<D, false>;
+  <D extends Datatype>(
+    datatype: D,
+    shape: readonly number[],
+    options: TensorSpecOptions & { optional: true },
+  ): TensorSpec<D, true>;
+  <D extends Datatype>(datatype: D, shape: readonly number[], options?: TensorSpecOptions): TensorSpec<D>;
   fromArray: typeof Tensor.fromArray;
   fromTyped: typeof Tensor.fromTyped;
   fromStrings: typeof Tensor.fromStrings;
 } = Object.assign(
-  (datatype: Datatype, shape: readonly number[], options?: TensorSpecOptions) =>
-    tensorSpec(datatype, shape, options),
+  ((datatype: Datatype, shape: readonly number[], options?: TensorSpecOptions) =>
+    tensorSpec(datatype, shape, options)) as typeof tensorSpec,
   {
     fromArray: Tensor.fromArray,
     fromTyped: Tensor.fromTyped,

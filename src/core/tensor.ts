@@ -1,12 +1,16 @@
 import { type BytesElement, bytesToString, decodeBytesElements, encodeBytesElements } from "./bytes-codec.js";
-import { DATATYPES, type Datatype, isDatatype, type NumericArray } from "./datatypes.js";
+import { DATATYPES, type DataOf, type Datatype, isDatatype, type NumericArray } from "./datatypes.js";
 import { InvalidArgumentError } from "./errors.js";
 import { bf16ToNumber, fp16ToNumber, numberToBf16, numberToFp16 } from "./half.js";
 import { elementCount, fixedByteSize, formatShape, type Shape } from "./shape.js";
 import type { SharedPlacement } from "./shared-placement.js";
 
-/** What `.data` gives: a typed array for numeric types, strings for BYTES. */
-export type TensorData = NumericArray | string[];
+/**
+ * What `.data` gives: the datatype's typed array (`FP32` → `Float32Array`, `INT64` →
+ * `BigInt64Array`, …), strings for BYTES. A `Tensor<"FP32">` (as a model function receives for
+ * an input declared `tensor("FP32", …)`) has `.data: Float32Array`.
+ */
+export type TensorData<D extends Datatype = Datatype> = DataOf<D>;
 
 /**
  * A tensor is a view — name, datatype, shape and bytes — over memory already held (a request
@@ -19,25 +23,19 @@ export type TensorData = NumericArray | string[];
 // Branded through a global symbol so tensors from another copy of the package are recognised.
 const TENSOR_BRAND = Symbol.for("tensorbind.tensor");
 
-export class Tensor {
+export class Tensor<D extends Datatype = Datatype> {
   readonly [TENSOR_BRAND] = true;
   readonly name: string;
-  readonly datatype: Datatype;
+  readonly datatype: D;
   readonly shape: readonly number[];
   /** Little-endian, row-major bytes; BYTES tensors hold the u32-length-prefixed wire form. */
   readonly bytes: Uint8Array;
   /** Set when the bytes are a client's shared-memory region (see docs/SHARED_MEMORY.md). */
   readonly placement: SharedPlacement | undefined;
-  #data: TensorData | undefined;
+  #data: TensorData<D> | undefined;
   #elements: Uint8Array[] | undefined;
 
-  constructor(
-    name: string,
-    datatype: Datatype,
-    shape: Shape,
-    bytes: Uint8Array,
-    placement?: SharedPlacement,
-  ) {
+  constructor(name: string, datatype: D, shape: Shape, bytes: Uint8Array, placement?: SharedPlacement) {
     this.name = name;
     this.datatype = datatype;
     this.shape = Object.freeze([...shape]);
@@ -57,8 +55,9 @@ export class Tensor {
    * A typed-array view of the bytes (strings for BYTES). The view shares memory with the
    * request when the bytes are aligned for the element size; otherwise it is an aligned copy.
    */
-  get data(): TensorData {
-    if (this.#data === undefined) this.#data = this.datatype === "BYTES" ? this.strings() : this.typed();
+  get data(): TensorData<D> {
+    if (this.#data === undefined)
+      this.#data = (this.datatype === "BYTES" ? this.strings() : this.typed()) as TensorData<D>;
     return this.#data;
   }
 
@@ -112,7 +111,7 @@ export class Tensor {
   }
 
   /** Same bytes under another name (outputs are often inputs renamed). */
-  rename(name: string): Tensor {
+  rename(name: string): Tensor<D> {
     return new Tensor(name, this.datatype, this.shape, this.bytes, this.placement);
   }
 
@@ -133,12 +132,12 @@ export class Tensor {
    * @example
    * Tensor.fromArray("INT32", [1, 3], [1, 2, 3], "OUTPUT0")
    */
-  static fromArray(
-    datatype: Datatype,
+  static fromArray<D extends Datatype>(
+    datatype: D,
     shape: Shape,
     values: ArrayLike<number | bigint | boolean | string | Uint8Array> | Iterable<number>,
     name = "",
-  ): Tensor {
+  ): Tensor<D> {
     if (!isDatatype(datatype)) throw new InvalidArgumentError(`unknown datatype ${String(datatype)}`);
     const list = Array.from(values as ArrayLike<unknown>);
     const count = elementCount(shape, name || "tensor");
@@ -157,7 +156,7 @@ export class Tensor {
   }
 
   /** Wraps a typed array as a tensor without copying it. */
-  static fromTyped(datatype: Datatype, shape: Shape, data: NumericArray, name = ""): Tensor {
+  static fromTyped<D extends Datatype>(datatype: D, shape: Shape, data: NumericArray, name = ""): Tensor<D> {
     const expected = fixedByteSize(datatype, shape, name || "tensor");
     if (expected === undefined) throw new InvalidArgumentError("use Tensor.fromStrings for BYTES tensors");
     if (data.byteLength !== expected) {
@@ -169,7 +168,7 @@ export class Tensor {
   }
 
   /** A BYTES tensor from strings (UTF-8) or raw byte strings. */
-  static fromStrings(shape: Shape, values: readonly BytesElement[], name = ""): Tensor {
+  static fromStrings(shape: Shape, values: readonly BytesElement[], name = ""): Tensor<"BYTES"> {
     return Tensor.fromArray("BYTES", shape, values, name);
   }
 }

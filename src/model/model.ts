@@ -1,6 +1,9 @@
 import {
+  type CheckedOutputs,
+  type InputsOf,
   isRequestsFunction,
   type ModelFunction,
+  type OutputsOf,
   type RequestsFunction,
 } from "../backends/js/function-types.js";
 import { JsBackend } from "../backends/js/js-backend.js";
@@ -20,7 +23,7 @@ import {
 } from "../core/scheduling.js";
 import {
   type ModelSpec,
-  type TensorSpec,
+  type TensorSpecs,
   validateModelName,
   validateTensorSpecs,
   validateVersion,
@@ -28,8 +31,15 @@ import {
 import { StatisticsRecorder } from "../core/statistics.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 
-/** What `bind()` takes. */
-export interface BindOptions<I extends string = string, O extends string = string> {
+/**
+ * What `bind()` takes. `I` and `O` are the input and output specs, `R` what `fn` returns: the
+ * compiler types `fn`'s inputs from `inputs` and checks its outputs against `outputs`.
+ */
+export interface BindOptions<
+  I extends TensorSpecs = TensorSpecs,
+  O extends TensorSpecs = TensorSpecs,
+  R = OutputsOf<O>,
+> {
   /** Letters, digits, `.`, `_` and `-`. */
   name: string;
   /** A positive integer; defaults to 1. */
@@ -39,10 +49,10 @@ export interface BindOptions<I extends string = string, O extends string = strin
    * request at a time; one wrapped by `batch()` (or another decorator from `tensorbind`) receives
    * a whole batch.
    */
-  fn: ModelFunction<I, O> | RequestsFunction | BackendFactory;
+  fn: ModelFunction<InputsOf<NoInfer<I>>, CheckedOutputs<R, NoInfer<O>>> | RequestsFunction | BackendFactory;
   /** May be omitted when the backend declares them (Python's `@tensorbind.model`, a native addon's specs). */
-  inputs?: Record<I, TensorSpec>;
-  outputs?: Record<O, TensorSpec>;
+  inputs?: I;
+  outputs?: O;
   /** > 0 makes the first dimension of every tensor the batch dimension, up to this size. */
   maxBatchSize?: number;
   /** Check every output's datatype and shape against its spec (default true). */

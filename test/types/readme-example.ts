@@ -6,8 +6,8 @@ bind({
   inputs: { INPUT0: tensor("INT32", [16]), INPUT1: tensor("INT32", [16]) },
   outputs: { OUTPUT0: tensor("INT32", [16]), OUTPUT1: tensor("INT32", [16]) },
   fn: ({ INPUT0, INPUT1 }) => {
-    const a = INPUT0.data as Int32Array;
-    const b = INPUT1.data as Int32Array;
+    const a = INPUT0.data,
+      b = INPUT1.data; // Int32Array views of the request bytes
     return { OUTPUT0: a.map((x, i) => x + b[i]!), OUTPUT1: a.map((x, i) => x - b[i]!) };
   },
 });

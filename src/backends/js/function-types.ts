@@ -1,6 +1,6 @@
 import type { NumericArray } from "../../core/datatypes.js";
 import type { Parameters } from "../../core/infer.js";
-import type { ModelSpec } from "../../core/spec.js";
+import type { ModelSpec, TensorSpec, TensorSpecs } from "../../core/spec.js";
 import type { Tensor } from "../../core/tensor.js";
 
 /** What a JS model function may return for each output. */
@@ -20,13 +20,35 @@ export interface CallContext {
 }
 
 /**
- * A model function: inputs by name (each a Tensor with `.shape` and `.data`), outputs by name.
- * The names are typed from the specs given to bind(); optional inputs may be absent.
+ * The inputs a model function receives for the specs `S` given to bind(): each a Tensor whose
+ * `.data` follows its declared datatype (`tensor("FP32", …)` → `Float32Array`); an input
+ * declared `{ optional: true }` may be absent.
  */
-export type ModelFunction<I extends string = string, O extends string = string> = (
-  inputs: Record<I, Tensor>,
+export type InputsOf<S extends TensorSpecs> = {
+  readonly [K in keyof S as S[K] extends TensorSpec<infer _D, false> ? K : never]: Tensor<S[K]["datatype"]>;
+} & {
+  readonly [K in keyof S as S[K] extends TensorSpec<infer _D, false> ? never : K]?: Tensor<S[K]["datatype"]>;
+};
+
+/** What a model function may return for the output specs `S`: any of them, by name. */
+export type OutputsOf<S extends TensorSpecs> = { [K in keyof S]?: OutputValue };
+
+/**
+ * `R` (what a function returned) checked against the output specs `S`: a name that is not an
+ * output becomes `never`, so the compiler reports the stray name on `fn`, not on `outputs`.
+ */
+export type CheckedOutputs<R, S extends TensorSpecs> = R & {
+  [K in Exclude<keyof R, keyof S>]: never;
+} & OutputsOf<S>;
+
+/**
+ * A model function: inputs by name (each a Tensor with `.shape` and `.data`), outputs by name.
+ * bind() types `I` and `R` from its specs (see `InputsOf`, `OutputsOf`).
+ */
+export type ModelFunction<I = Readonly<Record<string, Tensor>>, R = Partial<Record<string, OutputValue>>> = (
+  inputs: I,
   ctx: CallContext,
-) => Partial<Record<O, OutputValue>> | Promise<Partial<Record<O, OutputValue>>>;
+) => R | Promise<R>;
 
 /**
  * The shapes the batching decorators work with, after PyTriton's: a *requests function* takes

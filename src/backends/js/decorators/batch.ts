@@ -1,6 +1,7 @@
 import { InternalError, InvalidArgumentError } from "../../../core/errors.js";
 import { formatShape } from "../../../core/shape.js";
-import type { CallContext } from "../function-types.js";
+import type { ModelSpec, TensorSpecs } from "../../../core/spec.js";
+import type { CallContext, InputsOf } from "../function-types.js";
 import {
   type BatchContext,
   type BatchedFunction,
@@ -23,7 +24,16 @@ import { concatRows, rowCount, splitRows } from "./rows.js";
  *   inputs: { X: tensor("FP32", [4]) }, outputs: { Y: tensor("FP32", [4]) },
  *   fn: batch(({ X }) => ({ Y: (X!.data as Float32Array).map((v) => v * 2) })),
  * });
+ *
+ * TypeScript cannot carry bind()'s `inputs` into a call nested in the same object, so inline the
+ * inputs are loosely typed; name the specs to get them typed and checked (`X.data` a
+ * `Float32Array`, a name that is not an input a compile error):
+ * const inputs = { X: tensor("FP32", [4]) };
+ * bind({ …, inputs, fn: batch<typeof inputs>(({ X }) => ({ Y: X.data.map((v) => v * 2) })) });
+ * At run time, reading a name that is not an input fails with an error that names it.
  */
+export function batch(fn: BatchedFunction): RequestsFunction;
+export function batch<S extends TensorSpecs>(fn: BatchedFunction<InputsOf<S>>): RequestsFunction;
 export function batch(fn: BatchedFunction): RequestsFunction {
   return {
     [REQUESTS_FUNCTION]: true,
@@ -46,7 +56,7 @@ export function batch(fn: BatchedFunction): RequestsFunction {
           requests.map((r) => r[name]!),
           name,
         );
-      const outputs = await fn(inputs, ctx);
+      const outputs = await fn(strayNameGuard(inputs, ctx.spec), ctx);
       return splitResult(outputs, sizes, ctx);
     },
   };
@@ -95,6 +105,23 @@ export function sample(
       return out;
     },
   };
+}
+
+// Names a destructuring may read that are not inputs and must not be reported as such.
+const PASS = new Set(["then", "toJSON", "constructor", "valueOf", "toString"]);
+
+/** The merged inputs, failing loudly (500, logged) on a name that is no input of the model. */
+function strayNameGuard(inputs: Request, spec: ModelSpec): Request {
+  return new Proxy(inputs, {
+    get(target, key, receiver) {
+      if (typeof key === "string" && !(key in target) && !Object.hasOwn(spec.inputs, key) && !PASS.has(key)) {
+        throw new InternalError(
+          `model '${spec.name}': the batched function reads input '${key}', which the model does not have (inputs: ${Object.keys(spec.inputs).join(", ")})`,
+        );
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  });
 }
 
 function requestRows(r: Request): number {
