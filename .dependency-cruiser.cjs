@@ -1,6 +1,6 @@
 // The layer rule of src/ (docs/DESIGN.md, "Layers"): each folder imports only from folders
 // below it, and nothing imports in a cycle (type-only imports count too).
-//   core  <  scheduler, backends, shm  <  model  <  frontends  <  metrics  <  tracing  <  dashboard
+//   core  <  scheduler, backends, shm  <  model  <  repository  <  frontends  <  metrics  <  tracing  <  dashboard
 //         <  server.ts, bind.ts, config.ts  <  cli/, index.ts
 const below = (from, allowed, comment) => ({
   name: `layer-${from.replace(/[^a-z]/g, "")}`,
@@ -32,6 +32,7 @@ module.exports = {
     },
     below("shm/", ["core/", "shm/"], "clients' shared-memory regions: the core's SharedMemoryCore, over the shm addon."),
     below("model/", ["core/", "scheduler/", "backends/", "model/"], "the engine: models, registry, validation."),
+    below("repository/", ["core/", "scheduler/", "backends/", "model/", "repository/"], "Triton model repositories: config.pbtxt, versions, ensembles, load/unload over the registry."),
     below("frontends/", ["core/", "frontends/"], "frontends only translate wire formats to core calls."),
     {
       name: "frontends-independent",
@@ -43,7 +44,7 @@ module.exports = {
     below("metrics/", ["core/", "model/", "frontends/http/", "metrics/"], "metrics read the engine; their server reuses HTTP helpers."),
     below("tracing/", ["core/", "metrics/", "tracing/"], "request logs listen to the engine's request events."),
     below("dashboard/", ["core/", "model/", "frontends/http/", "metrics/", "dashboard/"], "the dashboard reads metrics and models."),
-    below("(server|bind|config)\\.ts", ["core/", "scheduler/", "backends/", "shm/", "model/", "frontends/", "metrics/", "tracing/", "dashboard/", "server\\.ts", "bind\\.ts", "config\\.ts"], "the composition root composes everything below it."),
+    below("(server|bind|config)\\.ts", ["core/", "scheduler/", "backends/", "shm/", "model/", "repository/", "frontends/", "metrics/", "tracing/", "dashboard/", "server\\.ts", "bind\\.ts", "config\\.ts"], "the composition root composes everything below it."),
     {
       name: "nothing-imports-the-top",
       comment: "cli/ and index.ts are entry points: nothing in src imports them except cli itself.",

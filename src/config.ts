@@ -89,6 +89,14 @@ export interface ServeOptions {
    * `<api>[,<api>…]:<header>=<value>` (e.g. "shared-memory:admin-key=s3cret"); HTTP headers and gRPC metadata.
    */
   restrictedApi?: string | readonly string[];
+  /** Triton model repositories to serve beside the bound models (docs/REPOSITORY.md). */
+  modelRepository?: string | readonly string[];
+  /** none (default): load every repository model at start; poll: follow changes; explicit: load on request. */
+  modelControlMode?: "none" | "poll" | "explicit";
+  /** With explicit model control: the models loaded at start ("*": all). */
+  loadModels?: readonly string[];
+  /** With poll: seconds between repository scans (default 15). */
+  repositoryPollSecs?: number;
 }
 
 export interface ResolvedConfig {

@@ -11,6 +11,7 @@ import { MetricsServer } from "./metrics/metrics-server.js";
 import { Telemetry } from "./metrics/telemetry.js";
 import { InferenceEngine } from "./model/engine.js";
 import type { Registry } from "./model/registry.js";
+import { ModelRepository } from "./repository/repository.js";
 import { SharedMemoryRegistry } from "./shm/shared-memory.js";
 import { requestLogger } from "./tracing/request-log.js";
 
@@ -35,6 +36,7 @@ export class Server {
   readonly #grpc: GrpcFrontend | undefined;
   readonly #telemetry: Telemetry | undefined;
   readonly #metrics: MetricsServer | undefined;
+  readonly #repository: ModelRepository | undefined;
   readonly #ownsRuntimeDir: boolean;
   #closing: Promise<void> | undefined;
 
@@ -51,6 +53,7 @@ export class Server {
     grpc: GrpcFrontend | undefined;
     telemetry?: Telemetry | undefined;
     metrics?: MetricsServer | undefined;
+    repository?: ModelRepository | undefined;
   }) {
     this.urls = parts.urls;
     this.config = parts.config;
@@ -63,6 +66,7 @@ export class Server {
     this.#grpc = parts.grpc;
     this.#telemetry = parts.telemetry;
     this.#metrics = parts.metrics;
+    this.#repository = parts.repository;
   }
 
   get closed(): boolean {
@@ -98,6 +102,7 @@ export class Server {
     grace.unref();
     try {
       await Promise.all([this.#http?.close(), this.#grpc?.close()]);
+      await this.#repository?.stop();
       await this.#registry.stop();
     } finally {
       this.#core.sharedMemory.close();
@@ -157,8 +162,10 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         })
       : undefined;
   const urls: { http?: string; grpc?: string; metrics?: string } = {};
+  let repository: ModelRepository | undefined;
   try {
     await registry.start({ log, runtimeDir });
+    repository = await startRepository(options, { registry, core, log, runtimeDir });
     telemetry?.start();
     if (config.http !== false) {
       http = new HttpFrontend(
@@ -226,6 +233,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       grpc,
       telemetry,
       metrics,
+      repository,
     });
     core.setReady(true);
     const exposed = [config.host, ...(grpc ? [config.grpcHost] : [])].filter(
@@ -245,6 +253,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     await metrics?.close().catch(() => {});
     await http?.close().catch(() => {});
     grpc?.forceShutdown();
+    await repository?.stop().catch(() => {});
     await registry.stop().catch(() => {});
     sharedMemory?.close();
     if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
@@ -257,6 +266,31 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
 /** Whether no port is reachable from the network (the shared-memory extensions are on by default then). */
 function allLoopback(config: ResolvedConfig): boolean {
   return LOOPBACK.has(config.host) && (config.grpc === false || LOOPBACK.has(config.grpcHost));
+}
+
+/** Loads the Triton model repositories of `options.modelRepository`, when there are any. */
+async function startRepository(
+  options: ServeOptions,
+  parts: { registry: Registry; core: InferenceEngine; log: Logger; runtimeDir: string },
+): Promise<ModelRepository | undefined> {
+  const given = options.modelRepository ?? process.env.TENSORBIND_MODEL_REPOSITORY;
+  const paths = given === undefined ? [] : typeof given === "string" ? [given] : [...given];
+  if (paths.length === 0) return undefined;
+  const repository = new ModelRepository({
+    registry: parts.registry,
+    infer: (request) => parts.core.infer(request),
+    log: parts.log,
+    runtimeDir: parts.runtimeDir,
+    options: {
+      paths,
+      controlMode: options.modelControlMode ?? "none",
+      startupModels: options.loadModels ?? [],
+      pollSecs: options.repositoryPollSecs ?? 15,
+    },
+  });
+  parts.core.setRepository(repository);
+  await repository.start();
+  return repository;
 }
 
 function hostForUrl(host: string): string {

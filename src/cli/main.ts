@@ -11,6 +11,7 @@ const HELP = `tensorbind ${VERSION}: serve functions behind a KServe v2 / Triton
 
 Usage:
   tensorbind serve <module.ts|module.js|model.py> [...more] [options]
+  tensorbind serve --model-repository DIR [...] [options]   a Triton model repository (docs/REPOSITORY.md)
   tensorbind health [url]          exit 0 when the server at url (default http://127.0.0.1:8000) is ready
   tensorbind --version
 
@@ -48,6 +49,10 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --runtime-dir <dir>              where the server may write (default: private temp dir)
   --ready-file <file>              write {"http":...,"grpc":...,"pid":...} once ready
   --python <interpreter>           Python for .py modules and python() models        TENSORBIND_PYTHON
+  --model-repository <dir>         serve a Triton model repository (repeatable)      TENSORBIND_MODEL_REPOSITORY
+  --model-control-mode <mode>      none (load all at start) | poll | explicit (load on request)
+  --load-model <name>              with explicit control: load at start (repeatable; * for all)
+  --repository-poll-secs <n>       with poll: seconds between repository scans (15)
 `;
 
 const SERVE_FLAGS = {
@@ -89,6 +94,10 @@ const SERVE_FLAGS = {
   "runtime-dir": { type: "string" },
   "ready-file": { type: "string" },
   python: { type: "string" },
+  "model-repository": { type: "string", multiple: true },
+  "model-control-mode": { type: "string" },
+  "load-model": { type: "string", multiple: true },
+  "repository-poll-secs": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -181,6 +190,13 @@ export function serveOptionsFromFlags(
     (k) => (values[k] as string[] | undefined) ?? [],
   );
   set("restrictedApi", restricted.length > 0 ? restricted : undefined);
+  set("modelRepository", values["model-repository"] as string[] | undefined);
+  const mode = values["model-control-mode"];
+  if (mode !== undefined && mode !== "none" && mode !== "poll" && mode !== "explicit")
+    throw new Error(`--model-control-mode needs none, poll or explicit, got '${String(mode)}'`);
+  set("modelControlMode", mode);
+  set("loadModels", values["load-model"] as string[] | undefined);
+  set("repositoryPollSecs", num("repository-poll-secs"));
   return opts;
 }
 
@@ -195,8 +211,14 @@ async function serveCommand(args: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length === 0)
-    throw new Error("tensorbind serve needs a module that calls bind(), e.g. tensorbind serve models.ts");
+  if (
+    positionals.length === 0 &&
+    values["model-repository"] === undefined &&
+    !process.env.TENSORBIND_MODEL_REPOSITORY
+  )
+    throw new Error(
+      "tensorbind serve needs a module that calls bind() or a model repository, e.g. tensorbind serve models.ts",
+    );
   const options = serveOptionsFromFlags(values);
   // python() models bound by .ts modules read TENSORBIND_PYTHON, so the flag covers them too.
   if (values.python !== undefined) process.env.TENSORBIND_PYTHON = values.python;

@@ -18,7 +18,12 @@ export interface InferenceCore {
   modelConfig(model: string, version?: string): ModelConfig;
   /** All models when `model` is undefined. */
   modelStatistics(model?: string, version?: string): ModelStatistics[];
-  repositoryIndex(): RepositoryEntry[];
+  /** Every model the server knows, with each version's state; `readyOnly` keeps the READY ones. */
+  repositoryIndex(readyOnly?: boolean): RepositoryEntry[];
+  /** Loads or reloads a repository model (Triton's repository extension). */
+  loadModel(name: string, overrides?: ModelLoadOverrides): Promise<void>;
+  /** Unloads a repository model (and the ensembles that use it, with `unloadDependents`). */
+  unloadModel(name: string, options?: { unloadDependents?: boolean }): Promise<void>;
   infer(request: InferRequest): Promise<InferResponse>;
   /** The shared-memory extensions (answers UNIMPLEMENTED for each call when switched off). */
   readonly sharedMemory: SharedMemoryCore;
@@ -51,4 +56,18 @@ export interface RepositoryEntry {
   /** Triton's states: READY, UNAVAILABLE, LOADING, UNLOADING. */
   readonly state: string;
   readonly reason: string;
+}
+
+/** Triton's load parameters: a JSON `config` instead of config.pbtxt, and `file:<path>` contents. */
+export interface ModelLoadOverrides {
+  readonly config?: string;
+  readonly files?: Readonly<Record<string, Uint8Array>>;
+}
+
+/** The model repository behind the repository API (absent: only bound models, no load/unload). */
+export interface RepositoryControl {
+  index(readyOnly: boolean): RepositoryEntry[];
+  has(name: string): boolean;
+  load(name: string, overrides?: ModelLoadOverrides): Promise<void>;
+  unload(name: string, options?: { unloadDependents?: boolean }): Promise<void>;
 }

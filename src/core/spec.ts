@@ -68,6 +68,8 @@ export interface ModelSpec {
   readonly scheduling?: SchedulingConfig;
   /** The CUDA device of each instance (-1: CPU), when the backend says (Triton's instance groups). */
   readonly gpus?: readonly number[];
+  /** Triton model-config fields to show as given (a repository model's config.pbtxt). */
+  readonly modelConfig?: Readonly<Record<string, unknown>>;
 }
 
 const NAME_RE = /^[A-Za-z0-9._-]+$/;

@@ -1,9 +1,16 @@
-import { InvalidArgumentError, toTensorbindError, UnavailableError } from "../core/errors.js";
+import {
+  InvalidArgumentError,
+  toTensorbindError,
+  UnavailableError,
+  UnimplementedError,
+} from "../core/errors.js";
 import { failureReason } from "../core/failure-reason.js";
 import type { InferRequest, InferResponse } from "../core/infer.js";
 import type {
   InferenceCore,
+  ModelLoadOverrides,
   ModelMetadata,
+  RepositoryControl,
   RepositoryEntry,
   ServerMetadata,
   TensorMetadata,
@@ -41,6 +48,7 @@ export class InferenceEngine implements InferenceCore {
   readonly #onRequest: RequestListener | undefined;
   readonly sharedMemory: SharedMemoryCore;
   #ready = false;
+  #repository: RepositoryControl | undefined;
 
   constructor(
     registry: Registry,
@@ -108,10 +116,39 @@ export class InferenceEngine implements InferenceCore {
     return [this.#registry.get(model, version).stats.snapshot()];
   }
 
-  repositoryIndex(): RepositoryEntry[] {
-    return this.#registry
+  /** Serve a model repository's index and load/unload (Triton's repository extension). */
+  setRepository(repository: RepositoryControl): void {
+    this.#repository = repository;
+    for (const ext of ["model_repository", "model_repository(unload_dependents)"])
+      if (!this.#extensions.includes(ext)) this.#extensions.push(ext);
+  }
+
+  repositoryIndex(readyOnly = false): RepositoryEntry[] {
+    const repo = this.#repository;
+    const bound = this.#registry
       .list()
-      .map((m) => ({ name: m.name, version: m.version, state: m.state, reason: m.reason }));
+      .filter((m) => !repo?.has(m.name))
+      .map((m) => ({ name: m.name, version: m.version, state: m.state, reason: m.reason }))
+      .filter((e) => !readyOnly || e.state === "READY");
+    if (!repo) return bound;
+    return [...bound, ...repo.index(readyOnly)].sort((a, b) =>
+      a.name === b.name ? Number(a.version) - Number(b.version) : a.name < b.name ? -1 : 1,
+    );
+  }
+
+  loadModel(name: string, overrides?: ModelLoadOverrides): Promise<void> {
+    if (!this.#repository) return Promise.reject(noRepository("load", name));
+    // Triton answers a failed load with 400 / INVALID_ARGUMENT, naming the model.
+    return this.#repository.load(name, overrides).catch((err: unknown) => {
+      const e = toTensorbindError(err);
+      if (e.code !== "TB_ERR_CONFIG") throw e;
+      throw new InvalidArgumentError(`load failed for model '${name}': ${e.message}`, { cause: e });
+    });
+  }
+
+  unloadModel(name: string, options?: { unloadDependents?: boolean }): Promise<void> {
+    if (!this.#repository) return Promise.reject(noRepository("unload", name));
+    return this.#repository.unload(name, options);
   }
 
   async infer(request: InferRequest): Promise<InferResponse> {
@@ -231,4 +268,10 @@ function writeShared(bytes: Uint8Array, target: Uint8Array, name: string): void 
   }
   if (bytes.buffer === target.buffer && bytes.byteOffset === target.byteOffset) return;
   target.set(bytes);
+}
+
+function noRepository(op: string, name: string): UnimplementedError {
+  return new UnimplementedError(
+    `failed to ${op} '${name}': the server has no model repository (serve --model-repository DIR)`,
+  );
 }

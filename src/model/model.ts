@@ -68,6 +68,11 @@ export interface BindOptions<
   batching?: boolean | BatchingOptions;
   /** Queue policy: `{ maxSize, timeoutMs, timeoutAction, allowTimeoutOverride, priorityLevels, … }`. */
   queue?: QueueOptions;
+  /**
+   * Triton model-config fields shown as given by /config (a repository model's config.pbtxt:
+   * platform, backend, version_policy, parameters, ensemble_scheduling, reshape, …).
+   */
+  modelConfig?: Readonly<Record<string, unknown>>;
 }
 
 /** Triton's model states, as the repository index reports them. */
@@ -214,7 +219,8 @@ export class Model {
       outputs: validateTensorSpecs("output", outputs),
       maxBatchSize,
       strict: o.strict ?? true,
-      platform: `tensorbind_${this.backend.kind}`,
+      platform: platformOf(o.modelConfig) ?? `tensorbind_${this.backend.kind}`,
+      ...(o.modelConfig !== undefined && { modelConfig: o.modelConfig }),
       instances: this.backend.instances,
       scheduling,
       ...(this.backend.gpus !== undefined && { gpus: this.backend.gpus }),
@@ -238,4 +244,11 @@ export class Model {
     this.#state = "UNAVAILABLE";
     this.#reason = "unloaded";
   }
+}
+
+/** What model metadata calls a repository model's platform: Triton's platform, else its backend. */
+function platformOf(config: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  const p = config?.platform;
+  const b = config?.backend;
+  return typeof p === "string" && p !== "" ? p : typeof b === "string" && b !== "" ? b : undefined;
 }

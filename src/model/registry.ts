@@ -39,6 +39,31 @@ export class Registry {
     return model;
   }
 
+  /**
+   * Loads `options` as a new model and only then swaps it in for the one serving under the same
+   * name and version (if any), which drains: no request is dropped by a reload. When the new one
+   * fails to load, it is thrown and the old one keeps serving. Needs a started registry.
+   */
+  async replace(options: BindOptions): Promise<Model> {
+    const context = this.#context;
+    if (!context) throw new ConfigError("models are replaced only while the registry is started");
+    const model = new Model(options);
+    await model.load(context);
+    if (this.#context !== context) {
+      await model.unload(); // the registry stopped while this one was loading
+      throw new ConfigError(`model '${model.name}' was loaded while the server stopped`);
+    }
+    let versions = this.#models.get(model.name);
+    if (!versions) {
+      versions = new Map();
+      this.#models.set(model.name, versions);
+    }
+    const old = versions.get(model.version);
+    versions.set(model.version, model);
+    await old?.unload();
+    return model;
+  }
+
   /** Removes a model (all versions when `version` is undefined), draining its requests first. */
   async unbind(name: string, version?: string | number): Promise<void> {
     const versions = this.#models.get(name);

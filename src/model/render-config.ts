@@ -19,7 +19,7 @@ export function renderModelConfig(spec: ModelSpec): ModelConfig {
       // Protobuf JSON omits false booleans; Triton renders `optional` only when set.
       ...(withOptional && s.optional ? { optional: true } : {}),
     }));
-  return {
+  const rendered: ModelConfig = {
     name: spec.name,
     platform: spec.platform,
     backend: spec.platform,
@@ -32,6 +32,8 @@ export function renderModelConfig(spec: ModelSpec): ModelConfig {
     ...(spec.scheduling?.configured ? { dynamic_batching: renderDynamicBatching(spec.scheduling) } : {}),
     parameters: {},
   };
+  // A repository model answers with its own config (Triton's fields as written), completed.
+  return spec.modelConfig ? ({ ...rendered, ...spec.modelConfig, name: spec.name } as ModelConfig) : rendered;
 }
 
 /** One group for the CPU instances and one per GPU, as Triton lists them ({ count, gpus: [device] }). */

@@ -119,13 +119,17 @@ class Worker:
             if self.takes_requests:
                 results = self.call_requests(arrays, call)
                 # Each request's outputs are written into the arena on their own: the one copy.
-                parts: list[dict[str, int]] = []
+                parts: list[dict[str, Any]] = []
                 try:
                     for r in results:
+                        if isinstance(r, Exception):  # this request failed; the others are answered
+                            parts.append({"error": error_text(r)})
+                            continue
                         parts.append(encode_outputs(self.outputs_of(r), requested, specs, self.outputs))
                 except BaseException:
                     for p in parts:  # the server never sees these slots: free them here
-                        self.outputs.free(p["segment"], p["offset"])
+                        if "segment" in p:
+                            self.outputs.free(p["segment"], p["offset"])
                     raise
                 return {"ok": True, "parts": parts}
             outputs = self.outputs_of(self.call(arrays))

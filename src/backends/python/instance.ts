@@ -13,6 +13,7 @@ import type {
   ConfigureMessage,
   DeclarationJson,
   OutputLocation,
+  PartError,
   ResultMessage,
   SlotRef,
 } from "./protocol.js";
@@ -252,9 +253,9 @@ export class PythonInstance {
       for (const i of call.requests) out[i] = err;
       return;
     }
-    const parts: readonly OutputLocation[] = "parts" in result ? result.parts : [result];
-    const tokens = parts.map(
-      (p): SlotToken => ({ incarnation: this.#incarnation, slot: [p.segment, p.offset], refs: 0 }),
+    const parts: readonly (OutputLocation | PartError)[] = "parts" in result ? result.parts : [result];
+    const tokens = parts.map((p): SlotToken | undefined =>
+      "error" in p ? undefined : { incarnation: this.#incarnation, slot: [p.segment, p.offset], refs: 0 },
     );
     try {
       if (parts.length !== call.requests.length) {
@@ -263,6 +264,10 @@ export class PythonInstance {
         );
       }
       parts.forEach((p, j) => {
+        if ("error" in p) {
+          out[call.requests[j]!] = new InternalError(p.error);
+          return;
+        }
         const tensors = arrowCodec!.decodeCall(this.#outputs.view(p.segment, p.offset, p.length));
         const res: ExecutionResult = {};
         for (const t of tensors) {
@@ -275,7 +280,7 @@ export class PythonInstance {
       const e = toTensorbindError(err);
       for (const i of call.requests) out[i] = e;
     }
-    for (const token of tokens) if (token.refs === 0) this.#release(token);
+    for (const token of tokens) if (token !== undefined && token.refs === 0) this.#release(token);
   }
 
   #track(tensor: Tensor, token: SlotToken): void {

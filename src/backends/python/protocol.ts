@@ -82,10 +82,15 @@ export interface OutputLocation {
   readonly length: number;
 }
 
+/** A request of a call that failed on its own (its neighbours in the call were answered). */
+export interface PartError {
+  readonly error: string;
+}
+
 export type CallResult =
   | ({ readonly ok: true } & OutputLocation)
   /** A function of requests answers each request with its own stream. */
-  | { readonly ok: true; readonly parts: readonly OutputLocation[] }
+  | { readonly ok: true; readonly parts: readonly (OutputLocation | PartError)[] }
   /** `invalid`: the function raised tensorbind.InvalidArgument (the client's mistake). */
   | { readonly ok: false; readonly error: string; readonly invalid?: boolean };
 

@@ -73,7 +73,7 @@ export class WorkerProcess {
     // biome-ignore format: one argument pair per line reads best
     const args = [
       "-m", "tensorbind.worker",
-      "--module", resolve(opts.modulePath),
+      "--module", isModuleName(opts.modulePath) ? opts.modulePath : resolve(opts.modulePath),
       "--function", opts.functionName,
       "--endpoint", channel.endpoint,
       "--framework", opts.framework,
@@ -81,7 +81,13 @@ export class WorkerProcess {
       "--parent-pid", String(process.pid),
     ];
     const spawnOptions: SpawnOptions = {
-      env: { ...opts.env, PYTHONPATH: pythonPath, PYTHONUNBUFFERED: "1" },
+      // TENSORBIND_INSTANCE: which instance this worker is (the GPU of a Triton instance group).
+      env: {
+        ...opts.env,
+        PYTHONPATH: pythonPath,
+        PYTHONUNBUFFERED: "1",
+        TENSORBIND_INSTANCE: String(opts.instance),
+      },
       stdin: "ignore",
       buffer: false,
       reject: false,
@@ -252,4 +258,9 @@ export function describeExit(e: ExitInfo): string {
   if (e.signal !== undefined) return `killed by ${e.signal}`;
   if (e.spawnError !== undefined) return e.spawnError;
   return `exit code ${e.exitCode ?? "unknown"}`;
+}
+
+/** A dotted module name (imported from the path), as opposed to a file, as the worker's loader tells them. */
+function isModuleName(modulePath: string): boolean {
+  return !modulePath.endsWith(".py") && !modulePath.includes("/");
 }

@@ -91,6 +91,22 @@ export interface RepositoryIndexRequestMsg {
   ready: boolean;
 }
 
+/** A ModelRepositoryParameter as grpc-js decodes it (oneofs: the set member's name). */
+export interface RepositoryParameterMsg {
+  parameter_choice?: "bool_param" | "int64_param" | "string_param" | "bytes_param";
+  bool_param: boolean;
+  int64_param: string;
+  string_param: string;
+  bytes_param: Uint8Array;
+}
+
+/** RepositoryModelLoadRequest and RepositoryModelUnloadRequest. */
+export interface RepositoryModelRequestMsg {
+  repository_name: string;
+  model_name: string;
+  parameters?: Record<string, RepositoryParameterMsg>;
+}
+
 export interface HealthCheckRequestMsg {
   service: string;
 }

@@ -5,12 +5,17 @@ import type {
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { toTensorbindError, UnimplementedError } from "../../core/errors.js";
-import type { InferenceCore } from "../../core/inference-core.js";
+import type { InferenceCore, ModelLoadOverrides } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
 import type { ApiRestriction } from "../../core/restricted-api.js";
 import { traceFields } from "../../core/trace-context.js";
 import { callTrace, inferOne, opt } from "./infer.js";
-import type { ModelInferRequestMsg, ModelRefMsg, RepositoryIndexRequestMsg } from "./messages.js";
+import type {
+  ModelInferRequestMsg,
+  ModelRefMsg,
+  RepositoryIndexRequestMsg,
+  RepositoryModelRequestMsg,
+} from "./messages.js";
 import { sharedMemoryHandlers } from "./shm.js";
 import { toServiceError } from "./status.js";
 import { type StreamRegistry, streamInferHandler } from "./stream.js";
@@ -37,6 +42,8 @@ const IMPLEMENTED = new Set([
   "ModelStatistics",
   "RepositoryIndex",
   ...SHARED_MEMORY_RPCS,
+  "RepositoryModelLoad",
+  "RepositoryModelUnload",
 ]);
 
 type Unary<Req> = (request: Req) => unknown;
@@ -62,6 +69,15 @@ export function inferenceService(
       }
     };
 
+  const asyncUnary =
+    <Req>(method: string, fn: (request: Req) => Promise<unknown>) =>
+    (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<unknown>) => {
+      fn(call.request).then(
+        (reply) => callback(null, reply),
+        (err: unknown) => callback(toServiceError(err, log, method)),
+      );
+    };
+
   const handlers: UntypedServiceImplementation = {
     ServerLive: unary("ServerLive", () => ({ live: core.isLive() })),
     ServerReady: unary("ServerReady", () => ({ ready: core.isReady() })),
@@ -83,8 +99,19 @@ export function inferenceService(
       model_stats: core.modelStatistics(opt(r.name), opt(r.version)),
     })),
     RepositoryIndex: unary<RepositoryIndexRequestMsg>("RepositoryIndex", (r) => ({
-      models: core.repositoryIndex().filter((m) => !r.ready || m.state === "READY"),
+      models: core.repositoryIndex(r.ready),
     })),
+    RepositoryModelLoad: asyncUnary<RepositoryModelRequestMsg>("RepositoryModelLoad", async (r) => {
+      await core.loadModel(r.model_name, loadOverrides(r));
+      return {};
+    }),
+    RepositoryModelUnload: asyncUnary<RepositoryModelRequestMsg>("RepositoryModelUnload", async (r) => {
+      const dependents = r.parameters?.unload_dependents;
+      await core.unloadModel(r.model_name, {
+        unloadDependents: dependents?.parameter_choice === "bool_param" && dependents.bool_param === true,
+      });
+      return {};
+    }),
     ModelInfer: (call: ServerUnaryCall<ModelInferRequestMsg, unknown>, callback: sendUnaryData<unknown>) => {
       // The client cancelling (or its deadline passing) aborts the request: a queued one never runs.
       const abort = new AbortController();
@@ -114,4 +141,16 @@ export function inferenceService(
     });
   }
   return handlers;
+}
+
+/** Triton's load parameters: `config` (a JSON string) and `file:<path>` (bytes). */
+function loadOverrides(r: RepositoryModelRequestMsg): ModelLoadOverrides {
+  const files: Record<string, Uint8Array> = {};
+  let config: string | undefined;
+  for (const [key, p] of Object.entries(r.parameters ?? {})) {
+    if (key === "config" && p.parameter_choice === "string_param") config = p.string_param;
+    else if (key.startsWith("file:") && p.parameter_choice === "bytes_param")
+      files[key.slice("file:".length)] = p.bytes_param;
+  }
+  return { ...(config !== undefined && { config }), ...(Object.keys(files).length > 0 && { files }) };
 }

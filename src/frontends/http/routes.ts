@@ -10,7 +10,9 @@ export type RouteName =
   | "model_infer"
   | "model_stats"
   | "all_stats"
-  | "repository_index";
+  | "repository_index"
+  | "repository_load"
+  | "repository_unload";
 
 export interface RouteMatch {
   readonly route: RouteName;
@@ -27,6 +29,8 @@ const TABLE: { re: RegExp; route: RouteName; method: "GET" | "POST" }[] = [
   { re: /^\/v2\/?$/, route: "server_metadata", method: "GET" },
   { re: /^\/v2\/models\/stats\/?$/, route: "all_stats", method: "GET" },
   { re: /^\/v2\/repository\/index\/?$/, route: "repository_index", method: "POST" },
+  { re: /^\/v2\/repository\/models\/([^/]+)\/load\/?$/, route: "repository_load", method: "POST" },
+  { re: /^\/v2\/repository\/models\/([^/]+)\/unload\/?$/, route: "repository_unload", method: "POST" },
   { re: new RegExp(`^${MODEL}/ready/?$`), route: "model_ready", method: "GET" },
   { re: new RegExp(`^${MODEL}/config/?$`), route: "model_config", method: "GET" },
   { re: new RegExp(`^${MODEL}/infer/?$`), route: "model_infer", method: "POST" },

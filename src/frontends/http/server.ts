@@ -5,10 +5,10 @@ import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
 import { type ApiRestriction, checkRestricted } from "../../core/restricted-api.js";
 import { traceFields, traceOf } from "../../core/trace-context.js";
-import { readBody } from "./body.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
 import { closeAfterResponse } from "./linger.js";
 import { listenOn } from "./listen.js";
+import { repositoryIndex, repositoryLoad, repositoryUnload } from "./repository-handler.js";
 import { sendError, sendJson } from "./respond.js";
 import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
 import { handleShm, matchShmRoute } from "./shm-handler.js";
@@ -195,10 +195,14 @@ export class HttpFrontend {
         return sendJson(res, 200, { model_stats: core.modelStatistics(model!, version) });
       case "all_stats":
         return sendJson(res, 200, { model_stats: core.modelStatistics() });
-      case "repository_index": {
-        await readBody(req, 64 * 1024); // the body ({"ready": bool}) may filter; we list everything
-        return sendJson(res, 200, core.repositoryIndex());
-      }
+      case "repository_index":
+        return sendJson(res, 200, await repositoryIndex(core, req));
+      case "repository_load":
+        await repositoryLoad(core, req, model!);
+        return sendJson(res, 200, {});
+      case "repository_unload":
+        await repositoryUnload(core, req, model!);
+        return sendJson(res, 200, {});
       case "model_infer":
         return handleInfer(core, req, res, model!, version, this.#inferOptions());
     }

@@ -1,0 +1,189 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { python } from "../backends/python/index.js";
+import { BACKEND_FACTORY, type Backend, type BackendFactory } from "../core/backend.js";
+import { ConfigError } from "../core/errors.js";
+import type { BindOptions } from "../model/model.js";
+import { EnsembleBackend, type InferFunction, stepsOf } from "./ensemble.js";
+import {
+  backendOf,
+  completeConfig,
+  defaultModelFile,
+  instancePlacement,
+  parameterOf,
+  type RepositoryBackend,
+  schedulingOf,
+  tensorSpecsOf,
+} from "./model-config.js";
+import { type JsonObject, parseModelConfigText } from "./pbtxt.js";
+import { selectVersions, versionDirectories } from "./versions.js";
+
+/** A model directory of a repository, read: its completed config and what each version binds. */
+export interface ModelDefinition {
+  readonly name: string;
+  readonly dir: string;
+  readonly backend: RepositoryBackend;
+  readonly config: JsonObject;
+  /** Models this one calls (an ensemble's steps). */
+  readonly dependencies: readonly string[];
+  readonly versions: readonly BindOptions[];
+}
+
+export interface DefinitionContext {
+  readonly infer: InferFunction;
+  /** The interpreter for Python-backend, TorchScript and ONNX workers (a model's EXECUTION_ENV_PATH wins). */
+  readonly interpreter: string | undefined;
+}
+
+/**
+ * Reads `dir/config.pbtxt` (or `configOverride`, Triton's load-time JSON config) and builds the
+ * bind() options of every version its version policy serves. Throws ConfigError naming the file
+ * (and line, for syntax errors).
+ */
+export function readDefinition(
+  name: string,
+  dir: string,
+  ctx: DefinitionContext,
+  configOverride?: string,
+): ModelDefinition {
+  const file = join(dir, "config.pbtxt");
+  let raw: JsonObject;
+  if (configOverride !== undefined) {
+    try {
+      raw = JSON.parse(configOverride) as JsonObject;
+    } catch (err) {
+      throw new ConfigError(`model '${name}': the config override is not JSON: ${(err as Error).message}`);
+    }
+  } else if (existsSync(file)) {
+    raw = parseModelConfigText(readFileSync(file, "utf8"), file);
+  } else {
+    throw new ConfigError(`${file}: no such file (every repository model needs a config.pbtxt)`);
+  }
+  const present = versionDirectories(dir);
+  const hasFile = (f: string) => present.some((v) => existsSync(join(dir, String(v), f)));
+  const backend = backendOf(raw, file, hasFile);
+  const config = completeConfig(raw, name, backend, file);
+  const versions = selectVersions(present, config, file);
+  const inputs = tensorSpecsOf(config, "input", file);
+  const outputs = tensorSpecsOf(config, "output", file);
+  const maxBatchSize = config.max_batch_size as number;
+  const placement = instancePlacement(config);
+  const scheduling = backend === "ensemble" ? {} : schedulingOf(config);
+  const steps = backend === "ensemble" ? stepsOf(config, file) : [];
+  if (backend === "ensemble" && (!inputs || !outputs))
+    throw new ConfigError(`${file}: an ensemble must declare its input and output tensors`);
+  const bindOptions = versions.map((version): BindOptions => {
+    const fn =
+      backend === "ensemble"
+        ? ensembleFactory(name, steps, Object.keys(outputs ?? {}), ctx.infer)
+        : workerFactory(name, dir, version, backend, config, placement, ctx, file);
+    return {
+      name,
+      version,
+      fn,
+      ...(inputs && { inputs }),
+      ...(outputs && { outputs }),
+      maxBatchSize,
+      ...(backend !== "ensemble" && { instances: placement.length }),
+      ...scheduling,
+      modelConfig: config,
+    };
+  });
+  return {
+    name,
+    dir,
+    backend,
+    config,
+    dependencies: [...new Set(steps.map((s) => s.model))],
+    versions: bindOptions,
+  };
+}
+
+function ensembleFactory(
+  name: string,
+  steps: ReturnType<typeof stepsOf>,
+  outputs: string[],
+  infer: InferFunction,
+): BackendFactory {
+  return {
+    [BACKEND_FACTORY]: true,
+    kind: "js",
+    create: () => new EnsembleBackend(name, steps, outputs, infer),
+  };
+}
+
+/** A Python worker pool running tensorbind.triton.runner for this model version. */
+function workerFactory(
+  name: string,
+  dir: string,
+  version: number,
+  backend: Exclude<RepositoryBackend, "ensemble">,
+  config: JsonObject,
+  placement: number[],
+  ctx: DefinitionContext,
+  file: string,
+): BackendFactory {
+  const filename = defaultModelFile(backend, config)!;
+  const modelFile = join(dir, String(version), filename);
+  if (!existsSync(modelFile))
+    throw new ConfigError(`model '${name}' version ${version}: ${modelFile} does not exist`);
+  const interpreter = interpreterOf(config, dir, file) ?? ctx.interpreter;
+  const inner = python("tensorbind.triton.runner", "execute", {
+    instances: placement.length,
+    ...(interpreter !== undefined && { interpreter }),
+    env: {
+      TENSORBIND_TRITON: JSON.stringify({
+        kind: backend,
+        modelFile,
+        config,
+        repository: dir,
+        version,
+        gpus: placement,
+      }),
+    },
+  });
+  const gpus = placement.some((g) => g >= 0) ? placement : undefined;
+  return {
+    [BACKEND_FACTORY]: true,
+    kind: "python",
+    create: () => withGpus(inner.create(), gpus),
+  };
+}
+
+/**
+ * `EXECUTION_ENV_PATH`: a per-model Python environment, given as a virtual environment or
+ * conda directory (its bin/python runs the model) or as an interpreter. Triton's packed
+ * archives (conda-pack .tar.gz) must be unpacked first.
+ */
+function interpreterOf(config: JsonObject, dir: string, file: string): string | undefined {
+  const given = parameterOf(config, "EXECUTION_ENV_PATH");
+  if (given === undefined || given === "") return undefined;
+  const path0 = given.replaceAll("$$TRITON_MODEL_DIRECTORY", dir);
+  const path = isAbsolute(path0) ? path0 : join(dir, path0);
+  if (/\.(tar\.gz|tgz|tar)$/.test(path))
+    throw new ConfigError(
+      `${file}: EXECUTION_ENV_PATH ${given} is a packed environment; unpack it and name the directory`,
+    );
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const bin = join(path, "bin", "python");
+    if (!existsSync(bin)) throw new ConfigError(`${file}: EXECUTION_ENV_PATH ${given} has no bin/python`);
+    return bin;
+  }
+  if (!existsSync(path)) throw new ConfigError(`${file}: EXECUTION_ENV_PATH ${given} does not exist`);
+  return path;
+}
+
+/** The backend with the instance placement of the config's instance_group (for /config and metrics). */
+function withGpus(backend: Backend, gpus: readonly number[] | undefined): Backend {
+  if (gpus === undefined) return backend;
+  return {
+    kind: backend.kind,
+    instances: backend.instances,
+    gpus,
+    start: (ctx) => backend.start(ctx),
+    ...(backend.configure && { configure: (spec) => backend.configure!(spec) }),
+    execute: (batch, instance) => backend.execute(batch, instance),
+    stop: () => backend.stop(),
+    ...(backend.stats && { stats: () => backend.stats!() }),
+  };
+}

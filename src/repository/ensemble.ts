@@ -1,0 +1,141 @@
+import type { Backend, ExecutionRequest, ExecutionResult } from "../core/backend.js";
+import { ConfigError, TensorbindError, toTensorbindError } from "../core/errors.js";
+import {
+  type InferRequest,
+  type InferResponse,
+  isReservedParameter,
+  type Parameters,
+} from "../core/infer.js";
+import type { Tensor } from "../core/tensor.js";
+
+/** One step of a pipeline: a model, and how its tensors are named in the pipeline. */
+export interface PipelineStep {
+  readonly model: string;
+  /** A version; latest when left out (Triton's model_version -1). */
+  readonly version?: string;
+  /** The step model's input name → the pipeline tensor that feeds it. */
+  readonly inputs: Readonly<Record<string, string>>;
+  /** The step model's output name → the pipeline tensor it becomes. */
+  readonly outputs: Readonly<Record<string, string>>;
+}
+
+export type InferFunction = (request: InferRequest) => Promise<InferResponse>;
+
+/**
+ * Runs a pipeline of models (Triton's ensemble) through the server's own request path: every
+ * step is a request to its model, so each step is validated, queued, batched with other
+ * requests to that model, and counted in that model's statistics. A step runs as soon as all of
+ * its inputs exist, so independent branches run at once. Tensors pass from step to step as
+ * they came back (for Python models, views of the worker's shared memory).
+ */
+export class EnsembleBackend implements Backend {
+  readonly kind = "js" as const;
+  // The ensemble itself only waits on its steps; their models bound the concurrency.
+  readonly instances = 1024;
+  readonly #name: string;
+  readonly #steps: readonly PipelineStep[];
+  readonly #outputs: readonly string[];
+  readonly #infer: InferFunction;
+
+  constructor(
+    name: string,
+    steps: readonly PipelineStep[],
+    outputs: readonly string[],
+    infer: InferFunction,
+  ) {
+    this.#name = name;
+    this.#steps = steps;
+    this.#outputs = outputs;
+    this.#infer = infer;
+  }
+
+  async start(): Promise<undefined> {
+    return undefined;
+  }
+
+  execute(batch: readonly ExecutionRequest[]): Promise<(ExecutionResult | Error)[]> {
+    return Promise.all(batch.map((r) => this.#run(r).catch((err: unknown) => toTensorbindError(err))));
+  }
+
+  async stop(): Promise<void> {}
+
+  async #run(request: ExecutionRequest): Promise<ExecutionResult> {
+    const pool = new Map<string, Tensor>(Object.entries(request.inputs));
+    const parameters: Parameters = {};
+    for (const [k, v] of Object.entries(request.parameters)) if (!isReservedParameter(k)) parameters[k] = v;
+    let pending = this.#steps.map((step, index) => ({ step, index }));
+    while (pending.length > 0) {
+      const ready = pending.filter(({ step }) => Object.values(step.inputs).every((t) => pool.has(t)));
+      if (ready.length === 0) {
+        const { step, index } = pending[0]!;
+        const missing = Object.values(step.inputs).filter((t) => !pool.has(t));
+        throw new ConfigError(
+          `ensemble '${this.#name}' step ${index} (model '${step.model}'): input tensor(s) ${missing.join(", ")} are produced by no step`,
+        );
+      }
+      pending = pending.filter((p) => !ready.includes(p));
+      await Promise.all(
+        ready.map(({ step, index }) => this.#step(step, index, pool, parameters, request.signal)),
+      );
+    }
+    const result: ExecutionResult = {};
+    for (const name of this.#outputs) {
+      const t = pool.get(name);
+      if (t !== undefined) result[name] = t.rename(name);
+    }
+    return result;
+  }
+
+  async #step(
+    step: PipelineStep,
+    index: number,
+    pool: Map<string, Tensor>,
+    parameters: Parameters,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let response: InferResponse;
+    try {
+      response = await this.#infer({
+        model: step.model,
+        ...(step.version !== undefined && { version: step.version }),
+        parameters,
+        inputs: Object.entries(step.inputs).map(([input, tensor]) => pool.get(tensor)!.rename(input)),
+        outputs: Object.keys(step.outputs).map((name) => ({ name, parameters: {} })),
+        ...(signal !== undefined && { signal }),
+      });
+    } catch (err) {
+      const e = toTensorbindError(err);
+      // The error keeps its code (a bad input stays a 400) and names the failing step.
+      throw new TensorbindError(
+        e.code,
+        `ensemble '${this.#name}' step ${index} (model '${step.model}') failed: ${e.message}`,
+        { cause: e },
+      );
+    }
+    for (const t of response.outputs) {
+      const target = step.outputs[t.name];
+      if (target !== undefined) pool.set(target, t);
+    }
+  }
+}
+
+/** Triton's ensemble_scheduling block as pipeline steps. */
+export function stepsOf(config: Record<string, unknown>, file: string): PipelineStep[] {
+  const scheduling = config.ensemble_scheduling as { step?: Record<string, unknown>[] } | undefined;
+  const steps = scheduling?.step ?? [];
+  if (steps.length === 0)
+    throw new ConfigError(`${file}: an ensemble needs ensemble_scheduling { step [ … ] }`);
+  return steps.map((s, i) => {
+    const model = s.model_name;
+    if (typeof model !== "string" || model === "")
+      throw new ConfigError(`${file}: ensemble step ${i} has no model_name`);
+    const version =
+      typeof s.model_version === "number" && s.model_version > 0 ? String(s.model_version) : undefined;
+    return {
+      model,
+      ...(version !== undefined && { version }),
+      inputs: (s.input_map as Record<string, string> | undefined) ?? {},
+      outputs: (s.output_map as Record<string, string> | undefined) ?? {},
+    };
+  });
+}

@@ -1,0 +1,49 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { INTERPRETER, ROOT } from "./cli.js";
+
+const run = promisify(execFile);
+
+/** Writes a model repository (relative path → content) into a new temp dir and returns the dir. */
+export function writeRepository(files: Record<string, string | Uint8Array>, dir?: string): string {
+  const root = dir ?? mkdtempSync(join(tmpdir(), "tb-repo-"));
+  for (const [rel, content] of Object.entries(files)) {
+    const path = join(root, rel);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content);
+  }
+  return root;
+}
+
+/**
+ * Runs a Python script with the project's interpreter (tritonclient, numpy, torch, onnx) and
+ * returns what it printed as JSON on its last line. `env` adds variables (URLs for the client).
+ */
+export async function runPython<T = unknown>(
+  script: string,
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<T> {
+  try {
+    const { stdout } = await run(INTERPRETER, ["-c", script], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const lines = stdout.trim().split("\n");
+    return JSON.parse(lines[lines.length - 1] ?? "null") as T;
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`python script failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+  }
+}
+
+/** A Triton Python-backend model.py that applies `body` (code of `execute`'s loop over requests). */
+export const PB_HEADER = `import json
+import numpy as np
+import triton_python_backend_utils as pb_utils
+`;
