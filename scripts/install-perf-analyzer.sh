@@ -75,6 +75,15 @@ EOF
 	mv -f "$tmp" "$WRAPPER"
 }
 
+# `--shared-memory system|cuda` makes perf_analyzer dlopen libcudart.so even for system memory:
+# the CUDA runtime from PyPI (scripts/setup-cuda-nvcc.sh) is on its library path when present.
+write_glibc_wrapper() {
+	write_wrapper glibc 'L="$PA/glibc/usr/lib/x86_64-linux-gnu"
+C="$PA/../cuda-pip/nvidia/cu13/lib"
+exec "$L/ld-linux-x86-64.so.2" --library-path "$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:$C${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+	"$PA/wheel/perf_analyzer/bin/perf_analyzer" "$@"'
+}
+
 # perf_analyzer prints its version on stderr
 version_ok() {
 	local out
@@ -90,7 +99,7 @@ stamp_ok() { # $1 = expected stamp content
 # ---------------------------------------------------------------- glibc method
 install_glibc() {
 	local stamp="glibc $VERSION"
-	if stamp_ok "$stamp"; then return 0; fi
+	if stamp_ok "$stamp"; then write_glibc_wrapper; return 0; fi
 	command -v apt-get >/dev/null || { echo "apt-get not found" >>"$LOG"; return 1; }
 	command -v dpkg >/dev/null || { echo "dpkg not found" >>"$LOG"; return 1; }
 	local py
@@ -145,9 +154,7 @@ install_glibc() {
 	[[ -e "$ld" ]] || { echo "loader not found at $ld" >>"$LOG"; return 1; }
 
 	# 3. wrapper through the private loader
-	write_wrapper glibc 'L="$PA/glibc/usr/lib/x86_64-linux-gnu"
-exec "$L/ld-linux-x86-64.so.2" --library-path "$L:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" \
-	"$PA/wheel/perf_analyzer/bin/perf_analyzer" "$@"'
+	write_glibc_wrapper
 	version_ok || return 1
 	rm -rf "$work"
 	echo "$stamp" >"$DEST/.installed"

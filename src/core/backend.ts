@@ -1,6 +1,7 @@
 import type { Parameters } from "./infer.js";
 import type { Logger } from "./logger.js";
 import type { BatchingOptions, QueueOptions } from "./scheduling.js";
+import type { SharedPlacement } from "./shared-placement.js";
 import type { ModelSpec, TensorSpecs } from "./spec.js";
 import type { Tensor } from "./tensor.js";
 
@@ -28,6 +29,18 @@ export interface ExecutionRequest {
   /** Names of the outputs to produce (all of the model's outputs when none were requested). */
   readonly requestedOutputs: readonly string[];
   readonly signal: AbortSignal | undefined;
+  /**
+   * Outputs the client asked for in its shared memory: a backend may write them there itself
+   * and answer a tensor over `bytes` (the engine then copies nothing).
+   */
+  readonly sharedOutputs?: Readonly<Record<string, SharedOutput>>;
+}
+
+/** A client's region an output goes to (the shared-memory extensions). */
+export interface SharedOutput {
+  /** The whole span the client gave (the output may be shorter). */
+  readonly bytes: Uint8Array;
+  readonly placement: SharedPlacement;
 }
 
 /** Outputs by name. A backend may return more than was requested; the caller selects. */

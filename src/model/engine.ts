@@ -182,7 +182,19 @@ export class InferenceEngine implements InferenceCore {
     // Output regions are resolved (and bounds-checked) before the model runs.
     const shared = this.#outputRegions(request);
     try {
-      return await this.#run(model, request, start, execution, batchSize, shared);
+      const withShared =
+        shared.size === 0
+          ? execution
+          : {
+              ...execution,
+              sharedOutputs: Object.fromEntries(
+                [...shared].map(([name, { view }]) => [
+                  name,
+                  { bytes: view.bytes, placement: view.placement },
+                ]),
+              ),
+            };
+      return await this.#run(model, request, start, withShared, batchSize, shared);
     } finally {
       for (const { view } of shared.values()) view.release();
     }

@@ -17,7 +17,7 @@ import zmq
 if TYPE_CHECKING:
     import asyncio
 
-from tensorbind._proxy import arena, context, listing
+from tensorbind._proxy import arena, client_regions, context, listing
 from tensorbind._proxy.codec import Segment, decode_call, encode_outputs
 from tensorbind._proxy.frameworks import Framework, make_framework
 from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm
@@ -113,6 +113,8 @@ class Worker:
         arrays = decode_call(
             seg, int(call["offset"]), int(call["length"]), writable=self.framework.writable_inputs
         )
+        if call.get("external"):
+            arrays.update(client_regions.map_inputs(call["external"], self.framework.writable_inputs))
         try:
             specs = self.info.outputs if self.info else None
             requested = call.get("requested") or None
@@ -133,8 +135,11 @@ class Worker:
                     raise
                 return {"ok": True, "parts": parts}
             outputs = self.outputs_of(self.call(arrays))
+            outputs, in_region = client_regions.write_outputs(outputs, call.get("outputRegions"), specs)
+            if in_region and requested:
+                requested = [n for n in requested if n not in in_region]
             loc = encode_outputs(outputs, requested, specs, self.outputs)
-            return {"ok": True, **loc}
+            return {"ok": True, **loc, **({"inRegion": in_region} if in_region else {})}
         except InvalidArgument as exc:  # the client's mistake: no traceback in the server log
             log.info("request refused by the model function: %s", error_text(exc))
             return {"ok": False, "error": error_text(exc), "invalid": True}

@@ -1,6 +1,7 @@
 import type { ExecutionRequest, ExecutionResult } from "../../core/backend.js";
 import { CancelledError } from "../../core/errors.js";
 import type { ColumnInput } from "./arrow-codec.js";
+import type { ExternalTensor, RegionSpan } from "./protocol.js";
 
 /**
  * How a batch of requests becomes calls of the Python function. A function of requests
@@ -18,6 +19,10 @@ export interface PlannedCall {
   readonly splits: readonly number[] | undefined;
   /** Each request's parameters, for a function of requests (undefined when none has any). */
   readonly parameters?: readonly Record<string, string | number | boolean>[] | undefined;
+  /** Inputs the worker maps from the client's shared memory (not in `columns`). */
+  readonly external?: readonly ExternalTensor[];
+  /** Outputs the worker writes into the client's shared memory. */
+  readonly outputRegions?: Readonly<Record<string, RegionSpan>>;
 }
 
 export function planCalls(
@@ -45,18 +50,47 @@ export function planCalls(
       results,
     };
   }
-  const calls = live.map((i) => {
+  const calls = live.map((i): PlannedCall => {
     const r = batch[i]!;
-    const columns = Object.entries(r.inputs).map(([name, t]) => ({
-      name,
-      datatype: t.datatype,
-      shape: t.shape,
-      parts: [t.bytes],
-    }));
+    const columns: ColumnInput[] = [];
+    const external: ExternalTensor[] = [];
+    for (const [name, t] of Object.entries(r.inputs)) {
+      const p = t.placement;
+      // A client's region is mapped by the worker itself: its bytes are never copied.
+      if (p?.kind === "system" && t.datatype !== "BYTES") {
+        external.push({
+          name,
+          datatype: t.datatype,
+          shape: t.shape,
+          key: p.key,
+          offset: p.offset,
+          byteSize: p.byteSize,
+        });
+      } else columns.push({ name, datatype: t.datatype, shape: t.shape, parts: [t.bytes] });
+    }
     const parameters = takesRequests ? parametersOf([r]) : undefined;
-    return { requests: [i], columns, requested: r.requestedOutputs, splits: undefined, parameters };
+    const regions = takesRequests ? undefined : outputRegionsOf(r);
+    return {
+      requests: [i],
+      columns,
+      requested: r.requestedOutputs,
+      splits: undefined,
+      parameters,
+      ...(external.length > 0 && { external }),
+      ...(regions !== undefined && { outputRegions: regions }),
+    };
   });
   return { calls, results };
+}
+
+function outputRegionsOf(r: ExecutionRequest): Record<string, RegionSpan> | undefined {
+  if (r.sharedOutputs === undefined) return undefined;
+  const out: Record<string, RegionSpan> = {};
+  for (const [name, s] of Object.entries(r.sharedOutputs)) {
+    const p = s.placement;
+    if (p.kind === "system") out[name] = { key: p.key, offset: p.offset, byteSize: p.byteSize };
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Request parameters as JSON (64-bit integers beyond 2^53 as strings); undefined when there are none. */

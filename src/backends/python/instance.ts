@@ -8,6 +8,7 @@ import {
 import type { Tensor } from "../../core/tensor.js";
 import { InputArena, OutputSegments } from "./arena.js";
 import { type PlannedCall, planCalls } from "./batching.js";
+import { inRegionOutputs } from "./client-regions.js";
 import type {
   CallLocation,
   ConfigureMessage,
@@ -218,6 +219,8 @@ export class PythonInstance {
         requested: call.requested,
         ...(call.splits !== undefined && { splits: call.splits }),
         ...(call.parameters !== undefined && { parameters: call.parameters }),
+        ...(call.external !== undefined && { external: call.external }),
+        ...(call.outputRegions !== undefined && { outputRegions: call.outputRegions }),
       };
     });
     const segments = this.#inputs.takeAnnouncements();
@@ -234,6 +237,9 @@ export class PythonInstance {
     if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
     calls.forEach((call, k) => {
       this.#collect(call, reply.results[k], results);
+      const r = reply.results[k];
+      if (r?.ok && "inRegion" in r && r.inRegion !== undefined)
+        inRegionOutputs(batch[call.requests[0]!]!, r.inRegion, results, call.requests[0]!);
     });
     return results as (ExecutionResult | Error)[];
   }

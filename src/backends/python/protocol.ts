@@ -27,6 +27,29 @@ export interface CallLocation {
   readonly splits?: readonly number[];
   /** Each request's parameters, when any has some (a function of requests sees them). */
   readonly parameters?: readonly Readonly<Record<string, string | number | boolean>>[];
+  /** Inputs in a client's shared-memory region: the worker maps them itself (not in the stream). */
+  readonly external?: readonly ExternalTensor[];
+  /** Outputs the client wants in its region: the worker writes them there when it can. */
+  readonly outputRegions?: Readonly<Record<string, RegionSpan>>;
+}
+
+/** A span of a client's POSIX shared-memory segment (key as shm_open takes it). */
+export interface RegionSpan {
+  readonly key: string;
+  readonly offset: number;
+  readonly byteSize: number;
+}
+
+export interface ExternalTensor extends RegionSpan {
+  readonly name: string;
+  readonly datatype: string;
+  readonly shape: readonly number[];
+}
+
+/** An output the worker wrote into its region: what the stream would have said about it. */
+export interface InRegionOutput {
+  readonly datatype: string;
+  readonly shape: readonly number[];
 }
 
 export interface InferMessage {
@@ -88,7 +111,7 @@ export interface PartError {
 }
 
 export type CallResult =
-  | ({ readonly ok: true } & OutputLocation)
+  | ({ readonly ok: true; readonly inRegion?: Readonly<Record<string, InRegionOutput>> } & OutputLocation)
   /** A function of requests answers each request with its own stream. */
   | { readonly ok: true; readonly parts: readonly (OutputLocation | PartError)[] }
   /** `invalid`: the function raised tensorbind.InvalidArgument (the client's mistake). */

@@ -237,12 +237,9 @@ export function encodeInferResponse(
   const binary: Uint8Array[] = [];
   const outputs = res.outputs.map((t) => {
     const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(",")}]`;
-    const shared = res.sharedOutputs?.get(t.name);
-    if (shared !== undefined) {
-      // Written into the client's region already: the answer says where, and carries no data.
-      const offset = shared.offset > 0 ? `,"shared_memory_offset":${shared.offset}` : "";
-      return `${head},"parameters":{"shared_memory_region":${JSON.stringify(shared.region)},"shared_memory_byte_size":${t.bytes.byteLength}${offset}}}`;
-    }
+    // Written into the client's region already: no data and, as in Triton, no parameters
+    // (Triton's C++ client reads binary_data_size from any parameters object it finds).
+    if (res.sharedOutputs?.has(t.name)) return `${head}}`;
     const asBinary = binaryOutputs === "all" || binaryOutputs.has(t.name) || !DATATYPES[t.datatype].json;
     if (asBinary) {
       binary.push(t.bytes);
