@@ -1,4 +1,4 @@
-import type { CallContext } from "../../src/backends/js/js-backend.js";
+import type { CallContext } from "../../src/backends/js/function-types.js";
 import { DATATYPES, type Datatype } from "../../src/core/datatypes.js";
 import { Tensor } from "../../src/core/tensor.js";
 import { tensor } from "../../src/core/tensor-factory.js";

@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { batch } from "../../src/backends/js/decorators/index.js";
 import { tensor } from "../../src/core/tensor-factory.js";
+import { getJson } from "../helpers/json.js";
 import { startServer } from "../helpers/server.js";
 
 const run = promisify(execFile);
@@ -86,7 +87,7 @@ describe("overload with a bounded queue", () => {
     expect(summary.okMax, JSON.stringify(summary)).toBeLessThan(2000);
     expect(rssGrowthMb, JSON.stringify(summary)).toBeLessThan(150);
 
-    const stats = (await (await fetch(`${server.urls.http}/v2/models/busy/stats`)).json()).model_stats[0];
+    const stats = (await getJson(`${server.urls.http}/v2/models/busy/stats`)).model_stats[0];
     expect(stats.inference_stats.success.count).toBe(ok.length);
     expect(stats.inference_stats.fail.count).toBe(rejected.length);
     await server.close();

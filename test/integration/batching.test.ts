@@ -6,6 +6,7 @@ import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { expectGrpcError, type InferenceClient, inferenceClient, rawRequest } from "../helpers/grpc.js";
+import { getJson } from "../helpers/json.js";
 import { gatedModel } from "../helpers/models.js";
 import { inferJson, startServer } from "../helpers/server.js";
 
@@ -89,7 +90,7 @@ afterAll(async () => {
 
 const values = (i: number, width: number) => Array.from({ length: width }, (_, k) => i * 100 + k);
 const stats = async (model: string) =>
-  (await (await fetch(`${server.urls.http}/v2/models/${model}/stats`)).json()).model_stats[0];
+  (await getJson(`${server.urls.http}/v2/models/${model}/stats`)).model_stats[0];
 
 describe("dynamic batching over HTTP", () => {
   it("merges concurrent requests into batches and answers each with its own rows", async () => {
@@ -141,7 +142,7 @@ describe("dynamic batching over HTTP", () => {
   });
 
   it("shows dynamic_batching and instance_group with Triton's field names in the config", async () => {
-    const config = await (await fetch(`${server.urls.http}/v2/models/configured/config`)).json();
+    const config = await getJson(`${server.urls.http}/v2/models/configured/config`);
     expect(config.dynamic_batching).toEqual({
       preferred_batch_size: [4, 8],
       max_queue_delay_microseconds: 500,
@@ -164,7 +165,7 @@ describe("dynamic batching over HTTP", () => {
       },
     });
     expect(config.instance_group).toEqual([{ name: "configured_0", kind: "KIND_CPU", count: 2, gpus: [] }]);
-    const plain = await (await fetch(`${server.urls.http}/v2/models/slow/config`)).json();
+    const plain = await getJson(`${server.urls.http}/v2/models/slow/config`);
     expect(plain.dynamic_batching).toBeUndefined();
   });
 
@@ -326,9 +327,9 @@ describe("dynamic batching of a Python model", () => {
     });
     const rows = responses.map((r) => r.body.outputs.find((o: any) => o.name === "rows").data[0]);
     expect(Math.max(...rows)).toBeGreaterThan(1);
-    const s = (await (await fetch(`${py.urls.http}/v2/models/py_batched/stats`)).json()).model_stats[0];
+    const s = (await getJson(`${py.urls.http}/v2/models/py_batched/stats`)).model_stats[0];
     expect(s.execution_count).toBeLessThan(n);
-    const config = await (await fetch(`${py.urls.http}/v2/models/py_batched/config`)).json();
+    const config = await getJson(`${py.urls.http}/v2/models/py_batched/config`);
     expect(config.max_batch_size).toBe(8); // declared by @tensorbind.model in the module
     expect(config.dynamic_batching.max_queue_delay_microseconds).toBe(40_000);
   });

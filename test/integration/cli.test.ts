@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { BIN, ROOT, spawnServer } from "../helpers/cli.js";
+import { getJson, jsonOf } from "../helpers/json.js";
 
 const run = promisify(execFile);
 const MODELS = join(ROOT, "examples/quickstart/models.ts");
@@ -15,7 +16,7 @@ describe("tensorbind CLI", () => {
       const { info } = srv;
       expect(info.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(info.pid).toBe(srv.child.pid);
-      const meta = await (await fetch(`${info.http}/v2/models/simple`)).json();
+      const meta = await getJson(`${info.http}/v2/models/simple`);
       expect(meta.name).toBe("simple");
       const health = await run(process.execPath, [BIN, "health", info.http]);
       expect(health.stdout).toMatch(/ready/);
@@ -44,7 +45,7 @@ describe("tensorbind CLI", () => {
         body: JSON.stringify({ inputs: [{ name: "X", datatype: "FP32", shape: [3], data: [1, 2, 3] }] }),
       });
       expect(res.status, srv.output()).toBe(200);
-      expect((await res.json()).outputs[0].data).toEqual([3, 6, 9]); // factor 3 from factor.json
+      expect((await jsonOf(res)).outputs[0].data).toEqual([3, 6, 9]); // factor 3 from factor.json
     } finally {
       expect(await srv.stop()).toBe(0);
     }

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ASSETS_DIR } from "../../src/dashboard/handler.js";
+import { jsonOf } from "../helpers/json.js";
 import { simpleModel, simpleRequest } from "../helpers/models.js";
 import { inferJson, startServer } from "../helpers/server.js";
 
@@ -33,7 +34,7 @@ describe("dashboard page", () => {
       expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200);
       const missing = await fetch(`${base}/dashboard/nope.js`);
       expect(missing.status).toBe(404);
-      expect((await missing.json()).error).toMatch(/no route/);
+      expect((await jsonOf(missing)).error).toMatch(/no route/);
       expect((await fetch(`${base}/`, { method: "POST", body: "x" })).status).toBe(404);
     } finally {
       await server.close();
@@ -61,7 +62,7 @@ describe("dashboard page", () => {
       const res = await fetch(`${base}/dashboard/api/snapshot`);
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");
-      const snap = await res.json();
+      const snap = await jsonOf(res);
       expect(snap.server).toMatchObject({ id: "tensorbind", ready: true });
       expect(snap.server.urls.http).toBe(base);
       const simple = snap.models.find((m: { name: string }) => m.name === "simple");

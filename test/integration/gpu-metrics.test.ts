@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
 import { ROOT, spawnServer } from "../helpers/cli.js";
+import { getJson } from "../helpers/json.js";
 import { fakeNvidiaSmi } from "../helpers/nvidia-smi.js";
 import { descendants } from "../helpers/procs.js";
 import { find, scrape, scrapeUntil, value } from "../helpers/prometheus.js";
@@ -92,7 +93,7 @@ bind({ name: "ident", inputs: { X: tensor("INT32", [1]) }, outputs: { Y: tensor(
       );
       expect(value(later, "nv_gpu_utilization", { gpu_uuid: UUID0 })).not.toBe(u1);
       expect(value(later, "nv_gpu_utilization", { gpu_uuid: UUID0 })).toBeLessThan(1);
-      const snapshot = await (await fetch(`${srv.info.http}/dashboard/api/snapshot`)).json();
+      const snapshot = await getJson(`${srv.info.http}/dashboard/api/snapshot`);
       expect(snapshot.gpus.map((g: { uuid: string; name: string }) => [g.uuid, g.name])).toEqual([
         [UUID0, "NVIDIA H100 80GB HBM3"],
         [UUID1, "NVIDIA H100 80GB HBM3"],

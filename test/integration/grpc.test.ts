@@ -367,13 +367,18 @@ describe("gRPC cancellation and deadlines", () => {
     const first = client.call("ModelInfer", req("gated_cancel", "first"));
     await until(() => gates.cancel.started.includes("first"));
     // The instance is busy: this one waits in the queue, then its client cancels it.
+    let cancelledWith: number | undefined;
     const queued = (client.raw.ModelInfer as (...a: unknown[]) => { cancel(): void }).call(
       client.raw,
       req("gated_cancel", "cancelled"),
-      () => {},
+      (err: { code: number } | null) => {
+        cancelledWith = err?.code ?? status.OK;
+      },
     );
     await new Promise((r) => setTimeout(r, 100));
     queued.cancel();
+    await until(() => cancelledWith !== undefined);
+    expect(cancelledWith).toBe(status.CANCELLED);
     await new Promise((r) => setTimeout(r, 100));
     gates.cancel.release();
     await first;
@@ -457,10 +462,12 @@ describe("gRPC limits and lifecycle", () => {
     expect(s.urls.grpc).toMatch(/^127\.0\.0\.1:\d+$/);
     const c = inferenceClient(s.urls.grpc!);
     const call = (c.raw.ModelStreamInfer as () => ClientDuplexStream<unknown, unknown>).call(c.raw);
-    const ended = new Promise<void>((resolve) => {
-      call.on("end", resolve);
-      call.on("error", () => resolve());
-      call.on("data", () => {});
+    let answered = 0;
+    // The stream ends cleanly (status OK), not with an error, after the in-flight request's answer.
+    const ended = new Promise<string>((resolve) => {
+      call.on("status", (st: { code: number }) => resolve(`status ${st.code}`));
+      call.on("error", (e: { code?: number }) => resolve(`error ${e.code}`));
+      call.on("data", () => answered++);
     });
     call.write(
       rawRequest("identity_int32", [
@@ -469,7 +476,8 @@ describe("gRPC limits and lifecycle", () => {
     );
     await new Promise((r) => setTimeout(r, 50));
     await s.close();
-    await ended;
+    expect(await ended).toBe(`status ${status.OK}`);
+    expect(answered).toBe(1);
     c.close();
   });
 });

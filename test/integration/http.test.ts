@@ -4,6 +4,7 @@ import { DATATYPE_NAMES, DATATYPES, type Datatype } from "../../src/core/datatyp
 import { Tensor } from "../../src/core/tensor.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
+import { getJson, jsonOf } from "../helpers/json.js";
 import { binaryBody, inferJson, parseBinaryResponse, startServer } from "../helpers/server.js";
 
 const identity = (dt: Datatype): BindOptions => ({
@@ -89,12 +90,12 @@ describe("health and metadata", () => {
       const res = await fetch(`${base}/v2/health/${path}`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toBe("application/json");
-      expect(await res.json()).toEqual({ [key]: true });
+      expect(await jsonOf(res)).toEqual({ [key]: true });
     }
   });
 
   it("reports server metadata with only working extensions", async () => {
-    const body = await (await fetch(`${base}/v2`)).json();
+    const body = await getJson(`${base}/v2`);
     expect(body.name).toBe("tensorbind");
     expect(typeof body.version).toBe("string");
     expect(body.extensions).toEqual(
@@ -104,16 +105,16 @@ describe("health and metadata", () => {
   });
 
   it("reports model metadata with a leading -1 for batching models", async () => {
-    const body = await (await fetch(`${base}/v2/models/simple`)).json();
+    const body = await getJson(`${base}/v2/models/simple`);
     expect(body).toMatchObject({ name: "simple", versions: ["1"], platform: "tensorbind_js" });
     expect(body.inputs[0]).toEqual({ name: "INPUT0", datatype: "INT32", shape: [-1, 16] });
-    const nb = await (await fetch(`${base}/v2/models/nobatch`)).json();
+    const nb = await getJson(`${base}/v2/models/nobatch`);
     expect(nb.inputs[0].shape).toEqual([2, 2]);
   });
 
   it("lists every version and serves each by number", async () => {
-    expect((await (await fetch(`${base}/v2/models/versioned`)).json()).versions).toEqual(["1", "3"]);
-    expect((await (await fetch(`${base}/v2/models/versioned/versions/1`)).json()).versions).toEqual(["1"]);
+    expect((await getJson(`${base}/v2/models/versioned`)).versions).toEqual(["1", "3"]);
+    expect((await getJson(`${base}/v2/models/versioned/versions/1`)).versions).toEqual(["1"]);
     const latest = await inferJson(base, "versioned", {
       inputs: [{ name: "X", shape: [1], datatype: "INT32", data: [0] }],
     });
@@ -129,21 +130,21 @@ describe("health and metadata", () => {
     expect((await fetch(`${base}/v2/models/simple/ready`)).status).toBe(200);
     const res = await fetch(`${base}/v2/models/nope/ready`);
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: "Request for unknown model: 'nope' is not found" });
+    expect(await jsonOf(res)).toEqual({ error: "Request for unknown model: 'nope' is not found" });
     expect((await fetch(`${base}/v2/models/versioned/versions/2/ready`)).status).toBe(400);
     const meta = await fetch(`${base}/v2/models/nope`);
     expect(meta.status).toBe(404);
-    expect(await meta.json()).toEqual({ error: "Request for unknown model: 'nope' is not found" });
+    expect(await jsonOf(meta)).toEqual({ error: "Request for unknown model: 'nope' is not found" });
   });
 
   it("renders the Triton model config", async () => {
-    const c = await (await fetch(`${base}/v2/models/simple/config`)).json();
+    const c = await getJson(`${base}/v2/models/simple/config`);
     expect(c).toMatchObject({ name: "simple", max_batch_size: 8, backend: "tensorbind_js" });
     expect(c.input[0]).toEqual({ name: "INPUT0", data_type: "TYPE_INT32", dims: [16] });
     expect(c.instance_group[0]).toMatchObject({ kind: "KIND_CPU", count: 1 });
-    const nb = await (await fetch(`${base}/v2/models/nobatch/config`)).json();
+    const nb = await getJson(`${base}/v2/models/nobatch/config`);
     expect(nb.input[1]).toMatchObject({ name: "MASK", data_type: "TYPE_BOOL", optional: true });
-    const bytes = await (await fetch(`${base}/v2/models/identity_bytes/config`)).json();
+    const bytes = await getJson(`${base}/v2/models/identity_bytes/config`);
     expect(bytes.input[0].data_type).toBe("TYPE_STRING");
   });
 
@@ -355,7 +356,7 @@ describe("infer with the binary tensor extension", () => {
       body: gzipSync(json),
     });
     expect(res.status).toBe(200);
-    expect((await res.json()).outputs[0].data).toEqual([5, 6]);
+    expect((await jsonOf(res)).outputs[0].data).toEqual([5, 6]);
   });
 });
 
@@ -385,14 +386,14 @@ describe("errors and statistics", () => {
   });
 
   it("counts successes, failures, queue and compute times in the statistics", async () => {
-    const before = (await (await fetch(`${base}/v2/models/simple/stats`)).json()).model_stats[0];
+    const before = (await getJson(`${base}/v2/models/simple/stats`)).model_stats[0];
     await inferJson(base, "simple", {
       inputs: [
         { name: "INPUT0", shape: [2, 16], datatype: "INT32", data: seq(32) },
         { name: "INPUT1", shape: [2, 16], datatype: "INT32", data: seq(32) },
       ],
     });
-    const after = (await (await fetch(`${base}/v2/models/simple/stats`)).json()).model_stats[0];
+    const after = (await getJson(`${base}/v2/models/simple/stats`)).model_stats[0];
     expect(after.name).toBe("simple");
     expect(after.version).toBe("1");
     // A request of batch size 2 counts as two inferences in one execution, as in Triton.
@@ -416,15 +417,15 @@ describe("errors and statistics", () => {
       expect.objectContaining({ batch_size: 2, compute_infer: { count: 1, ns: expect.any(Number) } }),
     );
     expect(after.last_inference).toBeGreaterThan(0);
-    const all = (await (await fetch(`${base}/v2/models/stats`)).json()).model_stats;
+    const all = (await getJson(`${base}/v2/models/stats`)).model_stats;
     expect(all.length).toBe(models.length);
-    const failed = (await (await fetch(`${base}/v2/models/throws/stats`)).json()).model_stats[0];
+    const failed = (await getJson(`${base}/v2/models/throws/stats`)).model_stats[0];
     expect(failed.inference_stats.fail.count).toBeGreaterThan(0);
   });
 
   it("lists models in the repository index", async () => {
     const res = await fetch(`${base}/v2/repository/index`, { method: "POST", body: "{}" });
-    const index = await res.json();
+    const index = await jsonOf(res);
     expect(index).toContainEqual({ name: "simple", version: "1", state: "READY", reason: "" });
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
-import type { ModelFunction } from "../../src/backends/js/js-backend.js";
+import type { ModelFunction } from "../../src/backends/js/function-types.js";
 import { bind } from "../../src/bind.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
@@ -61,16 +61,34 @@ describe("server lifecycle", () => {
     expect(performance.now() - t0).toBeLessThan(5_000);
   });
 
-  it("flips readiness to false as soon as close starts", async () => {
+  it("flips readiness to false as soon as close starts, while in-flight requests finish", async () => {
+    // A short delay keeps the port open, so a fresh probe can ask while close() is under way.
+    const server = await startServer([slow("slow", 300)], { shutdownDelayMs: 600 });
+    const base = server.urls.http!;
+    expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200);
+    const pending = inferJson(base, "slow", x);
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = server.close();
+    const probe = await fetch(`${base}/v2/health/ready`, { headers: { connection: "close" } });
+    expect(probe.status).toBe(400);
+    expect((await pending).status).toBe(200);
+    await closed;
+    expect(server.closed).toBe(true);
+  });
+
+  it("never answers ready to a fresh probe once close starts without a delay", async () => {
     const server = await startServer([slow("slow", 300)]);
     const base = server.urls.http!;
     const pending = inferJson(base, "slow", x);
     await new Promise((r) => setTimeout(r, 50));
     const closed = server.close();
-    // The in-flight connection is still open; a new request on another socket is refused or not ready.
-    await pending;
+    const probe = await fetch(`${base}/v2/health/ready`, { headers: { connection: "close" } }).then(
+      (r) => r.status,
+      () => "refused",
+    );
+    expect(probe).toBe("refused");
+    expect((await pending).status).toBe(200);
     await closed;
-    expect(server.closed).toBe(true);
   });
 
   it("loads a model bound after serve() and unloads it on unbind", async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { batch } from "../../src/backends/js/decorators/index.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
+import { getJson, jsonOf } from "../helpers/json.js";
 import { gatedModel } from "../helpers/models.js";
 import { type Exposition, find, scrape, scrapeUntil, value } from "../helpers/prometheus.js";
 import { connectOnce } from "../helpers/raw-http.js";
@@ -78,7 +79,7 @@ describe("Prometheus metrics endpoint", () => {
 
       // Durations: each success slept SLEEP_MS inside compute_infer; the counters are the
       // statistics extension's nanoseconds in whole microseconds.
-      const stats = (await (await fetch(`${base}/v2/models/sleepy/stats`)).json()).model_stats[0];
+      const stats = (await getJson(`${base}/v2/models/sleepy/stats`)).model_stats[0];
       const requestUs = value(after, "nv_inference_request_duration_us", sleepyL);
       const inferUs = value(after, "nv_inference_compute_infer_duration_us", sleepyL);
       const inputUs = value(after, "nv_inference_compute_input_duration_us", sleepyL);
@@ -155,7 +156,7 @@ describe("Prometheus metrics endpoint", () => {
       expect(value(m, "tensorbind_batch_size_bucket", { ...labels, le: "8" })).toBe(1);
       // Requests waited for the batch to fill: the queue counter saw it.
       expect(value(m, "nv_inference_queue_duration_us", labels)).toBeGreaterThan(0);
-      const snap = await (await fetch(`${base}/dashboard/api/snapshot`)).json();
+      const snap = await getJson(`${base}/dashboard/api/snapshot`);
       expect(snap.models[0].config.dynamic_batching.max_queue_delay_microseconds).toBe(200_000);
     } finally {
       await server.close();
@@ -238,7 +239,7 @@ describe("Prometheus metrics endpoint", () => {
       const url = server.urls.metrics!;
       const root = await fetch(url.replace(/\/metrics$/, "/"));
       expect(root.status).toBe(404);
-      expect((await root.json()).error).toMatch(/GET \/metrics/);
+      expect((await jsonOf(root)).error).toMatch(/GET \/metrics/);
       const post = await fetch(url, { method: "POST", body: "x" });
       expect(post.status).toBe(405);
       expect(post.headers.get("allow")).toBe("GET, HEAD");

@@ -12,6 +12,7 @@ import { Tensor } from "../../src/core/tensor.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import { Registry } from "../../src/model/registry.js";
 import { serve } from "../../src/server.js";
+import { getJson } from "../helpers/json.js";
 import { ALL_DATATYPES, SAMPLES } from "../helpers/models.js";
 import { inferJson, startServer } from "../helpers/server.js";
 
@@ -202,7 +203,7 @@ describe("instances given to bind()", () => {
   it("run that many native instances, shown in the model config", async () => {
     const server = await startServer([{ name: "counter", instances: 3, fn: native(FIXTURES, "counter") }]);
     try {
-      const config = (await (await fetch(`${server.urls.http}/v2/models/counter/config`)).json()) as {
+      const config = (await getJson(`${server.urls.http}/v2/models/counter/config`)) as {
         instance_group: { kind: string; count: number }[];
       };
       expect(config.instance_group).toEqual([expect.objectContaining({ kind: "KIND_CPU", count: 3 })]);
@@ -289,7 +290,7 @@ describe("native models in a server", () => {
     const server = await startServer([{ name: "vector_add", fn: native(VECTOR_OPS, "vector_add") }]);
     try {
       const base = server.urls.http!;
-      const meta = await (await fetch(`${base}/v2/models/vector_add`)).json();
+      const meta = await getJson(`${base}/v2/models/vector_add`);
       expect(meta.platform).toBe("tensorbind_native");
       expect(meta.inputs).toEqual([
         { name: "A", datatype: "FP32", shape: [-1] },
@@ -319,7 +320,7 @@ describe("native models in a server", () => {
     ]);
     try {
       const base = server.urls.http!;
-      const meta = await (await fetch(`${base}/v2/models/vector_add`)).json();
+      const meta = await getJson(`${base}/v2/models/vector_add`);
       expect(meta.inputs).toEqual([
         { name: "A", datatype: "FP32", shape: [4] },
         { name: "B", datatype: "FP32", shape: [4] },
@@ -470,7 +471,7 @@ describe("native models in a server", () => {
         inputs: [{ name: "TEXT", datatype: "BYTES", shape: [2], data: ["abc", "héllo"] }],
       });
       expect(up.body.outputs[0]).toMatchObject({ name: "UPPER", shape: [2], data: ["ABC", "HéLLO"] });
-      const config = await (await fetch(`${base}/v2/models/row_sum/config`)).json();
+      const config = await getJson(`${base}/v2/models/row_sum/config`);
       expect(config.max_batch_size).toBe(8);
       const rs = await inferJson(base, "row_sum", {
         inputs: [{ name: "X", datatype: "FP64", shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }],

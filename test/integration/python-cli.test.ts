@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { BIN, INTERPRETER, infer, ROOT, spawnServer } from "../helpers/cli.js";
+import { getJson } from "../helpers/json.js";
 
 const run = promisify(execFile);
 const FIXTURES = join(ROOT, "python/tests/fixtures");
@@ -17,9 +18,9 @@ describe("tensorbind serve model.py", () => {
     });
     try {
       const { http } = server.info;
-      const index = await (await fetch(`${http}/v2/repository/index`, { method: "POST" })).json();
+      const index = await getJson(`${http}/v2/repository/index`, { method: "POST" });
       expect(index.map((m: { name: string }) => m.name).sort()).toEqual(["doubler", "negate"]);
-      const meta = await (await fetch(`${http}/v2/models/negate`)).json();
+      const meta = await getJson(`${http}/v2/models/negate`);
       expect(meta.inputs).toEqual([{ name: "x", datatype: "INT32", shape: [-1, -1] }]);
 
       const doubled = await infer(http, "doubler", [

@@ -36,10 +36,11 @@ async function start(
   fn: string,
   options: Parameters<typeof python>[2] = {},
   log = silentLogger,
+  dir = runtimeDir,
 ) {
   const backend = python(join(FIXTURES, module), fn, { interpreter: INTERPRETER, ...options }).create();
   started.push(backend);
-  await backend.start({ model: fn, version: "1", log, runtimeDir });
+  await backend.start({ model: fn, version: "1", log, runtimeDir: dir });
   return (backend as LazyBackend).loaded as PythonBackend;
 }
 

@@ -57,13 +57,25 @@ describe("traccc CUDA chain: compile check", () => {
     expect(existsSync(join(out, "libtraccc_cuda.a"))).toBe(true);
   });
 
-  it("runs the CPU chain from the CUDA build and refuses the GPU with CUDA's reason", () => {
+  it("runs the CPU chain from the CUDA build; the GPU chain runs or is refused with CUDA's reason", () => {
     const tests = spawnSync(join(out, "traccc-tests"), ["physics", "order", "cuda"], { encoding: "utf8" });
-    expect(tests.stdout).toMatch(/^2 passed, 0 failed, [1-9] skipped$/m);
+    const summary = /^(\d+) passed, (\d+) failed, (\d+) skipped$/m.exec(tests.stdout);
+    expect(summary, tests.stdout).not.toBeNull();
+    const [passed, failed, skipped] = summary!.slice(1).map(Number) as [number, number, number];
+    expect(failed, tests.stdout).toBe(0);
+    expect(passed).toBeGreaterThanOrEqual(2); // the two CPU cases pass everywhere
+    expect(passed + skipped).toBeGreaterThanOrEqual(3);
+    // Without a GPU every CUDA case is skipped for that reason; with one, none is skipped.
+    const noDevice = /^skip \S+ \(no usable CUDA device/m.test(tests.stdout);
+    if (skipped > 0) expect(noDevice, tests.stdout).toBe(true);
     const reco = spawnSync(join(out, "traccc-reco"), ["--mu", "5", "--events", "1", "--device", "cuda"], {
       encoding: "utf8",
     });
-    expect(reco.status).toBe(1);
-    expect(reco.stderr).toMatch(/traccc-reco: CUDA error in cudaGetDeviceCount: \w+/);
+    if (noDevice) {
+      expect(reco.status).toBe(1);
+      expect(reco.stderr).toMatch(/traccc-reco: CUDA error in cudaGetDeviceCount: \w+/);
+    } else {
+      expect(reco.status, reco.stderr).toBe(0);
+    }
   });
 });

@@ -12,8 +12,7 @@ import {
   type Result,
   sample,
 } from "../../src/backends/js/decorators/index.js";
-import type { Request } from "../../src/backends/js/function-types.js";
-import type { CallContext } from "../../src/backends/js/js-backend.js";
+import type { CallContext, Request } from "../../src/backends/js/function-types.js";
 import { resolveScheduling } from "../../src/core/scheduling.js";
 import type { ModelSpec } from "../../src/core/spec.js";
 import { Tensor } from "../../src/core/tensor.js";

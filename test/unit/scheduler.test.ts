@@ -111,17 +111,30 @@ describe("Scheduler", () => {
     expect(backend.executed).toEqual(["a", "b"]);
   });
 
-  it("records one execution per batch with its timings", async () => {
+  it("records one execution per batch with its timings: queue time and compute time as they passed", async () => {
     const backend = new ManualBackend(1);
-    const seen: number[] = [];
+    const seen: { size: number; inferMs: number }[] = [];
     const s = new Scheduler(backend, {
-      onExecution: (size, t) => seen.push(size, t.computeInferNs >= 0 ? 1 : 0),
+      onExecution: (size, t) => seen.push({ size, inferMs: t.computeInferNs / 1e6 }),
     });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const t0 = performance.now();
     const a = s.submit(req("a"));
+    const b = s.submit(req("b")); // waits in the queue while "a" runs
+    await sleep(60);
+    backend.release(); // "a" ran for ≥ 60 ms
+    const ra = await a;
     await tick();
-    backend.release();
-    const r = await a;
-    expect(seen).toEqual([1, 1]);
-    expect(r.queueNs).toBeGreaterThanOrEqual(0);
+    await sleep(30);
+    backend.release(); // "b" ran for ≥ 30 ms after ≥ 60 ms queued
+    const rb = await b;
+    const wallMs = performance.now() - t0;
+    expect(seen.map((e) => e.size)).toEqual([1, 1]);
+    expect(seen[0]!.inferMs).toBeGreaterThanOrEqual(55);
+    expect(seen[1]!.inferMs).toBeGreaterThanOrEqual(25);
+    expect(ra.queueNs / 1e6).toBeLessThan(20); // "a" started at once
+    expect(rb.queueNs / 1e6).toBeGreaterThanOrEqual(55);
+    // Nothing counted twice or invented: queue + compute of "b" fit in the wall time.
+    expect(rb.queueNs / 1e6 + seen[1]!.inferMs).toBeLessThanOrEqual(wallMs + 1);
   });
 });

@@ -77,7 +77,15 @@ describe("Tensor", () => {
     const backing = new Uint8Array(9);
     backing.set(new Uint8Array(new Int32Array([7, 8]).buffer), 1);
     const t = new Tensor("x", "INT32", [2], backing.subarray(1));
-    expect([...(t.data as Int32Array)]).toEqual([7, 8]);
+    const data = t.data as Int32Array;
+    expect([...data]).toEqual([7, 8]);
+    expect(data.buffer).not.toBe(backing.buffer); // a copy: Int32Array cannot start at offset 1
+    const aligned = new Uint8Array(12);
+    aligned.set(new Uint8Array(new Int32Array([7, 8]).buffer), 4);
+    const view = new Tensor("x", "INT32", [2], aligned.subarray(4)).data as Int32Array;
+    expect([...view]).toEqual([7, 8]);
+    expect(view.buffer).toBe(aligned.buffer); // no copy: the same memory at its offset
+    expect(view.byteOffset).toBe(4);
   });
   it("builds every datatype from JS values", () => {
     expect(Tensor.fromArray("BOOL", [3], [true, false, true]).toArray()).toEqual([true, false, true]);
