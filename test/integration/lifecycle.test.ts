@@ -29,7 +29,7 @@ describe("server lifecycle", () => {
         instances: 3,
         fn: (inputs, ctx) => {
           started++;
-          return (model.fn as ModelFunction)(inputs, ctx);
+          return (model.fn as ModelFunction<typeof inputs>)(inputs, ctx);
         },
       },
     ]);
