@@ -86,7 +86,8 @@ describe("server lifecycle", () => {
       (r) => r.status,
       () => "refused",
     );
-    expect(probe).toBe("refused");
+    // Refused once the port is closed; a connection accepted just before that hears "not ready".
+    expect([400, "refused"]).toContain(probe);
     expect((await pending).status).toBe(200);
     await closed;
   });
