@@ -18,7 +18,8 @@ const VALUES = readdirSync(join(CHART, "ci")).filter((f) => f.endsWith(".yaml"))
 
 type Manifest = Record<string, any>;
 
-const MODELS: Record<string, new (o: Manifest) => { validate(): void }> = {
+// The models' constructors take their own typed shapes; a rendered manifest is checked at run time.
+const MODELS: Record<string, new (o: any) => { validate(): void }> = {
   "apps/v1/Deployment": Deployment,
   "v1/Service": Service,
   "v1/ConfigMap": ConfigMap,

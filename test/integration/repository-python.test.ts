@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Registry } from "../../src/model/registry.js";
 import { type Server, serve } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
+import { getJson, jsonOf } from "../helpers/json.js";
 import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
 
 // The repository's workers use the project's interpreter (numpy, tritonclient).
@@ -147,7 +148,7 @@ print(json.dumps(out))
   });
 
   it("answers /config with the repository's config, completed as Triton completes it", async () => {
-    const config = await (await fetch(`${server.urls.http}/v2/models/add_sub/config`)).json();
+    const config = await getJson(`${server.urls.http}/v2/models/add_sub/config`);
     expect(config).toMatchObject({
       name: "add_sub",
       backend: "python",
@@ -155,7 +156,7 @@ print(json.dumps(out))
       parameters: { greeting: { string_value: "hello" } },
       instance_group: [{ kind: "KIND_CPU", count: 1 }],
     });
-    const meta = await (await fetch(`${server.urls.http}/v2/models/batched`)).json();
+    const meta = await getJson(`${server.urls.http}/v2/models/batched`);
     expect(meta).toMatchObject({ versions: ["2"], platform: "python" });
     expect(meta.inputs).toEqual([{ name: "X", datatype: "FP32", shape: [-1, 4] }]);
   });
@@ -226,11 +227,12 @@ print(json.dumps({"upper": [s.decode() for s in r.as_numpy("UPPER")], "error": e
     expect(byName.broken_syntax!.reason).toContain("SyntaxError");
     expect(byName.broken_config!.reason).toContain(`${join(repo, "broken_config/config.pbtxt")}:3:1`);
     expect(byName.tensorflow!.reason).toMatch(/platform 'tensorflow_savedmodel' is not supported/);
-    const ready = await (
-      await fetch(`${server.urls.http}/v2/repository/index`, { method: "POST", body: '{"ready": true}' })
-    ).json();
+    const ready = await getJson(`${server.urls.http}/v2/repository/index`, {
+      method: "POST",
+      body: '{"ready": true}',
+    });
     expect(ready.map((e: { name: string }) => e.name).sort()).toEqual(["add_sub", "batched", "strings"]);
-    const meta = await (await fetch(`${server.urls.http}/v2`)).json();
+    const meta = await getJson(`${server.urls.http}/v2`);
     expect(meta.extensions).toContain("model_repository");
   });
 });
@@ -264,7 +266,7 @@ class TritonPythonModel:
         method: "POST",
         body: JSON.stringify({ inputs: [{ name: "X", datatype: "INT32", shape: [1], data: [0] }] }),
       });
-      const body = await res.json();
+      const body = await jsonOf(res);
       expect(res.status).toBe(200);
       expect(body.outputs[0].data[0]).toMatch(/python/);
     } finally {
