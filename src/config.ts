@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { ConfigError } from "./core/errors.js";
 import type { Logger, LogLevel } from "./core/logger.js";
 import { type ApiRestriction, parseRestrictedApi } from "./core/restricted-api.js";
@@ -97,6 +98,16 @@ export interface ServeOptions {
   loadModels?: readonly string[];
   /** With poll: seconds between repository scans (default 15). */
   repositoryPollSecs?: number;
+  /** Every request must carry `Authorization: Bearer <token>` (gRPC: `authorization` metadata). */
+  authToken?: string;
+  /** Read the bearer token from this file (trailing newline ignored); keeps it out of `ps`. */
+  authTokenFile?: string;
+  /** Health endpoints (live, ready, model ready, grpc.health.v1) answer without the token (default false). */
+  authOpenHealth?: boolean;
+  /** Triton's restricted APIs for HTTP: `API[,API]:KEY=VALUE` each (env: separated by `;`). */
+  httpRestrictedApi?: string | readonly string[];
+  /** Triton's restricted APIs for gRPC: `API[,API]:KEY=VALUE` each (env: separated by `;`). */
+  grpcRestrictedApi?: string | readonly string[];
 }
 
 export interface ResolvedConfig {
@@ -133,6 +144,10 @@ export interface ResolvedConfig {
   readonly shmExtension: "off" | "system" | "all" | undefined;
   readonly shmStatusKeys: boolean;
   readonly restrictedApi: readonly ApiRestriction[];
+  readonly authToken: string | undefined;
+  readonly authOpenHealth: boolean;
+  readonly httpRestrictedApi: readonly ApiRestriction[];
+  readonly grpcRestrictedApi: readonly ApiRestriction[];
 }
 
 export const DEFAULTS = {
@@ -163,6 +178,7 @@ export const DEFAULTS = {
   dashboard: true,
   logRequests: false,
   shmStatusKeys: false,
+  authOpenHealth: false,
 } as const;
 
 /** The environment variable behind each option. */
@@ -199,6 +215,11 @@ export const ENV_VARS = {
   shmExtension: "TENSORBIND_SHM_EXTENSION",
   shmStatusKeys: "TENSORBIND_SHM_STATUS_KEYS",
   restrictedApi: "TENSORBIND_RESTRICTED_API",
+  authToken: "TENSORBIND_AUTH_TOKEN",
+  authTokenFile: "TENSORBIND_AUTH_TOKEN_FILE",
+  authOpenHealth: "TENSORBIND_AUTH_OPEN_HEALTH",
+  httpRestrictedApi: "TENSORBIND_HTTP_RESTRICTED_API",
+  grpcRestrictedApi: "TENSORBIND_GRPC_RESTRICTED_API",
 } as const;
 
 /** HTTP/2 windows lie between the protocol's default (65 535) and its maximum (2^31 - 1). */
@@ -213,7 +234,8 @@ type FlagKey =
   | "cpuMetrics"
   | "dashboard"
   | "logRequests"
-  | "shmStatusKeys";
+  | "shmStatusKeys"
+  | "authOpenHealth";
 
 /** true|1|yes|on and false|0|no|off, any case; undefined for anything else. */
 export function parseBoolean(text: string): boolean | undefined {
@@ -309,6 +331,13 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     shmExtension: shmMode(pick("shmExtension")),
     shmStatusKeys: flag("shmStatusKeys"),
     restrictedApi: restrictions(pick("restrictedApi")),
+    authToken: authToken(
+      pick("authToken") as string | undefined,
+      pick("authTokenFile") as string | undefined,
+    ),
+    authOpenHealth: flag("authOpenHealth"),
+    httpRestrictedApi: restrictions(pick("httpRestrictedApi")),
+    grpcRestrictedApi: restrictions(pick("grpcRestrictedApi")),
   };
 }
 
@@ -316,6 +345,21 @@ function shmMode(v: unknown): "off" | "system" | "all" | undefined {
   if (v === undefined) return undefined;
   if (v === "off" || v === "system" || v === "all") return v;
   throw new ConfigError(`invalid shmExtension '${String(v)}': use off, system or all`);
+}
+
+function authToken(token: string | undefined, file: string | undefined): string | undefined {
+  if (token !== undefined && file !== undefined)
+    throw new ConfigError("give the auth token or a file holding it, not both");
+  if (file === undefined) return token;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read the auth token file '${file}': ${(err as Error).message}`);
+  }
+  const t = text.replace(/\r?\n$/, "");
+  if (t === "" || /\s/.test(t)) throw new ConfigError(`the auth token file '${file}' must hold one token`);
+  return t;
 }
 
 /** One spec, several (an array, or `;`-separated in the environment). */

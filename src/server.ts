@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultRegistry } from "./bind.js";
 import { type ResolvedConfig, resolveConfig, type ServeOptions } from "./config.js";
+import { AccessControl } from "./core/access.js";
 import { createLogger, type Logger } from "./core/logger.js";
+import type { ApiRestriction } from "./core/restricted-api.js";
 import { dashboardHandler } from "./dashboard/handler.js";
 import type { GrpcFrontend } from "./frontends/grpc/server.js";
 import { HttpFrontend } from "./frontends/http/server.js";
@@ -127,6 +129,9 @@ export class Server {
  */
 export async function serve(options: ServeOptions = {}): Promise<Server> {
   const config = resolveConfig(options);
+  // Built first: a mistake in the access settings is reported before any model loads.
+  const httpAccess = accessControl(config, [...config.restrictedApi, ...config.httpRestrictedApi]);
+  const grpcAccess = accessControl(config, [...config.restrictedApi, ...config.grpcRestrictedApi]);
   const log = options.logger ?? createLogger(config.logLevel);
   const registry = options.registry ?? defaultRegistry();
   if (registry.started)
@@ -178,7 +183,6 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
           requestTimeoutMs: config.requestTimeoutMs,
           keepAliveTimeoutMs: config.keepAliveTimeoutMs,
           headerForwardPattern: config.headerForwardPattern,
-          restricted: config.restrictedApi,
           pages:
             telemetry && config.dashboard
               ? dashboardHandler({
@@ -188,6 +192,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
                   urls: () => urls,
                 })
               : undefined,
+          access: httpAccess,
         },
         log,
       );
@@ -209,7 +214,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
           keepalivePermitWithoutCalls: config.grpcKeepalivePermitWithoutCalls,
           minPingIntervalMs: config.grpcMinPingIntervalMs,
           flowControlWindowBytes: config.grpcFlowControlWindowBytes,
-          restricted: config.restrictedApi,
+          access: grpcAccess,
         },
         log,
       );
@@ -291,6 +296,10 @@ async function startRepository(
   parts.core.setRepository(repository);
   await repository.start();
   return repository;
+}
+
+function accessControl(config: ResolvedConfig, restricted: readonly ApiRestriction[]): AccessControl {
+  return new AccessControl({ token: config.authToken, openHealth: config.authOpenHealth, restricted });
 }
 
 function hostForUrl(host: string): string {

@@ -35,7 +35,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --log-requests <bool>            log every request with ids and stage timings (false)  TENSORBIND_LOG_REQUESTS
   --shm-extension <off|system|all> shared-memory extensions clients may use (all on loopback, else off)  TENSORBIND_SHM_EXTENSION
   --shm-status-keys <bool>         shared-memory status shows region keys (false)    TENSORBIND_SHM_STATUS_KEYS
-  --restricted-api <apis:key=value>  these API groups need the header (repeatable; also --http-restricted-api, --grpc-restricted-api)
+  --restricted-api <API[,API]:KEY=VALUE>  those APIs need header KEY=VALUE, HTTP and gRPC (repeatable)  TENSORBIND_RESTRICTED_API
   --allow-http <bool>, --allow-grpc <bool>, --allow-metrics <bool>   turn an endpoint off
   --host <addr>                    interface to listen on (default 127.0.0.1)          TENSORBIND_HOST
   --id <name>                      server id in server metadata (default tensorbind)   TENSORBIND_ID
@@ -48,6 +48,12 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --http-header-forward-pattern <re>  forward matching headers as request parameters
   --runtime-dir <dir>              where the server may write (default: private temp dir)
   --ready-file <file>              write {"http":...,"grpc":...,"pid":...} once ready
+  --auth-token <token>             require Authorization: Bearer <token> (prefer the file or env)  TENSORBIND_AUTH_TOKEN
+  --auth-token-file <file>         read the bearer token from a file                  TENSORBIND_AUTH_TOKEN_FILE
+  --auth-open-health <bool>        health endpoints answer without the token (false)  TENSORBIND_AUTH_OPEN_HEALTH
+  --http-restricted-api <API[,API]:KEY=VALUE>  those APIs need header KEY=VALUE (repeatable)  TENSORBIND_HTTP_RESTRICTED_API
+  --grpc-restricted-api <API[,API]:KEY=VALUE>  the same for gRPC metadata (repeatable)  TENSORBIND_GRPC_RESTRICTED_API
+      APIs: health, metadata, inference, shared-memory, model-config, model-repository, statistics, trace, logging
   --python <interpreter>           Python for .py modules and python() models        TENSORBIND_PYTHON
   --model-repository <dir>         serve a Triton model repository (repeatable)      TENSORBIND_MODEL_REPOSITORY
   --model-control-mode <mode>      none (load all at start) | poll | explicit (load on request)
@@ -93,6 +99,9 @@ const SERVE_FLAGS = {
   "http-header-forward-pattern": { type: "string" },
   "runtime-dir": { type: "string" },
   "ready-file": { type: "string" },
+  "auth-token": { type: "string" },
+  "auth-token-file": { type: "string" },
+  "auth-open-health": { type: "string" },
   python: { type: "string" },
   "model-repository": { type: "string", multiple: true },
   "model-control-mode": { type: "string" },
@@ -186,10 +195,12 @@ export function serveOptionsFromFlags(
   set("logRequests", bool("log-requests"));
   set("shmExtension", values["shm-extension"] as "off" | "system" | "all" | undefined);
   set("shmStatusKeys", bool("shm-status-keys"));
-  const restricted = ["restricted-api", "http-restricted-api", "grpc-restricted-api"].flatMap(
-    (k) => (values[k] as string[] | undefined) ?? [],
-  );
-  set("restrictedApi", restricted.length > 0 ? restricted : undefined);
+  set("restrictedApi", values["restricted-api"] as string[] | undefined);
+  set("httpRestrictedApi", values["http-restricted-api"] as string[] | undefined);
+  set("grpcRestrictedApi", values["grpc-restricted-api"] as string[] | undefined);
+  set("authToken", values["auth-token"] as string | undefined);
+  set("authTokenFile", values["auth-token-file"] as string | undefined);
+  set("authOpenHealth", bool("auth-open-health"));
   set("modelRepository", values["model-repository"] as string[] | undefined);
   const mode = values["model-control-mode"];
   if (mode !== undefined && mode !== "none" && mode !== "poll" && mode !== "explicit")

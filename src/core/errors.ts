@@ -15,8 +15,9 @@ export type ErrorCode =
   | "TB_ERR_DEADLINE_EXCEEDED"
   | "TB_ERR_RESOURCE_EXHAUSTED"
   | "TB_ERR_UNSUPPORTED_MEDIA"
-  | "TB_ERR_CONFIG"
-  | "TB_ERR_PERMISSION_DENIED";
+  | "TB_ERR_UNAUTHENTICATED"
+  | "TB_ERR_PERMISSION_DENIED"
+  | "TB_ERR_CONFIG";
 
 /** gRPC status codes (numeric values from grpc's status.proto), kept here so the table needs no grpc import. */
 export const GrpcStatus = {
@@ -31,6 +32,7 @@ export const GrpcStatus = {
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 export interface StatusMapping {
@@ -50,8 +52,9 @@ export const STATUS_TABLE: Readonly<Record<ErrorCode, StatusMapping>> = Object.f
   TB_ERR_DEADLINE_EXCEEDED: { http: 504, grpc: GrpcStatus.DEADLINE_EXCEEDED },
   TB_ERR_RESOURCE_EXHAUSTED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   TB_ERR_UNSUPPORTED_MEDIA: { http: 415, grpc: GrpcStatus.UNIMPLEMENTED },
-  TB_ERR_CONFIG: { http: 500, grpc: GrpcStatus.INTERNAL },
+  TB_ERR_UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
   TB_ERR_PERMISSION_DENIED: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED },
+  TB_ERR_CONFIG: { http: 500, grpc: GrpcStatus.INTERNAL },
 });
 
 // A global symbol brands our errors so `isTensorbindError` works across duplicate copies of the package.
@@ -132,7 +135,13 @@ export class UnsupportedMediaTypeError extends TensorbindError {
     super("TB_ERR_UNSUPPORTED_MEDIA", message);
   }
 }
-/** A restricted API called without its header key (Triton's --http-restricted-api). */
+/** No valid credentials (bearer token) came with the request (HTTP 401, gRPC UNAUTHENTICATED). */
+export class UnauthenticatedError extends TensorbindError {
+  constructor(message: string) {
+    super("TB_ERR_UNAUTHENTICATED", message);
+  }
+}
+/** The request may not use this API (a restricted API without its header: HTTP 403, gRPC PERMISSION_DENIED). */
 export class PermissionDeniedError extends TensorbindError {
   constructor(message: string) {
     super("TB_ERR_PERMISSION_DENIED", message);

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, PermissionDeniedError } from "./errors.js";
 
 /**
@@ -48,7 +49,13 @@ export function checkRestricted(
     const v = header(r.header);
     const got = Array.isArray(v) ? v[0] : v;
     const text = typeof got === "string" ? got : Buffer.isBuffer(got) ? got.toString("utf8") : undefined;
-    if (text !== r.value)
+    if (text === undefined || !sameSecret(text, r.value))
       throw new PermissionDeniedError(`This API is restricted, expecting header '${r.header}'`);
   }
+}
+
+/** Constant-time comparison of two secrets: fixed-length digests, so lengths leak nothing either. */
+export function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+  return timingSafeEqual(digest(a), digest(b));
 }

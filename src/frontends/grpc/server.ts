@@ -1,7 +1,8 @@
 import { Server } from "@grpc/grpc-js";
+import type { AccessControl } from "../../core/access.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
-import type { ApiRestriction } from "../../core/restricted-api.js";
+import { accessInterceptor } from "./access.js";
 import { type GrpcTlsOptions, serverCredentials } from "./credentials.js";
 import { raiseConnectionWindow, raiseStreamWindow } from "./flow-control.js";
 import { healthService } from "./health.js";
@@ -27,8 +28,8 @@ export interface GrpcOptions {
   /** HTTP/2 receive window per stream (bytes); the connection window is four times it. */
   readonly flowControlWindowBytes?: number;
   readonly tls?: GrpcTlsOptions;
-  /** API groups that answer only calls carrying a metadata key (Triton's --grpc-restricted-api). */
-  readonly restricted?: readonly ApiRestriction[];
+  /** Bearer token and restricted APIs; none when absent. */
+  readonly access?: AccessControl | undefined;
 }
 
 /**
@@ -47,7 +48,10 @@ export class GrpcFrontend {
     this.#options = options;
     this.#log = log;
     this.#server = new Server({
-      interceptors: [rejectUndecodable],
+      interceptors: [
+        ...(options.access?.enabled ? [accessInterceptor(options.access)] : []),
+        rejectUndecodable,
+      ],
       "grpc.max_receive_message_length": options.maxReceiveBytes,
       "grpc.max_send_message_length": options.maxSendBytes,
       "grpc.keepalive_time_ms": options.keepaliveTimeMs,
@@ -69,7 +73,7 @@ export class GrpcFrontend {
     const protos = loadProtos();
     this.#server.addService(
       tolerantDeserializers(protos.inference),
-      inferenceService(core, protos.inference, log, this.#streams, options.restricted),
+      inferenceService(core, protos.inference, log, this.#streams),
     );
     this.#server.addService(tolerantDeserializers(protos.health), healthService(core));
   }

@@ -7,7 +7,6 @@ import type {
 import { toTensorbindError, UnimplementedError } from "../../core/errors.js";
 import type { InferenceCore, ModelLoadOverrides } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
-import type { ApiRestriction } from "../../core/restricted-api.js";
 import { traceFields } from "../../core/trace-context.js";
 import { callTrace, inferOne, opt } from "./infer.js";
 import type {
@@ -57,7 +56,6 @@ export function inferenceService(
   definition: ServiceDefinition,
   log: Logger,
   streams: StreamRegistry,
-  restricted: readonly ApiRestriction[] = [],
 ): UntypedServiceImplementation {
   const unary =
     <Req>(method: string, fn: Unary<Req>) =>
@@ -131,7 +129,7 @@ export function inferenceService(
       );
     },
     ModelStreamInfer: streamInferHandler(core, log, streams),
-    ...sharedMemoryHandlers(core, log, restricted),
+    ...sharedMemoryHandlers(core, log),
   };
 
   for (const method of Object.keys(definition)) {

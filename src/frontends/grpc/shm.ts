@@ -1,7 +1,6 @@
-import type { Metadata, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
-import { type ApiRestriction, checkRestricted } from "../../core/restricted-api.js";
 import { opt } from "./infer.js";
 import { toServiceError } from "./status.js";
 
@@ -21,18 +20,16 @@ interface CudaRegisterMsg extends NameMsg {
 
 type Handler = (call: ServerUnaryCall<never, unknown>, callback: sendUnaryData<unknown>) => void;
 
-/** The shared-memory RPCs of GRPCInferenceService: translation to the core's shared-memory calls only. */
-export function sharedMemoryHandlers(
-  core: InferenceCore,
-  log: Logger,
-  restricted: readonly ApiRestriction[],
-): Record<string, Handler> {
+/**
+ * The shared-memory RPCs of GRPCInferenceService: translation to the core's shared-memory calls
+ * only (the restricted-API check of the `shared-memory` group runs before, in access.ts).
+ */
+export function sharedMemoryHandlers(core: InferenceCore, log: Logger): Record<string, Handler> {
   const shm = core.sharedMemory;
   const unary =
     <Req>(method: string, fn: (r: Req) => unknown): Handler =>
     (call, callback) => {
       try {
-        checkRestricted(restricted, "shared-memory", (name) => (call.metadata as Metadata).get(name));
         callback(null, fn(call.request as Req));
       } catch (err) {
         callback(toServiceError(err, log, method));

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { AccessControl } from "../../core/access.js";
 import { isServerFault, isTensorbindError, MethodNotAllowedError, NotFoundError } from "../../core/errors.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
-import { type ApiRestriction, checkRestricted } from "../../core/restricted-api.js";
+import type { ApiGroup } from "../../core/restricted-api.js";
 import { traceFields, traceOf } from "../../core/trace-context.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
 import { closeAfterResponse } from "./linger.js";
@@ -27,8 +28,8 @@ export interface HttpOptions {
   readonly headerForwardPattern: RegExp | undefined;
   /** Pages outside /v2 (the dashboard); answers GETs it knows and returns false for the rest. */
   readonly pages?: PageHandler | undefined;
-  /** API groups that answer only requests carrying a header key (Triton's --http-restricted-api). */
-  readonly restricted?: readonly ApiRestriction[] | undefined;
+  /** Bearer token and restricted APIs; none when absent. */
+  readonly access?: AccessControl | undefined;
 }
 
 /** Serves a request for a path outside /v2 when it knows the path; returns false otherwise. */
@@ -122,21 +123,39 @@ export class HttpFrontend {
       if (this.#closing) this.#server.closeIdleConnections();
     });
     const path = pathOf(req.url);
-    if (this.#options.pages !== undefined && !path.startsWith("/v2") && this.#page(req, res, path)) return;
+    const access = this.#options.access;
+    if (this.#options.pages !== undefined && !path.startsWith("/v2")) {
+      // The dashboard shows statistics: it is guarded like them.
+      if (access?.enabled && !this.#allowed(req, res, access, "statistics")) return;
+      if (this.#page(req, res, path)) return;
+    }
     const match = matchRoute(path);
     this.#route(req, res, match, path).catch((err: unknown) => {
       // A body we refused to read must not be parsed as the next request on this connection.
-      if (!req.complete) closeAfterResponse(req, res, Math.max(64 << 20, 4 * this.#options.maxBodyBytes));
+      if (!req.complete) closeAfterResponse(req, res, lingerBytes(this.#options.maxBodyBytes));
       const e = sendError(
         res,
         err,
-        isTensorbindError(err, "TB_ERR_METHOD_NOT_ALLOWED") ? { Allow: match?.method ?? "GET" } : {},
+        isTensorbindError(err, "TB_ERR_METHOD_NOT_ALLOWED")
+          ? { Allow: match?.method ?? "GET" }
+          : authenticateHeader(err),
       );
       // The caller's ids, when it sent them, so that the line joins its trace.
       const ids = traceFields(traceOf((name) => req.headers[name]));
       if (isServerFault(e)) this.#log.error({ err: e, cause: e.cause, path, ...ids }, "request failed");
       else this.#log.debug({ code: e.code, msg: e.message, path, ...ids }, "request rejected");
     });
+  }
+
+  #allowed(req: IncomingMessage, res: ServerResponse, access: AccessControl, group: ApiGroup): boolean {
+    try {
+      access.check(group, (name) => req.headers[name]);
+      return true;
+    } catch (err) {
+      if (!req.complete) closeAfterResponse(req, res, lingerBytes(this.#options.maxBodyBytes));
+      sendError(res, err, authenticateHeader(err));
+      return false;
+    }
   }
 
   #page(req: IncomingMessage, res: ServerResponse, path: string): boolean {
@@ -158,9 +177,10 @@ export class HttpFrontend {
     if (!match) {
       const shm = matchShmRoute(path);
       if (!shm) throw new NotFoundError(`no route for ${req.method ?? "?"} ${path}`);
-      checkRestricted(this.#options.restricted ?? [], "shared-memory", (name) => req.headers[name]);
+      this.#options.access?.check("shared-memory", (name) => req.headers[name]);
       return handleShm(this.#core, req, res, shm);
     }
+    this.#options.access?.check(match.group, (name) => req.headers[name]);
     const method = req.method === "HEAD" ? "GET" : req.method;
     if (method !== match.method)
       throw new MethodNotAllowedError(`${req.method ?? "?"} is not allowed on ${path}; use ${match.method}`);
@@ -214,4 +234,14 @@ export class HttpFrontend {
       headerForwardPattern: this.#options.headerForwardPattern,
     };
   }
+}
+
+/** A 401 names the scheme it wants (RFC 6750). */
+function authenticateHeader(err: unknown): Record<string, string> {
+  return isTensorbindError(err, "TB_ERR_UNAUTHENTICATED") ? { "WWW-Authenticate": "Bearer" } : {};
+}
+
+/** How much of a refused body is read and discarded before closing (more resets a client still sending). */
+function lingerBytes(maxBodyBytes: number): number {
+  return Math.max(64 << 20, 4 * maxBodyBytes);
 }
