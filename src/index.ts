@@ -11,6 +11,7 @@ export type {
   OutputValue,
 } from "./backends/js/function-types.js";
 export { type NativeInstanceOptions, type NativeOptions, native } from "./backends/native/index.js";
+export { type PipelineStepOptions, pipeline } from "./backends/pipeline/index.js";
 export { type PythonOptions, python } from "./backends/python/index.js";
 export { type BoundModel, bind, defaultRegistry, unbind } from "./bind.js";
 export type { ServeOptions } from "./config.js";

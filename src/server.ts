@@ -169,7 +169,8 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   const urls: { http?: string; grpc?: string; metrics?: string } = {};
   let repository: ModelRepository | undefined;
   try {
-    await registry.start({ log, runtimeDir });
+    // Models reach each other (pipelines, BLS) through the engine, as a client would.
+    await registry.start({ log, runtimeDir, infer: (request) => core.infer(request) });
     repository = await startRepository(options, { registry, core, log, runtimeDir });
     telemetry?.start();
     if (config.http !== false) {
@@ -283,7 +284,6 @@ async function startRepository(
   if (paths.length === 0) return undefined;
   const repository = new ModelRepository({
     registry: parts.registry,
-    infer: (request) => parts.core.infer(request),
     log: parts.log,
     runtimeDir: parts.runtimeDir,
     options: {

@@ -1,4 +1,4 @@
-import type { Parameters } from "./infer.js";
+import type { InferRequest, InferResponse, Parameters } from "./infer.js";
 import type { Logger } from "./logger.js";
 import type { BatchingOptions, QueueOptions } from "./scheduling.js";
 import type { SharedPlacement } from "./shared-placement.js";
@@ -52,6 +52,8 @@ export interface BackendStartContext {
   readonly log: Logger;
   /** Private, mode-0700 directory this server may write into. */
   readonly runtimeDir: string;
+  /** The server's own request path: pipelines (and Python models' BLS calls) reach other models through it. */
+  readonly infer?: (request: InferRequest) => Promise<InferResponse>;
 }
 
 /** Gauges a backend may report for metrics (read at scrape time). */

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { pipeline } from "../backends/pipeline/index.js";
 import { python } from "../backends/python/index.js";
 import { BACKEND_FACTORY, type Backend, type BackendFactory } from "../core/backend.js";
 import { ConfigError } from "../core/errors.js";
 import type { BindOptions } from "../model/model.js";
-import { EnsembleBackend, type InferFunction, stepsOf } from "./ensemble.js";
+import { stepsOf } from "./ensemble-steps.js";
 import {
   backendOf,
   completeConfig,
@@ -30,7 +31,6 @@ export interface ModelDefinition {
 }
 
 export interface DefinitionContext {
-  readonly infer: InferFunction;
   /** The interpreter for Python-backend, TorchScript and ONNX workers (a model's EXECUTION_ENV_PATH wins). */
   readonly interpreter: string | undefined;
 }
@@ -75,7 +75,7 @@ export function readDefinition(
   const bindOptions = versions.map((version): BindOptions => {
     const fn =
       backend === "ensemble"
-        ? ensembleFactory(name, steps, Object.keys(outputs ?? {}), ctx.infer)
+        ? pipeline(steps, { label: "ensemble" })
         : workerFactory(name, dir, version, backend, config, placement, ctx, file);
     return {
       name,
@@ -96,19 +96,6 @@ export function readDefinition(
     config,
     dependencies: [...new Set(steps.map((s) => s.model))],
     versions: bindOptions,
-  };
-}
-
-function ensembleFactory(
-  name: string,
-  steps: ReturnType<typeof stepsOf>,
-  outputs: string[],
-  infer: InferFunction,
-): BackendFactory {
-  return {
-    [BACKEND_FACTORY]: true,
-    kind: "js",
-    create: () => new EnsembleBackend(name, steps, outputs, infer),
   };
 }
 

@@ -5,7 +5,6 @@ import type { RepositoryEntry } from "../core/inference-core.js";
 import type { Logger } from "../core/logger.js";
 import type { Registry } from "../model/registry.js";
 import { type DefinitionContext, type ModelDefinition, readDefinition } from "./definition.js";
-import type { InferFunction } from "./ensemble.js";
 
 export type ModelControlMode = "none" | "poll" | "explicit";
 
@@ -55,7 +54,6 @@ export class ModelRepository {
 
   constructor(parts: {
     registry: Registry;
-    infer: InferFunction;
     log: Logger;
     runtimeDir: string;
     options: RepositoryOptions;
@@ -65,7 +63,6 @@ export class ModelRepository {
     this.#options = parts.options;
     this.#runtimeDir = parts.runtimeDir;
     this.#context = {
-      infer: parts.infer,
       interpreter: parts.options.interpreter ?? process.env.TENSORBIND_PYTHON,
     };
     for (const p of parts.options.paths) {

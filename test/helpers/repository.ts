@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -27,8 +27,12 @@ export async function runPython<T = unknown>(
   env: Record<string, string> = {},
   timeoutMs = 60_000,
 ): Promise<T> {
+  // A file rather than -c: torch.jit.script reads the source of what it compiles.
+  const dir = mkdtempSync(join(tmpdir(), "tb-py-"));
+  const file = join(dir, "script.py");
+  writeFileSync(file, script);
   try {
-    const { stdout } = await run(INTERPRETER, ["-c", script], {
+    const { stdout } = await run(INTERPRETER, [file], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       timeout: timeoutMs,
@@ -39,6 +43,8 @@ export async function runPython<T = unknown>(
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };
     throw new Error(`python script failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

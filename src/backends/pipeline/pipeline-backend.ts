@@ -1,12 +1,13 @@
-import type { Backend, ExecutionRequest, ExecutionResult } from "../core/backend.js";
-import { ConfigError, TensorbindError, toTensorbindError } from "../core/errors.js";
+import type { Backend, BackendStartContext, ExecutionRequest, ExecutionResult } from "../../core/backend.js";
+import { ConfigError, TensorbindError, toTensorbindError } from "../../core/errors.js";
 import {
   type InferRequest,
   type InferResponse,
   isReservedParameter,
   type Parameters,
-} from "../core/infer.js";
-import type { Tensor } from "../core/tensor.js";
+} from "../../core/infer.js";
+import type { ModelSpec } from "../../core/spec.js";
+import type { Tensor } from "../../core/tensor.js";
 
 /** One step of a pipeline: a model, and how its tensors are named in the pipeline. */
 export interface PipelineStep {
@@ -19,7 +20,7 @@ export interface PipelineStep {
   readonly outputs: Readonly<Record<string, string>>;
 }
 
-export type InferFunction = (request: InferRequest) => Promise<InferResponse>;
+type InferFunction = (request: InferRequest) => Promise<InferResponse>;
 
 /**
  * Runs a pipeline of models (Triton's ensemble) through the server's own request path: every
@@ -28,29 +29,32 @@ export type InferFunction = (request: InferRequest) => Promise<InferResponse>;
  * its inputs exist, so independent branches run at once. Tensors pass from step to step as
  * they came back (for Python models, views of the worker's shared memory).
  */
-export class EnsembleBackend implements Backend {
+export class PipelineBackend implements Backend {
   readonly kind = "js" as const;
-  // The ensemble itself only waits on its steps; their models bound the concurrency.
+  // The pipeline itself only waits on its steps; their models bound the concurrency.
   readonly instances = 1024;
-  readonly #name: string;
   readonly #steps: readonly PipelineStep[];
-  readonly #outputs: readonly string[];
-  readonly #infer: InferFunction;
+  readonly #label: string;
+  #name = "";
+  #outputs: readonly string[] = [];
+  #infer: InferFunction | undefined;
 
-  constructor(
-    name: string,
-    steps: readonly PipelineStep[],
-    outputs: readonly string[],
-    infer: InferFunction,
-  ) {
-    this.#name = name;
+  /** `label` names the model kind in errors ("pipeline", or "ensemble" for a repository's). */
+  constructor(steps: readonly PipelineStep[], label = "pipeline") {
     this.#steps = steps;
-    this.#outputs = outputs;
-    this.#infer = infer;
+    this.#label = label;
   }
 
-  async start(): Promise<undefined> {
+  async start(ctx: BackendStartContext): Promise<undefined> {
+    if (ctx.infer === undefined)
+      throw new ConfigError(`${this.#label} '${ctx.model}' needs a server to call its steps`);
+    this.#name = ctx.model;
+    this.#infer = ctx.infer;
     return undefined;
+  }
+
+  configure(spec: ModelSpec): void {
+    this.#outputs = Object.keys(spec.outputs);
   }
 
   execute(batch: readonly ExecutionRequest[]): Promise<(ExecutionResult | Error)[]> {
@@ -70,7 +74,7 @@ export class EnsembleBackend implements Backend {
         const { step, index } = pending[0]!;
         const missing = Object.values(step.inputs).filter((t) => !pool.has(t));
         throw new ConfigError(
-          `ensemble '${this.#name}' step ${index} (model '${step.model}'): input tensor(s) ${missing.join(", ")} are produced by no step`,
+          `${this.#label} '${this.#name}' step ${index} (model '${step.model}'): input tensor(s) ${missing.join(", ")} are produced by no step`,
         );
       }
       pending = pending.filter((p) => !ready.includes(p));
@@ -95,7 +99,7 @@ export class EnsembleBackend implements Backend {
   ): Promise<void> {
     let response: InferResponse;
     try {
-      response = await this.#infer({
+      response = await this.#infer!({
         model: step.model,
         ...(step.version !== undefined && { version: step.version }),
         parameters,
@@ -108,7 +112,7 @@ export class EnsembleBackend implements Backend {
       // The error keeps its code (a bad input stays a 400) and names the failing step.
       throw new TensorbindError(
         e.code,
-        `ensemble '${this.#name}' step ${index} (model '${step.model}') failed: ${e.message}`,
+        `${this.#label} '${this.#name}' step ${index} (model '${step.model}') failed: ${e.message}`,
         { cause: e },
       );
     }
@@ -117,25 +121,4 @@ export class EnsembleBackend implements Backend {
       if (target !== undefined) pool.set(target, t);
     }
   }
-}
-
-/** Triton's ensemble_scheduling block as pipeline steps. */
-export function stepsOf(config: Record<string, unknown>, file: string): PipelineStep[] {
-  const scheduling = config.ensemble_scheduling as { step?: Record<string, unknown>[] } | undefined;
-  const steps = scheduling?.step ?? [];
-  if (steps.length === 0)
-    throw new ConfigError(`${file}: an ensemble needs ensemble_scheduling { step [ … ] }`);
-  return steps.map((s, i) => {
-    const model = s.model_name;
-    if (typeof model !== "string" || model === "")
-      throw new ConfigError(`${file}: ensemble step ${i} has no model_name`);
-    const version =
-      typeof s.model_version === "number" && s.model_version > 0 ? String(s.model_version) : undefined;
-    return {
-      model,
-      ...(version !== undefined && { version }),
-      inputs: (s.input_map as Record<string, string> | undefined) ?? {},
-      outputs: (s.output_map as Record<string, string> | undefined) ?? {},
-    };
-  });
 }
