@@ -5,6 +5,7 @@ import { tensor } from "../../src/core/tensor-factory.js";
 import { Registry } from "../../src/model/registry.js";
 import { type Server, serve } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
+import { getJson, jsonOf } from "../helpers/json.js";
 import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
@@ -156,8 +157,8 @@ print(json.dumps({k: bool(v) for k, v in ok.items()}))
 
   it("counts every step in its model's statistics, and the ensemble's own requests", async () => {
     const stats = async (model: string) =>
-      (await (await fetch(`${server.urls.http}/v2/models/${model}/stats`)).json()).model_stats[0]
-        .inference_stats.success.count as number;
+      (await getJson(`${server.urls.http}/v2/models/${model}/stats`)).model_stats[0].inference_stats.success
+        .count as number;
     const before = await Promise.all(["pipeline", "scale", "square", "total"].map(stats));
     const res = await fetch(`${server.urls.http}/v2/models/pipeline/infer`, {
       method: "POST",
@@ -165,7 +166,7 @@ print(json.dumps({k: bool(v) for k, v in ok.items()}))
     });
     expect(res.status).toBe(200);
     // (2x+1)^2 summed: 9 + 25 + 49 + 81
-    expect((await res.json()).outputs[0]).toMatchObject({ name: "OUT", shape: [1, 1], data: [164] });
+    expect((await jsonOf(res)).outputs[0]).toMatchObject({ name: "OUT", shape: [1, 1], data: [164] });
     const after = await Promise.all(["pipeline", "scale", "square", "total"].map(stats));
     expect(after.map((a, i) => a - before[i]!)).toEqual([1, 1, 1, 1]);
   });
@@ -178,7 +179,7 @@ print(json.dumps({k: bool(v) for k, v in ok.items()}))
       }),
     });
     expect(res.status).toBe(500);
-    expect((await res.json()).error).toMatch(
+    expect((await jsonOf(res)).error).toMatch(
       /ensemble 'pipeline' step 2 \(model 'total'\) failed: .*value too large/,
     );
     const bad = await fetch(`${server.urls.http}/v2/models/ts_pipeline/infer`, {
@@ -191,11 +192,11 @@ print(json.dumps({k: bool(v) for k, v in ok.items()}))
   });
 
   it("refuses an ensemble whose step model is not in the repository", async () => {
-    const index = await (await fetch(`${server.urls.http}/v2/repository/index`, { method: "POST" })).json();
+    const index = await getJson(`${server.urls.http}/v2/repository/index`, { method: "POST" });
     const orphan = index.find((e: { name: string }) => e.name === "orphan");
     expect(orphan).toMatchObject({ state: "UNAVAILABLE" });
     expect(orphan.reason).toContain("step model 'missing' is not in the repository");
-    const config = await (await fetch(`${server.urls.http}/v2/models/scale/config`)).json();
+    const config = await getJson(`${server.urls.http}/v2/models/scale/config`);
     expect(config).toMatchObject({ platform: "pytorch_libtorch", backend: "pytorch", max_batch_size: 8 });
   });
 });
