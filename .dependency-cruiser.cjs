@@ -1,7 +1,7 @@
 // The layer rule of src/ (docs/DESIGN.md, "Layers"): each folder imports only from folders
 // below it, and nothing imports in a cycle (type-only imports count too).
 //   core  <  scheduler, backends, shm  <  model  <  repository  <  frontends  <  metrics  <  tracing  <  dashboard
-//         <  server.ts, bind.ts, config.ts  <  cli/, index.ts
+//         <  cluster  <  server.ts, bind.ts, config.ts  <  cli/, index.ts
 const below = (from, allowed, comment) => ({
   name: `layer-${from.replace(/[^a-z]/g, "")}`,
   comment,
@@ -44,7 +44,8 @@ module.exports = {
     below("metrics/", ["core/", "model/", "frontends/http/", "metrics/"], "metrics read the engine; their server reuses HTTP helpers."),
     below("tracing/", ["core/", "metrics/", "tracing/"], "request logs listen to the engine's request events."),
     below("dashboard/", ["core/", "model/", "frontends/http/", "metrics/", "dashboard/"], "the dashboard reads metrics and models."),
-    below("(server|bind|config)\\.ts", ["core/", "scheduler/", "backends/", "shm/", "model/", "repository/", "frontends/", "metrics/", "tracing/", "dashboard/", "server\\.ts", "bind\\.ts", "config\\.ts"], "the composition root composes everything below it."),
+    below("cluster/", ["core/", "frontends/", "cluster/"], "frontend threads: the frontends on shared ports, feeding the engine's thread."),
+    below("(server|bind|config)\\.ts", ["core/", "scheduler/", "backends/", "shm/", "model/", "repository/", "frontends/", "metrics/", "tracing/", "dashboard/", "cluster/", "server\\.ts", "bind\\.ts", "config\\.ts"], "the composition root composes everything below it."),
     {
       name: "nothing-imports-the-top",
       comment: "cli/ and index.ts are entry points: nothing in src imports them except cli itself.",

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { ConfigError } from "./core/errors.js";
 import type { Logger, LogLevel } from "./core/logger.js";
 import { type ApiRestriction, parseRestrictedApi } from "./core/restricted-api.js";
@@ -108,6 +109,12 @@ export interface ServeOptions {
   httpRestrictedApi?: string | readonly string[];
   /** Triton's restricted APIs for gRPC: `API[,API]:KEY=VALUE` each (env: separated by `;`). */
   grpcRestrictedApi?: string | readonly string[];
+  /**
+   * Event loops taking requests in on the HTTP and gRPC ports (default 1): with more, each is a
+   * frontend thread sharing the ports (SO_REUSEPORT, Node >= 22.12 on Linux) and feeding the same
+   * models (docs/DESIGN.md, "Every core serves"). "auto" picks from the machine's cores.
+   */
+  workers?: number | "auto";
 }
 
 export interface ResolvedConfig {
@@ -148,6 +155,7 @@ export interface ResolvedConfig {
   readonly authOpenHealth: boolean;
   readonly httpRestrictedApi: readonly ApiRestriction[];
   readonly grpcRestrictedApi: readonly ApiRestriction[];
+  readonly workers: number;
 }
 
 export const DEFAULTS = {
@@ -179,6 +187,7 @@ export const DEFAULTS = {
   logRequests: false,
   shmStatusKeys: false,
   authOpenHealth: false,
+  workers: 1,
 } as const;
 
 /** The environment variable behind each option. */
@@ -220,6 +229,7 @@ export const ENV_VARS = {
   authOpenHealth: "TENSORBIND_AUTH_OPEN_HEALTH",
   httpRestrictedApi: "TENSORBIND_HTTP_RESTRICTED_API",
   grpcRestrictedApi: "TENSORBIND_GRPC_RESTRICTED_API",
+  workers: "TENSORBIND_WORKERS",
 } as const;
 
 /** HTTP/2 windows lie between the protocol's default (65 535) and its maximum (2^31 - 1). */
@@ -270,7 +280,10 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     return b;
   };
   const positive = (
-    key: Exclude<keyof typeof ENV_VARS & keyof typeof DEFAULTS, FlagKey | "nvidiaSmi" | "shmExtension">,
+    key: Exclude<
+      keyof typeof ENV_VARS & keyof typeof DEFAULTS,
+      FlagKey | "nvidiaSmi" | "shmExtension" | "workers"
+    >,
   ): number => {
     const v = pick(key);
     if (v === undefined) return DEFAULTS[key] as number;
@@ -338,6 +351,7 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     authOpenHealth: flag("authOpenHealth"),
     httpRestrictedApi: restrictions(pick("httpRestrictedApi")),
     grpcRestrictedApi: restrictions(pick("grpcRestrictedApi")),
+    workers: workers(pick("workers")),
   };
 }
 
@@ -367,4 +381,17 @@ function restrictions(v: unknown): ApiRestriction[] {
   if (v === undefined) return [];
   const specs = typeof v === "string" ? v.split(";") : (v as string[]);
   return specs.filter((s) => s.trim() !== "").map(parseRestrictedApi);
+}
+
+/**
+ * The frontend event loops for `workers`; "auto" takes one per four cores (the rest run the
+ * models, their Python workers and the kernel's network stack), at most 4 (docs/PERFORMANCE.md).
+ */
+export function workers(v: unknown, cores = availableParallelism()): number {
+  if (v === undefined) return DEFAULTS.workers;
+  if (v === "auto") return Math.max(1, Math.min(4, Math.floor(cores / 4)));
+  const n = typeof v === "number" ? v : Number(v);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 64)
+    throw new ConfigError(`invalid workers '${String(v)}': use 1 … 64 or auto`);
+  return n;
 }

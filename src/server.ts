@@ -2,13 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultRegistry } from "./bind.js";
+import type { FrontendPool } from "./cluster/frontend-pool.js";
 import { type ResolvedConfig, resolveConfig, type ServeOptions } from "./config.js";
-import { AccessControl } from "./core/access.js";
+import { AccessControl, type AccessOptions } from "./core/access.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import type { ApiRestriction } from "./core/restricted-api.js";
 import { dashboardHandler } from "./dashboard/handler.js";
-import type { GrpcFrontend } from "./frontends/grpc/server.js";
-import { HttpFrontend } from "./frontends/http/server.js";
+import type { GrpcFrontend, GrpcOptions } from "./frontends/grpc/server.js";
+import { HttpFrontend, type HttpOptions } from "./frontends/http/server.js";
 import { MetricsServer } from "./metrics/metrics-server.js";
 import { Telemetry } from "./metrics/telemetry.js";
 import { InferenceEngine } from "./model/engine.js";
@@ -39,6 +40,7 @@ export class Server {
   readonly #telemetry: Telemetry | undefined;
   readonly #metrics: MetricsServer | undefined;
   readonly #repository: ModelRepository | undefined;
+  readonly #frontends: FrontendPool | undefined;
   readonly #ownsRuntimeDir: boolean;
   #closing: Promise<void> | undefined;
 
@@ -56,6 +58,7 @@ export class Server {
     telemetry?: Telemetry | undefined;
     metrics?: MetricsServer | undefined;
     repository?: ModelRepository | undefined;
+    frontends?: FrontendPool | undefined;
   }) {
     this.urls = parts.urls;
     this.config = parts.config;
@@ -69,6 +72,12 @@ export class Server {
     this.#telemetry = parts.telemetry;
     this.#metrics = parts.metrics;
     this.#repository = parts.repository;
+    this.#frontends = parts.frontends;
+  }
+
+  /** @internal The frontend threads, when `workers` > 1 (tests). */
+  get frontendPool(): FrontendPool | undefined {
+    return this.#frontends;
   }
 
   get closed(): boolean {
@@ -88,6 +97,7 @@ export class Server {
 
   async #close(): Promise<void> {
     this.#core.setReady(false);
+    this.#frontends?.readyChanged(false);
     const delay = this.config.shutdownDelayMs;
     if (delay > 0) {
       // Not ready, still serving: balancers polling readiness take this replica out before it
@@ -100,10 +110,11 @@ export class Server {
       this.log.warn("shutdown grace period passed; dropping remaining connections");
       this.#http?.destroyConnections();
       this.#grpc?.forceShutdown();
+      this.#frontends?.forceClose();
     }, this.config.shutdownGraceMs);
     grace.unref();
     try {
-      await Promise.all([this.#http?.close(), this.#grpc?.close()]);
+      await Promise.all([this.#http?.close(), this.#grpc?.close(), this.#frontends?.close()]);
       await this.#repository?.stop();
       await this.#registry.stop();
     } finally {
@@ -130,8 +141,10 @@ export class Server {
 export async function serve(options: ServeOptions = {}): Promise<Server> {
   const config = resolveConfig(options);
   // Built first: a mistake in the access settings is reported before any model loads.
-  const httpAccess = accessControl(config, [...config.restrictedApi, ...config.httpRestrictedApi]);
-  const grpcAccess = accessControl(config, [...config.restrictedApi, ...config.grpcRestrictedApi]);
+  const httpAccessOptions = accessOptions(config, [...config.restrictedApi, ...config.httpRestrictedApi]);
+  const grpcAccessOptions = accessOptions(config, [...config.restrictedApi, ...config.grpcRestrictedApi]);
+  const httpAccess = new AccessControl(httpAccessOptions);
+  const grpcAccess = new AccessControl(grpcAccessOptions);
   const log = options.logger ?? createLogger(config.logLevel);
   const registry = options.registry ?? defaultRegistry();
   if (registry.started)
@@ -154,6 +167,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   let http: HttpFrontend | undefined;
   let grpc: GrpcFrontend | undefined;
   let metrics: MetricsServer | undefined;
+  let frontends: FrontendPool | undefined;
   // Telemetry exists when something reads it: the metrics port or the dashboard.
   const telemetry =
     config.metrics !== false || (config.dashboard && config.http !== false)
@@ -173,54 +187,51 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     await registry.start({ log, runtimeDir, infer: (request) => core.infer(request) });
     repository = await startRepository(options, { registry, core, log, runtimeDir });
     telemetry?.start();
-    if (config.http !== false) {
-      http = new HttpFrontend(
+    const pages =
+      telemetry && config.dashboard && config.http !== false
+        ? dashboardHandler({
+            telemetry,
+            serverId: config.id,
+            isReady: () => core.isReady(),
+            urls: () => urls,
+          })
+        : undefined;
+    const httpOptions = config.http === false ? undefined : httpOptionsOf(config);
+    const grpcOptions = config.grpc === false ? undefined : grpcOptionsOf(config);
+    const workers = frontendThreads(config.workers, log);
+    if (workers > 1 && (httpOptions !== undefined || grpcOptions !== undefined)) {
+      // Every core takes requests in: frontend threads share the ports and feed this engine.
+      const { FrontendPool } = await import("./cluster/frontend-pool.js");
+      frontends = new FrontendPool(
         core,
         {
-          port: config.http,
-          host: config.host,
-          maxBodyBytes: config.maxBodyBytes,
-          maxHeaderBytes: config.maxHeaderBytes,
-          requestTimeoutMs: config.requestTimeoutMs,
-          keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-          headerForwardPattern: config.headerForwardPattern,
-          pages:
-            telemetry && config.dashboard
-              ? dashboardHandler({
-                  telemetry,
-                  serverId: config.id,
-                  isReady: () => core.isReady(),
-                  urls: () => urls,
-                })
-              : undefined,
-          access: httpAccess,
+          workers,
+          logLevel: config.logLevel,
+          http: httpOptions,
+          grpc: grpcOptions,
+          httpAccess: httpAccessOptions,
+          grpcAccess: grpcAccessOptions,
+          pages,
         },
         log,
       );
-      const port = await http.listen();
-      urls.http = `http://${hostForUrl(config.host)}:${port}`;
-    }
-    if (config.grpc !== false) {
-      // grpc-js and the .proto files load only when gRPC is on: HTTP-only start-up stays fast.
-      const { GrpcFrontend } = await import("./frontends/grpc/server.js");
-      grpc = new GrpcFrontend(
-        core,
-        {
-          port: config.grpc,
-          host: config.grpcHost,
-          maxReceiveBytes: config.grpcMaxReceiveBytes,
-          maxSendBytes: config.grpcMaxSendBytes,
-          keepaliveTimeMs: config.grpcKeepaliveTimeMs,
-          keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
-          keepalivePermitWithoutCalls: config.grpcKeepalivePermitWithoutCalls,
-          minPingIntervalMs: config.grpcMinPingIntervalMs,
-          flowControlWindowBytes: config.grpcFlowControlWindowBytes,
-          access: grpcAccess,
-        },
-        log,
-      );
-      const port = await grpc.listen();
-      urls.grpc = `${hostForUrl(config.grpcHost)}:${port}`;
+      const ports = await frontends.start();
+      if (telemetry) telemetry.frontends = () => frontends?.load() ?? [];
+      if (ports.http !== undefined) urls.http = `http://${hostForUrl(config.host)}:${ports.http}`;
+      if (ports.grpc !== undefined) urls.grpc = `${hostForUrl(config.grpcHost)}:${ports.grpc}`;
+    } else {
+      if (httpOptions !== undefined) {
+        http = new HttpFrontend(core, { ...httpOptions, pages, access: httpAccess }, log);
+        const port = await http.listen();
+        urls.http = `http://${hostForUrl(config.host)}:${port}`;
+      }
+      if (grpcOptions !== undefined) {
+        // grpc-js and the .proto files load only when gRPC is on: HTTP-only start-up stays fast.
+        const { GrpcFrontend } = await import("./frontends/grpc/server.js");
+        grpc = new GrpcFrontend(core, { ...grpcOptions, access: grpcAccess }, log);
+        const port = await grpc.listen();
+        urls.grpc = `${hostForUrl(config.grpcHost)}:${port}`;
+      }
     }
     if (config.metrics !== false && telemetry) {
       metrics = new MetricsServer(telemetry, { port: config.metrics, host: config.host }, log);
@@ -240,8 +251,10 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       telemetry,
       metrics,
       repository,
+      frontends,
     });
     core.setReady(true);
+    frontends?.readyChanged(true);
     const exposed = [config.host, ...(grpc ? [config.grpcHost] : [])].filter(
       (h) => h !== "127.0.0.1" && h !== "localhost" && h !== "::1",
     );
@@ -259,6 +272,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     await metrics?.close().catch(() => {});
     await http?.close().catch(() => {});
     grpc?.forceShutdown();
+    await frontends?.close().catch(() => {});
     await repository?.stop().catch(() => {});
     await registry.stop().catch(() => {});
     sharedMemory?.close();
@@ -298,8 +312,49 @@ async function startRepository(
   return repository;
 }
 
-function accessControl(config: ResolvedConfig, restricted: readonly ApiRestriction[]): AccessControl {
-  return new AccessControl({ token: config.authToken, openHealth: config.authOpenHealth, restricted });
+function accessOptions(config: ResolvedConfig, restricted: readonly ApiRestriction[]): AccessOptions {
+  return { token: config.authToken, openHealth: config.authOpenHealth, restricted };
+}
+
+function httpOptionsOf(config: ResolvedConfig): Omit<HttpOptions, "pages" | "access"> {
+  return {
+    port: config.http === false ? 0 : config.http,
+    host: config.host,
+    maxBodyBytes: config.maxBodyBytes,
+    maxHeaderBytes: config.maxHeaderBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    headerForwardPattern: config.headerForwardPattern,
+  };
+}
+
+function grpcOptionsOf(config: ResolvedConfig): Omit<GrpcOptions, "access"> {
+  return {
+    port: config.grpc === false ? 0 : config.grpc,
+    host: config.grpcHost,
+    maxReceiveBytes: config.grpcMaxReceiveBytes,
+    maxSendBytes: config.grpcMaxSendBytes,
+    keepaliveTimeMs: config.grpcKeepaliveTimeMs,
+    keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
+    keepalivePermitWithoutCalls: config.grpcKeepalivePermitWithoutCalls,
+    minPingIntervalMs: config.grpcMinPingIntervalMs,
+    flowControlWindowBytes: config.grpcFlowControlWindowBytes,
+  };
+}
+
+/** SO_REUSEPORT for several listeners on one port came with Node 22.12 (and 23.1). */
+export function supportsReusePort(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+function frontendThreads(workers: number, log: Logger): number {
+  if (workers <= 1 || supportsReusePort()) return workers;
+  log.warn(
+    { workers, node: process.versions.node },
+    "workers > 1 needs Node.js 22.12 or newer (SO_REUSEPORT); serving with one event loop",
+  );
+  return 1;
 }
 
 function hostForUrl(host: string): string {

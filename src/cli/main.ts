@@ -59,6 +59,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --model-control-mode <mode>      none (load all at start) | poll | explicit (load on request)
   --load-model <name>              with explicit control: load at start (repeatable; * for all)
   --repository-poll-secs <n>       with poll: seconds between repository scans (15)
+  --workers <n|auto>               event loops taking requests in on the shared ports (1)  TENSORBIND_WORKERS
 `;
 
 const SERVE_FLAGS = {
@@ -107,6 +108,7 @@ const SERVE_FLAGS = {
   "model-control-mode": { type: "string" },
   "load-model": { type: "string", multiple: true },
   "repository-poll-secs": { type: "string" },
+  workers: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -208,6 +210,7 @@ export function serveOptionsFromFlags(
   set("modelControlMode", mode);
   set("loadModels", values["load-model"] as string[] | undefined);
   set("repositoryPollSecs", num("repository-poll-secs"));
+  set("workers", values.workers === "auto" ? "auto" : num("workers"));
   return opts;
 }
 

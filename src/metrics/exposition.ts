@@ -15,6 +15,15 @@ export interface ExpositionSource {
   readonly histograms: HistogramSet;
   readonly cpu: CpuSampler | undefined;
   readonly gpu: GpuPoller | undefined;
+  /** Requests per frontend thread, when several take requests in (`workers`). */
+  readonly frontends?: (() => readonly FrontendLoadSample[]) | undefined;
+}
+
+/** What one frontend thread (a slot, over its restarts) has taken in. */
+export interface FrontendLoadSample {
+  readonly frontend: number;
+  readonly requests: number;
+  readonly restarts: number;
 }
 
 /** A prom-client registry over the server's numbers; `metrics()` renders the text format. */
@@ -49,6 +58,7 @@ export function createExposition(src: ExpositionSource): Exposition {
     registers: [prom],
   }).set({ version: VERSION, server_id: src.id }, 1);
   registerProcessMetrics(prom);
+  if (src.frontends) registerFrontendMetrics(prom, src.frontends);
   if (src.cpu) registerCpuMetrics(prom, src.cpu);
   const gpu = src.gpu;
   let gpuRegistered = false;
@@ -344,4 +354,28 @@ function registerProcessMetrics(prom: PromRegistry): void {
       this.set(startSeconds);
     },
   });
+}
+
+function registerFrontendMetrics(prom: PromRegistry, load: () => readonly FrontendLoadSample[]): void {
+  const counter = (name: string, help: string, value: (f: FrontendLoadSample) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ["frontend"],
+      registers: [prom],
+      collect() {
+        this.reset();
+        for (const f of load()) this.inc({ frontend: String(f.frontend) }, value(f));
+      },
+    });
+  counter(
+    "tensorbind_frontend_requests_total",
+    "Inference requests taken in by each frontend thread (workers > 1)",
+    (f) => f.requests,
+  );
+  counter(
+    "tensorbind_frontend_restarts_total",
+    "Times a frontend thread ended unexpectedly and was replaced",
+    (f) => f.restarts,
+  );
 }

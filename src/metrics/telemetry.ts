@@ -1,7 +1,7 @@
 import type { Logger } from "../core/logger.js";
 import type { Registry } from "../model/registry.js";
 import { CpuSampler } from "./cpu.js";
-import type { Exposition } from "./exposition.js";
+import type { Exposition, FrontendLoadSample } from "./exposition.js";
 import { GpuPoller } from "./gpu.js";
 import { HistogramSet } from "./model-histograms.js";
 
@@ -28,6 +28,8 @@ export class Telemetry {
   readonly cpu: CpuSampler | undefined;
   readonly gpu: GpuPoller | undefined;
   readonly startedAt = Date.now();
+  /** Requests per frontend thread, set when several threads take requests in (`workers` > 1). */
+  frontends: (() => readonly FrontendLoadSample[]) | undefined;
   readonly #id: string;
   readonly #intervalMs: number;
   #exposition: Promise<Exposition> | undefined;
@@ -76,6 +78,7 @@ export class Telemetry {
         histograms: this.histograms,
         cpu: this.cpu,
         gpu: this.gpu,
+        frontends: this.frontends,
       }),
     );
     const exposition = await this.#exposition;

@@ -1,3 +1,4 @@
+import { createServer, type Server as NetServer } from "node:net";
 import { Server } from "@grpc/grpc-js";
 import type { AccessControl } from "../../core/access.js";
 import type { InferenceCore } from "../../core/inference-core.js";
@@ -30,6 +31,8 @@ export interface GrpcOptions {
   readonly tls?: GrpcTlsOptions;
   /** Bearer token and restricted APIs; none when absent. */
   readonly access?: AccessControl | undefined;
+  /** Share the port with other listeners that set it too (SO_REUSEPORT): one per frontend thread. */
+  readonly reusePort?: boolean;
 }
 
 /**
@@ -42,6 +45,8 @@ export class GrpcFrontend {
   readonly #server: Server;
   readonly #streams = new StreamRegistry();
   #port: number | undefined;
+  /** With reusePort: our own listener, whose connections are handed to grpc-js. */
+  #shared: NetServer | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(core: InferenceCore, options: GrpcOptions, log: Logger) {
@@ -80,6 +85,7 @@ export class GrpcFrontend {
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
+    if (this.#options.reusePort) return this.#listenShared();
     const { host, port } = this.#options;
     const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
     return new Promise((resolve, reject) => {
@@ -103,6 +109,34 @@ export class GrpcFrontend {
     });
   }
 
+  /**
+   * grpc-js cannot set SO_REUSEPORT, so a listener of ours takes the connections and injects
+   * them into the grpc-js server (its public connection-injector API).
+   */
+  #listenShared(): Promise<number> {
+    const { host, port } = this.#options;
+    const injector = this.#server.createConnectionInjector(serverCredentials(this.#options.tls));
+    const window = this.#options.flowControlWindowBytes;
+    if (window !== undefined) raiseConnectionWindow(this.#server, Math.min(4 * window, 2 ** 31 - 1));
+    const net = createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+    this.#shared = net;
+    return new Promise((resolve, reject) => {
+      net.once("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === "EADDRINUSE"
+            ? new Error(
+                `gRPC port ${port} on ${host} is already in use; choose another with --grpc-port (0 picks a free one)`,
+              )
+            : new Error(`cannot listen for gRPC on ${host}:${port}: ${err.message}`, { cause: err }),
+        ),
+      );
+      net.listen({ port, host, reusePort: true }, () => {
+        this.#port = (net.address() as { port: number }).port;
+        resolve(this.#port);
+      });
+    });
+  }
+
   get port(): number {
     return this.#port ?? this.#options.port;
   }
@@ -113,6 +147,7 @@ export class GrpcFrontend {
    */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
+      this.#shared?.close();
       this.#streams.drain();
       this.#server.tryShutdown((err) => {
         if (err) this.#log.warn({ err: err.message }, "gRPC shutdown error");
@@ -124,6 +159,7 @@ export class GrpcFrontend {
 
   /** Cancels every call and drops every connection (after the drain grace period). */
   forceShutdown(): void {
+    this.#shared?.close();
     this.#server.forceShutdown();
   }
 }

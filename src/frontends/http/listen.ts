@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 
 /**
  * Starts a node:http server on host:port and resolves with the bound port (useful with port 0).
- * A port in use is an error that names it and says how to choose another (`flag`, e.g. "--http-port").
+ * With `reusePort`, other listeners that set it too share the port and the kernel spreads
+ * connections over them. A port in use is an error that names it and says how to choose another (`flag`, e.g. "--http-port").
  */
 export function listenOn(
   server: Server,
@@ -11,6 +12,7 @@ export function listenOn(
   host: string,
   what: string,
   hint: string,
+  reusePort = false,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
@@ -21,7 +23,8 @@ export function listenOn(
       );
     };
     server.once("error", onError);
-    server.listen(port, host, () => {
+    // reusePort (SO_REUSEPORT, Node >= 22.12): several event loops take connections on one port.
+    server.listen({ port, host, ...(reusePort && { reusePort }) }, () => {
       server.off("error", onError);
       resolve((server.address() as AddressInfo).port);
     });

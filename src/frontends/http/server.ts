@@ -30,6 +30,8 @@ export interface HttpOptions {
   readonly pages?: PageHandler | undefined;
   /** Bearer token and restricted APIs; none when absent. */
   readonly access?: AccessControl | undefined;
+  /** Share the port with other listeners that set it too (SO_REUSEPORT): one per frontend thread. */
+  readonly reusePort?: boolean;
 }
 
 /** Serves a request for a path outside /v2 when it knows the path; returns false otherwise. */
@@ -90,7 +92,14 @@ export class HttpFrontend {
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
     const { port, host } = this.#options;
-    return listenOn(this.#server, port, host, "HTTP", "--http-port (0 picks a free one)");
+    return listenOn(
+      this.#server,
+      port,
+      host,
+      "HTTP",
+      "--http-port (0 picks a free one)",
+      this.#options.reusePort,
+    );
   }
 
   get port(): number {

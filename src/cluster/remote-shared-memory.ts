@@ -1,0 +1,69 @@
+import type {
+  CudaRegionStatus,
+  SharedMemoryCore,
+  SharedMemoryRef,
+  SharedPlacement,
+  SharedView,
+  SystemRegionStatus,
+} from "../core/shared-memory.js";
+import type { ShmOp } from "./messages.js";
+
+/** A blocking call to the engine's thread (RemoteCore's). */
+export type ShmCall = (op: ShmOp, ...args: unknown[]) => unknown;
+
+/**
+ * The shared-memory extensions as a frontend thread sees them: every call is answered by the
+ * engine's thread, which owns the mappings. An input in a client's region reaches the thread as
+ * a copy of its bytes (plus its placement, which backends that read regions themselves use);
+ * the engine keeps its view until the thread releases it.
+ */
+export class RemoteSharedMemory implements SharedMemoryCore {
+  readonly #call: ShmCall;
+  #extensions: readonly string[] | undefined;
+
+  constructor(call: ShmCall) {
+    this.#call = call;
+  }
+
+  get extensions(): readonly string[] {
+    this.#extensions ??= this.#call("extensions") as string[];
+    return this.#extensions;
+  }
+  systemStatus(name?: string): SystemRegionStatus[] {
+    return this.#call("systemStatus", name) as SystemRegionStatus[];
+  }
+  systemRegister(name: string, key: unknown, offset: unknown, byteSize: unknown): void {
+    this.#call("systemRegister", name, key, offset, byteSize);
+  }
+  systemUnregister(name?: string): void {
+    this.#call("systemUnregister", name);
+  }
+  cudaStatus(name?: string): CudaRegionStatus[] {
+    return this.#call("cudaStatus", name) as CudaRegionStatus[];
+  }
+  cudaRegister(name: string, rawHandle: Uint8Array, deviceId: unknown, byteSize: unknown): void {
+    this.#call("cudaRegister", name, rawHandle, deviceId, byteSize);
+  }
+  cudaUnregister(name?: string): void {
+    this.#call("cudaUnregister", name);
+  }
+  view(ref: SharedMemoryRef, what: string): SharedView {
+    const got = this.#call("view", ref, what) as {
+      handle: number;
+      bytes: Uint8Array;
+      placement: SharedPlacement;
+    };
+    let released = false;
+    return {
+      bytes: got.bytes,
+      placement: got.placement,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#call("release", got.handle);
+      },
+    };
+  }
+  /** The engine's thread closes the real one. */
+  close(): void {}
+}

@@ -1,0 +1,228 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import { tensor } from "../../src/core/tensor-factory.js";
+import type { BindOptions } from "../../src/model/model.js";
+import { supportsReusePort } from "../../src/server.js";
+import { inferenceClient } from "../helpers/grpc.js";
+import { simpleModel, simpleRequest } from "../helpers/models.js";
+import { startServer } from "../helpers/server.js";
+
+/** An FP32 identity that runs one request at a time and holds each until `open()` is called. */
+function gatedIdentity(): { model: BindOptions; open(): void } {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => {
+    open = r;
+  });
+  return {
+    open,
+    model: {
+      name: "slow",
+      inputs: { INPUT0: tensor("FP32", [-1]) },
+      outputs: { OUTPUT0: tensor("FP32", [-1]) },
+      fn: async ({ INPUT0 }) => {
+        await gate;
+        return { OUTPUT0: INPUT0! };
+      },
+    },
+  };
+}
+
+/** One request on a connection of its own, so that the kernel spreads them over the threads. */
+function postOnce(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  const data = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: "POST",
+        agent: false,
+        headers: { "Content-Type": "application/json", "Content-Length": data.length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+async function frontendCounts(metricsUrl: string, family: string): Promise<number[]> {
+  const text = await (await fetch(metricsUrl)).text();
+  const counts: number[] = [];
+  for (const m of text.matchAll(new RegExp(`^${family}\\{frontend="(\\d+)"\\} (\\d+)`, "gm")))
+    counts[Number(m[1])] = Number(m[2]);
+  return counts;
+}
+
+const until = async (cond: () => Promise<boolean>, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe.runIf(supportsReusePort())("workers: frontend threads sharing the ports", () => {
+  let close: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await close?.();
+    close = undefined;
+  });
+
+  it("serves HTTP and gRPC from every thread, with one set of statistics", async () => {
+    const server = await startServer([simpleModel], { workers: 2, grpc: 0, metrics: 0 });
+    close = () => server.close();
+    const url = `${server.urls.http}/v2/models/simple/infer`;
+    const N = 60;
+    const answers = await Promise.all(Array.from({ length: N }, () => postOnce(url, simpleRequest)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers[0]!.body.outputs[0].data).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+
+    const grpc = inferenceClient(server.urls.grpc!);
+    try {
+      const res = await grpc.call("ModelInfer", {
+        model_name: "simple",
+        inputs: simpleRequest.inputs.map((i) => ({
+          name: i.name,
+          datatype: i.datatype,
+          shape: i.shape,
+          contents: { int_contents: i.data },
+        })),
+      });
+      expect(res.model_name).toBe("simple");
+    } finally {
+      grpc.close();
+    }
+
+    // Both threads took requests in; their counts add up to the model's statistics.
+    const counts = await frontendCounts(server.urls.metrics!, "tensorbind_frontend_requests_total");
+    expect(counts).toHaveLength(2);
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[1]).toBeGreaterThan(0);
+    expect(counts[0]! + counts[1]!).toBe(N + 1);
+    const stats = (await (await fetch(`${server.urls.http}/v2/models/simple/stats`)).json()) as any;
+    expect(stats.model_stats[0].inference_stats.success.count).toBe(N + 1);
+    const metrics = await (await fetch(server.urls.metrics!)).text();
+    expect(metrics).toMatch(/^nv_inference_request_success\{model="simple",version="1"\} 61$/m);
+
+    // The other routes answer from any thread: health, metadata, the dashboard.
+    expect((await fetch(`${server.urls.http}/v2/health/ready`)).status).toBe(200);
+    expect(((await (await fetch(`${server.urls.http}/v2/models/simple`)).json()) as any).name).toBe("simple");
+    expect((await fetch(`${server.urls.http}/v2/models/nope`)).status).toBe(404);
+    const snap = await fetch(`${server.urls.http}/dashboard/api/snapshot`);
+    expect(snap.status).toBe(200);
+    expect(((await snap.json()) as any).server.ready).toBe(true);
+  });
+
+  it("replaces a frontend thread that dies; only its in-flight requests fail", async () => {
+    const gated = gatedIdentity();
+    const server = await startServer([gated.model], { workers: 2, metrics: 0 });
+    close = () => server.close();
+    const url = `${server.urls.http}/v2/models/slow/infer`;
+    const body = { inputs: [{ name: "INPUT0", datatype: "FP32", shape: [2], data: [1, 2] }] };
+    const inFlight = Array.from({ length: 16 }, () => postOnce(url, body).catch((err: Error) => err));
+    // Wait until every request has reached the engine, then kill thread 0.
+    await until(async () => {
+      const c = await frontendCounts(server.urls.metrics!, "tensorbind_frontend_requests_total");
+      return (c[0] ?? 0) + (c[1] ?? 0) === 16;
+    });
+    const before = await frontendCounts(server.urls.metrics!, "tensorbind_frontend_requests_total");
+    expect(before[0]).toBeGreaterThan(0);
+    expect(before[1]).toBeGreaterThan(0);
+    await server.frontendPool!.kill(0);
+    gated.open();
+    const results = await Promise.all(inFlight);
+    const ok = results.filter((r) => !(r instanceof Error) && r.status === 200).length;
+    // Thread 1's requests are all answered; thread 0's lost their connection.
+    expect(ok).toBe(before[1]);
+
+    // A new thread takes over slot 0 and serves again.
+    await until(
+      async () => (await frontendCounts(server.urls.metrics!, "tensorbind_frontend_restarts_total"))[0] === 1,
+    );
+    const more = await Promise.all(Array.from({ length: 12 }, () => postOnce(url, body)));
+    expect(more.every((r) => r.status === 200)).toBe(true);
+    const after = await frontendCounts(server.urls.metrics!, "tensorbind_frontend_requests_total");
+    expect(after[0]).toBeGreaterThan(before[0]!);
+    expect(after[0]! + after[1]!).toBe(16 + 12);
+  });
+
+  it("drains every thread on close: in-flight requests are answered, nothing is left running", async () => {
+    const gated = gatedIdentity();
+    const server = await startServer([gated.model], { workers: 2, metrics: 0 });
+    const url = `${server.urls.http}/v2/models/slow/infer`;
+    const body = { inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1], data: [7] }] };
+    const inFlight = Array.from({ length: 8 }, () => postOnce(url, body));
+    await until(async () => {
+      const c = await frontendCounts(server.urls.metrics!, "tensorbind_frontend_requests_total");
+      return (c[0] ?? 0) + (c[1] ?? 0) === 8;
+    });
+    const closed = server.close();
+    gated.open();
+    await closed;
+    const results = await Promise.all(inFlight);
+    expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+    await expect(fetch(`${server.urls.http}/v2/health/live`)).rejects.toThrow();
+  });
+});
+
+describe.runIf(supportsReusePort())("workers with the shared-memory extension", () => {
+  const key = `tbtest-workers-${process.pid}`;
+  afterEach(() => rmSync(`/dev/shm/${key}`, { force: true }));
+
+  it("reads inputs from and writes outputs into a client's region from any frontend thread", async () => {
+    writeFileSync(`/dev/shm/${key}`, Buffer.from(new Float32Array([1, 2, 3, 4, 0, 0, 0, 0]).buffer));
+    const server = await startServer(
+      [
+        {
+          name: "double",
+          inputs: { X: tensor("FP32", [-1]) },
+          outputs: { Y: tensor("FP32", [-1]) },
+          fn: ({ X }) => ({ Y: (X!.data as Float32Array).map((v) => 2 * v) }),
+        },
+      ],
+      { workers: 2, shmExtension: "system" },
+    );
+    try {
+      const reg = await postOnce(`${server.urls.http}/v2/systemsharedmemory/region/r/register`, {
+        key: `/${key}`,
+        offset: 0,
+        byte_size: 32,
+      });
+      expect(reg.status).toBe(200);
+      const region = (offset: number) => ({
+        shared_memory_region: "r",
+        shared_memory_byte_size: 16,
+        shared_memory_offset: offset,
+      });
+      // Separate connections: the threads that answer are not the one that registered.
+      for (let i = 0; i < 6; i++) {
+        const res = await postOnce(`${server.urls.http}/v2/models/double/infer`, {
+          inputs: [{ name: "X", datatype: "FP32", shape: [4], parameters: region(0) }],
+          outputs: [{ name: "Y", parameters: region(16) }],
+        });
+        expect(res.status).toBe(200);
+      }
+      const out = new Float32Array(Uint8Array.from(readFileSync(`/dev/shm/${key}`).subarray(16, 32)).buffer);
+      expect([...out]).toEqual([2, 4, 6, 8]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("workers on an older Node.js", () => {
+  it("knows which versions share a port", () => {
+    expect(supportsReusePort("20.20.2")).toBe(false);
+    expect(supportsReusePort("22.11.0")).toBe(false);
+    expect(supportsReusePort("22.12.0")).toBe(true);
+    expect(supportsReusePort("24.1.0")).toBe(true);
+  });
+});
