@@ -5,12 +5,13 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ModelDeclaration,
+  RequestBuffer,
 } from "../core/backend.js";
 import type { ModelSpec } from "../core/spec.js";
 
 /**
  * A backend whose implementation module is imported only when the model loads. The Python
- * backend pulls in zeromq, apache-arrow and execa (seconds of import on a busy machine);
+ * backend pulls in zeromq and execa (seconds of import on a busy machine);
  * a server that serves only JS models should not pay for them at start-up.
  */
 export class LazyBackend implements Backend {
@@ -48,6 +49,10 @@ export class LazyBackend implements Backend {
 
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
     return this.#backend!.execute(batch, instance);
+  }
+
+  allocateRequest(byteLength: number, alignAt: number): RequestBuffer | undefined {
+    return this.#backend?.allocateRequest?.(byteLength, alignAt);
   }
 
   stats(): BackendStats | undefined {

@@ -46,6 +46,17 @@ export interface SharedOutput {
 /** Outputs by name. A backend may return more than was requested; the caller selects. */
 export type ExecutionResult = Record<string, Tensor>;
 
+/**
+ * Memory a frontend reads one request body into, lent by the model's backend (a Python model's
+ * shared-memory arena slot, so the worker reads the bytes where the socket wrote them) or the heap.
+ */
+export interface RequestBuffer {
+  /** `byteLength` bytes; `bytes[alignAt]` sits on a 64-byte boundary of the address space. */
+  readonly bytes: Uint8Array;
+  /** Gives the memory back; once the request has settled and its response is written. Idempotent. */
+  release(): void;
+}
+
 export interface BackendStartContext {
   readonly model: string;
   readonly version: string;
@@ -80,6 +91,12 @@ export interface Backend {
    * in that request's slot.
    */
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]>;
+  /**
+   * Lends memory for a request body of `byteLength` bytes whose tensor data starts at `alignAt`
+   * (see RequestBuffer). Backends without one get an aligned heap buffer. May throw
+   * SharedMemoryExhaustedError.
+   */
+  allocateRequest?(byteLength: number, alignAt: number): RequestBuffer | undefined;
   /** Releases everything (processes, memory). Idempotent. */
   stop(): Promise<void>;
   /** Backends with workers or shared memory report them here (tensorbind_* metrics). */

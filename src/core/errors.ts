@@ -17,6 +17,7 @@ export type ErrorCode =
   | "TB_ERR_UNSUPPORTED_MEDIA"
   | "TB_ERR_UNAUTHENTICATED"
   | "TB_ERR_PERMISSION_DENIED"
+  | "TB_ERR_SHM_EXHAUSTED"
   | "TB_ERR_CONFIG";
 
 /** gRPC status codes (numeric values from grpc's status.proto), kept here so the table needs no grpc import. */
@@ -53,6 +54,8 @@ export const STATUS_TABLE: Readonly<Record<ErrorCode, StatusMapping>> = Object.f
   TB_ERR_RESOURCE_EXHAUSTED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   TB_ERR_UNSUPPORTED_MEDIA: { http: 415, grpc: GrpcStatus.UNIMPLEMENTED },
   TB_ERR_UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
+  // The request is fine; the server has no shared memory for it right now (a cap, a full tmpfs).
+  TB_ERR_SHM_EXHAUSTED: { http: 503, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   TB_ERR_PERMISSION_DENIED: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED },
   TB_ERR_CONFIG: { http: 500, grpc: GrpcStatus.INTERNAL },
 });
@@ -145,6 +148,12 @@ export class UnauthenticatedError extends TensorbindError {
 export class PermissionDeniedError extends TensorbindError {
   constructor(message: string) {
     super("TB_ERR_PERMISSION_DENIED", message);
+  }
+}
+/** No shared memory for this request now (a configured cap or a full /dev/shm); others go on. */
+export class SharedMemoryExhaustedError extends TensorbindError {
+  constructor(message: string) {
+    super("TB_ERR_SHM_EXHAUSTED", message);
   }
 }
 /** A mistake in how the server or a model was set up (reported at bind/serve time, not per request). */

@@ -9,6 +9,7 @@ import type { FailureReason } from "./statistics.js";
 export function failureReason(err: TensorbindError): FailureReason {
   switch (err.code) {
     case "TB_ERR_UNAVAILABLE":
+    case "TB_ERR_SHM_EXHAUSTED":
     case "TB_ERR_DEADLINE_EXCEEDED":
       return "REJECTED";
     case "TB_ERR_CANCELLED":

@@ -43,6 +43,12 @@ export interface InferResponse {
   readonly outputs: readonly Tensor[];
   /** Outputs already written into the client's shared memory: answered without data. */
   readonly sharedOutputs?: ReadonlyMap<string, SharedMemoryRef>;
+  /**
+   * Gives back the memory the outputs view (a Python worker's shared-memory slots). A frontend
+   * calls it once the response is written or the client is gone; the outputs are not read after.
+   * Without the call the slots go back when the garbage collector finds the outputs unreachable.
+   */
+  readonly release?: () => void;
 }
 
 /** Request parameters that mean something to the server and may not be used as custom ones. */

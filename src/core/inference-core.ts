@@ -1,3 +1,4 @@
+import type { RequestBuffer } from "./backend.js";
 import type { Datatype } from "./datatypes.js";
 import type { InferRequest, InferResponse } from "./infer.js";
 import type { ModelConfig } from "./model-config.js";
@@ -27,6 +28,17 @@ export interface InferenceCore {
   infer(request: InferRequest): Promise<InferResponse>;
   /** The shared-memory extensions (answers UNIMPLEMENTED for each call when switched off). */
   readonly sharedMemory: SharedMemoryCore;
+  /**
+   * Memory to read a binary request body into, from the model's backend: tensor data starting
+   * at `alignAt` lands 64-byte aligned (and, for a Python model, in shared memory the worker
+   * reads in place). Release it once the response is written.
+   */
+  requestBuffer(
+    model: string,
+    version: string | undefined,
+    byteLength: number,
+    alignAt: number,
+  ): RequestBuffer;
 }
 
 export interface ServerMetadata {

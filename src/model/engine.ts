@@ -1,3 +1,5 @@
+import { heapRequestBuffer } from "../backends/request-buffer.js";
+import type { RequestBuffer } from "../core/backend.js";
 import {
   InvalidArgumentError,
   toTensorbindError,
@@ -16,6 +18,7 @@ import type {
   TensorMetadata,
 } from "../core/inference-core.js";
 import type { ModelConfig } from "../core/model-config.js";
+import { takeRelease } from "../core/release.js";
 import type { RequestListener } from "../core/request-event.js";
 import {
   DisabledSharedMemory,
@@ -26,6 +29,7 @@ import {
 } from "../core/shared-memory.js";
 import type { TensorSpecs } from "../core/spec.js";
 import type { ModelStatistics } from "../core/statistics.js";
+import type { Tensor } from "../core/tensor.js";
 import { VERSION } from "../core/version.js";
 import type { Model } from "./model.js";
 import type { Registry } from "./registry.js";
@@ -151,6 +155,16 @@ export class InferenceEngine implements InferenceCore {
     return this.#repository.unload(name, options);
   }
 
+  requestBuffer(
+    model: string,
+    version: string | undefined,
+    byteLength: number,
+    alignAt: number,
+  ): RequestBuffer {
+    const backend = this.#registry.get(model, version).backend;
+    return backend.allocateRequest?.(byteLength, alignAt) ?? heapRequestBuffer(byteLength, alignAt);
+  }
+
   async infer(request: InferRequest): Promise<InferResponse> {
     const start = now();
     const model = this.#registry.get(request.model, request.version);
@@ -235,10 +249,17 @@ export class InferenceEngine implements InferenceCore {
       timeoutUs: typeof timeout === "number" || typeof timeout === "bigint" ? timeout : undefined,
     });
     const outputStart = now();
-    const outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
-    for (const t of outputs) {
-      const s = shared.get(t.name);
-      if (s !== undefined) writeShared(t.bytes, s.view.bytes, t.name);
+    const release = takeRelease(scheduled.result);
+    let outputs: Tensor[];
+    try {
+      outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
+      for (const t of outputs) {
+        const s = shared.get(t.name);
+        if (s !== undefined) writeShared(t.bytes, s.view.bytes, t.name);
+      }
+    } catch (err) {
+      release?.();
+      throw err;
     }
     const end = now();
     const totalNs = Number(end - start);
@@ -267,6 +288,7 @@ export class InferenceEngine implements InferenceCore {
       ...(shared.size > 0
         ? { sharedOutputs: new Map([...shared].map(([name, { ref }]) => [name, ref] as const)) }
         : {}),
+      ...(release !== undefined && { release }),
     };
   }
 }

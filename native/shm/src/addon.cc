@@ -4,6 +4,7 @@
 // the buffer first, so no JS view can ever touch unmapped memory.
 #include <napi.h>
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -53,15 +54,20 @@ std::string NameArg(const Napi::CallbackInfo& info) {
   return info[0].As<Napi::String>().Utf8Value();
 }
 
-// create(byteLength) -> { name, buffer }
+// create(byteLength, prefix = "/tb-") -> { name, buffer }
 Napi::Value Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "byteLength must be a number");
   double length = info[0].As<Napi::Number>().DoubleValue();
   if (!(length >= 1) || length > 9007199254740991.0) throw Napi::RangeError::New(env, "invalid byteLength");
+  std::string prefix = "/tb-";
+  if (info.Length() >= 2 && info[1].IsString()) prefix = info[1].As<Napi::String>().Utf8Value();
+  if (prefix.size() < 2 || prefix[0] != '/' || prefix.find('/', 1) != std::string::npos || prefix.size() > 200) {
+    throw Napi::TypeError::New(env, "segment prefix must start with '/' and contain no other '/'");
+  }
   std::string name;
   try {
-    auto mapping = CreateSegment(static_cast<std::size_t>(length), &name);
+    auto mapping = CreateSegment(static_cast<std::size_t>(length), prefix, &name);
     Napi::Object result = Napi::Object::New(env);
     result.Set("name", Napi::String::New(env, name));
     result.Set("buffer", Expose(env, std::move(mapping)));
@@ -122,6 +128,14 @@ Napi::Value IsMapping(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, it != registry.end() && it->second->length() == buffer.ByteLength());
 }
 
+// address(buffer) -> where its bytes start in this process (for alignment, and zero-copy tests)
+Napi::Value Address(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "expected an ArrayBuffer");
+  auto addr = reinterpret_cast<std::uintptr_t>(info[0].As<Napi::ArrayBuffer>().Data());
+  return Napi::Number::New(env, static_cast<double>(addr));
+}
+
 // liveMappings() -> number of mappings not yet unmapped (for leak tests)
 Napi::Value LiveMappings(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(registry_mutex);
@@ -136,6 +150,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   exports.Set("isMapping", Napi::Function::New(env, IsMapping, "isMapping"));
+  exports.Set("address", Napi::Function::New(env, Address, "address"));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings, "liveMappings"));
   InitClientRegions(env, exports);
   return exports;

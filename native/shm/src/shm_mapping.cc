@@ -37,6 +37,17 @@ void* MapFd(int fd, std::size_t length, const std::string& name) {
 
 }  // namespace
 
+void ReservePages(int fd, std::size_t length, const std::string& name) {
+  // A tmpfs segment sized by ftruncate alone is sparse: the first write to a page that does not
+  // fit raises SIGBUS. posix_fallocate takes the pages now, so a full tmpfs is ENOSPC here.
+  int err;
+  do {
+    err = posix_fallocate(fd, 0, static_cast<off_t>(length));
+  } while (err == EINTR);
+  if (err == EOPNOTSUPP || err == ENOSYS) return;  // a filesystem without it: ftruncate only
+  if (err != 0) throw ShmError("posix_fallocate", name, err);
+}
+
 ShmError::ShmError(const std::string& syscall, const std::string& name, int err)
     : std::runtime_error(syscall + " " + name + ": " + std::strerror(err)), code_(ErrnoName(err)) {}
 
@@ -51,7 +62,7 @@ void Mapping::Unmap() {
   }
 }
 
-std::string RandomSegmentName() {
+std::string RandomSegmentName(const std::string& prefix) {
   unsigned char bytes[16];
   std::size_t got = 0;
   while (got < sizeof bytes) {
@@ -63,7 +74,7 @@ std::string RandomSegmentName() {
     got += static_cast<std::size_t>(n);
   }
   static const char kHex[] = "0123456789abcdef";
-  std::string name = "/tb-";
+  std::string name = prefix;
   for (unsigned char b : bytes) {
     name.push_back(kHex[b >> 4]);
     name.push_back(kHex[b & 15]);
@@ -71,13 +82,14 @@ std::string RandomSegmentName() {
   return name;
 }
 
-std::unique_ptr<Mapping> CreateSegment(std::size_t length, std::string* name) {
+std::unique_ptr<Mapping> CreateSegment(std::size_t length, const std::string& prefix, std::string* name) {
   if (length == 0) throw ShmError("ftruncate", "(new segment)", EINVAL);
-  *name = RandomSegmentName();
+  *name = RandomSegmentName(prefix);
   Fd fd(shm_open(name->c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
   if (fd.get() < 0) throw ShmError("shm_open", *name, errno);
   try {
     if (ftruncate(fd.get(), static_cast<off_t>(length)) != 0) throw ShmError("ftruncate", *name, errno);
+    ReservePages(fd.get(), length, *name);
     return std::make_unique<Mapping>(MapFd(fd.get(), length, *name), length);
   } catch (...) {
     shm_unlink(name->c_str());

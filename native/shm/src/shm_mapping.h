@@ -49,12 +49,15 @@ class Mapping {
   std::size_t length_;
 };
 
-// "/tb-" followed by 32 hex digits from the kernel's CSPRNG: unguessable by other users.
-std::string RandomSegmentName();
+// `prefix` followed by 32 hex digits from the kernel's CSPRNG: unguessable by other users.
+std::string RandomSegmentName(const std::string& prefix);
 
-// Creates a new segment (O_EXCL, mode 0600) of `length` bytes and maps it read-write.
-// Returns the mapping; `name` receives the segment name.
-std::unique_ptr<Mapping> CreateSegment(std::size_t length, std::string* name);
+// Takes the segment's pages now (posix_fallocate): ENOSPC instead of a later SIGBUS.
+void ReservePages(int fd, std::size_t length, const std::string& name);
+
+// Creates a new segment (O_EXCL, mode 0600) named `prefix` + random hex, of `length` bytes with
+// its pages reserved, and maps it read-write. Returns the mapping; `name` receives the name.
+std::unique_ptr<Mapping> CreateSegment(std::size_t length, const std::string& prefix, std::string* name);
 
 // Maps an existing segment read-write; its length is the segment's size.
 std::unique_ptr<Mapping> OpenSegment(const std::string& name);

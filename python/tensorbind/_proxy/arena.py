@@ -1,8 +1,12 @@
 """Shared-memory segments, mapped with mmap directly.
 
 ``multiprocessing.shared_memory`` is avoided on purpose: its resource tracker unlinks
-segments it merely attached to (CPython gh-82300). Segment names are unlinked as soon as both
-sides have mapped them, so nothing is left in /dev/shm even after SIGKILL.
+segments it merely attached to (CPython gh-82300).
+
+Names: the server gives each worker a prefix (``/tb-<server pid>-<arena id>-``); every segment
+the worker creates starts with it, so the server can sweep what a killed worker left, and the
+worker sweeps its dead server's ``/tb-<pid>-`` (see sweep()). Pages are reserved up front
+(posix_fallocate): a full /dev/shm is an error for one call, never a SIGBUS.
 """
 
 from __future__ import annotations
@@ -19,12 +23,17 @@ except ImportError:  # pragma: no cover - non-CPython
 
 ALIGN = 64
 MIN_SEGMENT = 1 << 20
+SHM_DIR = "/dev/shm"
+
+
+class SharedMemoryExhausted(Exception):
+    """No shared memory for this call: the arena's cap, or a full /dev/shm."""
 
 
 def _open(name: str, flags: int) -> int:
     if _posixshmem is not None:
         return int(_posixshmem.shm_open(name, flags, 0o600))
-    return os.open("/dev/shm/" + name.lstrip("/"), flags, 0o600)
+    return os.open(SHM_DIR + "/" + name.lstrip("/"), flags, 0o600)
 
 
 def unlink(name: str) -> bool:
@@ -33,10 +42,24 @@ def unlink(name: str) -> bool:
         if _posixshmem is not None:
             _posixshmem.shm_unlink(name)
         else:
-            os.unlink("/dev/shm/" + name.lstrip("/"))
+            os.unlink(SHM_DIR + "/" + name.lstrip("/"))
         return True
     except FileNotFoundError:
         return False
+
+
+def sweep(prefix: str) -> int:
+    """Unlinks every segment whose name starts with `prefix` (what a dead process left)."""
+    start = prefix.lstrip("/")
+    try:
+        names = os.listdir(SHM_DIR)
+    except OSError:
+        return 0
+    n = 0
+    for name in names:
+        if name.startswith(start) and unlink("/" + name):
+            n += 1
+    return n
 
 
 def open_segment(name: str) -> mmap.mmap:
@@ -47,11 +70,22 @@ def open_segment(name: str) -> mmap.mmap:
         os.close(fd)
 
 
-def create_segment(size: int) -> tuple[str, mmap.mmap]:
-    name = "/tb-" + secrets.token_hex(16)
+def create_segment(size: int, prefix: str = "/tb-") -> tuple[str, mmap.mmap]:
+    name = prefix + secrets.token_hex(16)
     fd = _open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL)
     try:
         os.ftruncate(fd, size)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno in (28, 12):  # ENOSPC, ENOMEM
+                raise SharedMemoryExhausted(
+                    f"/dev/shm cannot hold {size} more bytes for the worker's outputs; give the server a "
+                    "larger /dev/shm (docker run --shm-size, Kubernetes emptyDir {medium: Memory}) "
+                    "or lower --shm-limit"
+                ) from None
+            if exc.errno not in (95, 38):  # EOPNOTSUPP, ENOSYS: a filesystem without it
+                raise
         return name, mmap.mmap(fd, size)
     except BaseException:
         unlink(name)
@@ -63,17 +97,25 @@ def create_segment(size: int) -> tuple[str, mmap.mmap]:
 class OutputArena:
     """The segments this worker writes its outputs into: first-fit slots freed by the server.
 
-    A slot lives until the server says it no longer references it (the server releases it once
-    the response tensors that view it are garbage collected), so slots are freed out of order.
+    A slot lives until the server says the response that views it is written, so slots are
+    freed out of order. Segments left empty are dropped when the worker is idle (drop_empty),
+    all but one idle segment of MIN_SEGMENT bytes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "/tb-", limit: float = float("inf")) -> None:
+        self.prefix = prefix
+        self.limit = limit
         self.segments: dict[int, mmap.mmap] = {}
         self._free: dict[int, list[tuple[int, int]]] = {}  # segment -> sorted (offset, length)
         self._used: dict[tuple[int, int], int] = {}  # (segment, offset) -> length
+        self._in_segment: dict[int, int] = {}  # segment -> slots in use
+        self._names: dict[int, str] = {}
         self._next_id = 0
         self.announce: list[dict[str, object]] = []  # new segments the server has not mapped yet
         self.unconfirmed: set[str] = set()
+
+    def byte_length(self) -> int:
+        return sum(len(m) for m in self.segments.values())
 
     def alloc(self, size: int) -> tuple[int, int]:
         size = max(ALIGN, (size + ALIGN - 1) // ALIGN * ALIGN)
@@ -84,25 +126,40 @@ class OutputArena:
                         free.pop(i)
                     else:
                         free[i] = (off + size, length - size)
-                    self._used[(seg, off)] = size
+                    self._take(seg, off, size)
                     return seg, off
-        total = sum(len(m) for m in self.segments.values())
-        seg_size = max(MIN_SEGMENT, size, total)
-        seg_size = (seg_size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
-        name, m = create_segment(seg_size)
+        total = self.byte_length()
+        page = mmap.PAGESIZE
+        need = (size + page - 1) // page * page
+        if total + need > self.limit:
+            raise SharedMemoryExhausted(
+                f"no shared memory for the worker's outputs: {need} more bytes would exceed the "
+                f"model's limit of {int(self.limit)} bytes ({total} in use)"
+            )
+        seg_size = (max(MIN_SEGMENT, size, total) + page - 1) // page * page
+        if total + seg_size > self.limit:
+            seg_size = need
+        name, m = create_segment(seg_size, self.prefix)
         seg = self._next_id
         self._next_id += 1
         self.segments[seg] = m
+        self._names[seg] = name
         self._free[seg] = [(size, seg_size - size)] if seg_size > size else []
-        self._used[(seg, 0)] = size
+        self._in_segment[seg] = 0
+        self._take(seg, 0, size)
         self.announce.append({"id": seg, "name": name, "size": seg_size})
         self.unconfirmed.add(name)
         return seg, 0
+
+    def _take(self, seg: int, off: int, size: int) -> None:
+        self._used[(seg, off)] = size
+        self._in_segment[seg] += 1
 
     def free(self, seg: int, offset: int) -> None:
         length = self._used.pop((seg, offset), None)
         if length is None:
             return
+        self._in_segment[seg] -= 1
         free = self._free[seg]
         free.append((offset, length))
         free.sort()
@@ -116,6 +173,28 @@ class OutputArena:
 
     def in_use(self) -> int:
         return len(self._used)
+
+    def droppable(self) -> list[int]:
+        """Empty segments beyond the idle one."""
+        empty = [s for s, n in self._in_segment.items() if n == 0]
+        if len(empty) == len(self.segments) and len(empty) == 1 and len(self.segments[empty[0]]) <= MIN_SEGMENT:
+            return []
+        return empty
+
+    def drop_empty(self) -> list[int]:
+        """Closes the droppable segments; returns their ids (the server unmaps them too)."""
+        dropped = self.droppable()
+        for seg in dropped:
+            m = self.segments.pop(seg)
+            name = self._names.pop(seg)
+            if name in self.unconfirmed:
+                self.unconfirmed.discard(name)
+                unlink(name)
+            del self._free[seg]
+            del self._in_segment[seg]
+            with contextlib.suppress(BufferError):  # a view still exported: unmapped at exit
+                m.close()
+        return dropped
 
     def close(self) -> None:
         for name in self.unconfirmed:

@@ -1,4 +1,4 @@
-"""KServe datatypes as NumPy dtypes and Arrow value types, and the BYTES wire codec."""
+"""KServe datatypes as NumPy dtypes, and the BYTES wire codec."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import struct
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 try:  # NumPy has no bfloat16; ml_dtypes adds one when it is installed.
     from ml_dtypes import bfloat16 as _bfloat16  # type: ignore[import-not-found]
@@ -32,25 +31,6 @@ NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
     "BF16": BF16_DTYPE,
     "FP32": np.dtype("<f4"),
     "FP64": np.dtype("<f8"),
-}
-
-# Arrow value types in the stream. BOOL travels as one byte per element (Arrow's bool is
-# bit-packed, which would cost a conversion) and BF16 as raw uint16 words; the field's
-# `tensorbind.datatype` metadata says what they are.
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "BOOL": pa.uint8(),
-    "UINT8": pa.uint8(),
-    "UINT16": pa.uint16(),
-    "UINT32": pa.uint32(),
-    "UINT64": pa.uint64(),
-    "INT8": pa.int8(),
-    "INT16": pa.int16(),
-    "INT32": pa.int32(),
-    "INT64": pa.int64(),
-    "FP16": pa.float16(),
-    "BF16": pa.uint16(),
-    "FP32": pa.float32(),
-    "FP64": pa.float64(),
 }
 
 _KIND_TO_DATATYPE: dict[tuple[str, int], str] = {

@@ -8,30 +8,49 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(parent_pid: int, interval: float = 1.0) -> None:
+def die_with_parent(parent_pid: int, on_death: Callable[[], object], interval: float = 0.5) -> None:
     """PR_SET_PDEATHSIG on Linux, plus a watchdog thread polling the parent pid everywhere.
 
     The signal alone is not enough: it races with a parent that died before prctl ran, and it
-    does not exist on macOS. The watchdog covers both.
+    does not exist on macOS. The signal is SIGUSR1 (not SIGKILL) so the worker can remove what
+    its dead server left in /dev/shm (`on_death`) on the way out, and tell that apart from the
+    server's own SIGTERM; the watchdog does the same and exits even when the main thread is
+    stuck in user code.
     """
     if sys.platform.startswith("linux"):
+
+        def parent_died(signum: int, frame: object) -> None:
+            try:
+                on_death()
+            finally:
+                raise SystemExit(70)
+
+        signal.signal(signal.SIGUSR1, parent_died)
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGUSR1, 0, 0, 0)
         except (OSError, AttributeError):  # pragma: no cover - unusual libc
             pass
+
+    def orphaned() -> None:
+        try:
+            on_death()
+        finally:
+            os._exit(70)
+
     if os.getppid() != parent_pid:
-        os._exit(70)
+        orphaned()
 
     def watch() -> None:
         while True:
             time.sleep(interval)
             if os.getppid() != parent_pid:
-                os._exit(70)
+                orphaned()
 
     threading.Thread(target=watch, name="tensorbind-parent-watchdog", daemon=True).start()
 

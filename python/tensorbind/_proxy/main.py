@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import inspect
 import logging
 import os
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     import asyncio
 
 from tensorbind._proxy import arena, client_regions, context, listing
-from tensorbind._proxy.codec import Segment, decode_call, encode_outputs
+from tensorbind._proxy.codec import decode_call, encode_outputs
 from tensorbind._proxy.frameworks import Framework, make_framework
 from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm
 from tensorbind._proxy.loader import load_function
@@ -27,6 +28,8 @@ from tensorbind.decorators import ModelInfo
 from tensorbind.errors import InvalidArgument
 
 log = logging.getLogger("tensorbind.worker")
+
+SHRINK_DELAY_MS = 500
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,6 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--framework", default="numpy")
     p.add_argument("--device", default="cpu")
     p.add_argument("--parent-pid", type=int, default=0)
+    p.add_argument("--shm-prefix", default="/tb-", help="name prefix of the output segments (the server's)")
+    p.add_argument("--shm-limit", type=float, default=float("inf"), help="cap on the output arena, in bytes")
     args = p.parse_args(argv)
     if args.list is None and not (args.module and args.function and args.endpoint):
         p.error("--module, --function and --endpoint are required (or --list MODULE)")
@@ -49,14 +54,20 @@ def error_text(exc: BaseException) -> str:
 
 
 class Worker:
-    def __init__(self, fn: Callable[..., Any], info: ModelInfo | None, framework: Framework) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        info: ModelInfo | None,
+        framework: Framework,
+        outputs: arena.OutputArena | None = None,
+    ) -> None:
         self.fn = fn
         self.info = info
         self.framework = framework
         # A function of a list of requests (tensorbind.batch and friends) gets whole batches.
         self.takes_requests = takes_requests(fn)
-        self.inputs: dict[int, Segment] = {}
-        self.outputs = arena.OutputArena()
+        self.inputs: dict[int, Any] = {}  # the server's segments: id -> mmap
+        self.outputs = outputs or arena.OutputArena()
         self.loop: asyncio.AbstractEventLoop | None = None
         if info is not None:  # until the server sends the final config
             context.set_current(
@@ -105,14 +116,20 @@ class Worker:
 
     def map_segments(self, segments: list[dict[str, Any]]) -> None:
         for s in segments:
-            self.inputs[int(s["id"])] = Segment(arena.open_segment(str(s["name"])))
-            arena.unlink(str(s["name"]))  # both sides have it mapped now
+            try:
+                self.inputs[int(s["id"])] = arena.open_segment(str(s["name"]))
+            except FileNotFoundError:  # dropped by the server meanwhile: no call refers to it
+                pass
+
+    def unmap_segments(self, ids: list[int]) -> None:
+        for i in ids:
+            m = self.inputs.pop(int(i), None)
+            if m is not None:
+                with contextlib.suppress(BufferError):  # the user kept a view: unmapped at exit
+                    m.close()
 
     def run_call(self, call: dict[str, Any]) -> dict[str, Any]:
-        seg = self.inputs[int(call["segment"])]
-        arrays = decode_call(
-            seg, int(call["offset"]), int(call["length"]), writable=self.framework.writable_inputs
-        )
+        arrays = decode_call(self.inputs, call["inputs"], writable=self.framework.writable_inputs)
         if call.get("external"):
             arrays.update(client_regions.map_inputs(call["external"], self.framework.writable_inputs))
         try:
@@ -130,8 +147,8 @@ class Worker:
                         parts.append(encode_outputs(self.outputs_of(r), requested, specs, self.outputs))
                 except BaseException:
                     for p in parts:  # the server never sees these slots: free them here
-                        if "segment" in p:
-                            self.outputs.free(p["segment"], p["offset"])
+                        if p.get("slot") is not None:
+                            self.outputs.free(*p["slot"])
                     raise
                 return {"ok": True, "parts": parts}
             outputs = self.outputs_of(self.call(arrays))
@@ -140,6 +157,9 @@ class Worker:
                 requested = [n for n in requested if n not in in_region]
             loc = encode_outputs(outputs, requested, specs, self.outputs)
             return {"ok": True, **loc, **({"inRegion": in_region} if in_region else {})}
+        except arena.SharedMemoryExhausted as exc:  # this call fails; the worker goes on
+            log.warning("%s", exc)
+            return {"ok": False, "error": str(exc), "exhausted": True}
         except InvalidArgument as exc:  # the client's mistake: no traceback in the server log
             log.info("request refused by the model function: %s", error_text(exc))
             return {"ok": False, "error": error_text(exc), "invalid": True}
@@ -159,7 +179,9 @@ class Worker:
             segments = self.outputs.announce
             self.outputs.announce = []
             return {"type": "result", "id": msg["id"], "segments": segments, "results": results}
-        if kind == "mapped":  # the server mapped and unlinked our new segments
+        if kind == "unmap":  # the server dropped these segments of its arena
+            self.unmap_segments(msg.get("segments", []))
+        elif kind == "mapped":  # the server mapped and unlinked our new segments
             self.outputs.unconfirmed.difference_update(msg.get("names", []))
         elif kind == "configure":  # the model's final config, for the batching decorators
             context.set_current(context.ModelConfig.from_json(msg))
@@ -167,9 +189,7 @@ class Worker:
 
     def close(self) -> None:
         self.outputs.close()
-        for seg in self.inputs.values():
-            seg.release()
-        self.inputs.clear()
+        self.unmap_segments(list(self.inputs))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,8 +199,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     exit_on_sigterm()
+    server_prefix = f"/tb-{args.parent_pid}-"
     if args.parent_pid:
-        die_with_parent(args.parent_pid)
+        # A dead server cannot unlink its arenas: its workers do, on their way out.
+        die_with_parent(args.parent_pid, lambda: arena.sweep(server_prefix))
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.PAIR)
     sock.setsockopt(zmq.LINGER, 1000)
@@ -192,14 +214,20 @@ def main(argv: list[str] | None = None) -> None:
         sock.send_json({"type": "fatal", "error": error_text(exc), "traceback": traceback.format_exc()})
         sock.close()
         sys.exit(1)
-    worker = Worker(fn, info, framework)
-    atexit.register(worker.close)
+    worker = Worker(fn, info, framework, arena.OutputArena(args.shm_prefix, args.shm_limit))
+
+    close = worker.close
+    atexit.register(close)
     declaration = worker.declaration()
     sock.send_json(
         {"type": "hello", "pid": os.getpid(), "declaration": declaration, "python": sys.version.split()[0]}
     )
     try:
         while True:
+            # Idle for SHRINK_DELAY with empty output segments: drop them (the arena shrinks).
+            if worker.outputs.droppable() and not sock.poll(SHRINK_DELAY_MS):
+                sock.send_json({"type": "dropped", "segments": worker.outputs.drop_empty()})
+                continue
             msg = sock.recv_json()
             if not isinstance(msg, dict) or msg.get("type") == "stop":
                 break
@@ -207,5 +235,5 @@ def main(argv: list[str] | None = None) -> None:
             if reply is not None:
                 sock.send_json(reply)
     finally:
-        worker.close()
+        close()
         sock.close(linger=0)

@@ -1,12 +1,20 @@
 import type { ExecutionRequest, ExecutionResult } from "../../core/backend.js";
+import type { Datatype } from "../../core/datatypes.js";
 import { CancelledError } from "../../core/errors.js";
-import type { ColumnInput } from "./arrow-codec.js";
 import type { ExternalTensor, RegionSpan } from "./protocol.js";
+
+/** One input of a call: its bytes may come in parts (one per request of a batch), laid end to end. */
+export interface ColumnInput {
+  readonly name: string;
+  readonly datatype: Datatype;
+  readonly shape: readonly number[];
+  readonly parts: readonly Uint8Array[];
+}
 
 /**
  * How a batch of requests becomes calls of the Python function. A function of requests
  * (`@tensorbind.batch` and friends) gets the batch as ONE call: the requests' inputs laid end to
- * end (no extra copy: the parts are gather-written into the arena) plus each request's rows
+ * end (the parts are gather-written into one arena slot: the one copy) plus each request's rows
  * (`splits`), from which the worker makes the request list as views. A plain function is called
  * once per request, so each request is its own call (all still in one message to the worker).
  */

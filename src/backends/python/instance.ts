@@ -2,62 +2,53 @@ import type { ExecutionRequest, ExecutionResult } from "../../core/backend.js";
 import {
   InternalError,
   InvalidArgumentError,
+  SharedMemoryExhaustedError,
   toTensorbindError,
   UnavailableError,
 } from "../../core/errors.js";
-import type { Tensor } from "../../core/tensor.js";
-import { InputArena, OutputSegments } from "./arena.js";
-import { type PlannedCall, planCalls } from "./batching.js";
+import { arenaPrefix, sweepSegments } from "../shm-names.js";
+import { OutputSegments, type SharedArena } from "./arena.js";
+import { type ColumnInput, type PlannedCall, planCalls } from "./batching.js";
 import { inRegionOutputs } from "./client-regions.js";
+import { OutputSlots } from "./output-slots.js";
 import type {
   CallLocation,
   ConfigureMessage,
   DeclarationJson,
-  OutputLocation,
+  OutputSet,
   PartError,
   ResultMessage,
   SlotRef,
+  TensorLocation,
 } from "./protocol.js";
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
-
-type ArrowCodec = typeof import("./arrow-codec.js");
-let arrowCodec: ArrowCodec | undefined;
-/** apache-arrow takes a few hundred ms to import; it loads while the first worker's interpreter starts. */
-async function loadArrowCodec(): Promise<ArrowCodec> {
-  arrowCodec ??= await import("./arrow-codec.js");
-  return arrowCodec;
-}
 
 const BACKOFF_MS = [100, 200, 500, 1000, 2000, 5000];
 const MAX_FAILED_RESTARTS = 5;
 /** A worker that ran this long before dying starts the backoff over. */
 const STABLE_AFTER_MS = 30_000;
 
-/** Counts the live views of one output slot; the slot goes back to the worker at zero. */
-interface SlotToken {
-  readonly incarnation: number;
-  readonly slot: SlotRef;
-  refs: number;
-}
+export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped"> & {
+  /** The model's input arena, shared by all its instances. */
+  readonly arena: SharedArena;
+};
 
 /**
- * One instance of a Python model: a worker process, restarted with backoff when it dies, its
- * arenas, and the bookkeeping that returns output slots to the worker.
- *
- * Output slot lifetime: response tensors are views of the worker's arena and must stay intact
- * until the frontend has written them, which may be long after execute() returns (socket
- * back-pressure). Each slot is therefore released when every tensor view of it has been
- * garbage collected (a FinalizationRegistry on the views' bytes); the release rides on the next
- * message to the worker. A worker's arena grows by segments if the collector is slow.
+ * One instance of a Python model: a worker process, restarted with backoff when it dies, the
+ * worker's output segments, and the bookkeeping that returns output slots to it (output-slots.ts).
+ * Inputs sit in the model's shared arena: a request body the socket wrote into a slot is passed
+ * where it lies; other inputs are copied into a slot for the call and freed with its reply.
  */
 export class PythonInstance {
-  readonly #opts: WorkerSpawnOptions;
+  readonly #opts: InstanceOptions;
   #worker: WorkerProcess | undefined;
   #ready!: Promise<WorkerProcess>;
   #resolveReady: (w: WorkerProcess) => void = () => undefined;
   #rejectReady: (e: Error) => void = () => undefined;
-  #inputs = new InputArena();
   #outputs = new OutputSegments();
+  /** Arena segments this incarnation has mapped. */
+  #mapped = new Set<number>();
+  #shmPrefix = "";
   #incarnation = 0;
   #failedRestarts = 0;
   #quickCrashes = 0;
@@ -68,9 +59,12 @@ export class PythonInstance {
   #stopped = false;
   #chain: Promise<unknown> = Promise.resolve();
   #configure: ConfigureMessage | undefined;
-  readonly #registry = new FinalizationRegistry<SlotToken>((token) => this.#collected(token));
+  readonly #slots = new OutputSlots(
+    () => this.#outputs,
+    (incarnation, slot) => this.#release(incarnation, slot),
+  );
 
-  constructor(opts: WorkerSpawnOptions) {
+  constructor(opts: InstanceOptions) {
     this.#opts = opts;
     this.#resetReady();
   }
@@ -90,9 +84,14 @@ export class PythonInstance {
     return Math.max(0, this.#incarnation - 1);
   }
 
-  /** Shared memory mapped for this instance's arenas, in bytes. */
+  /** Shared memory of this worker's output arena, in bytes. */
   get sharedMemoryBytes(): number {
-    return this.#stopped ? 0 : this.#inputs.byteLength + this.#outputs.byteLength;
+    return this.#stopped ? 0 : this.#outputs.byteLength;
+  }
+
+  /** The model's arena dropped a segment: this worker unmaps it too. */
+  inputSegmentDropped(id: number): void {
+    if (this.#mapped.delete(id)) this.#worker?.notify({ type: "unmap", segments: [id] });
   }
 
   /** The model's final config; sent to every incarnation of the worker before its first batch. */
@@ -119,13 +118,26 @@ export class PythonInstance {
     this.#rejectReady(new UnavailableError(`model '${this.#opts.model}' is stopping`));
     await this.#worker?.stop(graceMs);
     this.#worker = undefined;
-    this.#inputs.close();
     this.#outputs.clear();
+    if (this.#shmPrefix !== "") sweepSegments(this.#shmPrefix);
   }
 
   async #spawn(): Promise<WorkerProcess> {
-    const worker = await WorkerProcess.spawn(this.#opts);
-    await Promise.all([worker.waitReady(), loadArrowCodec()]);
+    const shmPrefix = arenaPrefix();
+    const { arena: _arena, ...spawn } = this.#opts;
+    const worker = await WorkerProcess.spawn({
+      ...spawn,
+      shmPrefix,
+      onDropped: (ids) => {
+        if (this.#worker === worker) this.#outputs.unmap(ids);
+      },
+    });
+    try {
+      await worker.waitReady();
+    } catch (err) {
+      sweepSegments(shmPrefix); // a worker that failed to start leaves nothing either
+      throw err;
+    }
     if (this.#stopped) {
       await worker.stop(0);
       throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
@@ -133,8 +145,8 @@ export class PythonInstance {
     this.#incarnation++;
     this.#worker = worker;
     this.#startedAt = Date.now();
-    this.#inputs.close();
-    this.#inputs = new InputArena();
+    this.#shmPrefix = shmPrefix;
+    this.#mapped = new Set();
     this.#outputs = new OutputSegments();
     this.#releases = [];
     if (this.#configure !== undefined) worker.notify(this.#configure);
@@ -161,6 +173,8 @@ export class PythonInstance {
       `python worker ${instance} of model '${model}' ${describeExit(exit)}; restarting`,
     );
     this.#resetReady();
+    // What the killed worker created and the server had not mapped and unlinked yet.
+    sweepSegments(this.#shmPrefix);
     void worker.stop(0); // closes its channel and socket file
     this.#scheduleRestart();
   }
@@ -204,49 +218,78 @@ export class PythonInstance {
     if (this.#stopped) throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
     const worker = await this.#ready;
     const { calls, results } = planCalls(batch, maxBatchSize, takesRequests);
-    const { encodeCall } = arrowCodec!; // loaded before the first worker became ready
     if (calls.length === 0) return results as (ExecutionResult | Error)[];
-    this.#inputs.reset();
-    const locations: CallLocation[] = calls.map((call) => {
-      const encoded = encodeCall(call.columns);
-      const slot = this.#inputs.alloc(encoded.byteLength);
-      encoded.writeInto(slot.bytes);
-      const { segment, offset } = slot;
-      return {
-        segment,
-        offset,
-        length: encoded.byteLength,
-        requested: call.requested,
-        ...(call.splits !== undefined && { splits: call.splits }),
-        ...(call.parameters !== undefined && { parameters: call.parameters }),
-        ...(call.external !== undefined && { external: call.external }),
-        ...(call.outputRegions !== undefined && { outputRegions: call.outputRegions }),
-      };
-    });
-    const segments = this.#inputs.takeAnnouncements();
-    let reply: ResultMessage;
+    const held: { release(): void }[] = []; // slots this batch reads: copies, and request bodies
     try {
-      reply = await worker.run({ segments, calls: locations, release: this.#takeReleases() });
-    } catch (err) {
-      const error = toTensorbindError(err);
-      for (const call of calls) for (const i of call.requests) results[i] = error;
+      let locations: CallLocation[];
+      try {
+        locations = calls.map((call) => ({
+          inputs: call.columns.map((col) => this.#place(col, held)),
+          requested: call.requested,
+          ...(call.splits !== undefined && { splits: call.splits }),
+          ...(call.parameters !== undefined && { parameters: call.parameters }),
+          ...(call.external !== undefined && { external: call.external }),
+          ...(call.outputRegions !== undefined && { outputRegions: call.outputRegions }),
+        }));
+      } catch (err) {
+        return this.#failAll(calls, results, toTensorbindError(err));
+      }
+      const arena = this.#opts.arena;
+      const segments = arena.segments().filter((s) => !this.#mapped.has(s.id));
+      for (const s of segments) this.#mapped.add(s.id);
+      let reply: ResultMessage;
+      try {
+        reply = await worker.run({ segments, calls: locations, release: this.#takeReleases() });
+      } catch (err) {
+        return this.#failAll(calls, results, toTensorbindError(err));
+      }
+      const mapped = this.#outputs.map(reply.segments);
+      if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
+      calls.forEach((call, k) => {
+        this.#collect(call, reply.results[k], results);
+        const r = reply.results[k];
+        if (r?.ok && "inRegion" in r && r.inRegion !== undefined)
+          inRegionOutputs(batch[call.requests[0]!]!, r.inRegion, results, call.requests[0]!);
+      });
       return results as (ExecutionResult | Error)[];
+    } finally {
+      for (const slot of held) slot.release();
     }
-    this.#inputs.confirm(segments);
-    const mapped = this.#outputs.map(reply.segments);
-    if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
-    calls.forEach((call, k) => {
-      this.#collect(call, reply.results[k], results);
-      const r = reply.results[k];
-      if (r?.ok && "inRegion" in r && r.inRegion !== undefined)
-        inRegionOutputs(batch[call.requests[0]!]!, r.inRegion, results, call.requests[0]!);
-    });
+  }
+
+  /** Where a column's bytes are for the worker: in place when they lie in the arena, else copied in. */
+  #place(col: ColumnInput, held: { release(): void }[]): TensorLocation {
+    const head = { name: col.name, datatype: col.datatype, shape: col.shape };
+    const only = col.parts.length === 1 ? col.parts[0]! : undefined;
+    const found = only === undefined ? undefined : this.#opts.arena.hold(only);
+    if (only !== undefined && found !== undefined) {
+      held.push(found);
+      return { ...head, segment: found.segment, offset: found.offset, length: only.byteLength };
+    }
+    const length = col.parts.reduce((n, p) => n + p.byteLength, 0);
+    if (length === 0) return { ...head, segment: -1, offset: 0, length: 0 };
+    const slot = this.#opts.arena.alloc(length);
+    held.push(slot);
+    let pos = 0;
+    for (const part of col.parts) {
+      slot.bytes.set(part, pos);
+      pos += part.byteLength;
+    }
+    return { ...head, segment: slot.segment, offset: slot.offset, length };
+  }
+
+  #failAll(
+    calls: readonly PlannedCall[],
+    results: (ExecutionResult | Error | undefined)[],
+    error: Error,
+  ): (ExecutionResult | Error)[] {
+    for (const call of calls) for (const i of call.requests) results[i] = error;
     return results as (ExecutionResult | Error)[];
   }
 
   /**
    * Answers the requests of one call from the worker's result: a plain function's call holds one
-   * request and one output stream; a function of requests answers each request with its own.
+   * request and one output set; a function of requests answers each request with its own.
    */
   #collect(
     call: PlannedCall,
@@ -255,52 +298,40 @@ export class PythonInstance {
   ): void {
     if (result === undefined || !result.ok) {
       const message = result?.error ?? "the python worker sent no result for a call";
-      const err = result?.invalid ? new InvalidArgumentError(message) : new InternalError(message);
+      const err = result?.invalid
+        ? new InvalidArgumentError(message)
+        : result?.exhausted
+          ? new SharedMemoryExhaustedError(message)
+          : new InternalError(message);
       for (const i of call.requests) out[i] = err;
       return;
     }
-    const parts: readonly (OutputLocation | PartError)[] = "parts" in result ? result.parts : [result];
-    const tokens = parts.map((p): SlotToken | undefined =>
-      "error" in p ? undefined : { incarnation: this.#incarnation, slot: [p.segment, p.offset], refs: 0 },
-    );
-    try {
-      if (parts.length !== call.requests.length) {
-        throw new InternalError(
-          `the python worker answered ${parts.length} of ${call.requests.length} requests of a call`,
-        );
-      }
-      parts.forEach((p, j) => {
-        if ("error" in p) {
-          out[call.requests[j]!] = new InternalError(p.error);
-          return;
-        }
-        const tensors = arrowCodec!.decodeCall(this.#outputs.view(p.segment, p.offset, p.length));
-        const res: ExecutionResult = {};
-        for (const t of tensors) {
-          res[t.name] = t;
-          this.#track(t, tokens[j]!);
-        }
-        out[call.requests[j]!] = res;
-      });
-    } catch (err) {
-      const e = toTensorbindError(err);
-      for (const i of call.requests) out[i] = e;
+    const parts: readonly (OutputSet | PartError)[] = "parts" in result ? result.parts : [result];
+    const incarnation = this.#incarnation;
+    if (parts.length !== call.requests.length) {
+      for (const p of parts) if (!("error" in p)) this.#slots.discard(p, incarnation);
+      const err = new InternalError(
+        `the python worker answered ${parts.length} of ${call.requests.length} requests of a call`,
+      );
+      for (const i of call.requests) out[i] = err;
+      return;
     }
-    for (const token of tokens) if (token !== undefined && token.refs === 0) this.#release(token);
+    parts.forEach((p, j) => {
+      if ("error" in p) {
+        out[call.requests[j]!] = new InternalError(p.error); // this request failed on its own
+        return;
+      }
+      try {
+        out[call.requests[j]!] = this.#slots.result(p, incarnation);
+      } catch (err) {
+        out[call.requests[j]!] = toTensorbindError(err);
+      }
+    });
   }
 
-  #track(tensor: Tensor, token: SlotToken): void {
-    token.refs++;
-    this.#registry.register(tensor.bytes, token);
-  }
-
-  #collected(token: SlotToken): void {
-    if (--token.refs === 0) this.#release(token);
-  }
-
-  #release(token: SlotToken): void {
-    if (token.incarnation !== this.#incarnation || this.#stopped) return; // that worker is gone
-    this.#releases.push(token.slot);
+  #release(incarnation: number, slot: SlotRef): void {
+    if (incarnation !== this.#incarnation || this.#stopped) return; // that worker is gone
+    this.#releases.push(slot);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => {

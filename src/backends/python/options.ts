@@ -17,6 +17,12 @@ export interface PythonOptions {
   stopGraceMs?: number;
   /** Extra environment for the workers (added to the server's). */
   env?: Record<string, string>;
+  /**
+   * Cap, in bytes, on each shared-memory arena of this model: the input arena its workers share
+   * and each worker's output arena. A request that does not fit gets 503 / RESOURCE_EXHAUSTED.
+   * Default: none (the server-wide `shmLimit` still applies).
+   */
+  shmLimit?: number;
 }
 
 export interface ResolvedPythonOptions {
@@ -29,6 +35,7 @@ export interface ResolvedPythonOptions {
   readonly startupTimeoutMs: number;
   readonly stopGraceMs: number;
   readonly env: Readonly<Record<string, string>>;
+  readonly shmLimitBytes: number;
 }
 
 export function resolvePythonOptions(
@@ -53,6 +60,8 @@ export function resolvePythonOptions(
   const device = o.device ?? "cpu";
   if (device !== "cpu" && framework !== "torch")
     throw new ConfigError("python(): device needs framework: 'torch'");
+  const shmLimit = o.shmLimit ?? Number.POSITIVE_INFINITY;
+  if (!(shmLimit > 0)) throw new ConfigError("python(): shmLimit must be a positive number of bytes");
   return {
     modulePath,
     functionName,
@@ -63,5 +72,6 @@ export function resolvePythonOptions(
     startupTimeoutMs: o.startupTimeoutMs ?? 60_000,
     stopGraceMs: o.stopGraceMs ?? 5_000,
     env: o.env ?? {},
+    shmLimitBytes: shmLimit,
   };
 }

@@ -3,10 +3,10 @@ import type { BatchingOptions, QueueOptions } from "../../core/scheduling.js";
 /**
  * Control messages between the server and a Python worker (JSON frames over a ZeroMQ PAIR
  * socket). They say where data sits in the arenas; tensor bytes never travel here.
- * The Python half is python/tensorbind/_proxy/main.py.
+ * The Python half is python/tensorbind/_proxy/main.py; docs/DATA_PLANE.md describes the format.
  */
 
-/** A shared-memory segment announced by its creator; the peer maps it, then unlinks the name. */
+/** A shared-memory segment announced by its creator; the peer maps it. */
 export interface SegmentInfo {
   readonly id: number;
   readonly name: string;
@@ -16,11 +16,23 @@ export interface SegmentInfo {
 /** A slot in an arena: [segment id, offset]. */
 export type SlotRef = readonly [number, number];
 
-/** One call of the user function: an Arrow stream in the server's arena. */
-export interface CallLocation {
+/**
+ * One tensor in an arena: numeric values little-endian, row-major, 64-byte aligned where the
+ * sender placed them (an Arrow primitive array's value buffer); BYTES in the KServe wire form.
+ * A tensor without bytes has segment -1.
+ */
+export interface TensorLocation {
+  readonly name: string;
+  readonly datatype: string;
+  readonly shape: readonly number[];
   readonly segment: number;
   readonly offset: number;
   readonly length: number;
+}
+
+/** One call of the user function: its inputs in the server's arena. */
+export interface CallLocation {
+  readonly inputs: readonly TensorLocation[];
   /** Outputs to produce; empty means all the function returns. */
   readonly requested: readonly string[];
   /** Rows of each request when the call holds several, concatenated (for a function of requests). */
@@ -66,6 +78,8 @@ export type ServerMessage =
   | InferMessage
   | { readonly type: "release"; readonly release: readonly SlotRef[] }
   | { readonly type: "mapped"; readonly names: readonly string[] }
+  /** The server dropped these segments of its arena: unmap them. */
+  | { readonly type: "unmap"; readonly segments: readonly number[] }
   | ConfigureMessage
   | { readonly type: "stop" };
 
@@ -98,11 +112,11 @@ export interface DeclarationJson {
   readonly queue?: QueueOptions;
 }
 
-/** Where a call's (or one request's) outputs sit in the worker's arena: an Arrow stream. */
-export interface OutputLocation {
-  readonly segment: number;
-  readonly offset: number;
-  readonly length: number;
+/** A call's (or one request's) outputs: one slot of the worker's arena, released as a whole. */
+export interface OutputSet {
+  /** [segment, offset] to release; null when no output has bytes. */
+  readonly slot: SlotRef | null;
+  readonly outputs: readonly TensorLocation[];
 }
 
 /** A request of a call that failed on its own (its neighbours in the call were answered). */
@@ -111,11 +125,14 @@ export interface PartError {
 }
 
 export type CallResult =
-  | ({ readonly ok: true; readonly inRegion?: Readonly<Record<string, InRegionOutput>> } & OutputLocation)
-  /** A function of requests answers each request with its own stream. */
-  | { readonly ok: true; readonly parts: readonly (OutputLocation | PartError)[] }
-  /** `invalid`: the function raised tensorbind.InvalidArgument (the client's mistake). */
-  | { readonly ok: false; readonly error: string; readonly invalid?: boolean };
+  | ({ readonly ok: true; readonly inRegion?: Readonly<Record<string, InRegionOutput>> } & OutputSet)
+  /** A function of requests answers each request with its own slot. */
+  | { readonly ok: true; readonly parts: readonly (OutputSet | PartError)[] }
+  /**
+   * `invalid`: the function raised tensorbind.InvalidArgument (the client's mistake);
+   * `exhausted`: no shared memory for the outputs (a cap or a full /dev/shm).
+   */
+  | { readonly ok: false; readonly error: string; readonly invalid?: boolean; readonly exhausted?: boolean };
 
 export interface ResultMessage {
   readonly type: "result";
@@ -133,4 +150,6 @@ export type WorkerMessage =
       readonly python: string;
     }
   | { readonly type: "fatal"; readonly error: string; readonly traceback: string }
+  /** The worker dropped these empty output segments: unmap them. */
+  | { readonly type: "dropped"; readonly segments: readonly number[] }
   | ResultMessage;

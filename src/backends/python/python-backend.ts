@@ -5,9 +5,11 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ModelDeclaration,
+  RequestBuffer,
 } from "../../core/backend.js";
 import type { ModelSpec } from "../../core/spec.js";
 import { declaredSpecs } from "../declared-specs.js";
+import { SharedArena } from "./arena.js";
 import { PythonInstance } from "./instance.js";
 import type { ResolvedPythonOptions } from "./options.js";
 import type { ConfigureMessage, DeclarationJson } from "./protocol.js";
@@ -18,6 +20,7 @@ export class PythonBackend implements Backend {
   readonly instances: number;
   readonly #opts: ResolvedPythonOptions;
   #pool: PythonInstance[] = [];
+  #arena: SharedArena | undefined;
   #maxBatchSize = 0;
   #takesRequests = false;
 
@@ -28,10 +31,25 @@ export class PythonBackend implements Backend {
 
   async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {
     const { instances, ...rest } = this.#opts;
+    const arena = new SharedArena({
+      what: `the inputs of model '${ctx.model}'`,
+      limitBytes: rest.shmLimitBytes,
+      onDrop: (id) => {
+        for (const p of this.#pool) p.inputSegmentDropped(id);
+      },
+    });
+    this.#arena = arena;
     this.#pool = Array.from(
       { length: instances },
       (_, instance) =>
-        new PythonInstance({ ...rest, instance, model: ctx.model, runtimeDir: ctx.runtimeDir, log: ctx.log }),
+        new PythonInstance({
+          ...rest,
+          arena,
+          instance,
+          model: ctx.model,
+          runtimeDir: ctx.runtimeDir,
+          log: ctx.log,
+        }),
     );
     const started = await Promise.allSettled(this.#pool.map((p) => p.start()));
     const failure = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
@@ -70,6 +88,16 @@ export class PythonBackend implements Backend {
     return worker.execute(batch, this.#maxBatchSize, this.#takesRequests);
   }
 
+  /** A request body lands in the model's arena: the worker reads it where the socket wrote it. */
+  allocateRequest(byteLength: number, alignAt: number): RequestBuffer | undefined {
+    return this.#arena?.alloc(byteLength, alignAt);
+  }
+
+  /** The model's input arena (for tests and diagnostics). */
+  get arena(): SharedArena | undefined {
+    return this.#arena;
+  }
+
   /** Process ids of the live workers (for tests and diagnostics). */
   get pids(): (number | undefined)[] {
     return this.#pool.map((p) => p.pid);
@@ -77,7 +105,7 @@ export class PythonBackend implements Backend {
 
   stats(): BackendStats {
     let workerRestarts = 0;
-    let sharedMemoryBytes = 0;
+    let sharedMemoryBytes = this.#arena?.byteLength ?? 0;
     for (const p of this.#pool) {
       workerRestarts += p.restarts;
       sharedMemoryBytes += p.sharedMemoryBytes;
@@ -88,6 +116,7 @@ export class PythonBackend implements Backend {
   async stop(): Promise<void> {
     const pool = this.#pool;
     await Promise.all(pool.map((p) => p.stop(this.#opts.stopGraceMs)));
+    this.#arena?.close();
   }
 }
 

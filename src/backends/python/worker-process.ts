@@ -30,6 +30,12 @@ export interface WorkerSpawnOptions {
   readonly startupTimeoutMs: number;
   readonly runtimeDir: string;
   readonly log: Logger;
+  /** Name prefix of the worker's output segments (the server sweeps it when the worker dies). */
+  readonly shmPrefix: string;
+  /** Cap on the worker's output arena, in bytes (Infinity: none). */
+  readonly shmLimitBytes: number;
+  /** The worker dropped empty output segments. */
+  readonly onDropped?: (segments: readonly number[]) => void;
 }
 
 export interface ExitInfo {
@@ -79,6 +85,8 @@ export class WorkerProcess {
       "--framework", opts.framework,
       "--device", opts.device,
       "--parent-pid", String(process.pid),
+      "--shm-prefix", opts.shmPrefix,
+      ...(Number.isFinite(opts.shmLimitBytes) ? ["--shm-limit", String(opts.shmLimitBytes)] : []),
     ];
     const spawnOptions: SpawnOptions = {
       // TENSORBIND_INSTANCE: which instance this worker is (the GPU of a Triton instance group).
@@ -183,6 +191,7 @@ export class WorkerProcess {
     message:
       | { type: "release"; release: readonly (readonly [number, number])[] }
       | { type: "mapped"; names: readonly string[] }
+      | { type: "unmap"; segments: readonly number[] }
       | ConfigureMessage,
   ): void {
     if (this.#exit === undefined && !this.#stopping) void this.#channel.send(message).catch(() => undefined);
@@ -205,6 +214,7 @@ export class WorkerProcess {
   }
 
   #dispatch(m: WorkerMessage): void {
+    if (m.type === "dropped") this.#opts.onDropped?.(m.segments);
     if (m.type !== "result") return;
     const pending = this.#pending.get(m.id);
     this.#pending.delete(m.id);

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
 import {
@@ -77,4 +77,82 @@ function collect(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
     req.on("error", onError);
     req.on("aborted", onAborted);
   });
+}
+
+/**
+ * Where a binary body should go: its Content-Length (identity encoding only) and the offset of
+ * its first tensor byte (the JSON header's length), or undefined when the body must be collected.
+ */
+export function binaryBodyLayout(
+  req: IncomingMessage,
+  headerLength: string | undefined,
+  maxBytes: number,
+): { byteLength: number; alignAt: number } | undefined {
+  const declared = req.headers["content-length"];
+  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase().trim();
+  if (declared === undefined || headerLength === undefined || encoding !== "identity") return undefined;
+  if (!/^[0-9]{1,15}$/.test(declared) || !/^[0-9]{1,15}$/.test(headerLength.trim())) return undefined;
+  const byteLength = Number(declared);
+  const alignAt = Number(headerLength.trim());
+  if (byteLength > maxBytes) {
+    throw new ResourceExhaustedError(
+      `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`,
+    );
+  }
+  if (byteLength === 0 || alignAt > byteLength) return undefined; // the codec reports the mistake
+  return { byteLength, alignAt };
+}
+
+/**
+ * Reads a body of exactly `into.byteLength` bytes (its Content-Length) from the socket into
+ * memory lent for it: the one copy on the way in, with no concatenation.
+ */
+export function readBodyInto(req: IncomingMessage, into: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let pos = 0;
+    const onData = (chunk: Buffer) => {
+      if (pos + chunk.length > into.byteLength) {
+        cleanup();
+        req.pause();
+        reject(
+          new InvalidArgumentError(`request body is longer than its Content-Length (${into.byteLength})`),
+        );
+        return;
+      }
+      into.set(chunk, pos);
+      pos += chunk.length;
+    };
+    const onEnd = () => {
+      cleanup();
+      if (pos !== into.byteLength) {
+        reject(new InvalidArgumentError(`request body has ${pos} of its ${into.byteLength} bytes`));
+        return;
+      }
+      resolve(Buffer.from(into.buffer, into.byteOffset, into.byteLength));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new InvalidArgumentError(`failed to read request body: ${err.message}`));
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(new InvalidArgumentError("client closed the connection before sending the whole body"));
+    };
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("aborted", onAborted);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("aborted", onAborted);
+  });
+}
+
+/** Gives lent body memory back once the response is written or abandoned ('close' covers both). */
+export function releaseWhenClosed(res: ServerResponse, release: () => void): void {
+  if (res.writableFinished || res.destroyed) release();
+  else res.once("close", release);
 }

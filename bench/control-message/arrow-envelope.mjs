@@ -1,7 +1,8 @@
+// The Arrow IPC envelope the Python data plane used until 2026-12 (compiled from the former
+// src/backends/python/arrow-codec.ts), kept only so bench/control-message can compare it.
 import {
   AsyncByteQueue,
   Binary,
-  type DataType,
   Field,
   FixedSizeList,
   Float16,
@@ -22,40 +23,13 @@ import {
   Uint32,
   Uint64,
 } from "apache-arrow";
-import { DATATYPES, type Datatype, isDatatype } from "../../core/datatypes.js";
-import { InternalError } from "../../core/errors.js";
-import { Tensor } from "../../core/tensor.js";
-
-/**
- * The Arrow IPC layout of one call (see python/tensorbind/_proxy/codec.py for the other half):
- * a stream of one record batch with one row; each tensor is a column with `tensorbind.datatype`
- * and `tensorbind.shape` metadata. Numeric tensors are `arrow.fixed_shape_tensor` columns over
- * FixedSizeList storage; BYTES tensors are one binary value holding the KServe wire form;
- * empty tensors are an empty binary value.
- *
- * Encoding never copies tensor bytes: the stream writer runs over placeholder buffers, and the
- * gather-write puts each request's bytes where its placeholder would go — the one copy, straight
- * into shared memory. Several requests' parts laid end to end form one batched tensor.
- */
-
-/** One column to encode: its bytes may come in parts (one per request of a batch). */
-export interface ColumnInput {
-  readonly name: string;
-  readonly datatype: Datatype;
-  readonly shape: readonly number[];
-  readonly parts: readonly Uint8Array[];
-}
-
-export interface EncodedCall {
-  readonly byteLength: number;
-  /** Writes the stream into `dest` (at least byteLength long). */
-  writeInto(dest: Uint8Array): void;
-}
+import { DATATYPES, isDatatype } from "../../dist/core/datatypes.js";
+import { InternalError } from "../../dist/core/errors.js";
+import { Tensor } from "../../dist/core/tensor.js";
 
 const DATATYPE_KEY = "tensorbind.datatype";
 const SHAPE_KEY = "tensorbind.shape";
-
-function valueType(datatype: Datatype): DataType {
+function valueType(datatype) {
   switch (datatype) {
     case "BOOL":
     case "UINT8":
@@ -85,18 +59,16 @@ function valueType(datatype: Datatype): DataType {
       return new Binary();
   }
 }
-
 // Placeholders live in one scratch buffer that is never read: the writer only passes views
 // of it to the sink, which recognises them by offset. Untouched pages cost no memory.
 let scratch = new ArrayBuffer(1 << 16);
-function scratchFor(bytes: number): ArrayBuffer {
+function scratchFor(bytes) {
   if (scratch.byteLength < bytes) scratch = new ArrayBuffer(Math.max(bytes, scratch.byteLength * 2));
   return scratch;
 }
-
 class ChunkSink extends AsyncByteQueue {
-  readonly chunks: Uint8Array[] = [];
-  override write(value: ArrayBufferView | ArrayBuffer | Uint8Array | string): void {
+  chunks = [];
+  write(value) {
     if (typeof value === "string") throw new InternalError("unexpected string chunk from the Arrow writer");
     const u8 = ArrayBuffer.isView(value)
       ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
@@ -104,17 +76,15 @@ class ChunkSink extends AsyncByteQueue {
     if (u8.byteLength > 0) this.chunks.push(u8);
   }
 }
-
-const sum = (parts: readonly Uint8Array[]): number => parts.reduce((n, p) => n + p.byteLength, 0);
-
+const sum = (parts) => parts.reduce((n, p) => n + p.byteLength, 0);
 /** Lays out one call's inputs as an Arrow stream, ready to be gather-written. */
-export function encodeCall(columns: readonly ColumnInput[]): EncodedCall {
+export function encodeCall(columns) {
   const lengths = columns.map((c) => sum(c.parts));
-  const slot = (j: number) => 8 * j; // distinct, 8-aligned placeholder offsets
+  const slot = (j) => 8 * j; // distinct, 8-aligned placeholder offsets
   const buf = scratchFor(8 * columns.length + Math.max(0, ...lengths) + 8);
-  const fields: Field[] = [];
+  const fields = [];
   const children = columns.map((col, j) => {
-    const len = lengths[j]!;
+    const len = lengths[j];
     const count = col.shape.reduce((a, b) => a * b, 1);
     const meta = new Map([
       [DATATYPE_KEY, col.datatype],
@@ -138,12 +108,10 @@ export function encodeCall(columns: readonly ColumnInput[]): EncodedCall {
     meta.set("ARROW:extension:name", "arrow.fixed_shape_tensor");
     meta.set("ARROW:extension:metadata", JSON.stringify({ shape: col.shape }));
     fields.push(new Field(col.name, type, false, meta));
-    const values = new info.array!(buf, slot(j), len / info.size);
+    const values = new info.array(buf, slot(j), len / info.size);
     // makeData's overloads are per concrete type; the datatype table guarantees the pairing.
     const props = { type: itemType, length: count, nullCount: 0, data: values };
-    const child = makeData(
-      props as unknown as { type: Int32; length: number; nullCount: number; data: Int32Array },
-    );
+    const child = makeData(props);
     return makeData({ type, length: 1, nullCount: 0, child });
   });
   const schema = new Schema(fields);
@@ -153,11 +121,10 @@ export function encodeCall(columns: readonly ColumnInput[]): EncodedCall {
   );
   const sink = new ChunkSink();
   const writer = new RecordBatchStreamWriter();
-  writer.reset(sink as never, schema);
+  writer.reset(sink, schema);
   writer.write(batch);
   writer.finish();
-
-  const pieces: (Uint8Array | readonly Uint8Array[])[] = sink.chunks.map((chunk) => {
+  const pieces = sink.chunks.map((chunk) => {
     if (chunk.buffer !== buf) return chunk;
     const j = chunk.byteOffset / 8;
     const col = columns[j];
@@ -166,13 +133,10 @@ export function encodeCall(columns: readonly ColumnInput[]): EncodedCall {
     }
     return col.parts;
   });
-  const byteLength = pieces.reduce<number>(
-    (n, p) => n + (p instanceof Uint8Array ? p.byteLength : sum(p)),
-    0,
-  );
+  const byteLength = pieces.reduce((n, p) => n + (p instanceof Uint8Array ? p.byteLength : sum(p)), 0);
   return {
     byteLength,
-    writeInto(dest: Uint8Array): void {
+    writeInto(dest) {
       let pos = 0;
       for (const piece of pieces) {
         for (const part of piece instanceof Uint8Array ? [piece] : piece) {
@@ -183,30 +147,29 @@ export function encodeCall(columns: readonly ColumnInput[]): EncodedCall {
     },
   };
 }
-
 /** Reads a call's outputs as Tensors whose bytes are views of `stream` (no copy when aligned). */
-export function decodeCall(stream: Uint8Array): Tensor[] {
+export function decodeCall(stream) {
   const table = tableFromIPC(stream);
   const batch = table.batches[0];
   if (batch === undefined) return [];
   return table.schema.fields.map((field, i) => {
     const datatype = field.metadata.get(DATATYPE_KEY);
-    const shape = JSON.parse(field.metadata.get(SHAPE_KEY) ?? "null") as unknown;
+    const shape = JSON.parse(field.metadata.get(SHAPE_KEY) ?? "null");
     if (!isDatatype(datatype) || !Array.isArray(shape)) {
       throw new InternalError(`worker output '${field.name}' lacks tensorbind metadata`);
     }
-    const data = batch.data.children[i]!;
-    let bytes: Uint8Array;
+    const data = batch.data.children[i];
+    let bytes;
     if (data.typeId === new Binary().typeId) {
-      const offsets = data.valueOffsets as Int32Array;
-      const values = data.values as Uint8Array;
-      bytes = values.subarray(offsets[data.offset]!, offsets[data.offset + 1]!);
+      const offsets = data.valueOffsets;
+      const values = data.values;
+      bytes = values.subarray(offsets[data.offset], offsets[data.offset + 1]);
     } else {
-      const child = data.children[0]!;
-      const values = child.values as ArrayBufferView;
+      const child = data.children[0];
+      const values = child.values;
       const size = DATATYPES[datatype].size;
       bytes = new Uint8Array(values.buffer, values.byteOffset + child.offset * size, child.length * size);
     }
-    return new Tensor(field.name, datatype, shape as number[], bytes);
+    return new Tensor(field.name, datatype, shape, bytes);
   });
 }

@@ -1,0 +1,75 @@
+import type { ExecutionResult } from "../../core/backend.js";
+import { isDatatype } from "../../core/datatypes.js";
+import { InternalError } from "../../core/errors.js";
+import { attachRelease } from "../../core/release.js";
+import { Tensor } from "../../core/tensor.js";
+import type { OutputSegments } from "./arena.js";
+import type { OutputSet, SlotRef } from "./protocol.js";
+
+/** One output slot of the worker's arena and whether it went back yet. */
+interface SlotToken {
+  readonly incarnation: number;
+  readonly slot: SlotRef;
+  refs: number;
+  released: boolean;
+}
+
+/**
+ * Output slot lifetime: response tensors view the worker's arena and must stay intact until the
+ * frontend has written them. The frontend says so (InferResponse.release, attached here to the
+ * ExecutionResult); the slot then goes back to the worker with the next message. Callers that
+ * never release (an in-process infer() whose result is dropped) are covered by a
+ * FinalizationRegistry: the slot goes back when every view of it has been collected.
+ */
+export class OutputSlots {
+  readonly #segments: () => OutputSegments;
+  readonly #giveBack: (incarnation: number, slot: SlotRef) => void;
+  readonly #registry = new FinalizationRegistry<SlotToken>((token) => {
+    if (--token.refs === 0) this.#release(token);
+  });
+
+  constructor(segments: () => OutputSegments, giveBack: (incarnation: number, slot: SlotRef) => void) {
+    this.#segments = segments;
+    this.#giveBack = giveBack;
+  }
+
+  /** Tensors over one output set, with its release attached to the result. */
+  result(set: OutputSet, incarnation: number): ExecutionResult {
+    const token: SlotToken | undefined =
+      set.slot === null ? undefined : { incarnation, slot: set.slot, refs: 0, released: false };
+    const res: ExecutionResult = {};
+    try {
+      for (const o of set.outputs) {
+        if (!isDatatype(o.datatype))
+          throw new InternalError(`worker output '${o.name}' has datatype '${o.datatype}'`);
+        const bytes =
+          o.length === 0 ? new Uint8Array(0) : this.#segments().view(o.segment, o.offset, o.length);
+        res[o.name] = new Tensor(o.name, o.datatype, o.shape, bytes);
+        if (token !== undefined && o.length > 0) {
+          token.refs++;
+          this.#registry.register(bytes, token, token);
+        }
+      }
+    } catch (err) {
+      if (token !== undefined) this.#release(token);
+      throw err;
+    }
+    if (token !== undefined) {
+      if (token.refs === 0) this.#release(token);
+      else attachRelease(res, () => this.#release(token));
+    }
+    return res;
+  }
+
+  /** Gives back slots of a result that will never be answered (the other parts failed). */
+  discard(set: OutputSet, incarnation: number): void {
+    if (set.slot !== null) this.#giveBack(incarnation, set.slot);
+  }
+
+  #release(token: SlotToken): void {
+    if (token.released) return;
+    token.released = true;
+    this.#registry.unregister(token);
+    this.#giveBack(token.incarnation, token.slot);
+  }
+}

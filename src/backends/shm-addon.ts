@@ -1,0 +1,55 @@
+import { createRequire } from "node:module";
+import { ConfigError } from "../core/errors.js";
+
+/**
+ * The typed surface of the shared-memory addon (native/shm/src/addon.cc). The rest of the
+ * TypeScript never touches the untyped native object.
+ *
+ * Every mapping is exactly one external ArrayBuffer; its finalizer unmaps it when collected,
+ * and `unmap()` may do so earlier by detaching it (all views then read as empty).
+ */
+export interface ShmAddon {
+  /**
+   * Creates a new segment named `prefix` (default "/tb-") plus 32 random hex digits (mode 0600),
+   * takes its pages now (posix_fallocate: a full tmpfs is an ENOSPC error here, never a later
+   * SIGBUS) and maps it.
+   */
+  create(byteLength: number, prefix?: string): { name: string; buffer: ArrayBuffer };
+  /** Maps an existing segment; the buffer spans the whole segment. */
+  open(name: string): ArrayBuffer;
+  /** Removes a segment's name; false when it was already gone. Mappings stay valid. */
+  unlink(name: string): boolean;
+  /** Unmaps now and detaches the buffer; false when the buffer is not a live mapping of ours. */
+  unmap(buffer: ArrayBuffer): boolean;
+  /** Whether the buffer is a live mapping made by this addon (for zero-copy tests). */
+  isMapping(buffer: ArrayBufferLike): boolean;
+  /** Where the buffer's bytes start in this process's address space (alignment, zero-copy tests). */
+  address(buffer: ArrayBufferLike): number;
+  /** Number of mappings not yet unmapped (for leak tests). */
+  liveMappings(): number;
+}
+
+/** An error from the addon, with an errno-style code ("ENOENT"). */
+export interface ShmError extends Error {
+  code: string;
+}
+
+// src/backends/ and dist/backends/ both sit one level below src/ (dist/), two below the root.
+const ADDON_PATH = new URL("../../native/shm/build/Release/tensorbind_shm.node", import.meta.url);
+
+let addon: ShmAddon | undefined;
+
+/** Loads the addon once; a missing build is a ConfigError that says how to build it. */
+export function shm(): ShmAddon {
+  if (addon === undefined) {
+    try {
+      addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as ShmAddon;
+    } catch (err) {
+      throw new ConfigError(
+        `the shared-memory addon is not built (${ADDON_PATH.pathname}): run \`npm run build:native\` in a checkout, or \`npm rebuild tensorbind\` where it is installed`,
+        { cause: err },
+      );
+    }
+  }
+  return addon;
+}
