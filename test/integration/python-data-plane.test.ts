@@ -4,6 +4,7 @@ import type { LazyBackend } from "../../src/backends/lazy.js";
 import { SharedArena } from "../../src/backends/python/arena.js";
 import { python } from "../../src/backends/python/index.js";
 import type { PythonBackend } from "../../src/backends/python/python-backend.js";
+import { tensorSpec } from "../../src/core/spec.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
 
@@ -19,11 +20,11 @@ beforeAll(async () => {
   const model = (name: string, fn: string) => ({
     name,
     fn: python(FIXTURES, fn, { interpreter: INTERPRETER }),
-    inputs: { x: { datatype: "FP32" as const, shape: [-1] } },
+    inputs: { x: tensorSpec("FP32", [-1]) },
     outputs: {
-      path: { datatype: "BYTES" as const, shape: [1] },
-      offset: { datatype: "INT64" as const, shape: [1] },
-      y: { datatype: "FP32" as const, shape: [-1] },
+      path: tensorSpec("BYTES", [1]),
+      offset: tensorSpec("INT64", [1]),
+      y: tensorSpec("FP32", [-1]),
     },
   });
   server = await startServer([
@@ -31,8 +32,8 @@ beforeAll(async () => {
     {
       name: "echo",
       fn: python(FIXTURES, "echo", { interpreter: INTERPRETER }),
-      inputs: { x: { datatype: "FP32", shape: [-1] } },
-      outputs: { OUT_x: { datatype: "FP32", shape: [-1] } },
+      inputs: { x: tensorSpec("FP32", [-1]) },
+      outputs: { OUT_x: tensorSpec("FP32", [-1]) },
     },
   ]);
   base = server.urls.http!;
