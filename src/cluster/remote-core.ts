@@ -1,4 +1,5 @@
 import { type MessagePort, receiveMessageOnPort } from "node:worker_threads";
+import type { RequestBuffer } from "../core/backend.js";
 import { UnavailableError } from "../core/errors.js";
 import type { InferRequest, InferResponse } from "../core/infer.js";
 import type {
@@ -116,6 +117,16 @@ export class RemoteCore implements InferenceCore {
   /** A dashboard page, rendered on the engine's thread; undefined when no page has this path. */
   page(method: string, path: string): RenderedPage | undefined {
     return this.call("page", [method, path]) as RenderedPage | undefined;
+  }
+
+  /**
+   * A body read in a frontend thread is moved to the engine's thread with its request, so it
+   * cannot be a model's shared-memory slot: a heap buffer of its own (transferable), copied
+   * into the arena there (docs/DATA_PLANE.md).
+   */
+  requestBuffer(_model: string, _version: string | undefined, byteLength: number): RequestBuffer {
+    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(byteLength).buffer, 0, byteLength);
+    return { bytes, release: () => undefined };
   }
 
   infer(request: InferRequest): Promise<InferResponse> {
