@@ -28,9 +28,12 @@ export interface ServeOptions {
   grpcKeepaliveTimeMs?: number;
   /** A keepalive ping unanswered this long drops the connection (default 20 000 ms). */
   grpcKeepaliveTimeoutMs?: number;
-  /** Allow keepalive pings on connections with no calls (default false). */
+  /**
+   * Triton's client-ping policy. Accepted so Triton command lines run, but grpc-js answers every
+   * client ping and never sends GOAWAY for too many, so it has no effect (a warning says so).
+   */
   grpcKeepalivePermitWithoutCalls?: boolean;
-  /** Shortest interval accepted between client pings without data (default 300 000 ms). */
+  /** Triton's shortest interval between client pings without data: no effect, as above. */
   grpcMinPingIntervalMs?: number;
   /**
    * HTTP/2 receive window of each gRPC stream, in bytes (default 16 MiB; the connection's is 4×).
@@ -394,4 +397,15 @@ export function workers(v: unknown, cores = availableParallelism()): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > 64)
     throw new ConfigError(`invalid workers '${String(v)}': use 1 … 64 or auto`);
   return n;
+}
+
+/** Triton's client-ping policy settings, which grpc-js servers do not enforce: said once at start. */
+export function warnIgnoredPingSettings(config: ResolvedConfig, log: Logger): void {
+  const set: string[] = [];
+  if (config.grpcKeepalivePermitWithoutCalls !== DEFAULTS.grpcKeepalivePermitWithoutCalls)
+    set.push("grpc-keepalive-permit-without-calls");
+  if (config.grpcMinPingIntervalMs !== DEFAULTS.grpcMinPingIntervalMs)
+    set.push("grpc-http2-min-recv-ping-interval-without-data");
+  if (set.length > 0)
+    log.warn({ settings: set }, "these gRPC ping settings have no effect: grpc-js answers every client ping");
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultRegistry } from "./bind.js";
 import type { FrontendPool } from "./cluster/frontend-pool.js";
-import { type ResolvedConfig, resolveConfig, type ServeOptions } from "./config.js";
+import { type ResolvedConfig, resolveConfig, type ServeOptions, warnIgnoredPingSettings } from "./config.js";
 import { AccessControl, type AccessOptions } from "./core/access.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import type { ApiRestriction } from "./core/restricted-api.js";
@@ -198,6 +198,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         : undefined;
     const httpOptions = config.http === false ? undefined : httpOptionsOf(config);
     const grpcOptions = config.grpc === false ? undefined : grpcOptionsOf(config);
+    if (grpcOptions !== undefined) warnIgnoredPingSettings(config, log);
     const workers = frontendThreads(config.workers, log);
     if (workers > 1 && (httpOptions !== undefined || grpcOptions !== undefined)) {
       // Every core takes requests in: frontend threads share the ports and feed this engine.
@@ -336,8 +337,6 @@ function grpcOptionsOf(config: ResolvedConfig): Omit<GrpcOptions, "access"> {
     maxSendBytes: config.grpcMaxSendBytes,
     keepaliveTimeMs: config.grpcKeepaliveTimeMs,
     keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
-    keepalivePermitWithoutCalls: config.grpcKeepalivePermitWithoutCalls,
-    minPingIntervalMs: config.grpcMinPingIntervalMs,
     flowControlWindowBytes: config.grpcFlowControlWindowBytes,
   };
 }

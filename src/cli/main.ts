@@ -7,7 +7,7 @@ import type { LogLevel } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
 import { serve } from "../server.js";
 
-const HELP = `tensorbind ${VERSION}: serve functions behind a KServe v2 / Triton-compatible endpoint
+export const HELP = `tensorbind ${VERSION}: serve functions behind a KServe v2 / Triton-compatible endpoint
 
 Usage:
   tensorbind serve <module.ts|module.js|model.py> [...more] [options]
@@ -23,8 +23,6 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --grpc-max-send-bytes <n>        largest gRPC message sent (2 GiB - 1)              TENSORBIND_GRPC_MAX_SEND_BYTES
   --grpc-keepalive-time <ms>       server keepalive ping interval (7200000)           TENSORBIND_GRPC_KEEPALIVE_TIME_MS
   --grpc-keepalive-timeout <ms>    drop a connection whose ping is unanswered (20000) TENSORBIND_GRPC_KEEPALIVE_TIMEOUT_MS
-  --grpc-keepalive-permit-without-calls <bool>  pings on idle connections (false)     TENSORBIND_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS
-  --grpc-http2-min-recv-ping-interval-without-data <ms>  (300000)                     TENSORBIND_GRPC_MIN_PING_INTERVAL_MS
   --grpc-flow-control-window <bytes>  HTTP/2 receive window per stream (16 MiB)     TENSORBIND_GRPC_FLOW_CONTROL_WINDOW
   --metrics-port <n>               Prometheus port, GET /metrics (default 8002)       TENSORBIND_METRICS_PORT
   --metrics-interval-ms <n>        GPU/CPU metrics sampling interval (2000)           TENSORBIND_METRICS_INTERVAL_MS

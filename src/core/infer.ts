@@ -51,7 +51,10 @@ export interface InferResponse {
   readonly release?: () => void;
 }
 
-/** Request parameters that mean something to the server and may not be used as custom ones. */
+/**
+ * Request parameters the server itself interprets (Triton's reserved names and any `triton_`
+ * prefix). They still reach a model's own parameters; an ensemble does not pass them to its steps.
+ */
 export const RESERVED_PARAMETERS: ReadonlySet<string> = new Set([
   "sequence_id",
   "sequence_start",
@@ -62,6 +65,7 @@ export const RESERVED_PARAMETERS: ReadonlySet<string> = new Set([
   "headers",
 ]);
 
+/** Whether a request parameter is one the server interprets rather than a custom one. */
 export function isReservedParameter(name: string): boolean {
   return RESERVED_PARAMETERS.has(name) || name.startsWith("triton_");
 }

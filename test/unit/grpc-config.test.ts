@@ -1,6 +1,10 @@
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { serveOptionsFromFlags } from "../../src/cli/main.js";
+import { HELP, serveOptionsFromFlags } from "../../src/cli/main.js";
 import { DEFAULTS, resolveConfig } from "../../src/config.js";
+import { Registry } from "../../src/model/registry.js";
+import { serve } from "../../src/server.js";
 
 describe("gRPC settings", () => {
   it("default to Triton's limits and keepalive", () => {
@@ -58,5 +62,34 @@ describe("gRPC settings", () => {
       grpcKeepalivePermitWithoutCalls: true,
       grpcMinPingIntervalMs: 3000,
     });
+  });
+});
+
+describe("gRPC ping settings grpc-js does not enforce", () => {
+  it("are not offered in --help", () => {
+    expect(HELP).toContain("--grpc-keepalive-time");
+    expect(HELP).not.toContain("permit-without-calls");
+    expect(HELP).not.toContain("min-recv-ping-interval");
+  });
+
+  it("are accepted from a Triton command line with a warning that they do nothing", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const server = await serve({
+      http: false,
+      grpc: 0,
+      metrics: false,
+      registry: new Registry(),
+      logger: pino({ level: "warn" }, sink),
+      ...serveOptionsFromFlags({ "grpc-keepalive-permit-without-calls": "true" }),
+    });
+    await server.close();
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => /no effect/.test(l.msg));
+    expect(warning?.settings).toEqual(["grpc-keepalive-permit-without-calls"]);
   });
 });

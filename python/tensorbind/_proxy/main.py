@@ -167,7 +167,9 @@ class Worker:
             log.error("model function failed:\n%s", traceback.format_exc().rstrip())
             return {"ok": False, "error": error_text(exc)}
         finally:
-            del arrays  # no view of the input slot outlives the call
+            # Drops this function's views of the input slot, which the next call reuses; a model
+            # that keeps an input past the call (a global, a cache) must copy it (docs/PYTHON.md).
+            del arrays
 
     def handle(self, msg: dict[str, Any]) -> dict[str, Any] | None:
         for seg, off in msg.get("release", []):

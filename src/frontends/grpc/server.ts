@@ -23,9 +23,6 @@ export interface GrpcOptions {
   readonly keepaliveTimeMs: number;
   /** A ping unanswered this long drops the connection (grpc.keepalive_timeout_ms). */
   readonly keepaliveTimeoutMs: number;
-  readonly keepalivePermitWithoutCalls: boolean;
-  /** Shortest interval between client pings without data (grpc.http2.min_ping_interval_without_data_ms). */
-  readonly minPingIntervalMs: number;
   /** HTTP/2 receive window per stream (bytes); the connection window is four times it. */
   readonly flowControlWindowBytes?: number;
   readonly tls?: GrpcTlsOptions;
@@ -61,10 +58,6 @@ export class GrpcFrontend {
       "grpc.max_send_message_length": options.maxSendBytes,
       "grpc.keepalive_time_ms": options.keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": options.keepaliveTimeoutMs,
-      // grpc-js answers client pings without counting strikes, so these never cause a GOAWAY;
-      // they are passed so the settings read the same as Triton's (and for future grpc-js versions).
-      "grpc.keepalive_permit_without_calls": options.keepalivePermitWithoutCalls ? 1 : 0,
-      "grpc.http2.min_ping_interval_without_data_ms": options.minPingIntervalMs,
       // Read by grpc-js versions that support it on servers; raiseStreamWindow covers the others.
       ...(options.flowControlWindowBytes !== undefined && {
         "grpc-node.flow_control_window": options.flowControlWindowBytes,
