@@ -7,7 +7,12 @@ import { Registry } from "./model/registry.js";
 // CLI share it even when they load different copies of the package.
 const KEY = Symbol.for("tensorbind.defaultRegistry");
 
-/** The registry that `bind()` fills and `serve()` serves unless given another. */
+/**
+ * The registry that `bind()` fills and `serve()` serves unless given another.
+ *
+ * @example
+ * const names = defaultRegistry().list().map((m) => m.name);
+ */
 export function defaultRegistry(): Registry {
   const g = globalThis as unknown as Record<symbol, Registry | undefined>;
   g[KEY] ??= new Registry();
@@ -45,7 +50,13 @@ export function bind<I extends TensorSpecs, O extends TensorSpecs, R = OutputsOf
   };
 }
 
-/** Removes a model (every version unless one is given), draining its requests first. */
+/**
+ * Removes a model (every version unless one is given), draining its requests first.
+ *
+ * @example
+ * await unbind("doubler");      // every version
+ * await unbind("doubler", "2"); // one version
+ */
 export function unbind(
   name: string,
   version?: string | number,

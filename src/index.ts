@@ -1,6 +1,27 @@
-// Public API: re-exports only.
+// Public API: named re-exports only; each value carries a TSDoc @example where it is declared.
+// Internals (the status table, gRPC codes, error helpers) stay out: test/unit/public-api.test.ts.
 
-export * from "./backends/js/decorators/index.js";
+export {
+  type BatchContext,
+  type BatchedFunction,
+  type BatchRequest,
+  batch,
+  batchAware,
+  constantPadder,
+  type DefaultValue,
+  type FirstValueInputs,
+  type FirstValueOptions,
+  fillOptionals,
+  firstValue,
+  groupByKeys,
+  groupByValues,
+  type PadFunction,
+  padBatch,
+  type RequestsFunction,
+  type Result,
+  type Scalar,
+  sample,
+} from "./backends/js/decorators/index.js";
 export type {
   CallContext,
   CheckedOutputs,
@@ -23,7 +44,22 @@ export {
   type NumericArray,
   type NumericArrayOf,
 } from "./core/datatypes.js";
-export * from "./core/errors.js";
+export {
+  CancelledError,
+  ConfigError,
+  DeadlineExceededError,
+  type ErrorCode,
+  InternalError,
+  InvalidArgumentError,
+  isTensorbindError,
+  MethodNotAllowedError,
+  NotFoundError,
+  ResourceExhaustedError,
+  type StatusMapping,
+  TensorbindError,
+  UnavailableError,
+  UnimplementedError,
+} from "./core/errors.js";
 export type { InferRequest, InferResponse, Parameters, ParameterValue } from "./core/infer.js";
 export type { BatchingOptions, QueueOptions, QueuePolicyOptions } from "./core/scheduling.js";
 export type { ModelSpec, TensorSpec, TensorSpecOptions, TensorSpecs } from "./core/spec.js";

@@ -27,7 +27,14 @@ export interface ServerUrls {
   readonly metrics?: string;
 }
 
-/** A running server. */
+/**
+ * A running server, as `serve()` returns it: its URLs, configuration and log, and `close()`.
+ *
+ * @example
+ * const server = await serve({ http: 0, grpc: 0 });
+ * console.log(server.urls.http, server.urls.grpc);
+ * await server.close();
+ */
 export class Server {
   readonly urls: ServerUrls;
   readonly config: ResolvedConfig;

@@ -104,7 +104,14 @@ function info(
   });
 }
 
-/** The one table of datatypes: validation, JSON decoding, the wire and Arrow codecs and the native contract read it. */
+/**
+ * The one table of datatypes: validation, JSON decoding, the wire and Arrow codecs and the
+ * native contract read it.
+ *
+ * @example
+ * DATATYPES.FP32.size;       // 4
+ * DATATYPES.BYTES.configName; // "TYPE_STRING"
+ */
 export const DATATYPES: Readonly<Record<Datatype, DatatypeInfo>> = Object.freeze({
   BOOL: info("BOOL", "bool", 1, 1, Uint8Array),
   UINT8: info("UINT8", "uint", 1, 2, Uint8Array),

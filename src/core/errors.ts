@@ -63,6 +63,13 @@ export const STATUS_TABLE: Readonly<Record<ErrorCode, StatusMapping>> = Object.f
 // A global symbol brands our errors so `isTensorbindError` works across duplicate copies of the package.
 const BRAND = Symbol.for("tensorbind.error");
 
+/**
+ * The base of every error tensorbind throws; `code` is stable, `status` its HTTP and gRPC status.
+ * A model function may throw one of its subclasses to choose the status the client sees.
+ *
+ * @example
+ * if (isTensorbindError(err)) console.error(err.code, err.status.http);
+ */
 export class TensorbindError extends Error {
   readonly code: ErrorCode;
   readonly [BRAND] = true;
@@ -81,52 +88,109 @@ export class TensorbindError extends Error {
 /**
  * Whether `err` is one of our errors, by brand rather than `instanceof`, which fails when two
  * copies of the package are loaded; with `code`, whether it is one of that code.
+ *
+ * @example
+ * if (isTensorbindError(err, "TB_ERR_NOT_FOUND")) return undefined;
  */
 export function isTensorbindError(err: unknown, code?: ErrorCode): err is TensorbindError {
   if (typeof err !== "object" || err === null || (err as { [BRAND]?: unknown })[BRAND] !== true) return false;
   return code === undefined || (err as TensorbindError).code === code;
 }
 
+/**
+ * The client sent something wrong: HTTP 400, gRPC INVALID_ARGUMENT.
+ *
+ * @example
+ * throw new InvalidArgumentError("X must be positive");
+ */
 export class InvalidArgumentError extends TensorbindError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("TB_ERR_INVALID_ARG", message, options);
   }
 }
+/**
+ * Something named in the request does not exist: HTTP 404, gRPC NOT_FOUND.
+ *
+ * @example
+ * throw new NotFoundError(`no such key: ${key}`);
+ */
 export class NotFoundError extends TensorbindError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("TB_ERR_NOT_FOUND", message, options);
   }
 }
+/**
+ * A route called with the wrong method: HTTP 405, gRPC UNIMPLEMENTED.
+ *
+ * @example
+ * throw new MethodNotAllowedError("use POST");
+ */
 export class MethodNotAllowedError extends TensorbindError {
   constructor(message: string) {
     super("TB_ERR_METHOD_NOT_ALLOWED", message);
   }
 }
+/**
+ * Not able to serve now (overloaded, stopping): HTTP 503, gRPC UNAVAILABLE.
+ *
+ * @example
+ * throw new UnavailableError("the cache is warming up");
+ */
 export class UnavailableError extends TensorbindError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("TB_ERR_UNAVAILABLE", message, options);
   }
 }
+/**
+ * A feature not supported: HTTP 501, gRPC UNIMPLEMENTED.
+ *
+ * @example
+ * throw new UnimplementedError("sequence batching is not supported");
+ */
 export class UnimplementedError extends TensorbindError {
   constructor(message: string) {
     super("TB_ERR_UNIMPLEMENTED", message);
   }
 }
+/**
+ * A failure on the server side: HTTP 500, gRPC INTERNAL.
+ *
+ * @example
+ * throw new InternalError("the device returned garbage", { cause: err });
+ */
 export class InternalError extends TensorbindError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("TB_ERR_INTERNAL", message, options);
   }
 }
+/**
+ * The client went away: HTTP 499, gRPC CANCELLED.
+ *
+ * @example
+ * if (ctx.signal?.aborted) throw new CancelledError();
+ */
 export class CancelledError extends TensorbindError {
   constructor(message = "request was cancelled") {
     super("TB_ERR_CANCELLED", message);
   }
 }
+/**
+ * The request ran out of time: HTTP 504, gRPC DEADLINE_EXCEEDED.
+ *
+ * @example
+ * throw new DeadlineExceededError("no answer from the device in 5 s");
+ */
 export class DeadlineExceededError extends TensorbindError {
   constructor(message = "request timed out") {
     super("TB_ERR_DEADLINE_EXCEEDED", message);
   }
 }
+/**
+ * A limit was reached: HTTP 413, gRPC RESOURCE_EXHAUSTED.
+ *
+ * @example
+ * throw new ResourceExhaustedError("batch above 1 GiB");
+ */
 export class ResourceExhaustedError extends TensorbindError {
   constructor(message: string) {
     super("TB_ERR_RESOURCE_EXHAUSTED", message);
@@ -156,7 +220,12 @@ export class SharedMemoryExhaustedError extends TensorbindError {
     super("TB_ERR_SHM_EXHAUSTED", message);
   }
 }
-/** A mistake in how the server or a model was set up (reported at bind/serve time, not per request). */
+/**
+ * A mistake in how the server or a model was set up (reported at bind/serve time, not per request).
+ *
+ * @example
+ * throw new ConfigError("TRACCC_GEOMETRY is not set");
+ */
 export class ConfigError extends TensorbindError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("TB_ERR_CONFIG", message, options);

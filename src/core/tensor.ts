@@ -12,6 +12,9 @@ import type { SharedPlacement } from "./shared-placement.js";
  */
 export type TensorData<D extends Datatype = Datatype> = DataOf<D>;
 
+// Branded through a global symbol so tensors from another copy of the package are recognised.
+const TENSOR_BRAND = Symbol.for("tensorbind.tensor");
+
 /**
  * A tensor is a view — name, datatype, shape and bytes — over memory already held (a request
  * body, a shared-memory arena). Nothing is converted to JS numbers until someone asks.
@@ -20,9 +23,6 @@ export type TensorData<D extends Datatype = Datatype> = DataOf<D>;
  * const t = Tensor.fromArray("FP32", [2, 2], [1, 2, 3, 4]);
  * t.data; // Float32Array [1, 2, 3, 4] — a view, not a copy
  */
-// Branded through a global symbol so tensors from another copy of the package are recognised.
-const TENSOR_BRAND = Symbol.for("tensorbind.tensor");
-
 export class Tensor<D extends Datatype = Datatype> {
   readonly [TENSOR_BRAND] = true;
   readonly name: string;

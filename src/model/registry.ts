@@ -9,6 +9,11 @@ type LoadContext = Omit<BackendStartContext, "model" | "version">;
  * Name + version → Model. Models bound before the registry is started are loaded by
  * `start()`; models bound afterwards load at once (and report failures in the log and in
  * the repository index rather than throwing at the caller).
+ *
+ * @example
+ * const registry = new Registry();
+ * bind({ name: "doubler", fn: double, inputs, outputs }, registry);
+ * const server = await serve({ registry });
  */
 export class Registry {
   readonly #models = new Map<string, Map<string, Model>>();

@@ -113,6 +113,9 @@ export function groupByValues(
 /**
  * A `padFn` for `groupByValues()` that pads every output's non-batch dimensions to the largest
  * across the groups with `value` (empty strings for BYTES), like PyTriton's ConstantPadder.
+ *
+ * @example
+ * fn: batch(groupByValues(["THRESHOLD"], constantPadder(0))(({ HITS, THRESHOLD }) => …))
  */
 export function constantPadder(value: number | bigint | boolean = 0): PadFunction {
   return (groups) => {
