@@ -103,6 +103,30 @@ export function withoutSharedMemory(params: Parameters): Parameters {
   return out;
 }
 
+type UnmappedListener = (key: string) => void;
+// Process-wide, like the default registry: the shm layer announces, Python backends listen.
+const UNMAPPED = Symbol.for("tensorbind.shm.unmapped");
+
+function unmappedListeners(): Set<UnmappedListener> {
+  const g = globalThis as { [UNMAPPED]?: Set<UnmappedListener> };
+  g[UNMAPPED] ??= new Set();
+  return g[UNMAPPED];
+}
+
+/**
+ * Called when the server unmaps a client's region (unregister, shutdown): processes that
+ * mapped the same segment for speed (Python workers) drop their mappings too. Returns an
+ * unsubscribe function.
+ */
+export function onRegionUnmapped(listener: UnmappedListener): () => void {
+  unmappedListeners().add(listener);
+  return () => unmappedListeners().delete(listener);
+}
+
+export function announceRegionUnmapped(key: string): void {
+  for (const l of unmappedListeners()) l(key);
+}
+
 /** What a server with the extensions switched off answers. */
 export class DisabledSharedMemory implements SharedMemoryCore {
   readonly extensions: readonly string[] = [];

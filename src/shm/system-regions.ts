@@ -1,5 +1,10 @@
 import { InvalidArgumentError, ResourceExhaustedError } from "../core/errors.js";
-import type { SharedMemoryRef, SharedView, SystemRegionStatus } from "../core/shared-memory.js";
+import {
+  announceRegionUnmapped,
+  type SharedMemoryRef,
+  type SharedView,
+  type SystemRegionStatus,
+} from "../core/shared-memory.js";
 import { type ClientRegionAddon, clientRegionAddon } from "./addon.js";
 import { checkedKey, checkedRegionName } from "./keys.js";
 
@@ -147,6 +152,7 @@ export class SystemRegions {
   #unmap(r: SystemRegion): void {
     this.#addon?.unmap(r.buffer);
     this.#addon?.closeRegion(r.handle);
+    announceRegionUnmapped(r.key);
   }
 }
 

@@ -4,7 +4,9 @@ JS, Python and native models (test/conformance/models/shm.ts, examples/native-cp
 
 from __future__ import annotations
 
+import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,3 +225,46 @@ def test_perf_analyzer_system_shared_memory_grpc_native(perf_analyzer, shm_serve
             "--concurrency-range", "1:1", "--request-count", "100",
         ],
     )  # fmt: skip
+
+
+def _workers_mapping(server: Server, key: str) -> list[int]:
+    """Child processes of the server (the Python workers) that have segment `key` mapped."""
+    children = (
+        (Path("/proc") / str(server.pid) / "task" / str(server.pid) / "children")
+        .read_text()
+        .split()
+    )
+    hits = []
+    for pid in children:
+        try:
+            if (
+                f"/dev/shm/{key.lstrip('/')}"
+                in (Path("/proc") / pid / "maps").read_text()
+            ):
+                hits.append(int(pid))
+        except FileNotFoundError:
+            pass
+    return hits
+
+
+def test_python_worker_unmaps_on_unregister(shm_server, http):
+    """Workers keep a client's region mapped between requests, and drop it when it is unregistered."""
+    x = np.ones(4096, dtype=np.float32)
+    key = f"/tbtest-{uuid.uuid4().hex[:12]}"
+    h = shm.create_shared_memory_region("keep", key, x.nbytes)
+    try:
+        shm.set_shared_memory_region(h, [x])
+        http.register_system_shared_memory("keep", key, x.nbytes)
+        i = httpclient.InferInput("INPUT0", [4096], "FP32")
+        i.set_shared_memory("keep", x.nbytes)
+        np.testing.assert_array_equal(http.infer("shm_py", [i]).as_numpy("OUTPUT0"), x)
+        assert _workers_mapping(shm_server, key), (
+            "the worker should keep the region mapped"
+        )
+        http.unregister_system_shared_memory("keep")
+        deadline = time.monotonic() + 10
+        while _workers_mapping(shm_server, key) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _workers_mapping(shm_server, key)
+    finally:
+        shm.destroy_shared_memory_region(h)

@@ -185,6 +185,8 @@ class Worker:
             self.unmap_segments(msg.get("segments", []))
         elif kind == "mapped":  # the server mapped and unlinked our new segments
             self.outputs.unconfirmed.difference_update(msg.get("names", []))
+        elif kind == "forget":  # the server unmapped these clients' regions
+            client_regions.forget(msg.get("keys", []))
         elif kind == "configure":  # the model's final config, for the batching decorators
             context.set_current(context.ModelConfig.from_json(msg))
         return None

@@ -100,6 +100,11 @@ export class PythonInstance {
     this.#worker?.notify(message);
   }
 
+  /** Clients' regions the server unmapped: the worker drops its mappings of them. */
+  forget(keys: readonly string[]): void {
+    this.#worker?.notify({ type: "forget", keys });
+  }
+
   /** Runs one batch; batches on this instance run one after another. */
   execute(
     batch: readonly ExecutionRequest[],

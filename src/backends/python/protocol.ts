@@ -80,6 +80,8 @@ export type ServerMessage =
   | { readonly type: "mapped"; readonly names: readonly string[] }
   /** The server dropped these segments of its arena: unmap them. */
   | { readonly type: "unmap"; readonly segments: readonly number[] }
+  /** Clients' regions the server unmapped: the worker drops its cached mappings of these keys. */
+  | { readonly type: "forget"; readonly keys: readonly string[] }
   | ConfigureMessage
   | { readonly type: "stop" };
 

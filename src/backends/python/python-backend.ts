@@ -7,6 +7,7 @@ import type {
   ModelDeclaration,
   RequestBuffer,
 } from "../../core/backend.js";
+import { onRegionUnmapped } from "../../core/shared-memory.js";
 import type { ModelSpec } from "../../core/spec.js";
 import { declaredSpecs } from "../declared-specs.js";
 import { SharedArena } from "./arena.js";
@@ -23,6 +24,7 @@ export class PythonBackend implements Backend {
   #arena: SharedArena | undefined;
   #maxBatchSize = 0;
   #takesRequests = false;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(opts: ResolvedPythonOptions) {
     this.#opts = opts;
@@ -51,6 +53,10 @@ export class PythonBackend implements Backend {
           log: ctx.log,
         }),
     );
+    // Workers keep clients' regions mapped between requests; they let go when the server does.
+    this.#unsubscribe = onRegionUnmapped((key) => {
+      for (const p of this.#pool) p.forget([key]);
+    });
     const started = await Promise.allSettled(this.#pool.map((p) => p.start()));
     const failure = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failure !== undefined) {
@@ -114,6 +120,8 @@ export class PythonBackend implements Backend {
   }
 
   async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     const pool = this.#pool;
     await Promise.all(pool.map((p) => p.stop(this.#opts.stopGraceMs)));
     this.#arena?.close();

@@ -192,6 +192,7 @@ export class WorkerProcess {
       | { type: "release"; release: readonly (readonly [number, number])[] }
       | { type: "mapped"; names: readonly string[] }
       | { type: "unmap"; segments: readonly number[] }
+      | { type: "forget"; keys: readonly string[] }
       | ConfigureMessage,
   ): void {
     if (this.#exit === undefined && !this.#stopping) void this.#channel.send(message).catch(() => undefined);
