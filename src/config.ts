@@ -20,7 +20,10 @@ export interface ServeOptions {
   host?: string;
   /** Interface for gRPC only (Triton's --grpc-address); default: `host`. */
   grpcHost?: string;
-  /** Largest gRPC message received, after decompression (default 2 GiB - 1, like Triton). */
+  /**
+   * Largest gRPC message received, checked while it is decompressed (default: `maxBodyBytes`,
+   * so one limit covers both protocols; Triton's 2 GiB let a 2 MiB gzip message take gigabytes).
+   */
   grpcMaxReceiveBytes?: number;
   /** Largest gRPC message sent (default 2 GiB - 1). */
   grpcMaxSendBytes?: number;
@@ -49,6 +52,18 @@ export interface ServeOptions {
   runtimeDir?: string;
   /** Largest request body, after decompression (default 64 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Largest JSON part of an HTTP infer request (default 8 MiB): the whole body, or the header
+   * before binary tensors. Parsing holds the event loop (25-60 ms per MiB measured), so JSON
+   * is capped apart from binary data; send large tensors in binary form.
+   */
+  maxJsonBytes?: number;
+  /** Most inputs one infer request may hold (default 1024). */
+  maxInputs?: number;
+  /** Most outputs one infer request may ask for (default 1024). */
+  maxOutputs?: number;
+  /** Most parameters of a request, and of each of its tensors (default 256). */
+  maxParameters?: number;
   /** Largest HTTP request head (default 64 KiB). */
   maxHeaderBytes?: number;
   /** Time allowed to receive a whole HTTP request (default 120 s). */
@@ -137,6 +152,10 @@ export interface ResolvedConfig {
   readonly logLevel: LogLevel;
   readonly runtimeDir: string | undefined;
   readonly maxBodyBytes: number;
+  readonly maxJsonBytes: number;
+  readonly maxInputs: number;
+  readonly maxOutputs: number;
+  readonly maxParameters: number;
   readonly maxHeaderBytes: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
@@ -169,13 +188,18 @@ export const DEFAULTS = {
   id: "tensorbind",
   logLevel: "info",
   maxBodyBytes: 64 * 1024 * 1024,
+  maxJsonBytes: 8 * 1024 * 1024,
+  maxInputs: 1024,
+  maxOutputs: 1024,
+  maxParameters: 256,
   maxHeaderBytes: 64 * 1024,
   requestTimeoutMs: 120_000,
   keepAliveTimeoutMs: 75_000,
   shutdownGraceMs: 30_000,
   shutdownDelayMs: 0,
-  // Triton's gRPC defaults: messages up to INT32_MAX bytes, keepalive as in its --grpc-* flags.
-  grpcMaxReceiveBytes: 2 ** 31 - 1,
+  // Received gRPC messages default to maxBodyBytes (resolveConfig); sent ones and keepalive
+  // follow Triton's --grpc-* defaults.
+  grpcMaxReceiveBytes: 64 * 1024 * 1024,
   grpcMaxSendBytes: 2 ** 31 - 1,
   grpcKeepaliveTimeMs: 7_200_000,
   grpcKeepaliveTimeoutMs: 20_000,
@@ -211,6 +235,10 @@ export const ENV_VARS = {
   logLevel: "TENSORBIND_LOG_LEVEL",
   runtimeDir: "TENSORBIND_RUNTIME_DIR",
   maxBodyBytes: "TENSORBIND_MAX_BODY_BYTES",
+  maxJsonBytes: "TENSORBIND_MAX_JSON_BYTES",
+  maxInputs: "TENSORBIND_MAX_INPUTS",
+  maxOutputs: "TENSORBIND_MAX_OUTPUTS",
+  maxParameters: "TENSORBIND_MAX_PARAMETERS",
   maxHeaderBytes: "TENSORBIND_MAX_HEADER_BYTES",
   requestTimeoutMs: "TENSORBIND_REQUEST_TIMEOUT_MS",
   keepAliveTimeoutMs: "TENSORBIND_KEEPALIVE_TIMEOUT_MS",
@@ -320,7 +348,8 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     host: (pick("host") as string | undefined) ?? DEFAULTS.host,
     grpcHost:
       (pick("grpcHost") as string | undefined) ?? (pick("host") as string | undefined) ?? DEFAULTS.host,
-    grpcMaxReceiveBytes: positive("grpcMaxReceiveBytes"),
+    grpcMaxReceiveBytes:
+      pick("grpcMaxReceiveBytes") === undefined ? positive("maxBodyBytes") : positive("grpcMaxReceiveBytes"),
     grpcMaxSendBytes: positive("grpcMaxSendBytes"),
     grpcKeepaliveTimeMs: positive("grpcKeepaliveTimeMs"),
     grpcKeepaliveTimeoutMs: positive("grpcKeepaliveTimeoutMs"),
@@ -331,6 +360,10 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     logLevel,
     runtimeDir: pick("runtimeDir") as string | undefined,
     maxBodyBytes: positive("maxBodyBytes"),
+    maxJsonBytes: positive("maxJsonBytes"),
+    maxInputs: positive("maxInputs"),
+    maxOutputs: positive("maxOutputs"),
+    maxParameters: positive("maxParameters"),
     maxHeaderBytes: positive("maxHeaderBytes"),
     requestTimeoutMs: positive("requestTimeoutMs"),
     keepAliveTimeoutMs: positive("keepAliveTimeoutMs"),

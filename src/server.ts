@@ -6,6 +6,7 @@ import type { FrontendPool } from "./cluster/frontend-pool.js";
 import { type ResolvedConfig, resolveConfig, type ServeOptions, warnIgnoredPingSettings } from "./config.js";
 import { AccessControl, type AccessOptions } from "./core/access.js";
 import { createLogger, type Logger } from "./core/logger.js";
+import type { RequestLimits } from "./core/request-limits.js";
 import type { ApiRestriction } from "./core/restricted-api.js";
 import { dashboardHandler } from "./dashboard/handler.js";
 import type { GrpcFrontend, GrpcOptions } from "./frontends/grpc/server.js";
@@ -330,6 +331,8 @@ function httpOptionsOf(config: ResolvedConfig): Omit<HttpOptions, "pages" | "acc
     host: config.host,
     maxBodyBytes: config.maxBodyBytes,
     maxHeaderBytes: config.maxHeaderBytes,
+    maxJsonBytes: config.maxJsonBytes,
+    limits: requestLimits(config),
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     headerForwardPattern: config.headerForwardPattern,
@@ -345,6 +348,7 @@ function grpcOptionsOf(config: ResolvedConfig): Omit<GrpcOptions, "access"> {
     keepaliveTimeMs: config.grpcKeepaliveTimeMs,
     keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
     flowControlWindowBytes: config.grpcFlowControlWindowBytes,
+    limits: requestLimits(config),
   };
 }
 
@@ -361,6 +365,10 @@ function frontendThreads(workers: number, log: Logger): number {
     "workers > 1 needs Node.js 22.12 or newer (SO_REUSEPORT); serving with one event loop",
   );
   return 1;
+}
+
+function requestLimits(config: ResolvedConfig): RequestLimits {
+  return { maxInputs: config.maxInputs, maxOutputs: config.maxOutputs, maxParameters: config.maxParameters };
 }
 
 function hostForUrl(host: string): string {

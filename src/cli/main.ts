@@ -19,7 +19,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --http-port <n>                  HTTP port (default 8000; 0 picks a free port)      TENSORBIND_HTTP_PORT
   --grpc-port <n>                  gRPC port (default 8001; 0 picks a free port)      TENSORBIND_GRPC_PORT
   --grpc-address <addr>            interface for gRPC only (default: --host)          TENSORBIND_GRPC_HOST
-  --grpc-max-receive-bytes <n>     largest gRPC message received (2 GiB - 1)          TENSORBIND_GRPC_MAX_RECEIVE_BYTES
+  --grpc-max-receive-bytes <n>     largest gRPC message received (--max-body-bytes)   TENSORBIND_GRPC_MAX_RECEIVE_BYTES
   --grpc-max-send-bytes <n>        largest gRPC message sent (2 GiB - 1)              TENSORBIND_GRPC_MAX_SEND_BYTES
   --grpc-keepalive-time <ms>       server keepalive ping interval (7200000)           TENSORBIND_GRPC_KEEPALIVE_TIME_MS
   --grpc-keepalive-timeout <ms>    drop a connection whose ping is unanswered (20000) TENSORBIND_GRPC_KEEPALIVE_TIMEOUT_MS
@@ -40,6 +40,8 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --log-verbose <n>                1 = debug, 2 = trace (Triton's flag)
   --log-level <level>              fatal|error|warn|info|debug|trace|silent           TENSORBIND_LOG_LEVEL
   --max-body-bytes <n>             largest request body after decompression (64 MiB)  TENSORBIND_MAX_BODY_BYTES
+  --max-json-bytes <n>             largest JSON part of an infer request (8 MiB)       TENSORBIND_MAX_JSON_BYTES
+  --max-inputs <n>, --max-outputs <n>, --max-parameters <n>  per request (1024, 1024, 256)  TENSORBIND_MAX_INPUTS …
   --request-timeout-ms <n>         time to receive a whole request (120000)           TENSORBIND_REQUEST_TIMEOUT_MS
   --shutdown-grace-ms <n>          drain time on SIGTERM before dropping (30000)      TENSORBIND_SHUTDOWN_GRACE_MS
   --shutdown-delay-ms <n>          on SIGTERM, not ready but still serving this long (0)  TENSORBIND_SHUTDOWN_DELAY_MS
@@ -92,6 +94,10 @@ const SERVE_FLAGS = {
   "log-verbose": { type: "string" },
   "log-level": { type: "string" },
   "max-body-bytes": { type: "string" },
+  "max-json-bytes": { type: "string" },
+  "max-inputs": { type: "string" },
+  "max-outputs": { type: "string" },
+  "max-parameters": { type: "string" },
   "request-timeout-ms": { type: "string" },
   "shutdown-grace-ms": { type: "string" },
   "shutdown-delay-ms": { type: "string" },
@@ -181,6 +187,10 @@ export function serveOptionsFromFlags(
       (verbose === undefined ? undefined : verbose >= 2 ? "trace" : verbose === 1 ? "debug" : "info"),
   );
   set("maxBodyBytes", num("max-body-bytes"));
+  set("maxJsonBytes", num("max-json-bytes"));
+  set("maxInputs", num("max-inputs"));
+  set("maxOutputs", num("max-outputs"));
+  set("maxParameters", num("max-parameters"));
   set("requestTimeoutMs", num("request-timeout-ms"));
   set("shutdownGraceMs", num("shutdown-grace-ms"));
   set("shutdownDelayMs", num("shutdown-delay-ms"));

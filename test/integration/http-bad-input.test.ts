@@ -319,8 +319,8 @@ const rows: Row[] = [
   {
     name: "many requested outputs",
     body: header({ inputs: [A], outputs: Array.from({ length: 5000 }, (_, i) => ({ name: `O${i}` })) }),
-    status: 400,
-    error: /unexpected inference output/,
+    status: 413,
+    error: /5000 outputs; the limit is 1024/,
   },
   {
     name: "timeout parameter of a wrong type",

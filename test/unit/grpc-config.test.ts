@@ -7,11 +7,11 @@ import { Registry } from "../../src/model/registry.js";
 import { serve } from "../../src/server.js";
 
 describe("gRPC settings", () => {
-  it("default to Triton's limits and keepalive", () => {
+  it("default to the HTTP body limit for received messages, Triton's for the rest", () => {
     const c = resolveConfig({}, {});
     expect(c.grpc).toBe(8001);
     expect(c.grpcHost).toBe("127.0.0.1");
-    expect(c.grpcMaxReceiveBytes).toBe(2 ** 31 - 1);
+    expect(c.grpcMaxReceiveBytes).toBe(64 * 1024 * 1024);
     expect(c.grpcMaxSendBytes).toBe(2 ** 31 - 1);
     expect(c.grpcKeepaliveTimeMs).toBe(DEFAULTS.grpcKeepaliveTimeMs);
     expect(c.grpcKeepalivePermitWithoutCalls).toBe(false);

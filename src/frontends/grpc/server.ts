@@ -3,10 +3,12 @@ import { Server } from "@grpc/grpc-js";
 import type { AccessControl } from "../../core/access.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
 import { accessInterceptor } from "./access.js";
 import { type GrpcTlsOptions, serverCredentials } from "./credentials.js";
 import { raiseConnectionWindow, raiseStreamWindow } from "./flow-control.js";
 import { healthService } from "./health.js";
+import { requestLimitsInterceptor } from "./limits.js";
 import { loadProtos } from "./load.js";
 import { inferenceService } from "./service.js";
 import { StreamRegistry } from "./stream.js";
@@ -30,6 +32,8 @@ export interface GrpcOptions {
   readonly access?: AccessControl | undefined;
   /** Share the port with other listeners that set it too (SO_REUSEPORT): one per frontend thread. */
   readonly reusePort?: boolean;
+  /** Caps on inputs, outputs and parameters of an infer request (default DEFAULT_REQUEST_LIMITS). */
+  readonly limits?: RequestLimits | undefined;
 }
 
 /**
@@ -53,6 +57,7 @@ export class GrpcFrontend {
       interceptors: [
         ...(options.access?.enabled ? [accessInterceptor(options.access)] : []),
         rejectUndecodable,
+        requestLimitsInterceptor(options.limits ?? DEFAULT_REQUEST_LIMITS),
       ],
       "grpc.max_receive_message_length": options.maxReceiveBytes,
       "grpc.max_send_message_length": options.maxSendBytes,

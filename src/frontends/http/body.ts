@@ -15,31 +15,33 @@ const inflate = promisify(zlib.inflate);
  * declared Content-Length over the limit is refused before reading), then decompresses
  * gzip/deflate bodies with the same limit on the output, so a decompression bomb stops at the limit.
  */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export async function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  what = "request body",
+): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) {
-    throw new ResourceExhaustedError(
-      `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`,
-    );
+    throw new ResourceExhaustedError(`${what} of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
   }
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase().trim();
   if (!["identity", "gzip", "deflate", "x-gzip"].includes(encoding)) {
     throw new UnsupportedMediaTypeError(`unsupported Content-Encoding '${encoding}'; use gzip or deflate`);
   }
-  const raw = await collect(req, maxBytes);
+  const raw = await collect(req, maxBytes, what);
   if (encoding === "identity") return raw;
   try {
     const opts = { maxOutputLength: maxBytes };
     return encoding === "deflate" ? await inflate(raw, opts) : await gunzip(raw, opts);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) {
-      throw new ResourceExhaustedError(`decompressed request body exceeds the limit of ${maxBytes} bytes`);
+      throw new ResourceExhaustedError(`decompressed ${what} exceeds the limit of ${maxBytes} bytes`);
     }
     throw new InvalidArgumentError(`request body is not valid ${encoding} data`);
   }
 }
 
-function collect(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+function collect(req: IncomingMessage, maxBytes: number, what: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -49,7 +51,7 @@ function collect(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
         cleanup();
         // Stop reading; the response closes the connection so the rest is not buffered.
         req.pause();
-        reject(new ResourceExhaustedError(`request body exceeds the limit of ${maxBytes} bytes`));
+        reject(new ResourceExhaustedError(`${what} exceeds the limit of ${maxBytes} bytes`));
         return;
       }
       chunks.push(chunk);

@@ -7,11 +7,13 @@ import type {
   ParameterValue,
   RequestedOutput,
 } from "../../core/infer.js";
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
 import { elementCount, fixedByteSize } from "../../core/shape.js";
 import { type SharedMemoryRef, type SharedView, sharedMemoryRef } from "../../core/shared-memory.js";
 import { Tensor } from "../../core/tensor.js";
 import { describeValue } from "./describe-value.js";
 import { jsonDataToBytes, tensorToJsonData } from "./json-data.js";
+import { checkJsonCounts } from "./json-limits.js";
 import { parseJson } from "./json-parse.js";
 
 /** The KServe v2 HTTP infer body, JSON and binary-tensor extension, both ways. */
@@ -19,6 +21,8 @@ import { parseJson } from "./json-parse.js";
 export const HEADER_LENGTH = "inference-header-content-length";
 
 export interface DecodeOptions {
+  /** Caps on inputs, outputs and parameters (default DEFAULT_REQUEST_LIMITS). */
+  readonly limits?: RequestLimits;
   readonly model: string;
   readonly version: string | undefined;
   /** Inference-Header-Content-Length, if present. */
@@ -66,6 +70,7 @@ function decodeWithViews(body: Buffer, opts: DecodeOptions, views: SharedView[])
     throw new InvalidArgumentError("inference request must be a JSON object");
   }
   const h = header as Record<string, unknown>;
+  checkJsonCounts(h, opts.limits ?? DEFAULT_REQUEST_LIMITS);
   const { binary_data_output: binaryDataOutput, ...parameters } = decodeParameters(h.parameters, "request");
   // binary_data_output is the HTTP frontend's own business (as in Triton): the model never sees it.
   if (binaryDataOutput !== undefined && typeof binaryDataOutput !== "boolean") {

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestBuffer } from "../../core/backend.js";
 import { DATATYPES } from "../../core/datatypes.js";
-import { InvalidArgumentError } from "../../core/errors.js";
+import { InvalidArgumentError, ResourceExhaustedError } from "../../core/errors.js";
 import type { InferRequest, Parameters } from "../../core/infer.js";
 import type { InferenceCore } from "../../core/inference-core.js";
+import type { RequestLimits } from "../../core/request-limits.js";
 import { traceOf } from "../../core/trace-context.js";
 import { binaryBodyLayout, readBody, readBodyInto, releaseWhenClosed } from "./body.js";
 import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH } from "./infer-codec.js";
@@ -11,6 +12,9 @@ import { sendJsonText } from "./respond.js";
 
 export interface InferHandlerOptions {
   readonly maxBodyBytes: number;
+  /** Largest JSON part: parsing it holds the event loop (about 25-60 ms per MiB), so it is capped apart from binary data. */
+  readonly maxJsonBytes: number;
+  readonly limits?: RequestLimits | undefined;
   readonly headerForwardPattern: RegExp | undefined;
 }
 
@@ -36,6 +40,9 @@ export async function handleInfer(
     if (layout !== undefined) {
       lent = core.requestBuffer(model, version, layout.byteLength, layout.alignAt);
       body = await readBodyInto(req, lent.bytes);
+    } else if (headerLength === undefined) {
+      // Without the binary extension the whole body is JSON.
+      body = await readBody(req, Math.min(options.maxBodyBytes, options.maxJsonBytes), "JSON request body");
     } else {
       body = await readBody(req, options.maxBodyBytes);
     }
@@ -55,9 +62,16 @@ async function inferDecoded(
   headerLength: string | undefined,
   options: InferHandlerOptions,
 ): Promise<void> {
+  const jsonLength = Number(headerLength);
+  // A length past the body is the codec's 400; one within it but over the JSON limit is refused here.
+  if (headerLength !== undefined && jsonLength <= body.length && jsonLength > options.maxJsonBytes)
+    throw new ResourceExhaustedError(
+      `JSON request header of ${headerLength} bytes exceeds the limit of ${options.maxJsonBytes} bytes (--max-json-bytes)`,
+    );
   const decoded = decodeInferRequest(body, {
     model,
     version,
+    ...(options.limits !== undefined && { limits: options.limits }),
     headerLength,
     rawInput: (byteLength) => rawInputOf(core, model, version, byteLength),
     sharedInput: (ref, what) => core.sharedMemory.view(ref, what),

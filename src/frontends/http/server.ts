@@ -4,6 +4,7 @@ import type { AccessControl } from "../../core/access.js";
 import { isServerFault, isTensorbindError, MethodNotAllowedError, NotFoundError } from "../../core/errors.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
+import type { RequestLimits } from "../../core/request-limits.js";
 import type { ApiGroup } from "../../core/restricted-api.js";
 import { traceFields, traceOf } from "../../core/trace-context.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
@@ -19,6 +20,10 @@ export interface HttpOptions {
   readonly host: string;
   /** Largest request body accepted, after decompression. */
   readonly maxBodyBytes: number;
+  /** Largest JSON part of an infer request (the whole body, or its Inference-Header-Content-Length). */
+  readonly maxJsonBytes?: number | undefined;
+  /** Caps on inputs, outputs and parameters of an infer request. */
+  readonly limits?: RequestLimits | undefined;
   /** Largest request head (request line + headers). */
   readonly maxHeaderBytes: number;
   /** A request that has not fully arrived within this time is answered 408 and closed (slowloris). */
@@ -240,6 +245,8 @@ export class HttpFrontend {
   #inferOptions(): InferHandlerOptions {
     return {
       maxBodyBytes: this.#options.maxBodyBytes,
+      maxJsonBytes: this.#options.maxJsonBytes ?? this.#options.maxBodyBytes,
+      limits: this.#options.limits,
       headerForwardPattern: this.#options.headerForwardPattern,
     };
   }
