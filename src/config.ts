@@ -117,6 +117,8 @@ export interface ServeOptions {
   loadModels?: readonly string[];
   /** With poll: seconds between repository scans (default 15). */
   repositoryPollSecs?: number;
+  /** Development: reload a repository model within a second of a change to its files (beyond Triton). */
+  watch?: boolean;
   /** Every request must carry `Authorization: Bearer <token>` (gRPC: `authorization` metadata). */
   authToken?: string;
   /** Read the bearer token from this file (trailing newline ignored); keeps it out of `ps`. */

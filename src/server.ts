@@ -314,6 +314,7 @@ async function startRepository(
       controlMode: options.modelControlMode ?? "none",
       startupModels: options.loadModels ?? [],
       pollSecs: options.repositoryPollSecs ?? 15,
+      watch: options.watch ?? false,
     },
   });
   parts.core.setRepository(repository);

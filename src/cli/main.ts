@@ -60,6 +60,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --load-model <name>              with explicit control: load at start (repeatable; * for all)
   --repository-poll-secs <n>       with poll: seconds between repository scans (15)
   --workers <n|auto>               event loops taking requests in on the shared ports (1)  TENSORBIND_WORKERS
+  --watch                          development: reload a repository model when its files change
 `;
 
 const SERVE_FLAGS = {
@@ -113,6 +114,7 @@ const SERVE_FLAGS = {
   "load-model": { type: "string", multiple: true },
   "repository-poll-secs": { type: "string" },
   workers: { type: "string" },
+  watch: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -219,6 +221,7 @@ export function serveOptionsFromFlags(
   set("loadModels", values["load-model"] as string[] | undefined);
   set("repositoryPollSecs", num("repository-poll-secs"));
   set("workers", values.workers === "auto" ? "auto" : num("workers"));
+  set("watch", values.watch === true ? true : undefined);
   return opts;
 }
 

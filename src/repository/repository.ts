@@ -1,10 +1,20 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  type FSWatcher,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  watch,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { ConfigError, InvalidArgumentError, NotFoundError } from "../core/errors.js";
 import type { RepositoryEntry } from "../core/inference-core.js";
 import type { Logger } from "../core/logger.js";
 import type { Registry } from "../model/registry.js";
 import { type DefinitionContext, type ModelDefinition, readDefinition } from "./definition.js";
+import { fingerprint } from "./fingerprint.js";
 
 export type ModelControlMode = "none" | "poll" | "explicit";
 
@@ -19,7 +29,12 @@ export interface RepositoryOptions {
   readonly pollSecs?: number;
   /** Interpreter for the models' Python workers (default: TENSORBIND_PYTHON, else python3). */
   readonly interpreter?: string;
+  /** Reload a model when a file below its directory changes (development; beyond Triton). */
+  readonly watch?: boolean;
 }
+
+/** Editors write a file in several steps; one reload follows the last of them. */
+const WATCH_DEBOUNCE_MS = 150;
 
 export interface LoadOverrides {
   /** A complete model config in JSON, used instead of config.pbtxt. */
@@ -34,6 +49,8 @@ interface Entry {
   definition: ModelDefinition | undefined;
   failure: string | undefined;
   loaded: boolean;
+  /** The directory as it was at the last load attempt (poll and watch reload on a change). */
+  fingerprint: string | undefined;
 }
 
 /**
@@ -49,6 +66,10 @@ export class ModelRepository {
   readonly #runtimeDir: string;
   readonly #entries = new Map<string, Entry>();
   readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #watchers: FSWatcher[] = [];
+  readonly #debounce = new Map<string, NodeJS.Timeout>();
+  #pollTimer: NodeJS.Timeout | undefined;
+  #polling = false;
   #overrideCount = 0;
   #stopped = false;
 
@@ -89,6 +110,61 @@ export class ModelRepository {
     const order = [...wanted].sort((a, b) => this.#rank(a) - this.#rank(b));
     await Promise.all(order.filter((n) => this.#rank(n) === 0).map((n) => this.load(n).catch(() => {})));
     for (const n of order.filter((n) => this.#rank(n) > 0)) await this.load(n).catch(() => {});
+    if (this.controlMode === "poll") {
+      const ms = Math.max(1, this.#options.pollSecs ?? 15) * 1000;
+      this.#pollTimer = setInterval(() => void this.poll(), ms);
+      this.#pollTimer.unref();
+    }
+    if (this.#options.watch) this.#watch();
+  }
+
+  /**
+   * Re-reads the repositories (poll mode's tick): a new model directory loads, a changed one
+   * reloads (a new version directory, an edited config or file), a removed one unloads.
+   */
+  async poll(): Promise<void> {
+    if (this.#stopped || this.#polling) return;
+    this.#polling = true;
+    try {
+      this.scan();
+      await Promise.all([...this.#entries.keys()].map((name) => this.#reloadIfChanged(name, true)));
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #reloadIfChanged(name: string, loadNew: boolean): Promise<void> {
+    const entry = this.#entries.get(name);
+    if (!entry || this.#stopped) return;
+    const now = fingerprint(entry.dir);
+    if (now === undefined) {
+      this.#entries.delete(name);
+      await this.#serial(name, () => this.#unload(name));
+      return;
+    }
+    if (now === entry.fingerprint || (!loadNew && !entry.loaded)) return;
+    this.#log.info({ model: name }, "model files changed: reloading");
+    await this.load(name).catch(() => {});
+  }
+
+  /** --watch: a change below a model directory reloads that model (debounced), within a second. */
+  #watch(): void {
+    for (const root of this.#options.paths) {
+      const watcher = watch(root, { recursive: true }, (_event, filename) => {
+        const name = filename?.toString().split(sep)[0];
+        if (!name || name.startsWith(".")) return;
+        clearTimeout(this.#debounce.get(name));
+        const timer = setTimeout(() => {
+          this.#debounce.delete(name);
+          this.scan();
+          void this.#reloadIfChanged(name, this.controlMode !== "explicit");
+        }, WATCH_DEBOUNCE_MS);
+        timer.unref();
+        this.#debounce.set(name, timer);
+      });
+      watcher.on("error", (err) => this.#log.warn({ err, root }, "repository watch failed"));
+      this.#watchers.push(watcher);
+    }
   }
 
   /** Finds model directories; a name in two repositories is an error for that name. */
@@ -106,7 +182,14 @@ export class ModelRepository {
         seen.set(name, dir);
         const entry = this.#entries.get(name);
         if (entry) entry.dir = dir;
-        else this.#entries.set(name, { dir, definition: undefined, failure: undefined, loaded: false });
+        else
+          this.#entries.set(name, {
+            dir,
+            definition: undefined,
+            failure: undefined,
+            loaded: false,
+            fingerprint: undefined,
+          });
       }
     }
   }
@@ -155,6 +238,9 @@ export class ModelRepository {
   /** Unloads everything this repository loaded (the server is stopping). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#pollTimer);
+    for (const w of this.#watchers) w.close();
+    for (const t of this.#debounce.values()) clearTimeout(t);
     await Promise.all([...this.#entries.keys()].map((n) => this.#serial(n, () => this.#unload(n))));
   }
 
@@ -170,31 +256,43 @@ export class ModelRepository {
   async #load(name: string, overrides: LoadOverrides): Promise<void> {
     if (this.#stopped) throw new ConfigError(`model '${name}': the server is stopping`);
     let entry = this.#entries.get(name);
+    let dir = entry?.dir;
     if (overrides.files !== undefined && Object.keys(overrides.files).length > 0) {
       if (overrides.config === undefined)
         throw new InvalidArgumentError(
           `failed to load '${name}': file overrides need a 'config' override too`,
         );
-      const dir = this.#writeOverrideFiles(name, overrides.files);
-      entry ??= { dir, definition: undefined, failure: undefined, loaded: false };
-      entry.dir = dir;
-      this.#entries.set(name, entry);
+      // The override files are the model directory for this load only (as in Triton).
+      dir = this.#writeOverrideFiles(name, overrides.files);
+      if (!entry) {
+        entry = { dir, definition: undefined, failure: undefined, loaded: false, fingerprint: undefined };
+        this.#entries.set(name, entry);
+      }
     }
-    if (!entry) throw new NotFoundError(`failed to load '${name}': no such model in the repository`);
+    if (!entry || dir === undefined)
+      throw new NotFoundError(`failed to load '${name}': no such model in the repository`);
+    if (dir === entry.dir) entry.fingerprint = fingerprint(dir);
     let definition: ModelDefinition;
     try {
-      definition = readDefinition(name, entry.dir, this.#context, overrides.config);
+      definition = readDefinition(name, dir, this.#context, overrides.config);
       for (const dep of definition.dependencies) {
         if (!this.#entries.has(dep) && this.#registry.versionsOf(dep).length === 0)
           throw new ConfigError(`ensemble '${name}': step model '${dep}' is not in the repository`);
       }
       const before = this.#registry.versionsOf(name);
+      // Each version is loaded beside the one serving and swapped in once ready (no drop).
       for (const options of definition.versions) await this.#registry.replace(options);
       const served = new Set(definition.versions.map((o) => String(o.version)));
       for (const v of before) if (!served.has(v)) await this.#registry.unbind(name, v);
     } catch (err) {
       entry.failure = (err as Error).message;
-      this.#log.error({ model: name, err: entry.failure }, "model failed to load");
+      const serving = this.#registry.versionsOf(name);
+      this.#log.error(
+        { model: name, err: entry.failure, ...(serving.length > 0 && { stillServing: serving }) },
+        serving.length > 0
+          ? "model failed to reload; the loaded version keeps serving"
+          : "model failed to load",
+      );
       throw err;
     }
     entry.definition = definition;
