@@ -5,6 +5,7 @@ import { defaultRegistry } from "./bind.js";
 import type { FrontendPool } from "./cluster/frontend-pool.js";
 import { type ResolvedConfig, resolveConfig, type ServeOptions, warnIgnoredPingSettings } from "./config.js";
 import { AccessControl, type AccessOptions } from "./core/access.js";
+import { ConfigError } from "./core/errors.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import type { RequestLimits } from "./core/request-limits.js";
 import type { ApiRestriction } from "./core/restricted-api.js";
@@ -159,8 +160,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     throw new Error("this registry is already being served; close the other server first");
 
   const ownsRuntimeDir = config.runtimeDir === undefined;
-  const runtimeDir = config.runtimeDir ?? mkdtempSync(join(tmpdir(), "tensorbind-"));
-  if (!ownsRuntimeDir) mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  const runtimeDir = makeRuntimeDir(config.runtimeDir);
 
   const shmMode = config.shmExtension ?? (allLoopback(config) ? "all" : "off");
   const sharedMemory =
@@ -293,6 +293,21 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
 
 /** Whether no port is reachable from the network (the shared-memory extensions are on by default then). */
+/** The server's private folder (sockets, files); a read-only /tmp says how to put it elsewhere. */
+function makeRuntimeDir(given: string | undefined): string {
+  try {
+    if (given === undefined) return mkdtempSync(join(tmpdir(), "tensorbind-"));
+    mkdirSync(given, { recursive: true, mode: 0o700 });
+    return given;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(
+      `cannot create the runtime directory in ${given ?? tmpdir()} (${code}): pass --runtime-dir <a writable folder> (or set TMPDIR)`,
+      { cause: err },
+    );
+  }
+}
+
 function allLoopback(config: ResolvedConfig): boolean {
   return LOOPBACK.has(config.host) && (config.grpc === false || LOOPBACK.has(config.grpcHost));
 }

@@ -190,7 +190,10 @@ def model(
     if framework not in (None, "numpy", "torch"):
         raise ValueError(f"framework must be 'numpy' or 'torch', got {framework!r}")
     if device is not None and device != "cpu" and framework != "torch":
-        raise ValueError("device needs framework='torch'")
+        raise ValueError(
+            f"device={device!r} needs framework='torch' (only PyTorch models run on a GPU): "
+            f"@tensorbind.model(..., framework='torch', device={device!r})"
+        )
     if batcher is not None and not isinstance(batcher, (bool, DynamicBatcher)):
         raise ValueError(f"batcher must be True or tensorbind.DynamicBatcher(...), got {batcher!r}")
     resolved = DynamicBatcher() if batcher is True else batcher or None

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { defaultRegistry } from "../bind.js";
 import { parseBoolean, type ServeOptions } from "../config.js";
 import type { LogLevel } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
@@ -118,6 +119,41 @@ const SERVE_FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/**
+ * Runs the CLI and returns the exit code. A failure is one line on stderr (`tensorbind: …`);
+ * what caused it (a Python traceback, a stack) follows only at debug level.
+ */
+export async function cli(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (err) {
+    reportError(err, wantsDebug(argv));
+    return 1;
+  }
+}
+
+function wantsDebug(argv: readonly string[]): boolean {
+  const level = argv[argv.indexOf("--log-level") + 1] ?? process.env.TENSORBIND_LOG_LEVEL;
+  const inline = argv.find((a) => a.startsWith("--log-level="))?.slice("--log-level=".length);
+  return (
+    ["debug", "trace"].includes(inline ?? level ?? "") ||
+    argv.some((a) => a === "--log-verbose" || a.startsWith("--log-verbose="))
+  );
+}
+
+function reportError(err: unknown, debug: boolean): void {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error ? err.cause : undefined;
+  const more = cause !== undefined && !debug ? " (details: --log-level debug)" : "";
+  process.stderr.write(`tensorbind: ${message}${more}\n`);
+  if (!debug) return;
+  for (let c: unknown = cause; c !== undefined; c = c instanceof Error ? c.cause : undefined) {
+    const text =
+      c instanceof Error ? (c.name === "PythonTraceback" ? c.message : (c.stack ?? c.message)) : String(c);
+    process.stderr.write(`${text}\n`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -136,7 +172,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 1 : 0;
     default:
-      process.stderr.write(`unknown command '${command}'\n\n${HELP}`);
+      process.stderr.write(
+        `tensorbind: unknown command '${command}'${/\.([cm]?[jt]s|py)$/.test(command) ? ` (did you mean 'tensorbind serve ${command}'?)` : ""}; commands: serve, health; see tensorbind --help\n`,
+      );
       return 2;
   }
 }
@@ -226,12 +264,7 @@ export function serveOptionsFromFlags(
 }
 
 async function serveCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: SERVE_FLAGS,
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseServeArgs(args);
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
@@ -247,7 +280,7 @@ async function serveCommand(args: string[]): Promise<number> {
   const options = serveOptionsFromFlags(values);
   // python() models bound by .ts modules read TENSORBIND_PYTHON, so the flag covers them too.
   if (values.python !== undefined) process.env.TENSORBIND_PYTHON = values.python;
-  for (const file of positionals) await loadModule(file);
+  await loadModules(positionals);
   const server = await serve(options);
   await new Promise<void>((done) => {
     let stopping = false;
@@ -268,6 +301,74 @@ async function serveCommand(args: string[]): Promise<number> {
     process.on("SIGINT", stop);
   });
   return process.exitCode === undefined ? 0 : Number(process.exitCode);
+}
+
+function parseServeArgs(args: string[]) {
+  try {
+    return parseArgs({ args, options: SERVE_FLAGS, allowPositionals: true, strict: true });
+  } catch (err) {
+    const flag = /Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+    if (flag === undefined) throw err;
+    const near = suggestFlag(flag);
+    throw new Error(
+      `unknown option '${flag}'${near ? ` (did you mean --${near}?)` : ""}; see tensorbind serve --help`,
+    );
+  }
+}
+
+// Flags of other servers (Triton, uvicorn, …) that newcomers try first.
+const FLAG_ALIASES: Readonly<Record<string, string>> = {
+  port: "http-port",
+  p: "http-port",
+  "grpc-address": "grpc-address",
+  address: "host",
+  bind: "host",
+  verbose: "log-verbose",
+  v: "log-verbose",
+  log: "log-level",
+  "model-repository": "help",
+};
+
+/** The serve flag closest to a mistyped one (an alias, else at most 3 edits away). */
+export function suggestFlag(flag: string): string | undefined {
+  const name = flag.replace(/^-+/, "").split("=")[0] ?? "";
+  if (FLAG_ALIASES[name] !== undefined) return FLAG_ALIASES[name];
+  let best: { flag: string; d: number } | undefined;
+  for (const candidate of Object.keys(SERVE_FLAGS)) {
+    const d = editDistance(name, candidate);
+    if (d <= 3 && (best === undefined || d < best.d)) best = { flag: candidate, d };
+  }
+  return best?.flag;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** Loads each module in turn; a model name bound twice names both files. */
+async function loadModules(files: readonly string[]): Promise<void> {
+  const boundBy = new Map<string, string>();
+  for (const file of files) {
+    try {
+      await loadModule(file);
+    } catch (err) {
+      const name = /model '([^']+)' version \S+ is already bound/.exec((err as Error).message)?.[1];
+      const first = name === undefined ? undefined : boundBy.get(name);
+      if (name === undefined || first === undefined) throw err;
+      throw new Error(
+        `model '${name}' is bound by both ${first} and ${file}: give one another name (bind({ name }) or @tensorbind.model(name=...))`,
+      );
+    }
+    for (const m of defaultRegistry().list()) if (!boundBy.has(m.name)) boundBy.set(m.name, file);
+  }
 }
 
 /** Imports a model module; TypeScript runs directly (bundled by esbuild, or through tsx), with no build step. */

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { explainPythonFailure, PythonTraceback } from "../backends/python/diagnose.js";
 import { python } from "../backends/python/index.js";
 import type { DeclarationJson } from "../backends/python/protocol.js";
 import { type BoundModel, bind } from "../bind.js";
@@ -48,9 +49,14 @@ export async function listPythonModels(
   if (r.exitCode === undefined && r.signal === undefined && !r.timedOut) {
     throw new ConfigError(`cannot run interpreter '${interpreter}': ${r.originalMessage ?? r.shortMessage}`);
   }
+  if (r.timedOut) {
+    throw new ConfigError(`importing ${path} with '${interpreter}' did not finish within ${timeout} ms`, {
+      cause: new PythonTraceback(r.stderr),
+    });
+  }
   if (r.failed) {
-    const why = r.timedOut ? `did not finish within ${timeout} ms` : `failed (${r.shortMessage})`;
-    throw new ConfigError(`importing ${path} with '${interpreter}' ${why}:\n${r.stderr.trimEnd()}`);
+    const why = explainPythonFailure(r.stderr, interpreter) ?? `'${interpreter}' failed (${r.shortMessage})`;
+    throw new ConfigError(`${path}: ${why}`, { cause: new PythonTraceback(r.stderr) });
   }
   const models = (JSON.parse(r.stdout) as { models?: PythonModelListing[] }).models;
   if (!Array.isArray(models)) throw new ConfigError(`'${interpreter}' listed no models for ${path}`);

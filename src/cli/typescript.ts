@@ -2,7 +2,12 @@ import { readFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Plugin } from "esbuild";
+import type { BuildFailure, Plugin } from "esbuild";
+import { ConfigError } from "../core/errors.js";
+
+// This package's own entry: a model module's `import "tensorbind"` means the CLI that runs it,
+// wherever the module lives (a folder without node_modules, a global install, npx).
+const SELF = new URL("../index.js", import.meta.url).href;
 
 /**
  * Imports a TypeScript model module with no build step.
@@ -19,6 +24,10 @@ export async function importTypeScript(path: string): Promise<void> {
   const loader = process.env.TENSORBIND_TS_LOADER; // "esbuild" or "tsx" to use only that one
   if (loader !== "tsx") {
     const code = await bundle(path).catch((err: unknown) => {
+      // A mistake in the module (syntax, an import that does not resolve) is reported as such;
+      // only what esbuild cannot bundle at all goes on to tsx.
+      const mistake = describeBuildFailure(err);
+      if (mistake !== undefined) throw new ConfigError(mistake, { cause: err });
       if (loader === "esbuild") throw err;
       return undefined;
     });
@@ -51,6 +60,30 @@ async function bundle(path: string): Promise<string | undefined> {
   return result.outputFiles[0]?.text;
 }
 
+/** `file:line:column: what` and the fix for esbuild's errors, when they are the module's own. */
+export function describeBuildFailure(err: unknown): string | undefined {
+  const errors = (err as Partial<BuildFailure>)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return undefined;
+  const lines: string[] = [];
+  for (const e of errors) {
+    if (/No loader is configured/.test(e.text)) return undefined; // e.g. a .node import: tsx's job
+    const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ` : "";
+    const pkg = /^Could not resolve "([^"]+)"/.exec(e.text)?.[1];
+    if (pkg === undefined) {
+      lines.push(`${at}${e.text}`);
+      continue;
+    }
+    const name = pkg.startsWith("@") ? pkg.split("/").slice(0, 2).join("/") : (pkg.split("/")[0] ?? pkg);
+    const local = pkg.startsWith(".") || pkg.startsWith("/");
+    lines.push(
+      local
+        ? `${at}cannot find the file "${pkg}" (paths are relative to the importing file)`
+        : `${at}cannot resolve "${pkg}": run \`npm install ${name}\` in the module's folder (or a folder above it)`,
+    );
+  }
+  return lines.join("\n");
+}
+
 const BUILTINS = new Set(builtinModules);
 
 /**
@@ -63,6 +96,7 @@ function packagesByUrl(): Plugin {
     setup(build) {
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === "inner") return undefined;
+        if (args.path === "tensorbind") return { path: SELF, external: true };
         if (args.path.startsWith("node:") || BUILTINS.has(args.path.split("/")[0] ?? "")) {
           return { path: args.path, external: true };
         }

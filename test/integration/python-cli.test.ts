@@ -58,17 +58,17 @@ describe("tensorbind serve model.py", () => {
     );
   }, 30_000);
 
-  it("includes the Python traceback when the file does not import", async () => {
-    const err = await run(process.execPath, [
-      BIN,
-      "serve",
-      join(FIXTURES, "import_error.py"),
-      "--python",
-      INTERPRETER,
-      ...PORTS,
-    ]).catch((e) => e);
+  it("names the missing module and its fix in one line; the traceback only at debug level", async () => {
+    const args = [BIN, "serve", join(FIXTURES, "import_error.py"), "--python", INTERPRETER, ...PORTS];
+    const err = await run(process.execPath, args).catch((e) => e);
     expect(err.code).toBe(1);
-    expect(err.stderr).toMatch(/ModuleNotFoundError: No module named 'tensorbind_no_such_module'/);
+    expect(err.stderr.trim().split("\n")).toHaveLength(1);
+    expect(err.stderr).toMatch(
+      /import_error\.py: '.*' has no module 'tensorbind_no_such_module': run `.* -m pip install tensorbind_no_such_module`/,
+    );
+    const debug = await run(process.execPath, [...args, "--log-level", "debug"]).catch((e) => e);
+    expect(debug.stderr).toMatch(/Traceback \(most recent call last\)/);
+    expect(debug.stderr).toMatch(/ModuleNotFoundError: No module named 'tensorbind_no_such_module'/);
   }, 30_000);
 
   it("names an interpreter that cannot run", async () => {

@@ -75,7 +75,9 @@ def encode_outputs(
     if requested:
         missing = [n for n in requested if n not in outputs]
         if missing:
-            raise KeyError(f"the model function did not return requested output(s) {missing}")
+            stray = [n for n in outputs if specs is not None and n not in specs]
+            hint = f"; it returned {stray}, which the model does not declare" if stray else ""
+            raise KeyError(f"the model function did not return output(s) {missing}{hint}")
     prepared: list[tuple[str, str, list[int], Any]] = []
     total = 0
     for name in names:

@@ -33,6 +33,8 @@ class TorchFramework(Framework):
 
         self.torch = torch
         self.device = torch.device(device)
+        if self.device.type == "cuda":
+            _check_cuda(torch, self.device)
 
     def inputs(self, arrays: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -57,6 +59,20 @@ class TorchFramework(Framework):
                 return _bf16(t.view(torch.int16).numpy())
             return t.numpy()
         return value
+
+
+def _check_cuda(torch: Any, device: Any) -> None:
+    """A GPU model that cannot get its GPU fails at load, not at its first request."""
+    if not torch.cuda.is_available():
+        why = "this torch has no CUDA support" if torch.version.cuda is None else "it sees no GPU"
+        raise RuntimeError(
+            f"device {str(device)!r} asked, but torch cannot use CUDA here ({why}); "
+            "serve on device='cpu' or run where a GPU is visible"
+        )
+    index = device.index or 0
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise RuntimeError(f"device {str(device)!r} asked, but torch sees {count} GPU(s)")
 
 
 def _bf16(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

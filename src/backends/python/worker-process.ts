@@ -7,6 +7,7 @@ import { execa, type ResultPromise } from "execa";
 import { ConfigError, InternalError, UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { ControlChannel } from "./channel.js";
+import { explainPythonFailure, PythonTraceback } from "./diagnose.js";
 import type {
   ConfigureMessage,
   DeclarationJson,
@@ -157,7 +158,8 @@ export class WorkerProcess {
           resolveHello();
         } else if (m.type === "fatal") {
           clearTimeout(timer);
-          reject(new ConfigError(`${what}: failed to load: ${m.error}\n${m.traceback.trimEnd()}`));
+          const why = explainPythonFailure(m.traceback, interpreter) ?? m.error;
+          reject(new ConfigError(`${what}: ${why}`, { cause: new PythonTraceback(m.traceback) }));
         }
       };
       void this.exited.then((e) => {
@@ -165,8 +167,14 @@ export class WorkerProcess {
         if (e.spawnError !== undefined) {
           reject(new ConfigError(`${what}: cannot run interpreter '${interpreter}': ${e.spawnError}`));
         } else {
+          const why = explainPythonFailure(this.#stderr.join("\n"), interpreter);
           reject(
-            new ConfigError(`${what}: the worker exited during start-up (${describeExit(e)})${this.#tail()}`),
+            new ConfigError(
+              `${what}: the worker exited during start-up (${describeExit(e)})${why ? `: ${why}` : ""}`,
+              {
+                cause: new PythonTraceback(this.#stderr.join("\n")),
+              },
+            ),
           );
         }
       });

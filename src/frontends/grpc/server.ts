@@ -1,5 +1,5 @@
 import { createServer, type Server as NetServer } from "node:net";
-import { Server } from "@grpc/grpc-js";
+import { Server, setLogger } from "@grpc/grpc-js";
 import type { AccessControl } from "../../core/access.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
@@ -53,6 +53,10 @@ export class GrpcFrontend {
   constructor(core: InferenceCore, options: GrpcOptions, log: Logger) {
     this.#options = options;
     this.#log = log;
+    // grpc-js writes its own lines (`E No address added…`) to the console; the errors that
+    // matter reach us as rejections with a clear message, so its lines go to our log at debug.
+    const grpcLine = (...args: unknown[]) => log.debug({ component: "grpc-js" }, args.map(String).join(" "));
+    setLogger({ error: grpcLine, info: grpcLine, debug: grpcLine });
     this.#server = new Server({
       interceptors: [
         ...(options.access?.enabled ? [accessInterceptor(options.access)] : []),
