@@ -44,7 +44,7 @@ module.exports = {
     below("metrics/", ["core/", "model/", "frontends/http/", "metrics/"], "metrics read the engine; their server reuses HTTP helpers."),
     below("tracing/", ["core/", "metrics/", "tracing/"], "request logs listen to the engine's request events."),
     below("dashboard/", ["core/", "model/", "frontends/http/", "metrics/", "dashboard/"], "the dashboard reads metrics and models."),
-    below("cluster/", ["core/", "frontends/", "cluster/"], "frontend threads: the frontends on shared ports, feeding the engine's thread."),
+    below("cluster/", ["core/", "backends/request-buffer", "backends/shm-addon", "frontends/", "cluster/"], "frontend threads: the frontends on shared ports, feeding the engine's thread."),
     below("(server|bind|config)\\.ts", ["core/", "scheduler/", "backends/", "shm/", "model/", "repository/", "frontends/", "metrics/", "tracing/", "dashboard/", "cluster/", "server\\.ts", "bind\\.ts", "config\\.ts"], "the composition root composes everything below it."),
     {
       name: "nothing-imports-the-top",

@@ -1,4 +1,5 @@
 import { type MessagePort, receiveMessageOnPort } from "node:worker_threads";
+import { heapRequestBuffer } from "../backends/request-buffer.js";
 import type { RequestBuffer } from "../core/backend.js";
 import { UnavailableError } from "../core/errors.js";
 import type { InferRequest, InferResponse } from "../core/infer.js";
@@ -114,19 +115,23 @@ export class RemoteCore implements InferenceCore {
     }).finally(() => this.#cache.clear());
   }
 
+  /**
+   * A heap buffer in this thread, aligned like the engine's: it moves to the engine's thread with
+   * the request (no copy), so a native model still gets aligned input; a Python model's arena
+   * slot is not reachable from here (one copy on the engine's side, docs/DESIGN.md).
+   */
+  requestBuffer(
+    _model: string,
+    _version: string | undefined,
+    byteLength: number,
+    alignAt: number,
+  ): RequestBuffer {
+    return heapRequestBuffer(byteLength, alignAt);
+  }
+
   /** A dashboard page, rendered on the engine's thread; undefined when no page has this path. */
   page(method: string, path: string): RenderedPage | undefined {
     return this.call("page", [method, path]) as RenderedPage | undefined;
-  }
-
-  /**
-   * A body read in a frontend thread is moved to the engine's thread with its request, so it
-   * cannot be a model's shared-memory slot: a heap buffer of its own (transferable), copied
-   * into the arena there (docs/DATA_PLANE.md).
-   */
-  requestBuffer(_model: string, _version: string | undefined, byteLength: number): RequestBuffer {
-    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(byteLength).buffer, 0, byteLength);
-    return { bytes, release: () => undefined };
   }
 
   infer(request: InferRequest): Promise<InferResponse> {

@@ -6,7 +6,7 @@ import type { BindOptions } from "../../src/model/model.js";
 import { supportsReusePort } from "../../src/server.js";
 import { inferenceClient } from "../helpers/grpc.js";
 import { simpleModel, simpleRequest } from "../helpers/models.js";
-import { startServer } from "../helpers/server.js";
+import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
 
 /** An FP32 identity that runs one request at a time and holds each until `open()` is called. */
 function gatedIdentity(): { model: BindOptions; open(): void } {
@@ -111,6 +111,34 @@ describe.runIf(supportsReusePort())("workers: frontend threads sharing the ports
     expect(stats.model_stats[0].inference_stats.success.count).toBe(N + 1);
     const metrics = await (await fetch(server.urls.metrics!)).text();
     expect(metrics).toMatch(/^nv_inference_request_success\{model="simple",version="1"\} 61$/m);
+
+    // A binary body (read into an aligned buffer in the thread, moved to the engine) round-trips.
+    const { body: bin, headerLength } = binaryBody(
+      {
+        inputs: simpleRequest.inputs.map((i) => ({
+          name: i.name,
+          datatype: i.datatype,
+          shape: i.shape,
+          parameters: { binary_data_size: 64 },
+        })),
+        outputs: [{ name: "OUTPUT0", parameters: { binary_data: true } }],
+      },
+      simpleRequest.inputs.map((i) => new Uint8Array(Int32Array.from(i.data).buffer)),
+    );
+    const binRes = await fetch(url, {
+      method: "POST",
+      headers: { "Inference-Header-Content-Length": String(headerLength) },
+      body: bin,
+    });
+    expect(binRes.status).toBe(200);
+    const parsed = parseBinaryResponse(
+      Buffer.from(await binRes.arrayBuffer()),
+      Number(binRes.headers.get("inference-header-content-length")),
+    );
+    const sum = parsed.outputs.OUTPUT0!;
+    expect([...new Int32Array(Uint8Array.from(sum).buffer)]).toEqual(
+      Array.from({ length: 16 }, (_, i) => i + 1),
+    );
 
     // The other routes answer from any thread: health, metadata, the dashboard.
     expect((await fetch(`${server.urls.http}/v2/health/ready`)).status).toBe(200);
