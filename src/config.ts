@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: every server option in one place (type, default, environment
+// variable, check), so that an option is added or read in one file.
+
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { ConfigError } from "./core/errors.js";

@@ -1,4 +1,5 @@
 import type { InferRequest, InferResponse, Parameters } from "./infer.js";
+import type { InstanceGroup } from "./instance-groups.js";
 import type { Logger } from "./logger.js";
 import type { BatchingOptions, QueueOptions } from "./scheduling.js";
 import type { SharedPlacement } from "./shared-placement.js";
@@ -81,6 +82,8 @@ export interface Backend {
   readonly instances: number;
   /** The CUDA device of each instance (-1: CPU), when the backend places instances on GPUs. */
   readonly gpus?: readonly number[] | undefined;
+  /** The instance groups as the user gave them (`{ count, gpus }`), shown in the model config. */
+  readonly instanceGroups?: readonly InstanceGroup[] | undefined;
   /** Loads the model (starts workers, opens the addon); may declare specs the user left out of bind(). */
   start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined>;
   /** Called once the final spec is known, before the first execute. */

@@ -1,3 +1,5 @@
+export type { InstanceGroup, InstanceGroupOptions } from "./instance-groups.js";
+
 /** Triton's model configuration in its JSON form (protobuf field names), as perf_analyzer reads it. */
 export interface ModelConfig {
   name: string;

@@ -1,5 +1,6 @@
 import { type Datatype, isDatatype } from "./datatypes.js";
 import { ConfigError } from "./errors.js";
+import type { InstanceGroup } from "./instance-groups.js";
 import type { SchedulingConfig } from "./scheduling.js";
 
 /** One input or output of a model. `shape` excludes the batch dimension when the model batches; -1 is "any". */
@@ -68,6 +69,8 @@ export interface ModelSpec {
   readonly scheduling?: SchedulingConfig;
   /** The CUDA device of each instance (-1: CPU), when the backend says (Triton's instance groups). */
   readonly gpus?: readonly number[];
+  /** The instance groups as given (`{ count, gpus }`); else derived from `gpus`. */
+  readonly instanceGroups?: readonly InstanceGroup[];
   /** Triton model-config fields to show as given (a repository model's config.pbtxt). */
   readonly modelConfig?: Readonly<Record<string, unknown>>;
 }

@@ -224,6 +224,7 @@ export class Model {
       instances: this.backend.instances,
       scheduling,
       ...(this.backend.gpus !== undefined && { gpus: this.backend.gpus }),
+      ...(this.backend.instanceGroups !== undefined && { instanceGroups: this.backend.instanceGroups }),
     });
   }
 

@@ -1,4 +1,5 @@
 import { DATATYPES } from "../core/datatypes.js";
+import { groupsOfPlacement } from "../core/instance-groups.js";
 import type {
   ModelConfig,
   ModelConfigTensor,
@@ -36,19 +37,22 @@ export function renderModelConfig(spec: ModelSpec): ModelConfig {
   return spec.modelConfig ? ({ ...rendered, ...spec.modelConfig, name: spec.name } as ModelConfig) : rendered;
 }
 
-/** One group for the CPU instances and one per GPU, as Triton lists them ({ count, gpus: [device] }). */
+/**
+ * The instance groups as Triton shows them: as given (`{ kind: KIND_GPU, count: 2, gpus: [0, 1] }`,
+ * count per listed GPU), else one group per device of the placement, else one CPU group.
+ */
 function instanceGroups(spec: ModelSpec): ModelConfig["instance_group"] {
   const gpus = spec.gpus;
-  if (gpus === undefined || gpus.every((g) => g < 0)) {
-    return [{ name: `${spec.name}_0`, kind: "KIND_CPU", count: spec.instances, gpus: [] }];
-  }
-  const counts = new Map<number, number>();
-  for (const g of gpus) counts.set(g, (counts.get(g) ?? 0) + 1);
-  return [...counts].map(([g, count], i) => ({
+  const groups =
+    spec.instanceGroups ??
+    (gpus === undefined || gpus.every((g) => g < 0)
+      ? [{ kind: "KIND_CPU" as const, count: spec.instances, gpus: [] }]
+      : groupsOfPlacement(gpus));
+  return groups.map((g, i) => ({
     name: `${spec.name}_${i}`,
-    kind: g < 0 ? "KIND_CPU" : "KIND_GPU",
-    count,
-    gpus: g < 0 ? [] : [g],
+    kind: g.kind,
+    count: g.count,
+    gpus: [...g.gpus],
   }));
 }
 

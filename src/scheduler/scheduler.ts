@@ -1,3 +1,7 @@
+// Over 400 lines on purpose: one request's whole life (queue, batch timer, dispatch, deadline,
+// cancellation, settle) is one state machine read top to bottom; its parts that stand alone live
+// beside it (batcher.ts, request-queue.ts, instance-pool.ts, clock.ts).
+
 import type { Backend, ExecutionRequest, ExecutionResult } from "../core/backend.js";
 import {
   CancelledError,
@@ -10,6 +14,7 @@ import { FIFO, resolveScheduling, type SchedulingConfig, type TimeoutAction } fr
 import type { ExecutionTimings } from "../core/statistics.js";
 import { type BatchCandidate, type BatcherSettings, nextBatch } from "./batcher.js";
 import { type Clock, systemClock, type TimerHandle } from "./clock.js";
+import { InstancePool } from "./instance-pool.js";
 import { type QueueEntry, RequestQueue } from "./request-queue.js";
 
 /** What the scheduler hands back for one request: its result and where its time went. */
@@ -79,7 +84,8 @@ const hrnow = () => process.hrtime.bigint();
  *   (never executed) or delayed behind the others, as its level's policy says.
  * - Whenever an instance is free, the batcher (batcher.ts) picks the next batch: requests that
  *   can be concatenated, up to `maxBatchSize` elements, waiting up to `maxQueueDelay` to fill.
- *   Free instances are used in turn (a FIFO of instances), so work spreads evenly over them.
+ *   Free instances are used in turn (instance-pool.ts), so work spreads evenly over them and,
+ *   when they sit on several GPUs, over the GPUs first.
  * - A request whose client goes away or whose deadline passes is removed from the queue; if it
  *   is already running, it is answered at once and its signal aborts (JS functions can stop),
  *   while the instance stays busy until the backend returns.
@@ -91,7 +97,7 @@ export class Scheduler {
   readonly #clock: Clock;
   readonly #settings: BatcherSettings;
   readonly #queue: RequestQueue<Pending>;
-  readonly #freeInstances: number[];
+  readonly #instances: InstancePool;
   readonly #model: string;
   #inFlight = 0;
   #executing = 0;
@@ -120,7 +126,7 @@ export class Scheduler {
       preferredBatchSizes: this.#config.preferredBatchSizes,
     };
     this.#queue = new RequestQueue<Pending>(this.#config);
-    this.#freeInstances = Array.from({ length: Math.max(1, backend.instances) }, (_, i) => i);
+    this.#instances = new InstancePool(backend.instances, backend.gpus);
   }
 
   /** Requests waiting in the queue. */
@@ -203,7 +209,7 @@ export class Scheduler {
       // Once stopping, nothing waits for a batch to fill.
       const settings = this.#stopped ? { ...this.#settings, maxQueueDelayMs: 0 } : this.#settings;
       let waiting = false;
-      while (this.#freeInstances.length > 0 && this.#queue.size > 0) {
+      while (this.#instances.freeCount > 0 && this.#queue.size > 0) {
         const now = this.#clock.now();
         const decision = nextBatch(this.#queue, now, settings);
         if (decision.kind === "empty") break;
@@ -218,7 +224,7 @@ export class Scheduler {
           if (!this.#expireIfDue(p, now)) batch.push(p);
         }
         if (batch.length === 0) continue;
-        const instance = this.#freeInstances.shift()!;
+        const instance = this.#instances.take();
         this.#execute(instance, batch);
       }
       // A batch timer is only needed while a batch waits to fill; a busy pool re-dispatches itself.
@@ -249,7 +255,7 @@ export class Scheduler {
     this.#executing++;
     void this.#run(instance, batch).finally(() => {
       this.#executing--;
-      this.#freeInstances.push(instance);
+      this.#instances.give(instance);
       this.#dispatch();
       this.#notifyIdle();
     });

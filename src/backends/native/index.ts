@@ -12,7 +12,8 @@ export type { NativeInstanceOptions, NativeOptions } from "./options.js";
  *
  * @example
  * bind({ name: "vector_add", fn: native("examples/native-cpu/build/Release/vector_ops.node", "vector_add") });
- * bind({ name: "saxpy", fn: native("build/Release/saxpy.node", "saxpy", { instances: [{ gpu: 0 }, { gpu: 1 }] }) });
+ * // Two instances on each of four GPUs (Triton's instance_group { count: 2, gpus: [0, 1, 2, 3] }):
+ * bind({ name: "saxpy", fn: native("build/Release/saxpy.node", "saxpy", { instances: { count: 2, gpus: [0, 1, 2, 3] } }) });
  */
 export function native(addonPath: string, functionName: string, options: NativeOptions = {}): BackendFactory {
   const resolved = resolveNativeOptions(addonPath, functionName, options);

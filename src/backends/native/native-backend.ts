@@ -12,6 +12,7 @@ import {
   type TensorbindError,
   UnavailableError,
 } from "../../core/errors.js";
+import type { InstanceGroup } from "../../core/instance-groups.js";
 import { formatShape } from "../../core/shape.js";
 import type { ModelSpec, TensorSpecs } from "../../core/spec.js";
 import { Tensor } from "../../core/tensor.js";
@@ -37,6 +38,7 @@ export class NativeBackend implements Backend {
   readonly kind = "native" as const;
   readonly instances: number;
   readonly gpus: readonly number[];
+  readonly instanceGroups: readonly InstanceGroup[] | undefined;
   readonly #opts: ResolvedNativeOptions;
   #pool: NativeInstance[] = [];
   #declared: ModelDeclaration | undefined;
@@ -46,6 +48,7 @@ export class NativeBackend implements Backend {
     this.#opts = opts;
     this.instances = opts.gpus.length;
     this.gpus = opts.gpus;
+    this.instanceGroups = opts.groups;
   }
 
   async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {

@@ -1,5 +1,11 @@
 import { existsSync } from "node:fs";
 import { ConfigError } from "../../core/errors.js";
+import {
+  type InstanceGroup,
+  type InstanceGroupOptions,
+  instanceGroupOf,
+  placeInstances,
+} from "../../core/instance-groups.js";
 
 /** Where one instance runs. */
 export interface NativeInstanceOptions {
@@ -10,10 +16,11 @@ export interface NativeInstanceOptions {
 /** Options of `native(addonPath, functionName, options)`. */
 export interface NativeOptions {
   /**
-   * How many instances (each a worker thread running one call at a time), or one entry per
-   * instance saying where it runs: `[{ gpu: 0 }, { gpu: 1 }]`. Default 1.
+   * How many instances (each a worker thread running one call at a time); or, as Triton's
+   * instance_group, `{ count: 2, gpus: [0, 1, 2, 3] }`: `count` instances on each listed GPU;
+   * or one entry per instance saying where it runs: `[{ gpu: 0 }, { gpu: 1 }]`. Default 1.
    */
-  instances?: number | readonly NativeInstanceOptions[];
+  instances?: number | InstanceGroupOptions | readonly NativeInstanceOptions[];
   /** The GPU of every instance given by count (`{ instances: 4, gpu: 0 }`: four on GPU 0). */
   gpu?: number;
 }
@@ -23,6 +30,8 @@ export interface ResolvedNativeOptions {
   readonly functionName: string;
   /** Per instance: the CUDA device, or -1 for the CPU. */
   readonly gpus: readonly number[];
+  /** The `{ count, gpus }` form as given, for the model config. */
+  readonly groups?: readonly InstanceGroup[];
 }
 
 function checkGpu(gpu: unknown, what: string): number {
@@ -54,8 +63,14 @@ export function resolveNativeOptions(
   } else if (Array.isArray(instances) && instances.length > 0) {
     if (o.gpu !== undefined) throw new ConfigError("native(): give gpu per instance or for all, not both");
     gpus = instances.map((inst, i) => checkGpu(inst?.gpu, `instances[${i}].gpu`));
+  } else if (typeof instances === "object" && instances !== null && !Array.isArray(instances)) {
+    if (o.gpu !== undefined) throw new ConfigError("native(): give instances.gpus or gpu, not both");
+    const groups = [instanceGroupOf(instances as InstanceGroupOptions, "native()")];
+    return { addonPath, functionName, gpus: placeInstances(groups), groups };
   } else {
-    throw new ConfigError("native(): instances must be a positive integer or a non-empty array");
+    throw new ConfigError(
+      "native(): instances must be a positive integer, { count, gpus } or a non-empty array",
+    );
   }
   return { addonPath, functionName, gpus };
 }
