@@ -74,8 +74,9 @@ unpack_perf_analyzer() {
   if [ -z "$PA" ] && [ -s "$CARRY/perf-analyzer.tar.xz" ]; then
     xz -dc "$CARRY/perf-analyzer.tar.xz" | tar -x -C "$T" || { echo "perf_analyzer: unpack failed"; PA=; return 1; }
     local h="$T/perf-analyzer" l="$T/perf-analyzer/glibc/usr/lib/x86_64-linux-gnu"
-    # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc.
-    printf '#!/bin/sh\nexec "%s/ld-linux-x86-64.so.2" --library-path "%s:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu" "%s/wheel/perf_analyzer/bin/perf_analyzer" "$@"\n' \
+    # The same launch as scripts/install-perf-analyzer.sh's wrapper: the wheel's binary needs a newer glibc
+    # (and --shared-memory loads libcudart: the toolkit's is on the path).
+    printf '#!/bin/sh\nexec "%s/ld-linux-x86-64.so.2" --library-path "%s:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/usr/local/cuda/lib64" "%s/wheel/perf_analyzer/bin/perf_analyzer" "$@"\n' \
       "$l" "$l" "$h" > "$T/perf_analyzer"
     chmod +x "$T/perf_analyzer"; PA="$T/perf_analyzer"
   fi

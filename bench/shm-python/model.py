@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 import tensorbind
 
 
 @tensorbind.model(
     inputs={"INPUT0": ("FP32", [-1])}, outputs={"OUTPUT0": ("FP32", [-1])}
 )
-def identity(INPUT0: np.ndarray) -> dict[str, Any]:  # noqa: N803 - Triton's tensor names
+def identity(INPUT0: np.ndarray) -> dict[str, Any]:
     return {"OUTPUT0": INPUT0}

@@ -32,6 +32,8 @@ export interface SharedView {
   readonly placement: SharedPlacement;
   /** Release when the request is done; an unregister waits for no one but unmaps only after. */
   release(): void;
+  /** For memory staged through the host (CUDA regions): sends the first `length` bytes home. */
+  flush?(length: number): void;
 }
 
 export interface SharedMemoryCore {
@@ -45,8 +47,11 @@ export interface SharedMemoryCore {
   cudaStatus(name?: string): CudaRegionStatus[];
   cudaRegister(name: string, rawHandle: Uint8Array, deviceId: unknown, byteSize: unknown): void;
   cudaUnregister(name?: string): void;
-  /** The memory a tensor names; throws InvalidArgumentError for an unknown region or bad bounds. */
-  view(ref: SharedMemoryRef, what: string): SharedView;
+  /**
+   * The memory a tensor names; throws InvalidArgumentError for an unknown region or bad bounds.
+   * `output`: the view is written, not read (a CUDA region's bytes are then not fetched).
+   */
+  view(ref: SharedMemoryRef, what: string, output?: boolean): SharedView;
   /** Unmaps everything (server shutdown). */
   close(): void;
 }

@@ -221,7 +221,7 @@ export class InferenceEngine implements InferenceCore {
       for (const o of request.outputs) {
         const what = `output '${o.name}'`;
         const ref = sharedMemoryRef(o.parameters, what);
-        if (ref !== undefined) shared.set(o.name, { ref, view: this.sharedMemory.view(ref, what) });
+        if (ref !== undefined) shared.set(o.name, { ref, view: this.sharedMemory.view(ref, what, true) });
       }
     } catch (err) {
       for (const { view } of shared.values()) view.release();
@@ -255,7 +255,10 @@ export class InferenceEngine implements InferenceCore {
       outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
       for (const t of outputs) {
         const s = shared.get(t.name);
-        if (s !== undefined) writeShared(t.bytes, s.view.bytes, t.name);
+        if (s !== undefined) {
+          writeShared(t.bytes, s.view.bytes, t.name);
+          s.view.flush?.(t.bytes.byteLength);
+        }
       }
     } catch (err) {
       release?.();

@@ -14,6 +14,29 @@ export interface ClientRegionAddon {
   liveMappings(): number;
 }
 
+/** The CUDA part of the addon (native/shm/src/cuda_region_napi.cc); absent when built without it. */
+export interface CudaAddon {
+  cudaDevices(): { count: number; reason: string };
+  cudaOpenIpc(handle: Uint8Array, device: number): { pointer: bigint; bytes: number };
+  cudaCloseIpc(pointer: bigint, device: number): void;
+  cudaCopyToHost(pointer: bigint, dest: Uint8Array, device: number): void;
+  cudaCopyToDevice(pointer: bigint, src: Uint8Array, device: number): void;
+}
+
+/** The CUDA part and how many devices it sees; `devices` 0 with the reason when CUDA is unusable. */
+export function cudaSupport(): { addon: CudaAddon | undefined; devices: number; reason: string } {
+  let a: ClientRegionAddon & Partial<CudaAddon>;
+  try {
+    a = clientRegionAddon();
+  } catch (err) {
+    return { addon: undefined, devices: 0, reason: (err as Error).message };
+  }
+  if (typeof a.cudaDevices !== "function")
+    return { addon: undefined, devices: 0, reason: "the shm addon was built without CUDA regions" };
+  const { count, reason } = a.cudaDevices();
+  return { addon: a as CudaAddon, devices: count, reason };
+}
+
 // src/shm/ and dist/shm/ both sit one level below src|dist, two below the package root.
 const ADDON_PATH = new URL("../../native/shm/build/Release/tensorbind_shm.node", import.meta.url);
 

@@ -252,6 +252,31 @@ describe("shared memory switched off, restricted, and shown keys", () => {
     }
   });
 
+  it("lists cuda_shared_memory only where CUDA works: here its endpoints answer 501 and say why", async () => {
+    const server = await startServer([], { grpc: 0, shmExtension: "all" });
+    try {
+      const meta = (await (await fetch(`${server.urls.http}/v2`)).json()) as { extensions: string[] };
+      expect(meta.extensions).toContain("system_shared_memory");
+      expect(meta.extensions).not.toContain("cuda_shared_memory");
+      const res = await fetch(`${server.urls.http}/v2/cudasharedmemory/status`);
+      expect(res.status).toBe(501);
+      expect(((await res.json()) as { error: string }).error).toMatch(/CUDA shared memory is not available/);
+      const g = inferenceClient(server.urls.grpc!);
+      const err = await g
+        .call("CudaSharedMemoryRegister", {
+          name: "c",
+          raw_handle: Buffer.alloc(64),
+          device_id: 0,
+          byte_size: 8,
+        })
+        .catch((e: { code: number }) => e);
+      g.close();
+      expect(err).toMatchObject({ code: 12 });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("needs the header key when the shared-memory API is restricted; shows keys when allowed", async () => {
     const server = await startServer([], {
       grpc: 0,

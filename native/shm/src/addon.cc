@@ -153,6 +153,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("address", Napi::Function::New(env, Address, "address"));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings, "liveMappings"));
   InitClientRegions(env, exports);
+#if TENSORBIND_SHM_CUDA
+  InitCudaRegions(env, exports);
+#endif
   return exports;
 }
 

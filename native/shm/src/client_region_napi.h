@@ -13,5 +13,8 @@ namespace tensorbind {
 Napi::ArrayBuffer Expose(Napi::Env env, std::unique_ptr<Mapping> mapping);
 Napi::Error ToJsError(Napi::Env env, const ShmError& e);
 void InitClientRegions(Napi::Env env, Napi::Object exports);
+#if TENSORBIND_SHM_CUDA
+void InitCudaRegions(Napi::Env env, Napi::Object exports);
+#endif
 
 }  // namespace tensorbind

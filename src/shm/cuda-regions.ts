@@ -1,0 +1,143 @@
+import { InvalidArgumentError, ResourceExhaustedError } from "../core/errors.js";
+import type { CudaRegionStatus, SharedMemoryRef, SharedView } from "../core/shared-memory.js";
+import type { CudaAddon } from "./addon.js";
+import { checkedRegionName } from "./keys.js";
+import { unknownRegion, wireInteger } from "./system-regions.js";
+
+interface CudaRegion {
+  readonly name: string;
+  readonly deviceId: number;
+  readonly byteSize: number;
+  readonly pointer: bigint;
+  users: number;
+  unregistered: boolean;
+}
+
+/**
+ * Clients' CUDA regions: each registration opens the client's CUDA IPC handle once in this
+ * process (`cudaIpcOpenMemHandle`). Models get the bytes staged through host memory: an input
+ * is copied from the device when the request arrives, an output to the device when the model
+ * has produced it (docs/SHARED_MEMORY.md says what this costs and what is not reached yet).
+ */
+export class CudaRegions {
+  readonly #regions = new Map<string, CudaRegion>();
+  readonly #addon: CudaAddon;
+  readonly #devices: number;
+  readonly #maxRegions: number;
+
+  constructor(addon: CudaAddon, devices: number, maxRegions: number) {
+    this.#addon = addon;
+    this.#devices = devices;
+    this.#maxRegions = maxRegions;
+  }
+
+  has(name: string): boolean {
+    return this.#regions.has(name);
+  }
+
+  register(
+    nameIn: unknown,
+    rawHandle: Uint8Array,
+    deviceIn: unknown,
+    sizeIn: unknown,
+    nameTaken: (n: string) => boolean,
+  ): void {
+    const name = checkedRegionName(nameIn);
+    const deviceId = wireInteger(deviceIn, "device_id");
+    const byteSize = wireInteger(sizeIn, "byte_size");
+    if (rawHandle.byteLength !== 64)
+      throw new InvalidArgumentError(`a CUDA IPC handle is 64 bytes, got ${rawHandle.byteLength}`);
+    if (deviceId >= this.#devices)
+      throw new InvalidArgumentError(
+        `CUDA device ${deviceId} does not exist (this server sees ${this.#devices})`,
+      );
+    if (byteSize === 0) throw new InvalidArgumentError("shared-memory region byte_size must be positive");
+    if (nameTaken(name)) throw new InvalidArgumentError(`shared memory region '${name}' already in manager`);
+    if (this.#regions.size >= this.#maxRegions)
+      throw new ResourceExhaustedError(
+        `too many shared-memory regions registered (limit ${this.#maxRegions})`,
+      );
+    let opened: { pointer: bigint; bytes: number };
+    try {
+      opened = this.#addon.cudaOpenIpc(rawHandle, deviceId);
+    } catch (err) {
+      throw new InvalidArgumentError(
+        `Unable to open CUDA shared memory region '${name}': ${(err as Error).message}`,
+      );
+    }
+    if (opened.bytes > 0 && byteSize > opened.bytes) {
+      this.#addon.cudaCloseIpc(opened.pointer, deviceId);
+      throw new InvalidArgumentError(
+        `CUDA shared memory region '${name}': byte_size ${byteSize} is larger than the allocation (${opened.bytes} bytes)`,
+      );
+    }
+    this.#regions.set(name, {
+      name,
+      deviceId,
+      byteSize,
+      pointer: opened.pointer,
+      users: 0,
+      unregistered: false,
+    });
+  }
+
+  status(name?: string): CudaRegionStatus[] {
+    const list =
+      name === undefined
+        ? [...this.#regions.values()]
+        : [this.#regions.get(name) ?? unknownRegion(name, "cuda")];
+    return list.map((r) => ({ name: r.name, device_id: r.deviceId, byte_size: r.byteSize }));
+  }
+
+  unregister(name?: string): void {
+    for (const n of name === undefined ? [...this.#regions.keys()] : [name]) {
+      const r = this.#regions.get(n);
+      if (r === undefined) continue;
+      this.#regions.delete(n);
+      r.unregistered = true;
+      if (r.users === 0) this.#close(r);
+    }
+  }
+
+  /** Host bytes for `ref`: an input's copied from the device now; an output's go to it on flush(). */
+  view(ref: SharedMemoryRef, what: string, output: boolean): SharedView | undefined {
+    const r = this.#regions.get(ref.region);
+    if (r === undefined) return undefined;
+    if (ref.offset > r.byteSize || ref.byteSize > r.byteSize - ref.offset) {
+      throw new InvalidArgumentError(
+        `${what}: shared_memory_offset ${ref.offset} + shared_memory_byte_size ${ref.byteSize} is past the end of region '${r.name}' (${r.byteSize} bytes)`,
+      );
+    }
+    const pointer = r.pointer + BigInt(ref.offset);
+    const bytes = new Uint8Array(ref.byteSize);
+    if (!output && ref.byteSize > 0) this.#addon.cudaCopyToHost(pointer, bytes, r.deviceId);
+    r.users++;
+    let released = false;
+    return {
+      bytes,
+      placement: { kind: "cuda", deviceId: r.deviceId, devicePointer: pointer, byteSize: ref.byteSize },
+      flush: (length: number) => {
+        if (length > 0) this.#addon.cudaCopyToDevice(pointer, bytes.subarray(0, length), r.deviceId);
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        r.users--;
+        if (r.unregistered && r.users === 0) this.#close(r);
+      },
+    };
+  }
+
+  close(): void {
+    for (const r of this.#regions.values()) this.#close(r);
+    this.#regions.clear();
+  }
+
+  #close(r: CudaRegion): void {
+    try {
+      this.#addon.cudaCloseIpc(r.pointer, r.deviceId);
+    } catch {
+      // the device is gone or reset: nothing left to release
+    }
+  }
+}

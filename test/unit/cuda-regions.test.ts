@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import type { CudaAddon } from "../../src/shm/addon.js";
+import { CudaRegions } from "../../src/shm/cuda-regions.js";
+
+// The CUDA runtime is the edge we do not own: a fake device memory stands in for it (the real
+// one is exercised on the GPU machine, bench/gpu/shm.sh).
+function fakeDevice(allocationBytes: number) {
+  const memory = new Uint8Array(allocationBytes);
+  const base = 0x7f0000000000n;
+  const open = new Set<bigint>();
+  const at = (p: bigint) => Number(p - base);
+  const addon: CudaAddon = {
+    cudaDevices: () => ({ count: 1, reason: "" }),
+    cudaOpenIpc: (handle, device) => {
+      if (device !== 0 || handle[0] !== 7) throw new Error("cudaIpcOpenMemHandle: invalid argument");
+      open.add(base);
+      return { pointer: base, bytes: allocationBytes };
+    },
+    cudaCloseIpc: (p) => {
+      open.delete(p);
+    },
+    cudaCopyToHost: (p, dest) => dest.set(memory.subarray(at(p), at(p) + dest.byteLength)),
+    cudaCopyToDevice: (p, src) => memory.set(src, at(p)),
+  };
+  return { addon, memory, open };
+}
+const handle = () => Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? 7 : 0));
+
+describe("CUDA regions", () => {
+  it("stages inputs from the device and outputs to it, within the registered span", () => {
+    const dev = fakeDevice(256);
+    dev.memory.set([1, 2, 3, 4], 16);
+    const regions = new CudaRegions(dev.addon, 1, 8);
+    regions.register("g", handle(), 0, 128, () => false);
+    expect(regions.status()).toEqual([{ name: "g", device_id: 0, byte_size: 128 }]);
+    const input = regions.view({ region: "g", offset: 16, byteSize: 4 }, "input 'X'", false)!;
+    expect([...input.bytes]).toEqual([1, 2, 3, 4]);
+    expect(input.placement).toMatchObject({ kind: "cuda", deviceId: 0, byteSize: 4 });
+    const output = regions.view({ region: "g", offset: 64, byteSize: 8 }, "output 'Y'", true)!;
+    output.bytes.set([9, 9, 9]);
+    output.flush!(3);
+    expect([...dev.memory.subarray(64, 68)]).toEqual([9, 9, 9, 0]);
+    expect(() => regions.view({ region: "g", offset: 120, byteSize: 16 }, "input 'X'", false)).toThrow(
+      /past the end/,
+    );
+    expect(() => regions.view({ region: "g", offset: 2 ** 53 - 1, byteSize: 2 }, "input 'X'", false)).toThrow(
+      /past the end/,
+    );
+    // Unregistered while in use: closed when the last request lets go.
+    regions.unregister("g");
+    expect(dev.open.size).toBe(1);
+    input.release();
+    output.release();
+    expect(dev.open.size).toBe(0);
+    expect(regions.view({ region: "g", offset: 0, byteSize: 4 }, "input 'X'", false)).toBeUndefined();
+  });
+
+  it("refuses bad handles, devices, sizes and names taken", () => {
+    const dev = fakeDevice(256);
+    const regions = new CudaRegions(dev.addon, 1, 1);
+    const bad = (f: () => void, re: RegExp) => expect(f).toThrow(re);
+    bad(() => regions.register("a", new Uint8Array(63), 0, 8, () => false), /64 bytes/);
+    bad(() => regions.register("a", handle(), 1, 8, () => false), /device 1 does not exist/);
+    bad(() => regions.register("a", handle(), -1, 8, () => false), /non-negative/);
+    bad(() => regions.register("a", handle(), 0, 0, () => false), /positive/);
+    bad(() => regions.register("a", handle(), 0, 512, () => false), /larger than the allocation/);
+    bad(() => regions.register("a", new Uint8Array(64), 0, 8, () => false), /Unable to open/);
+    bad(() => regions.register("a", handle(), 0, 8, () => true), /already in manager/);
+    regions.register("a", handle(), 0, 8, () => false);
+    bad(() => regions.register("b", handle(), 0, 8, () => false), /too many/);
+    expect(dev.open.size).toBe(1);
+    regions.close();
+    expect(dev.open.size).toBe(0);
+  });
+});
