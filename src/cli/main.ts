@@ -282,17 +282,39 @@ async function serveCommand(args: string[]): Promise<number> {
   if (values.python !== undefined) process.env.TENSORBIND_PYTHON = values.python;
   await loadModules(positionals);
   const server = await serve(options);
-  await new Promise<void>((done) => {
+  await stopOnSignals(server);
+  return process.exitCode === undefined ? 0 : Number(process.exitCode);
+}
+
+/**
+ * Resolves once the server has stopped on SIGTERM or SIGINT (a second signal exits at once).
+ * Shutdown never waits on logging: a closed stdout or stderr (`tensorbind serve … | head`) makes
+ * writes fail with EPIPE, which is ignored, and close() starts before anything is logged.
+ */
+function stopOnSignals(server: Awaited<ReturnType<typeof serve>>): Promise<void> {
+  ignoreBrokenPipes();
+  const log = (fn: () => void) => {
+    try {
+      fn();
+    } catch {
+      // logging must not stop shutdown
+    }
+  };
+  return new Promise<void>((done) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
-        server.log.warn({ signal }, "second signal: exiting now");
+        log(() => server.log.warn({ signal }, "second signal: exiting now"));
         process.exit(1);
       }
       stopping = true;
-      server.log.info({ signal }, "signal received");
-      server.close().then(done, (err: unknown) => {
-        server.log.error({ err }, "error while shutting down");
+      const closing = server.close();
+      log(() => server.log.info({ signal }, "signal received"));
+      // A backstop: whatever hangs, the process ends a while after the drain grace period.
+      const { shutdownDelayMs, shutdownGraceMs } = server.config;
+      setTimeout(() => process.exit(1), shutdownDelayMs + shutdownGraceMs + 10_000).unref();
+      closing.then(done, (err: unknown) => {
+        log(() => server.log.error({ err }, "error while shutting down"));
         process.exitCode = 1;
         done();
       });
@@ -300,7 +322,15 @@ async function serveCommand(args: string[]): Promise<number> {
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
-  return process.exitCode === undefined ? 0 : Number(process.exitCode);
+}
+
+/** Writes to a pipe whose reader has gone fail with EPIPE: drop them instead of crashing or hanging. */
+function ignoreBrokenPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
 }
 
 function parseServeArgs(args: string[]) {

@@ -74,6 +74,8 @@ export interface BackendStats {
   readonly workerRestarts: number;
   /** Shared memory mapped for the workers' arenas, in bytes. */
   readonly sharedMemoryBytes: number;
+  /** Instances whose workers keep dying soon after they start (a crash loop). */
+  readonly crashLooping?: number;
 }
 
 export interface Backend {

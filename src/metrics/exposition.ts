@@ -222,6 +222,11 @@ function registerInferenceMetrics(prom: PromRegistry, models: Registry, scrape: 
     },
   });
   gauge(
+    "tensorbind_worker_crash_loop",
+    "Instances whose workers keep dying soon after they start (Python models)",
+    (m) => m.backend.stats?.()?.crashLooping,
+  );
+  gauge(
     "tensorbind_shared_memory_bytes",
     "Shared memory mapped for the model's worker arenas (inputs and outputs), in bytes",
     (m) => m.backend.stats?.()?.sharedMemoryBytes,

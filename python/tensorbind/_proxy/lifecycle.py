@@ -56,9 +56,15 @@ def die_with_parent(parent_pid: int, on_death: Callable[[], object], interval: f
 
 
 def exit_on_sigterm() -> None:
-    """SIGTERM raises SystemExit, so `finally` blocks and atexit handlers run (unlinking segments)."""
+    """SIGTERM raises SystemExit, so `finally` blocks and atexit handlers run (unlinking segments).
+
+    SIGINT is ignored: Ctrl-C at a terminal reaches the whole process group, workers included,
+    and each would print a KeyboardInterrupt traceback. The server catches it and stops its
+    workers with SIGTERM (or SIGUSR1 when it dies), so they exit quietly and in order.
+    """
 
     def handler(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -21,16 +21,16 @@ import type {
   SlotRef,
   TensorLocation,
 } from "./protocol.js";
+import { CRASH_LOOP_AFTER, type RestartPolicy, STABLE_AFTER_MS } from "./restart-policy.js";
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
 
-const BACKOFF_MS = [100, 200, 500, 1000, 2000, 5000];
 const MAX_FAILED_RESTARTS = 5;
-/** A worker that ran this long before dying starts the backoff over. */
-const STABLE_AFTER_MS = 30_000;
 
 export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped"> & {
   /** The model's input arena, shared by all its instances. */
   readonly arena: SharedArena;
+  /** When the model's workers restart, shared by all its instances. */
+  readonly restarts: RestartPolicy;
 };
 
 /**
@@ -120,6 +120,7 @@ export class PythonInstance {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
+    this.#opts.restarts.stopped(this.#opts.instance);
     this.#rejectReady(new UnavailableError(`model '${this.#opts.model}' is stopping`));
     await this.#worker?.stop(graceMs);
     this.#worker = undefined;
@@ -156,6 +157,7 @@ export class PythonInstance {
     this.#releases = [];
     if (this.#configure !== undefined) worker.notify(this.#configure);
     void worker.exited.then((e) => this.#onExit(worker, e));
+    this.#opts.restarts.started(this.#opts.instance);
     this.#resolveReady(worker);
     return worker;
   }
@@ -172,11 +174,17 @@ export class PythonInstance {
     if (this.#stopped || worker !== this.#worker) return;
     const { log, model, instance } = this.#opts;
     this.#worker = undefined;
-    this.#quickCrashes = Date.now() - this.#startedAt > STABLE_AFTER_MS ? 0 : this.#quickCrashes + 1;
+    const stable = Date.now() - this.#startedAt > STABLE_AFTER_MS;
+    this.#quickCrashes = stable ? 0 : this.#quickCrashes + 1;
     log.error(
-      { model, instance, pid: worker.pid },
+      { model, instance, pid: worker.pid, quickCrashes: this.#quickCrashes },
       `python worker ${instance} of model '${model}' ${describeExit(exit)}; restarting`,
     );
+    if (this.#quickCrashes === CRASH_LOOP_AFTER)
+      log.error(
+        { model, instance, quickCrashes: this.#quickCrashes },
+        `python worker ${instance} of model '${model}' is in a crash loop: it keeps dying within ${STABLE_AFTER_MS / 1000} s of starting`,
+      );
     this.#resetReady();
     // What the killed worker created and the server had not mapped and unlinked yet.
     sweepSegments(this.#shmPrefix);
@@ -185,8 +193,7 @@ export class PythonInstance {
   }
 
   #scheduleRestart(): void {
-    const step = Math.min(this.#quickCrashes + this.#failedRestarts, BACKOFF_MS.length) - 1;
-    const delay = BACKOFF_MS[Math.max(0, step)]!;
+    const delay = this.#opts.restarts.died(this.#opts.instance, this.#quickCrashes + this.#failedRestarts);
     this.#restartTimer = setTimeout(() => {
       this.#spawn().then(
         () => {

@@ -14,6 +14,7 @@ import { SharedArena } from "./arena.js";
 import { PythonInstance } from "./instance.js";
 import type { ResolvedPythonOptions } from "./options.js";
 import type { ConfigureMessage, DeclarationJson } from "./protocol.js";
+import { RestartPolicy } from "./restart-policy.js";
 
 /** A pool of Python worker processes, one per instance (parallelism past the GIL). */
 export class PythonBackend implements Backend {
@@ -21,6 +22,7 @@ export class PythonBackend implements Backend {
   readonly instances: number;
   readonly #opts: ResolvedPythonOptions;
   #pool: PythonInstance[] = [];
+  readonly #restarts = new RestartPolicy();
   #arena: SharedArena | undefined;
   #maxBatchSize = 0;
   #takesRequests = false;
@@ -47,6 +49,7 @@ export class PythonBackend implements Backend {
         new PythonInstance({
           ...rest,
           arena,
+          restarts: this.#restarts,
           instance,
           model: ctx.model,
           runtimeDir: ctx.runtimeDir,
@@ -116,7 +119,7 @@ export class PythonBackend implements Backend {
       workerRestarts += p.restarts;
       sharedMemoryBytes += p.sharedMemoryBytes;
     }
-    return { workerRestarts, sharedMemoryBytes };
+    return { workerRestarts, sharedMemoryBytes, crashLooping: this.#restarts.crashLooping };
   }
 
   async stop(): Promise<void> {
