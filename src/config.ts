@@ -138,6 +138,12 @@ export interface ServeOptions {
    * models (docs/DESIGN.md, "Every core serves"). "auto" picks from the machine's cores.
    */
   workers?: number | "auto";
+  /**
+   * Cap on the shared memory of all Python models' arenas together, in bytes or with a unit
+   * ("512MiB", "2GiB"; default: none). A request that would go past it gets 503 /
+   * RESOURCE_EXHAUSTED naming the limit; keep it below the free space of /dev/shm.
+   */
+  shmLimit?: number | string;
 }
 
 export interface ResolvedConfig {
@@ -183,6 +189,8 @@ export interface ResolvedConfig {
   readonly httpRestrictedApi: readonly ApiRestriction[];
   readonly grpcRestrictedApi: readonly ApiRestriction[];
   readonly workers: number;
+  /** Bytes; Infinity for none. */
+  readonly shmLimit: number;
 }
 
 export const DEFAULTS = {
@@ -266,6 +274,7 @@ export const ENV_VARS = {
   httpRestrictedApi: "TENSORBIND_HTTP_RESTRICTED_API",
   grpcRestrictedApi: "TENSORBIND_GRPC_RESTRICTED_API",
   workers: "TENSORBIND_WORKERS",
+  shmLimit: "TENSORBIND_SHM_LIMIT",
 } as const;
 
 /** HTTP/2 windows lie between the protocol's default (65 535) and its maximum (2^31 - 1). */
@@ -318,7 +327,7 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
   const positive = (
     key: Exclude<
       keyof typeof ENV_VARS & keyof typeof DEFAULTS,
-      FlagKey | "nvidiaSmi" | "shmExtension" | "workers"
+      FlagKey | "nvidiaSmi" | "shmExtension" | "workers" | "shmLimit"
     >,
   ): number => {
     const v = pick(key);
@@ -393,6 +402,7 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     httpRestrictedApi: restrictions(pick("httpRestrictedApi")),
     grpcRestrictedApi: restrictions(pick("grpcRestrictedApi")),
     workers: workers(pick("workers")),
+    shmLimit: byteSize("shmLimit", pick("shmLimit")),
   };
 }
 
@@ -446,4 +456,28 @@ export function warnIgnoredPingSettings(config: ResolvedConfig, log: Logger): vo
     set.push("grpc-http2-min-recv-ping-interval-without-data");
   if (set.length > 0)
     log.warn({ settings: set }, "these gRPC ping settings have no effect: grpc-js answers every client ping");
+}
+
+const UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  k: 2 ** 10,
+  kb: 1e3,
+  kib: 2 ** 10,
+  m: 2 ** 20,
+  mb: 1e6,
+  mib: 2 ** 20,
+  g: 2 ** 30,
+  gb: 1e9,
+  gib: 2 ** 30,
+};
+
+/** A byte count: a number, or a string with an optional unit ("64MiB", "1g"); Infinity when unset. */
+export function byteSize(key: string, v: unknown): number {
+  if (v === undefined || v === "") return Number.POSITIVE_INFINITY;
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$/i.exec(String(v));
+  const unit = m === null ? undefined : UNITS[m[2]!.toLowerCase()];
+  const n = m === null || unit === undefined ? Number.NaN : Math.floor(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new ConfigError(`invalid ${key} '${String(v)}': use a number of bytes, e.g. 536870912 or 512MiB`);
+  return n;
 }

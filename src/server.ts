@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { claimRuntimeDir, prepareSharedMemory, removeStaleRuntimeDirs } from "./backends/shm-startup.js";
 import { defaultRegistry } from "./bind.js";
 import type { FrontendPool } from "./cluster/frontend-pool.js";
 import { type ResolvedConfig, resolveConfig, type ServeOptions, warnIgnoredPingSettings } from "./config.js";
@@ -160,7 +161,17 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
     throw new Error("this registry is already being served; close the other server first");
 
   const ownsRuntimeDir = config.runtimeDir === undefined;
+  // What killed servers left (runtime dirs, shared memory) goes before this one makes its own.
+  const staleDirs = ownsRuntimeDir ? removeStaleRuntimeDirs(tmpdir()) : 0;
+  if (staleDirs > 0) log.info(`removed ${staleDirs} runtime dir(s) left by killed servers`);
   const runtimeDir = makeRuntimeDir(config.runtimeDir);
+  if (ownsRuntimeDir) claimRuntimeDir(runtimeDir);
+  prepareSharedMemory({
+    limitBytes: config.shmLimit,
+    pythonModels: registry.list().filter((m) => m.backend.kind === "python").length,
+    maxBodyBytes: config.maxBodyBytes,
+    log,
+  });
 
   const shmMode = config.shmExtension ?? (allLoopback(config) ? "all" : "off");
   const sharedMemory =

@@ -60,6 +60,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --model-control-mode <mode>      none (load all at start) | poll | explicit (load on request)
   --load-model <name>              with explicit control: load at start (repeatable; * for all)
   --repository-poll-secs <n>       with poll: seconds between repository scans (15)
+  --shm-limit <bytes>              cap on Python models' shared memory (512MiB, 2GiB; none)  TENSORBIND_SHM_LIMIT
   --workers <n|auto>               event loops taking requests in on the shared ports (1)  TENSORBIND_WORKERS
   --watch                          development: reload a repository model when its files change
 `;
@@ -116,6 +117,7 @@ const SERVE_FLAGS = {
   "repository-poll-secs": { type: "string" },
   workers: { type: "string" },
   watch: { type: "boolean" },
+  "shm-limit": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -260,6 +262,7 @@ export function serveOptionsFromFlags(
   set("repositoryPollSecs", num("repository-poll-secs"));
   set("workers", values.workers === "auto" ? "auto" : num("workers"));
   set("watch", values.watch === true ? true : undefined);
+  set("shmLimit", values["shm-limit"] as string | undefined);
   return opts;
 }
 

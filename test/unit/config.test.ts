@@ -50,3 +50,14 @@ describe("JSON parsing", () => {
     expect(Object.keys(v)).toContain("__proto__");
   });
 });
+
+describe("shmLimit", () => {
+  it("takes bytes or a unit, and is unlimited by default", () => {
+    expect(resolveConfig({}).shmLimit).toBe(Number.POSITIVE_INFINITY);
+    expect(resolveConfig({ shmLimit: 1 << 20 }).shmLimit).toBe(1 << 20);
+    expect(resolveConfig({ shmLimit: "512MiB" }).shmLimit).toBe(512 << 20);
+    expect(resolveConfig({ shmLimit: "2g" }).shmLimit).toBe(2 ** 31);
+    expect(() => resolveConfig({ shmLimit: "lots" })).toThrow(/invalid shmLimit 'lots'/);
+    expect(() => resolveConfig({ shmLimit: 0 })).toThrow(/invalid shmLimit/);
+  });
+});
