@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,9 +35,6 @@ async function cleanCheckout(dest: string): Promise<void> {
   }
   // The dev tools prepack needs (tsc), as `npm ci` would have installed them.
   symlinkSync(join(ROOT, "node_modules"), join(dest, "node_modules"));
-    dereference: false,
-    verbatimSymlinks: true,
-  });
 }
 
 const MODELS_TS = `import { bind, python, tensor } from "tensorbind";
