@@ -275,3 +275,68 @@ class TritonPythonModel:
     }
   }, 60_000);
 });
+
+describe("BLS: a Python-backend model calling other models of the server", () => {
+  it("exec() and async_exec() reach the other model through the server, tensors through shared memory", async () => {
+    const repo = writeRepository({
+      "add_sub/config.pbtxt": FILES["add_sub/config.pbtxt"]!,
+      "add_sub/1/model.py": FILES["add_sub/1/model.py"]!,
+      "caller/config.pbtxt": `backend: "python"
+input [ { name: "A" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "SUM" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "DIFF" data_type: TYPE_FP32 dims: [ 4 ] } ]
+`,
+      "caller/1/model.py": `${PB_HEADER}
+class TritonPythonModel:
+    async def execute(self, requests):
+        out = []
+        for r in requests:
+            a = pb_utils.get_input_tensor_by_name(r, "A").as_numpy()
+            ones = pb_utils.Tensor("INPUT1", np.ones(4, dtype=np.float32))
+            sync = pb_utils.InferenceRequest(model_name="add_sub", requested_output_names=["OUTPUT0"],
+                inputs=[pb_utils.Tensor("INPUT0", a), ones]).exec()
+            if sync.has_error():
+                raise pb_utils.TritonModelException(sync.error().message())
+            later = await pb_utils.InferenceRequest(model_name="add_sub", requested_output_names=["OUTPUT1"],
+                inputs=[pb_utils.Tensor("INPUT0", a), ones]).async_exec()
+            missing = pb_utils.InferenceRequest(model_name="nope", requested_output_names=["Y"],
+                inputs=[ones]).exec()
+            assert missing.has_error() and "nope" in missing.error().message()
+            out.append(pb_utils.InferenceResponse([
+                pb_utils.Tensor("SUM", pb_utils.get_output_tensor_by_name(sync, "OUTPUT0").as_numpy()),
+                pb_utils.Tensor("DIFF", pb_utils.get_output_tensor_by_name(later, "OUTPUT1").as_numpy()),
+            ]))
+        return out
+`,
+    });
+    const server = await serve({
+      http: 0,
+      grpc: false,
+      metrics: false,
+      dashboard: false,
+      logLevel: "silent",
+      registry: new Registry(),
+      modelRepository: repo,
+    });
+    try {
+      const before = (await getJson(`${server.urls.http}/v2/models/add_sub/stats`)).model_stats[0]
+        .inference_stats.success.count;
+      const res = await fetch(`${server.urls.http}/v2/models/caller/infer`, {
+        method: "POST",
+        body: JSON.stringify({ inputs: [{ name: "A", datatype: "FP32", shape: [4], data: [1, 2, 3, 4] }] }),
+      });
+      const body = await jsonOf(res);
+      expect(res.status).toBe(200);
+      expect(body.outputs).toEqual([
+        { name: "SUM", datatype: "FP32", shape: [4], data: [2, 3, 4, 5] },
+        { name: "DIFF", datatype: "FP32", shape: [4], data: [0, 1, 2, 3] },
+      ]);
+      // The two calls went through the server's request path: add_sub counted them.
+      const after = (await getJson(`${server.urls.http}/v2/models/add_sub/stats`)).model_stats[0]
+        .inference_stats.success.count;
+      expect(after - before).toBe(2);
+    } finally {
+      await server.close();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import asyncio
 
 from tensorbind._proxy import arena, client_regions, context, listing
+from tensorbind._proxy.bls import BlsClient
 from tensorbind._proxy.codec import decode_call, encode_outputs
 from tensorbind._proxy.frameworks import Framework, make_framework
 from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         sock.close()
         sys.exit(1)
     worker = Worker(fn, info, framework, arena.OutputArena(args.shm_prefix, args.shm_limit))
+    BlsClient(worker, sock).install()
 
     close = worker.close
     atexit.register(close)

@@ -10,6 +10,7 @@ first request. ``execute`` takes the list of requests the server's batcher forme
 from __future__ import annotations
 
 import atexit
+import inspect
 import json
 import os
 import sys
@@ -93,6 +94,7 @@ class PythonBackendModel:
             "model_name": _config["name"],
         }
         self.model = cls()
+        self.loop: Any = None
         if hasattr(self.model, "initialize"):
             self.model.initialize(args)
         if hasattr(self.model, "finalize"):
@@ -109,6 +111,12 @@ class PythonBackendModel:
             for r in requests
         ]
         responses = self.model.execute(wrapped)
+        if inspect.isawaitable(responses):  # `async def execute` (BLS with async_exec)
+            if self.loop is None:
+                import asyncio
+
+                self.loop = asyncio.new_event_loop()
+            responses = self.loop.run_until_complete(responses)
         if responses is None or len(responses) != len(requests):
             got = "None" if responses is None else f"{len(responses)} responses"
             raise pb_utils.TritonModelException(

@@ -6,12 +6,15 @@ import {
   toTensorbindError,
   UnavailableError,
 } from "../../core/errors.js";
+import type { InferRequest, InferResponse } from "../../core/infer.js";
+import { takeRelease } from "../../core/release.js";
 import { arenaPrefix, sweepSegments } from "../shm-names.js";
 import { OutputSegments, type SharedArena } from "./arena.js";
 import { type ColumnInput, type PlannedCall, planCalls } from "./batching.js";
 import { inRegionOutputs } from "./client-regions.js";
 import { OutputSlots } from "./output-slots.js";
 import type {
+  BlsMessage,
   CallLocation,
   ConfigureMessage,
   DeclarationJson,
@@ -26,11 +29,13 @@ import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } f
 
 const MAX_FAILED_RESTARTS = 5;
 
-export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped"> & {
+export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped" | "onBls"> & {
   /** The model's input arena, shared by all its instances. */
   readonly arena: SharedArena;
   /** When the model's workers restart, shared by all its instances. */
   readonly restarts: RestartPolicy;
+  /** The server's request path, for the model's calls to other models (BLS). */
+  readonly infer?: ((request: InferRequest) => Promise<InferResponse>) | undefined;
 };
 
 /**
@@ -59,6 +64,7 @@ export class PythonInstance {
   #stopped = false;
   #chain: Promise<unknown> = Promise.resolve();
   #configure: ConfigureMessage | undefined;
+  #held: { release(): void }[] | undefined;
   readonly #slots = new OutputSlots(
     () => this.#outputs,
     (incarnation, slot) => this.#release(incarnation, slot),
@@ -130,13 +136,14 @@ export class PythonInstance {
 
   async #spawn(): Promise<WorkerProcess> {
     const shmPrefix = arenaPrefix();
-    const { arena: _arena, ...spawn } = this.#opts;
+    const { arena: _arena, infer: _infer, ...spawn } = this.#opts;
     const worker = await WorkerProcess.spawn({
       ...spawn,
       shmPrefix,
       onDropped: (ids) => {
         if (this.#worker === worker) this.#outputs.unmap(ids);
       },
+      onBls: (message) => void this.#bls(worker, message),
     });
     try {
       await worker.waitReady();
@@ -232,6 +239,7 @@ export class PythonInstance {
     const { calls, results } = planCalls(batch, maxBatchSize, takesRequests);
     if (calls.length === 0) return results as (ExecutionResult | Error)[];
     const held: { release(): void }[] = []; // slots this batch reads: copies, and request bodies
+    this.#held = held; // BLS answers sent during this batch are held with it
     try {
       let locations: CallLocation[];
       try {
@@ -265,11 +273,47 @@ export class PythonInstance {
       });
       return results as (ExecutionResult | Error)[];
     } finally {
+      this.#held = undefined;
       for (const slot of held) slot.release();
     }
   }
 
   /** Where a column's bytes are for the worker: in place when they lie in the arena, else copied in. */
+  /**
+   * A call from the model to another model (BLS): the inputs are read where the worker wrote
+   * them (its arena), the request goes through the server's request path like any other, and
+   * the outputs are written into the input arena, held until the worker's batch ends.
+   */
+  async #bls(worker: WorkerProcess, m: BlsMessage): Promise<void> {
+    const held = this.#held ?? [];
+    let request: ExecutionResult | undefined;
+    try {
+      const infer = this.#opts.infer;
+      if (infer === undefined) throw new UnavailableError("InferenceRequest.exec() needs a server");
+      const mapped = this.#outputs.map(m.segments);
+      if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
+      request = this.#slots.result(m.inputs, this.#incarnation);
+      const response = await infer({
+        model: m.model,
+        ...(m.version !== "" && { version: m.version }),
+        parameters: { ...m.parameters },
+        inputs: Object.values(request),
+        ...(m.requested.length > 0 && { outputs: m.requested.map((name) => ({ name, parameters: {} })) }),
+      });
+      const outputs = response.outputs.map((t) =>
+        this.#place({ name: t.name, datatype: t.datatype, shape: t.shape, parts: [t.bytes] }, held),
+      );
+      response.release?.();
+      const segments = this.#opts.arena.segments().filter((s) => !this.#mapped.has(s.id));
+      for (const s of segments) this.#mapped.add(s.id);
+      worker.notify({ type: "bls_result", id: m.id, ok: true, outputs, segments });
+    } catch (err) {
+      worker.notify({ type: "bls_result", id: m.id, ok: false, error: toTensorbindError(err).message });
+    } finally {
+      if (request !== undefined) takeRelease(request)?.();
+    }
+  }
+
   #place(col: ColumnInput, held: { release(): void }[]): TensorLocation {
     const head = { name: col.name, datatype: col.datatype, shape: col.shape };
     const only = col.parts.length === 1 ? col.parts[0]! : undefined;

@@ -82,6 +82,7 @@ export type ServerMessage =
   | { readonly type: "unmap"; readonly segments: readonly number[] }
   /** Clients' regions the server unmapped: the worker drops its cached mappings of these keys. */
   | { readonly type: "forget"; readonly keys: readonly string[] }
+  | BlsResultMessage
   | ConfigureMessage
   | { readonly type: "stop" };
 
@@ -154,4 +155,34 @@ export type WorkerMessage =
   | { readonly type: "fatal"; readonly error: string; readonly traceback: string }
   /** The worker dropped these empty output segments: unmap them. */
   | { readonly type: "dropped"; readonly segments: readonly number[] }
+  | BlsMessage
   | ResultMessage;
+
+/**
+ * A model's call to another model of the server (Triton's BLS `InferenceRequest.exec()`), sent
+ * while its own call runs: the inputs sit in the worker's output arena (an output set), new
+ * worker segments are announced with it. The server answers with a BlsResultMessage.
+ */
+export interface BlsMessage {
+  readonly type: "bls";
+  readonly id: number;
+  readonly model: string;
+  /** "" for the latest. */
+  readonly version: string;
+  /** Outputs to return; empty means all. */
+  readonly requested: readonly string[];
+  readonly parameters: Readonly<Record<string, string | number | boolean>>;
+  readonly inputs: OutputSet;
+  readonly segments: readonly SegmentInfo[];
+}
+
+/** The answer to a BlsMessage: the outputs in the server's arena (slots held until the call ends). */
+export type BlsResultMessage =
+  | {
+      readonly type: "bls_result";
+      readonly id: number;
+      readonly ok: true;
+      readonly outputs: readonly TensorLocation[];
+      readonly segments: readonly SegmentInfo[];
+    }
+  | { readonly type: "bls_result"; readonly id: number; readonly ok: false; readonly error: string };

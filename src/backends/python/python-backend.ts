@@ -54,6 +54,7 @@ export class PythonBackend implements Backend {
           model: ctx.model,
           runtimeDir: ctx.runtimeDir,
           log: ctx.log,
+          infer: ctx.infer,
         }),
     );
     // Workers keep clients' regions mapped between requests; they let go when the server does.

@@ -9,6 +9,8 @@ import type { Logger } from "../../core/logger.js";
 import { ControlChannel } from "./channel.js";
 import { explainPythonFailure, PythonTraceback } from "./diagnose.js";
 import type {
+  BlsMessage,
+  BlsResultMessage,
   ConfigureMessage,
   DeclarationJson,
   InferMessage,
@@ -37,6 +39,8 @@ export interface WorkerSpawnOptions {
   readonly shmLimitBytes: number;
   /** The worker dropped empty output segments. */
   readonly onDropped?: (segments: readonly number[]) => void;
+  /** A model called another model (BLS); answer with notify({ type: "bls_result", … }). */
+  readonly onBls?: (message: BlsMessage) => void;
 }
 
 export interface ExitInfo {
@@ -201,6 +205,7 @@ export class WorkerProcess {
       | { type: "mapped"; names: readonly string[] }
       | { type: "unmap"; segments: readonly number[] }
       | { type: "forget"; keys: readonly string[] }
+      | BlsResultMessage
       | ConfigureMessage,
   ): void {
     if (this.#exit === undefined && !this.#stopping) void this.#channel.send(message).catch(() => undefined);
@@ -224,6 +229,7 @@ export class WorkerProcess {
 
   #dispatch(m: WorkerMessage): void {
     if (m.type === "dropped") this.#opts.onDropped?.(m.segments);
+    if (m.type === "bls") this.#opts.onBls?.(m);
     if (m.type !== "result") return;
     const pending = this.#pending.get(m.id);
     this.#pending.delete(m.id);
