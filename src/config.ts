@@ -122,6 +122,12 @@ export interface ServeOptions {
   repositoryPollSecs?: number;
   /** Development: reload a repository model within a second of a change to its files (beyond Triton). */
   watch?: boolean;
+  /** TLS for the HTTP and gRPC ports: the server's certificate chain (PEM file). */
+  tlsCertFile?: string;
+  /** The certificate's private key (PEM file). */
+  tlsKeyFile?: string;
+  /** With a CA (PEM file), clients must present a certificate it signed (mutual TLS). */
+  tlsCaFile?: string;
   /** Every request must carry `Authorization: Bearer <token>` (gRPC: `authorization` metadata). */
   authToken?: string;
   /** Read the bearer token from this file (trailing newline ignored); keeps it out of `ps`. */
@@ -184,6 +190,7 @@ export interface ResolvedConfig {
   readonly shmExtension: "off" | "system" | "all" | undefined;
   readonly shmStatusKeys: boolean;
   readonly restrictedApi: readonly ApiRestriction[];
+  readonly tls: TlsFiles | undefined;
   readonly authToken: string | undefined;
   readonly authOpenHealth: boolean;
   readonly httpRestrictedApi: readonly ApiRestriction[];
@@ -268,6 +275,9 @@ export const ENV_VARS = {
   shmExtension: "TENSORBIND_SHM_EXTENSION",
   shmStatusKeys: "TENSORBIND_SHM_STATUS_KEYS",
   restrictedApi: "TENSORBIND_RESTRICTED_API",
+  tlsCertFile: "TENSORBIND_TLS_CERT_FILE",
+  tlsKeyFile: "TENSORBIND_TLS_KEY_FILE",
+  tlsCaFile: "TENSORBIND_TLS_CA_FILE",
   authToken: "TENSORBIND_AUTH_TOKEN",
   authTokenFile: "TENSORBIND_AUTH_TOKEN_FILE",
   authOpenHealth: "TENSORBIND_AUTH_OPEN_HEALTH",
@@ -394,6 +404,11 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     shmExtension: shmMode(pick("shmExtension")),
     shmStatusKeys: flag("shmStatusKeys"),
     restrictedApi: restrictions(pick("restrictedApi")),
+    tls: tlsFiles(
+      pick("tlsCertFile") as string | undefined,
+      pick("tlsKeyFile") as string | undefined,
+      pick("tlsCaFile") as string | undefined,
+    ),
     authToken: authToken(
       pick("authToken") as string | undefined,
       pick("authTokenFile") as string | undefined,
@@ -410,6 +425,30 @@ function shmMode(v: unknown): "off" | "system" | "all" | undefined {
   if (v === undefined) return undefined;
   if (v === "off" || v === "system" || v === "all") return v;
   throw new ConfigError(`invalid shmExtension '${String(v)}': use off, system or all`);
+}
+
+/** Certificate files for TLS on the HTTP and gRPC ports. */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string;
+}
+
+function tlsFiles(cert?: string, key?: string, ca?: string): TlsFiles | undefined {
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined) throw new ConfigError("a TLS CA file needs a certificate and key file too");
+    return undefined;
+  }
+  if (cert === undefined || key === undefined)
+    throw new ConfigError("TLS needs both a certificate file and a key file");
+  for (const f of [cert, key, ...(ca === undefined ? [] : [ca])]) {
+    try {
+      readFileSync(f);
+    } catch (err) {
+      throw new ConfigError(`cannot read TLS file '${f}': ${(err as Error).message}`);
+    }
+  }
+  return { certFile: cert, keyFile: key, ...(ca !== undefined && { caFile: ca }) };
 }
 
 function authToken(token: string | undefined, file: string | undefined): string | undefined {

@@ -237,13 +237,14 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       );
       const ports = await frontends.start();
       if (telemetry) telemetry.frontends = () => frontends?.load() ?? [];
-      if (ports.http !== undefined) urls.http = `http://${hostForUrl(config.host)}:${ports.http}`;
+      if (ports.http !== undefined)
+        urls.http = `${httpScheme(config)}://${hostForUrl(config.host)}:${ports.http}`;
       if (ports.grpc !== undefined) urls.grpc = `${hostForUrl(config.grpcHost)}:${ports.grpc}`;
     } else {
       if (httpOptions !== undefined) {
         http = new HttpFrontend(core, { ...httpOptions, pages, access: httpAccess }, log);
         const port = await http.listen();
-        urls.http = `http://${hostForUrl(config.host)}:${port}`;
+        urls.http = `${httpScheme(config)}://${hostForUrl(config.host)}:${port}`;
       }
       if (grpcOptions !== undefined) {
         // grpc-js and the .proto files load only when gRPC is on: HTTP-only start-up stays fast.
@@ -359,6 +360,7 @@ function httpOptionsOf(config: ResolvedConfig): Omit<HttpOptions, "pages" | "acc
     maxBodyBytes: config.maxBodyBytes,
     maxHeaderBytes: config.maxHeaderBytes,
     maxJsonBytes: config.maxJsonBytes,
+    tls: config.tls,
     limits: requestLimits(config),
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
@@ -376,6 +378,7 @@ function grpcOptionsOf(config: ResolvedConfig): Omit<GrpcOptions, "access"> {
     keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
     flowControlWindowBytes: config.grpcFlowControlWindowBytes,
     limits: requestLimits(config),
+    ...(config.tls !== undefined && { tls: config.tls }),
   };
 }
 
@@ -396,6 +399,10 @@ function frontendThreads(workers: number, log: Logger): number {
 
 function requestLimits(config: ResolvedConfig): RequestLimits {
   return { maxInputs: config.maxInputs, maxOutputs: config.maxOutputs, maxParameters: config.maxParameters };
+}
+
+function httpScheme(config: ResolvedConfig): "http" | "https" {
+  return config.tls === undefined ? "http" : "https";
 }
 
 function hostForUrl(host: string): string {

@@ -49,6 +49,8 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --http-header-forward-pattern <re>  forward matching headers as request parameters
   --runtime-dir <dir>              where the server may write (default: private temp dir)
   --ready-file <file>              write {"http":...,"grpc":...,"pid":...} once ready
+  --tls-cert-file <pem>, --tls-key-file <pem>  TLS on the HTTP and gRPC ports       TENSORBIND_TLS_CERT_FILE, …_KEY_FILE
+  --tls-ca-file <pem>              clients must present a certificate this CA signed  TENSORBIND_TLS_CA_FILE
   --auth-token <token>             require Authorization: Bearer <token> (prefer the file or env)  TENSORBIND_AUTH_TOKEN
   --auth-token-file <file>         read the bearer token from a file                  TENSORBIND_AUTH_TOKEN_FILE
   --auth-open-health <bool>        health endpoints answer without the token (false)  TENSORBIND_AUTH_OPEN_HEALTH
@@ -107,6 +109,9 @@ const SERVE_FLAGS = {
   "http-header-forward-pattern": { type: "string" },
   "runtime-dir": { type: "string" },
   "ready-file": { type: "string" },
+  "tls-cert-file": { type: "string" },
+  "tls-key-file": { type: "string" },
+  "tls-ca-file": { type: "string" },
   "auth-token": { type: "string" },
   "auth-token-file": { type: "string" },
   "auth-open-health": { type: "string" },
@@ -250,6 +255,9 @@ export function serveOptionsFromFlags(
   set("restrictedApi", values["restricted-api"] as string[] | undefined);
   set("httpRestrictedApi", values["http-restricted-api"] as string[] | undefined);
   set("grpcRestrictedApi", values["grpc-restricted-api"] as string[] | undefined);
+  set("tlsCertFile", values["tls-cert-file"] as string | undefined);
+  set("tlsKeyFile", values["tls-key-file"] as string | undefined);
+  set("tlsCaFile", values["tls-ca-file"] as string | undefined);
   set("authToken", values["auth-token"] as string | undefined);
   set("authTokenFile", values["auth-token-file"] as string | undefined);
   set("authOpenHealth", bool("auth-open-health"));

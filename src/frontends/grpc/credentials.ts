@@ -2,9 +2,8 @@ import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 
 /**
- * TLS settings for the gRPC port. Not exposed as an option yet: the server listens in
- * plaintext, like Triton's default. Certificates are read only here, so the frontend does not
- * change when the option lands.
+ * TLS settings for the gRPC port (--tls-cert-file, --tls-key-file, --tls-ca-file); without
+ * them the server listens in plaintext, like Triton's default. Certificates are read only here.
  */
 export interface GrpcTlsOptions {
   readonly certFile: string;

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { AccessControl } from "../../core/access.js";
 import { isServerFault, isTensorbindError, MethodNotAllowedError, NotFoundError } from "../../core/errors.js";
@@ -14,6 +15,7 @@ import { repositoryIndex, repositoryLoad, repositoryUnload } from "./repository-
 import { sendError, sendJson } from "./respond.js";
 import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
 import { handleShm, matchShmRoute } from "./shm-handler.js";
+import { type HttpTlsOptions, httpsOptions } from "./tls.js";
 
 export interface HttpOptions {
   readonly port: number;
@@ -35,6 +37,8 @@ export interface HttpOptions {
   readonly pages?: PageHandler | undefined;
   /** Bearer token and restricted APIs; none when absent. */
   readonly access?: AccessControl | undefined;
+  /** Serve HTTPS from these certificate files; plain HTTP when absent. */
+  readonly tls?: HttpTlsOptions | undefined;
   /** Share the port with other listeners that set it too (SO_REUSEPORT): one per frontend thread. */
   readonly reusePort?: boolean;
 }
@@ -60,22 +64,23 @@ export class HttpFrontend {
     this.#core = core;
     this.#options = options;
     this.#log = log;
-    this.#server = createServer(
-      {
-        maxHeaderSize: options.maxHeaderBytes,
-        requestTimeout: options.requestTimeoutMs,
-        headersTimeout: Math.min(options.requestTimeoutMs, 60_000),
-        keepAliveTimeout: options.keepAliveTimeoutMs,
-        // Node checks request timeouts on this interval (30 s by default): keep it a fraction of the timeout.
-        connectionsCheckingInterval: Math.max(
-          100,
-          Math.min(30_000, Math.floor(options.requestTimeoutMs / 4)),
-        ),
-        noDelay: true,
-      },
-      (req, res) => this.#handle(req, res),
-    );
-    this.#server.on("connection", (socket: Socket) => {
+    const settings = {
+      maxHeaderSize: options.maxHeaderBytes,
+      requestTimeout: options.requestTimeoutMs,
+      headersTimeout: Math.min(options.requestTimeoutMs, 60_000),
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      // Node checks request timeouts on this interval (30 s by default): keep it a fraction of the timeout.
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(options.requestTimeoutMs / 4))),
+      noDelay: true,
+    };
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res);
+    // https.Server has the same surface as http.Server (it is one, over TLS sockets).
+    this.#server =
+      options.tls === undefined
+        ? createServer(settings, handler)
+        : (createHttpsServer({ ...settings, ...httpsOptions(options.tls) }, handler) as unknown as Server);
+    // Over TLS a request's socket is the TLS socket, which "secureConnection" hands out.
+    this.#server.on(options.tls === undefined ? "connection" : "secureConnection", (socket: Socket) => {
       this.#fresh.add(socket);
       socket.once("close", () => this.#fresh.delete(socket));
     });
