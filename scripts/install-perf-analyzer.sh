@@ -21,7 +21,10 @@
 # Environment:
 #   PERF_ANALYZER_VERSION   wheel version for the glibc method (default 2.60.0)
 #   PERF_ANALYZER_METHOD    auto (default) | glibc | legacy
-#   DEBIAN_MIRROR           default http://deb.debian.org/debian
+#   DEBIAN_MIRROR           Debian mirror for the glibc method; default: the machine's own, read from
+#                           its apt configuration (APT_ETC, default /etc/apt: sources.list and
+#                           sources.list.d/*.list / *.sources), so a site that reaches only its own
+#                           mirror works. `--print-mirror` prints the one chosen and exits.
 #   VENV                    venv whose bin/ gets the wrapper (default <repo>/.venv)
 #   VERBOSE=1               show the output of every step
 set -euo pipefail
@@ -29,7 +32,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VERSION="${PERF_ANALYZER_VERSION:-2.60.0}"
 METHOD="${PERF_ANALYZER_METHOD:-auto}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+APT_ETC="${APT_ETC:-/etc/apt}"
 VENV="${VENV:-$ROOT/.venv}"
 DEST="$ROOT/.tools/perf-analyzer"
 WRAPPER="$VENV/bin/perf_analyzer"
@@ -53,6 +56,39 @@ run() {
 		return "${PIPESTATUS[0]}"
 	fi
 	"$@" >>"$LOG" 2>&1
+}
+
+# apt_mirrors: "URI SUITE" for each deb source of the apt configuration, one-line and deb822 formats.
+apt_mirrors() {
+	local f
+	for f in "$APT_ETC/sources.list" "$APT_ETC"/sources.list.d/*.list; do
+		[[ -f "$f" ]] || continue
+		# deb [options] URI SUITE COMPONENT...
+		awk '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ } print $i, $(i + 1) }' "$f"
+	done
+	for f in "$APT_ETC"/sources.list.d/*.sources; do
+		[[ -f "$f" ]] || continue
+		awk 'function flush() { if (deb && uris != "") { n = split(uris, u, " "); m = split(suites, s, " "); for (a = 1; a <= n; a++) for (b = 1; b <= m; b++) print u[a], s[b] } deb = 0; uris = ""; suites = "" }
+			/^[ \t]*$/ { flush(); next }
+			/^[ \t]*#/ { next }
+			/^Types:/ { deb = ($0 ~ /[ \t]deb([ \t]|$)/) }
+			/^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
+			/^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+			/^Enabled:[ \t]*no/ { deb = 0 }
+			END { flush() }' "$f"
+	done
+}
+
+# The Debian archive the machine already uses: a main suite (not -security/-updates), preferring a
+# URI ending in /debian. Never a host written into this repository.
+pick_mirror() {
+	if [[ -n "${DEBIAN_MIRROR:-}" ]]; then
+		echo "$DEBIAN_MIRROR"
+		return
+	fi
+	local main
+	main="$(apt_mirrors | awk '$2 !~ /-/ { print $1 }')"
+	{ grep -E '/debian/?$' <<<"$main" || echo "$main"; } | head -n 1 | sed 's#/*$##'
 }
 
 pick_python() { # the venv's pip (Debian's system python3 may have no pip)
@@ -120,6 +156,7 @@ install_glibc() {
 	# 2. trixie runtime libraries, via a private apt configuration
 	local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 	[[ -f "$keyring" ]] || { echo "missing $keyring (apt-get install debian-archive-keyring)" >>"$LOG"; return 1; }
+	[[ -n "$MIRROR" ]] || { echo "no Debian mirror in $APT_ETC (set DEBIAN_MIRROR=<your mirror>/debian)" >>"$LOG"; return 1; }
 	echo "deb [signed-by=$keyring] $MIRROR trixie main" >"$work/apt/sources.list"
 	local apt_opts=(
 		-o "Dir::Etc::SourceList=$work/apt/sources.list"
@@ -194,6 +231,12 @@ install_legacy() {
 	echo "$stamp" >"$DEST/.installed"
 }
 
+MIRROR="$(pick_mirror)"
+if [[ "${1:-}" == --print-mirror ]]; then
+	[[ -n "$MIRROR" ]] || die "no Debian mirror in $APT_ETC; set DEBIAN_MIRROR=<your mirror>/debian"
+	echo "$MIRROR"
+	exit 0
+fi
 [[ "$(uname -m)" == x86_64 ]] || die "only x86_64 is supported (got $(uname -m))"
 pick_python >/dev/null
 mkdir -p "$DEST"
