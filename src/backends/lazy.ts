@@ -7,6 +7,7 @@ import type {
   ModelDeclaration,
   RequestBuffer,
 } from "../core/backend.js";
+import type { InstanceGroup } from "../core/instance-groups.js";
 import type { ModelSpec } from "../core/spec.js";
 
 /**
@@ -18,6 +19,7 @@ export class LazyBackend implements Backend {
   readonly kind: Backend["kind"];
   readonly instances: number;
   readonly gpus: readonly number[] | undefined;
+  readonly instanceGroups: readonly InstanceGroup[] | undefined;
   readonly #load: () => Promise<Backend>;
   #backend: Backend | undefined;
 
@@ -26,11 +28,13 @@ export class LazyBackend implements Backend {
     instances: number,
     load: () => Promise<Backend>,
     gpus?: readonly number[],
+    instanceGroups?: readonly InstanceGroup[],
   ) {
     this.kind = kind;
     this.instances = instances;
     this.#load = load;
     this.gpus = gpus;
+    this.instanceGroups = instanceGroups;
   }
 
   /** The real backend, once loaded. */

@@ -12,6 +12,8 @@ export type { PythonOptions } from "./options.js";
  *
  * @example
  * bind({ name: "mlp", fn: python("examples/python-numpy/model.py", "infer", { instances: 2 }) });
+ * // Two workers on each of two GPUs, each pinned to its GPU (Triton's instance_group):
+ * bind({ name: "net", fn: python("model.py", "infer", { framework: "torch", instances: { count: 2, gpus: [0, 1] } }) });
  */
 export function python(
   modulePath: string,
@@ -37,14 +39,9 @@ export function python(
           const { PythonBackend } = await import("./python-backend.js");
           return new PythonBackend(opts);
         },
-        instanceGpus(opts.device, opts.instances),
+        opts.groups === undefined ? undefined : opts.gpus,
+        opts.groups,
       );
     },
   };
-}
-
-/** Every worker of a `cuda:N` model runs on GPU N (the model config's instance_group). */
-function instanceGpus(device: string, instances: number): number[] | undefined {
-  const gpu = /^cuda(?::(\d+))?$/.exec(device);
-  return gpu ? Array.from({ length: instances }, () => Number(gpu[1] ?? 0)) : undefined;
 }

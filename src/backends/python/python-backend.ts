@@ -34,7 +34,7 @@ export class PythonBackend implements Backend {
   }
 
   async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {
-    const { instances, ...rest } = this.#opts;
+    const { instances, gpus, groups: _groups, ...rest } = this.#opts;
     const arena = new SharedArena({
       what: `the inputs of model '${ctx.model}'`,
       limitBytes: rest.shmLimitBytes,
@@ -51,6 +51,7 @@ export class PythonBackend implements Backend {
           arena,
           restarts: this.#restarts,
           instance,
+          gpu: gpus[instance] ?? -1,
           model: ctx.model,
           runtimeDir: ctx.runtimeDir,
           log: ctx.log,

@@ -8,6 +8,7 @@ import { ConfigError, InternalError, UnavailableError } from "../../core/errors.
 import type { Logger } from "../../core/logger.js";
 import { ControlChannel } from "./channel.js";
 import { explainPythonFailure, PythonTraceback } from "./diagnose.js";
+import { gpuPinning } from "./gpu-pinning.js";
 import type {
   BlsMessage,
   BlsResultMessage,
@@ -29,6 +30,8 @@ export interface WorkerSpawnOptions {
   readonly functionName: string;
   readonly framework: "numpy" | "torch";
   readonly device: string;
+  /** The GPU this worker is pinned to (-1: none). */
+  readonly gpu: number;
   readonly env: Readonly<Record<string, string>>;
   readonly startupTimeoutMs: number;
   readonly runtimeDir: string;
@@ -97,6 +100,7 @@ export class WorkerProcess {
       // TENSORBIND_INSTANCE: which instance this worker is (the GPU of a Triton instance group).
       env: {
         ...opts.env,
+        ...gpuPinning(opts.gpu, opts.env.CUDA_VISIBLE_DEVICES ?? process.env.CUDA_VISIBLE_DEVICES),
         PYTHONPATH: pythonPath,
         PYTHONUNBUFFERED: "1",
         TENSORBIND_INSTANCE: String(opts.instance),
