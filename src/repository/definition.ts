@@ -66,7 +66,8 @@ export function readDefinition(
   const versions = selectVersions(present, config, file);
   const inputs = tensorSpecsOf(config, "input", file);
   const outputs = tensorSpecsOf(config, "output", file);
-  const maxBatchSize = config.max_batch_size as number;
+  // Left out when the config does not say: a Python model's auto_complete_config may declare it.
+  const maxBatchSize = config.max_batch_size as number | undefined;
   const placement = instancePlacement(config);
   const scheduling = backend === "ensemble" ? {} : schedulingOf(config);
   const steps = backend === "ensemble" ? stepsOf(config, file) : [];
@@ -83,7 +84,7 @@ export function readDefinition(
       fn,
       ...(inputs && { inputs }),
       ...(outputs && { outputs }),
-      maxBatchSize,
+      ...(maxBatchSize !== undefined && { maxBatchSize }),
       ...(backend !== "ensemble" && { instances: placement.length }),
       ...scheduling,
       modelConfig: config,

@@ -51,7 +51,7 @@ export function backendOf(
   );
 }
 
-/** Fills what Triton fills: the name, platform/backend spelled both ways, max_batch_size 0. */
+/** Fills what Triton fills: the name, platform/backend spelled both ways, the version policy. */
 export function completeConfig(
   config: JsonObject,
   name: string,
@@ -66,7 +66,6 @@ export function completeConfig(
   if (backend === "pytorch") Object.assign(filled, { platform: "pytorch_libtorch", backend: "pytorch" });
   if (backend === "onnx") Object.assign(filled, { platform: "onnxruntime_onnx", backend: "onnxruntime" });
   if (backend === "python") Object.assign(filled, { platform: "", backend: "python" });
-  filled.max_batch_size ??= 0;
   filled.version_policy ??= { latest: { num_versions: 1 } };
   return filled;
 }

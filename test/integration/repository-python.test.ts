@@ -86,6 +86,21 @@ class TritonPythonModel:
                 out.append(pb_utils.InferenceResponse([pb_utils.Tensor("UPPER", upper)]))
         return out
 `,
+  // No tensors in the config: auto_complete_config declares them, as Triton lets it.
+  "auto/config.pbtxt": 'backend: "python"\n',
+  "auto/1/model.py": `${PB_HEADER}
+class TritonPythonModel:
+    @staticmethod
+    def auto_complete_config(config):
+        config.add_input({"name": "IN", "data_type": "TYPE_INT64", "dims": [2]})
+        config.add_output({"name": "OUT", "data_type": "TYPE_INT64", "dims": [2]})
+        config.set_max_batch_size(4)
+        return config
+
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse([pb_utils.Tensor("OUT",
+            pb_utils.get_input_tensor_by_name(r, "IN").as_numpy() * 10)]) for r in requests]
+`,
   "broken_syntax/config.pbtxt": `backend: "python"
 input [ { name: "X" data_type: TYPE_FP32 dims: [ 1 ] } ]
 output [ { name: "Y" data_type: TYPE_FP32 dims: [ 1 ] } ]
@@ -161,6 +176,17 @@ print(json.dumps(out))
     expect(meta.inputs).toEqual([{ name: "X", datatype: "FP32", shape: [-1, 4] }]);
   });
 
+  it("takes the tensors and max_batch_size that auto_complete_config declares", async () => {
+    const meta = await getJson(`${server.urls.http}/v2/models/auto`);
+    expect(meta.inputs).toEqual([{ name: "IN", datatype: "INT64", shape: [-1, 2] }]);
+    const res = await fetch(`${server.urls.http}/v2/models/auto/infer`, {
+      method: "POST",
+      body: JSON.stringify({ inputs: [{ name: "IN", datatype: "INT64", shape: [1, 2], data: [1, 2] }] }),
+    });
+    expect((await jsonOf(res)).outputs[0]).toMatchObject({ name: "OUT", shape: [1, 2], data: [10, 20] });
+    expect((await getJson(`${server.urls.http}/v2/models/auto/config`)).max_batch_size).toBe(4);
+  });
+
   it("batches concurrent requests (execute gets several), with reshape applied both ways", async () => {
     const result = await runPython<{ most: number; ok: boolean }>(
       `
@@ -231,7 +257,12 @@ print(json.dumps({"upper": [s.decode() for s in r.as_numpy("UPPER")], "error": e
       method: "POST",
       body: '{"ready": true}',
     });
-    expect(ready.map((e: { name: string }) => e.name).sort()).toEqual(["add_sub", "batched", "strings"]);
+    expect(ready.map((e: { name: string }) => e.name).sort()).toEqual([
+      "add_sub",
+      "auto",
+      "batched",
+      "strings",
+    ]);
     const meta = await getJson(`${server.urls.http}/v2`);
     expect(meta.extensions).toContain("model_repository");
   });

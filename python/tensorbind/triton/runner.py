@@ -10,6 +10,7 @@ first request. ``execute`` takes the list of requests the server's batcher forme
 from __future__ import annotations
 
 import atexit
+import copy
 import inspect
 import json
 import os
@@ -93,6 +94,11 @@ class PythonBackendModel:
             "model_version": str(_spec["version"]),
             "model_name": _config["name"],
         }
+        if hasattr(cls, "auto_complete_config"):
+            completed = cls.auto_complete_config(pb_utils.ModelConfig(copy.deepcopy(_config)))
+            if completed is not None:
+                _config.update(completed.as_dict())
+            _declare()
         self.model = cls()
         self.loop: Any = None
         if hasattr(self.model, "initialize"):
@@ -213,10 +219,32 @@ class OnnxModel:
         return TorchScriptModel._answer(dict(zip(self.outputs, values)), requests, sizes)
 
 
+def _declare() -> None:
+    """Declares the config's tensors to the server (what auto_complete_config completed)."""
+    from tensorbind.decorators import MODEL_ATTRIBUTE, ModelInfo, TensorSpec
+
+    def specs(kind: str) -> dict[str, TensorSpec] | None:
+        out = {}
+        for c in _config.get(kind, []):
+            dt = str(c["data_type"]).removeprefix("TYPE_")
+            dims = tuple(int(d) for d in c.get("dims", []))
+            out[c["name"]] = TensorSpec(
+                "BYTES" if dt == "STRING" else dt, dims, bool(c.get("optional", False))
+            )
+        return out or None
+
+    info = ModelInfo(
+        inputs=specs("input"), outputs=specs("output"), max_batch_size=int(_config.get("max_batch_size", 0))
+    )
+    setattr(execute, MODEL_ATTRIBUTE, info)
+
+
 _KINDS = {"python": PythonBackendModel, "pytorch": TorchScriptModel, "onnx": OnnxModel}
-_model = _KINDS[_spec["kind"]]()
 
 
 @batch_aware
 def execute(requests: list[Request]) -> list[Any]:
     return _model.execute(requests)
+
+
+_model = _KINDS[_spec["kind"]]()
