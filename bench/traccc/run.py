@@ -38,7 +38,9 @@ class GpuSampler:
     """nvidia-smi samples every 200 ms, tagged with the phase running at the time."""
 
     def __init__(self) -> None:
-        self.samples: list[tuple[str, float, float]] = []  # phase, utilisation %, memory MiB
+        self.samples: list[
+            tuple[str, float, float]
+        ] = []  # phase, utilisation %, memory MiB
         self.phase = "idle"
         self.proc: subprocess.Popen | None = None
         if shutil.which("nvidia-smi"):
@@ -68,7 +70,9 @@ class GpuSampler:
             self.proc.wait()
 
 
-def start_server(out: Path, device: str, instances: int, node: str) -> tuple[subprocess.Popen, dict]:
+def start_server(
+    out: Path, device: str, instances: int, node: str
+) -> tuple[subprocess.Popen, dict]:
     ready = out / f"ready-{instances}.json"
     ready.unlink(missing_ok=True)
     log = open(out / f"server-{instances}.log", "wb")  # noqa: SIM115 (lives as long as the server)
@@ -87,7 +91,9 @@ def start_server(out: Path, device: str, instances: int, node: str) -> tuple[sub
                 pass
         time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"server with {instances} instance(s) did not start; see {log.name}")
+    raise RuntimeError(
+        f"server with {instances} instance(s) did not start; see {log.name}"
+    )
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -99,7 +105,9 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def direct(build: Path, events: Path, n: int, device: str, k: int, seconds: float, out: Path) -> dict:
+def direct(
+    build: Path, events: Path, n: int, device: str, k: int, seconds: float, out: Path
+) -> dict:
     js = out / "direct.json"
     subprocess.run(
         [str(build / "core" / "traccc-reco"), "--dir", str(events), "--events", str(n), "--device", device,
@@ -110,25 +118,34 @@ def direct(build: Path, events: Path, n: int, device: str, k: int, seconds: floa
     return json.loads(js.read_text())
 
 
-def _served_worker(url: str, events_dir: str, seconds: float, barrier, results) -> None:
+def _served_worker(
+    url: str, events_dir: str, seconds: float, barrier, results, shm: str = "none"
+) -> None:
     """One client process: loads the events, waits for the others, sends for `seconds`."""
     try:
         evs = traccc_client.read_event_dir(Path(events_dir), None)
         pitch = traccc_client.pitch_table(Path(events_dir) / "meta.json")
         barrier.wait(timeout=120)
-        rep, _ = traccc_client.run(url, "traccc", evs, 2, 1, pitch, duration_s=seconds)
+        rep, _ = traccc_client.run(
+            url, "traccc", evs, 2, 1, pitch, duration_s=seconds, shared_memory=shm
+        )
         results.put(("ok", rep))
     except BaseException as e:  # reported by the parent
         results.put(("error", repr(e)))
 
 
-def served_run(url: str, events_dir: Path, k: int, seconds: float) -> tuple[float, traccc_client.Report]:
+def served_run(
+    url: str, events_dir: Path, k: int, seconds: float, shm: str = "none"
+) -> tuple[float, traccc_client.Report]:
     """Aggregate events/s of k client processes; the report of the first (physics, sizes, latency)."""
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(k)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=_served_worker, args=(url, str(events_dir), seconds, barrier, results))
+        ctx.Process(
+            target=_served_worker,
+            args=(url, str(events_dir), seconds, barrier, results, shm),
+        )
         for _ in range(k)
     ]
     for p in procs:
@@ -144,11 +161,16 @@ def served_run(url: str, events_dir: Path, k: int, seconds: float) -> tuple[floa
     return sum(r.events_per_s for r in reports), reports[0]
 
 
-def write_results(out: Path, meta: dict, rows: list[dict], device: str, show: bool = False) -> None:
+def write_results(
+    out: Path, meta: dict, rows: list[dict], device: str, show: bool = False
+) -> None:
     """results.json and results.md; rewritten after every point, so a cut-short run keeps its figures."""
-    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    (out / "results.json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
+    )
     lines = [
-        f"traccc served vs direct, device {device}, {meta['date']}, {meta['machine']}",
+        f"traccc served vs direct, device {device}, {meta['date']}, {meta['machine']}, "
+        f"shared memory {meta.get('shared_memory', 'none')}",
         "",
         "| mu | instances | direct ev/s | served ev/s | served/direct (median) | request MB | response MB "
         "| p50 ms | GPU util direct/served % | efficiency | fake | dup |",
@@ -172,12 +194,30 @@ def main() -> int:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--mu", default="20,50")
     ap.add_argument("--instances", default="1,2")
-    ap.add_argument("--events", type=int, default=10, help="distinct events per mu (sent round-robin)")
-    ap.add_argument("--seconds", type=float, default=3.0, help="length of each timed run")
-    ap.add_argument("--pairs", type=int, default=2, help="direct/served pairs per point (A B A B ...)")
+    ap.add_argument(
+        "--events",
+        type=int,
+        default=10,
+        help="distinct events per mu (sent round-robin)",
+    )
+    ap.add_argument(
+        "--seconds", type=float, default=3.0, help="length of each timed run"
+    )
+    ap.add_argument(
+        "--pairs",
+        type=int,
+        default=2,
+        help="direct/served pairs per point (A B A B ...)",
+    )
     ap.add_argument("--build", type=Path, default=EXAMPLE / "build")
     ap.add_argument("--node", default=os.environ.get("NODE", "node"))
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument(
+        "--shared-memory",
+        default="none",
+        choices=["none", "system"],
+        help="served clients send the cells through system shared memory (docs/SHARED_MEMORY.md)",
+    )
     args = ap.parse_args()
     # `timeout` sends SIGTERM: unwind through the finally blocks so no server is left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -204,6 +244,7 @@ def main() -> int:
         "seconds_per_run": args.seconds,
         "pairs": args.pairs,
         "events_per_mu": args.events,
+        "shared_memory": args.shared_memory,
     }
     gpu = GpuSampler()
     rows: list[dict] = []
@@ -218,11 +259,23 @@ def main() -> int:
                     for p in range(args.pairs):
                         gpu.phase = f"direct k={k} mu={mu:g}"
                         dj = direct(
-                            args.build, event_dirs[mu], args.events, args.device, k, args.seconds, out
+                            args.build,
+                            event_dirs[mu],
+                            args.events,
+                            args.device,
+                            k,
+                            args.seconds,
+                            out,
                         )
                         d_rates.append(dj["throughput_events_per_s"])
                         gpu.phase = f"served k={k} mu={mu:g}"
-                        rate, rep = served_run(info["grpc"], event_dirs[mu], k, args.seconds)
+                        rate, rep = served_run(
+                            info["grpc"],
+                            event_dirs[mu],
+                            k,
+                            args.seconds,
+                            args.shared_memory,
+                        )
                         gpu.phase = "idle"
                         s_rates.append(rate)
                         if p == 0:

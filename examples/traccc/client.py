@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -112,7 +114,9 @@ def read_npy(f: BinaryIO) -> np.ndarray:
         raise EOFError
     version = np.lib.format.read_magic(f)
     read_header = (
-        np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
     )
     shape, fortran, dtype = read_header(f)
     if fortran:
@@ -128,7 +132,10 @@ def pitch_table(meta_path: Path | None) -> dict[int, tuple[float, float]]:
     table = dict(DEFAULT_PITCH)
     if meta_path is not None and meta_path.exists():
         for layer in json.loads(meta_path.read_text())["layers"]:
-            table[int(layer["volume"])] = (float(layer["pitch0"]), float(layer["pitch1"]))
+            table[int(layer["volume"])] = (
+                float(layer["pitch0"]),
+                float(layer["pitch1"]),
+            )
     return table
 
 
@@ -185,10 +192,14 @@ def evaluate(
     # Majority particle of each track.
     n_rows = np.bincount(row_track, minlength=n_tracks)
     real = pid > 0
-    keys, counts = np.unique(np.stack([row_track[real], pid[real]]), axis=1, return_counts=True)
+    keys, counts = np.unique(
+        np.stack([row_track[real], pid[real]]), axis=1, return_counts=True
+    )
     owner = np.zeros(n_tracks, dtype=np.int64)
     most = np.zeros(n_tracks, dtype=np.int64)
-    for (t, p), c in zip(keys.T, counts, strict=True):  # ties: the smaller particle id, as in C++
+    for (t, p), c in zip(
+        keys.T, counts, strict=True
+    ):  # ties: the smaller particle id, as in C++
         if c > most[t] or (c == most[t] and p < owner[t]):
             most[t], owner[t] = c, p
     matched = (owner > 0) & (2 * most >= n_rows)
@@ -209,6 +220,46 @@ def make_inputs(ev: Event) -> list[grpcclient.InferInput]:
     return [a, b]
 
 
+def shm_inputs(
+    url: str, events: list[Event]
+) -> tuple[list[list[grpcclient.InferInput]], Callable[[], None]]:
+    """The events laid out once in one system shared-memory region (tritonclient's utilities),
+    registered with the server: requests then name offsets instead of carrying the cells."""
+    from tritonclient.utils import shared_memory as shm
+
+    arrays = [
+        (np.ascontiguousarray(ev.arrays["cell_positions"], dtype=np.int64),
+         np.ascontiguousarray(ev.arrays["cell_properties"], dtype=np.float32))
+        for ev in events
+    ]  # fmt: skip
+    spans, size = [], 0
+    for pos, prop in arrays:
+        spans.append((size, size + pos.nbytes))
+        size += pos.nbytes + prop.nbytes
+        size += -size % 64
+    name = f"traccc-{os.getpid()}"
+    handle = shm.create_shared_memory_region(name, f"/{name}", size)
+    for (pos, prop), (a, b) in zip(arrays, spans, strict=True):
+        shm.set_shared_memory_region(handle, [pos], offset=a)
+        shm.set_shared_memory_region(handle, [prop], offset=b)
+    control = grpcclient.InferenceServerClient(url)
+    control.register_system_shared_memory(name, f"/{name}", size)
+    inputs = []
+    for (pos, prop), (a, b) in zip(arrays, spans, strict=True):
+        i = grpcclient.InferInput("CELL_POSITIONS", list(pos.shape), "INT64")
+        i.set_shared_memory(name, pos.nbytes, offset=a)
+        j = grpcclient.InferInput("CELL_PROPERTIES", list(prop.shape), "FP32")
+        j.set_shared_memory(name, prop.nbytes, offset=b)
+        inputs.append([i, j])
+
+    def cleanup() -> None:
+        control.unregister_system_shared_memory(name)
+        control.close()
+        shm.destroy_shared_memory_region(handle)
+
+    return inputs, cleanup
+
+
 def run(
     url: str,
     model: str,
@@ -218,12 +269,19 @@ def run(
     pitch: dict[int, tuple[float, float]],
     timeout_s: float = 600.0,
     duration_s: float | None = None,
+    shared_memory: str = "none",
 ) -> tuple[Report, list[dict[str, np.ndarray]]]:
     """Sends every event `repeat` times (or round-robin for `duration_s` seconds) with
     `concurrency` requests in flight, one gRPC channel per worker; returns the report and the
-    outputs of each event's first request."""
+    outputs of each event's first request. `shared_memory="system"`: the cells go through the
+    system shared-memory extension instead of the request (docs/SHARED_MEMORY.md)."""
     requested = [grpcclient.InferRequestedOutput(o) for o in OUTPUTS]
-    inputs = [make_inputs(ev) for ev in events]
+    if shared_memory == "system":
+        inputs, cleanup = shm_inputs(url, events)
+    elif shared_memory == "none":
+        inputs, cleanup = [make_inputs(ev) for ev in events], (lambda: None)
+    else:
+        raise ValueError(f"shared_memory must be none or system, got {shared_memory!r}")
     total = None if duration_s else len(events) * repeat
     counter = itertools.count()
     outputs: list[dict[str, np.ndarray] | None] = [None] * len(events)
@@ -241,7 +299,12 @@ def run(
                 ):
                     return
                 t0 = time.perf_counter()
-                res = c.infer(model, inputs[i % len(events)], outputs=requested, client_timeout=timeout_s)
+                res = c.infer(
+                    model,
+                    inputs[i % len(events)],
+                    outputs=requested,
+                    client_timeout=timeout_s,
+                )
                 latencies.append(time.perf_counter() - t0)
                 if i < len(events):
                     outputs[i] = {o: res.as_numpy(o) for o in OUTPUTS}
@@ -261,6 +324,7 @@ def run(
     for t in threads:
         t.join()
     seconds = time.perf_counter() - t0
+    cleanup()
     if errors:
         raise errors[0]
     lat_ms = np.array(latencies) * 1e3
@@ -270,7 +334,12 @@ def run(
             physics.add(evaluate(ev, out, pitch))
     done = [o for o in outputs if o is not None]
     req = float(
-        np.mean([ev.arrays["cell_positions"].nbytes + ev.arrays["cell_properties"].nbytes for ev in events])
+        np.mean(
+            [
+                ev.arrays["cell_positions"].nbytes + ev.arrays["cell_properties"].nbytes
+                for ev in events
+            ]
+        )
     )
     resp = float(np.mean([sum(v.nbytes for v in out.values()) for out in done]))
     report = Report(
@@ -289,29 +358,64 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--url", default="localhost:8001", help="gRPC host:port (default localhost:8001)")
+    ap.add_argument(
+        "--url",
+        default="localhost:8001",
+        help="gRPC host:port (default localhost:8001)",
+    )
     ap.add_argument("--model", default="traccc")
     ap.add_argument(
-        "--events", required=True, help="event directory (traccc-gen --out), or - for a stream on stdin"
+        "--events",
+        required=True,
+        help="event directory (traccc-gen --out), or - for a stream on stdin",
     )
-    ap.add_argument("--limit", type=int, default=None, help="use at most this many events")
-    ap.add_argument("--concurrency", type=int, default=1, help="requests in flight (default 1)")
-    ap.add_argument("--repeat", type=int, default=1, help="send each event this many times (throughput runs)")
     ap.add_argument(
-        "--duration", type=float, default=None, help="send events round-robin for this many seconds"
+        "--limit", type=int, default=None, help="use at most this many events"
     )
-    ap.add_argument("--json", type=Path, default=None, help="write the report as JSON here")
+    ap.add_argument(
+        "--concurrency", type=int, default=1, help="requests in flight (default 1)"
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="send each event this many times (throughput runs)",
+    )
+    ap.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="send events round-robin for this many seconds",
+    )
+    ap.add_argument(
+        "--json", type=Path, default=None, help="write the report as JSON here"
+    )
+    ap.add_argument(
+        "--shared-memory",
+        default="none",
+        choices=["none", "system"],
+        help="send the cells through a system shared-memory region (same node only)",
+    )
     args = ap.parse_args(argv)
 
     if args.events == "-":
         events, meta = read_event_stream(sys.stdin.buffer, args.limit), None
     else:
-        events, meta = read_event_dir(Path(args.events), args.limit), Path(args.events) / "meta.json"
+        events, meta = (
+            read_event_dir(Path(args.events), args.limit),
+            Path(args.events) / "meta.json",
+        )
     if not events:
         print("no events", file=sys.stderr)
         return 2
     report, _ = run(
-        args.url, args.model, events, max(1, args.concurrency), max(1, args.repeat), pitch_table(meta)
+        args.url,
+        args.model,
+        events,
+        max(1, args.concurrency),
+        max(1, args.repeat),
+        pitch_table(meta),
+        shared_memory=args.shared_memory,
     )
     p = report.physics
     print(
@@ -323,7 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json is not None:
         out = asdict(report)
-        out["physics"].update(efficiency=p.efficiency, fake_rate=p.fake_rate, duplicate_rate=p.duplicate_rate)
+        out["physics"].update(
+            efficiency=p.efficiency,
+            fake_rate=p.fake_rate,
+            duplicate_rate=p.duplicate_rate,
+        )
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0
 

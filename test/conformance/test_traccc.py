@@ -93,6 +93,20 @@ def test_served_results_equal_direct_in_process_calls(server, events, tmp_path):
     )
 
 
+def test_system_shared_memory_gives_the_same_tracks_as_the_request_body(server, events):
+    """The client's cells in a system shared-memory region: the native model reads them in
+    place (host pointers into the region) and finds exactly what it finds from the body."""
+    evs = traccc_client.read_event_dir(events, None)
+    pitch = traccc_client.pitch_table(events / "meta.json")
+    _, body = traccc_client.run(server.grpc_url, "traccc", evs, 1, 1, pitch)
+    report, shared = traccc_client.run(server.grpc_url, "traccc", evs, 2, 1, pitch, shared_memory="system")
+    assert report.events == len(evs)
+    for a, b in zip(body, shared, strict=True):
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])
+
+
 def test_typescript_client_reports_the_same_physics(server, events, tmp_path):
     out = tmp_path / "ts.json"
     subprocess.run(
