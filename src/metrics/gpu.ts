@@ -73,6 +73,32 @@ export function parseNvidiaSmiCsv(text: string): GpuSample[] {
   return out;
 }
 
+/**
+ * The GPUs CUDA lets this process use, as CUDA_VISIBLE_DEVICES says (indices, or UUIDs and
+ * their unique prefixes; CUDA stops at the first entry it cannot match). Triton reports only
+ * those, so a server given two GPUs of eight exports two. Unset: all; empty: none. MIG entries
+ * name slices nvidia-smi's GPU list does not hold, so with one the list is left whole.
+ */
+export function visibleGpus(
+  samples: readonly GpuSample[],
+  cudaVisibleDevices: string | undefined,
+): GpuSample[] {
+  if (cudaVisibleDevices === undefined) return [...samples];
+  const entries = cudaVisibleDevices.split(",").map((e) => e.trim());
+  if (entries.some((e) => e.startsWith("MIG-"))) return [...samples];
+  const out: GpuSample[] = [];
+  for (const e of entries) {
+    const found = /^\d+$/.test(e)
+      ? samples.find((g) => g.index === Number(e))
+      : e === ""
+        ? undefined
+        : samples.find((g) => g.uuid.startsWith(e.startsWith("GPU-") ? e : `GPU-${e}`));
+    if (found === undefined || out.includes(found)) break;
+    out.push(found);
+  }
+  return out;
+}
+
 /** After this many failed polls in a row, GPU metrics stop (Triton gives up after three as well). */
 const MAX_FAILURES = 3;
 
@@ -82,6 +108,8 @@ export interface GpuPollerOptions {
   readonly log: Logger;
   /** A poll that takes longer is killed and counts as a failure. */
   readonly timeoutMs: number;
+  /** CUDA_VISIBLE_DEVICES of the server: only these GPUs are reported (default: the process's). */
+  readonly cudaVisibleDevices?: string | undefined;
 }
 
 /**
@@ -124,7 +152,13 @@ export class GpuPoller {
           this.#child = undefined;
           if (this.#stopped) return resolve();
           if (err) this.#failed(err as NodeJS.ErrnoException & { killed?: boolean });
-          else this.#succeeded(parseNvidiaSmiCsv(stdout));
+          else {
+            const visible =
+              "cudaVisibleDevices" in this.#opts
+                ? this.#opts.cudaVisibleDevices
+                : process.env.CUDA_VISIBLE_DEVICES;
+            this.#succeeded(visibleGpus(parseNvidiaSmiCsv(stdout), visible));
+          }
           resolve();
         },
       );
