@@ -1,15 +1,13 @@
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { explainPythonFailure, PythonTraceback } from "../backends/python/diagnose.js";
 import { python } from "../backends/python/index.js";
+import { workerPythonPath } from "../backends/python/package-dir.js";
 import type { DeclarationJson } from "../backends/python/protocol.js";
 import { type BoundModel, bind } from "../bind.js";
 import { ConfigError } from "../core/errors.js";
 import type { Registry } from "../model/registry.js";
 
-// As in worker-process.ts, which this module does not import: listing needs no zeromq.
-const PYTHON_PACKAGE_DIR = fileURLToPath(new URL("../../python", import.meta.url));
 
 /** One `@tensorbind.model` function of a file, as `python -m tensorbind.worker --list` reports it. */
 export interface PythonModelListing {
@@ -39,7 +37,7 @@ export async function listPythonModels(
 ): Promise<PythonModelListing[]> {
   const interpreter = options.interpreter ?? process.env.TENSORBIND_PYTHON ?? "python3";
   const timeout = options.timeoutMs ?? 60_000;
-  const pythonPath = [PYTHON_PACKAGE_DIR, process.env.PYTHONPATH].filter(Boolean).join(":");
+  const pythonPath = workerPythonPath(process.env.PYTHONPATH);
   const r = await execa(interpreter, ["-m", "tensorbind.worker", "--list", resolve(path)], {
     env: { PYTHONPATH: pythonPath },
     stdin: "ignore",

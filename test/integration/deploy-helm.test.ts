@@ -148,6 +148,7 @@ describe("deploy/helm/tensorbind", () => {
       name: "TENSORBIND_AUTH_TOKEN",
       valueFrom: { secretKeyRef: { name: "tensorbind-token", key: "token" } },
     });
+    expect(c.env).toContainEqual({ name: "TENSORBIND_AUTH_OPEN_HEALTH", value: "true" });
     expect(c.readinessProbe.httpGet.scheme).toBe("HTTPS");
     expect(c.volumeMounts).toContainEqual({ name: "tls", mountPath: "/etc/tensorbind/tls", readOnly: true });
     expect(find(ms, "Secret")).toBeUndefined(); // existingSecret: the chart makes none

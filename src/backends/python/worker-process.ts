@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { ConfigError, InternalError, UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { ControlChannel } from "./channel.js";
 import { explainPythonFailure, PythonTraceback } from "./diagnose.js";
 import { gpuPinning } from "./gpu-pinning.js";
+import { workerPythonPath } from "./package-dir.js";
 import type {
   BlsMessage,
   BlsResultMessage,
@@ -18,9 +18,6 @@ import type {
   ResultMessage,
   WorkerMessage,
 } from "./protocol.js";
-
-/** The repo's python/ folder, put on PYTHONPATH so the worker imports without `pip install`. */
-export const PYTHON_PACKAGE_DIR = fileURLToPath(new URL("../../../python", import.meta.url));
 
 export interface WorkerSpawnOptions {
   readonly model: string;
@@ -81,9 +78,7 @@ export class WorkerProcess {
   private constructor(opts: WorkerSpawnOptions, channel: ControlChannel) {
     this.#opts = opts;
     this.#channel = channel;
-    const pythonPath = [PYTHON_PACKAGE_DIR, opts.env.PYTHONPATH ?? process.env.PYTHONPATH]
-      .filter((p): p is string => p !== undefined && p !== "")
-      .join(":");
+    const pythonPath = workerPythonPath(opts.env.PYTHONPATH ?? process.env.PYTHONPATH);
     // biome-ignore format: one argument pair per line reads best
     const args = [
       "-m", "tensorbind.worker",
