@@ -3,7 +3,7 @@
 # this machine's own configuration (npm's registry, pip's index, apt's sources).
 #   deploy/container/build.sh [TAG]          # default tag: localhost/tensorbind:latest
 # Environment:
-#   BASE=image        base image with Node.js and npm (default: node:22-bookworm-slim from Docker Hub)
+#   BASE=image        base image with Node.js and npm (default: node:24-bookworm-slim from Docker Hub)
 #   LOCAL_BASE=1      no registry reachable: make the base here with mmdebstrap from apt's own sources,
 #                     with this machine's Node.js copied in (automatic when Docker Hub cannot be reached)
 #   WITH_TORCH=1      PyTorch in the image (TORCH_INDEX_URL picks the CPU or a CUDA build)
@@ -21,10 +21,10 @@ pip_index=${PIP_INDEX_URL:-$(pip config get global.index-url 2>/dev/null || true
 
 base=${BASE:-}
 if [ -z "$base" ]; then
-  if [ "${LOCAL_BASE:-}" != 1 ] && timeout 20 "${podman[@]}" pull -q docker.io/library/node:22-bookworm-slim >/dev/null 2>&1; then
-    base=docker.io/library/node:22-bookworm-slim
+  if [ "${LOCAL_BASE:-}" != 1 ] && timeout 20 "${podman[@]}" pull -q docker.io/library/node:24-bookworm-slim >/dev/null 2>&1; then
+    base=docker.io/library/node:24-bookworm-slim
   else
-    base=localhost/tensorbind-base:bookworm
+    base=localhost/tensorbind-base:bookworm-node$(node --version | tr -d v)
     if ! "${podman[@]}" image exists "$base"; then
       echo "== base image: Debian bookworm from apt's own sources, with this machine's Node.js $(node --version)"
       sources=""
