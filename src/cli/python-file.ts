@@ -8,7 +8,6 @@ import { type BoundModel, bind } from "../bind.js";
 import { ConfigError } from "../core/errors.js";
 import type { Registry } from "../model/registry.js";
 
-
 /** One `@tensorbind.model` function of a file, as `python -m tensorbind.worker --list` reports it. */
 export interface PythonModelListing {
   /** The attribute the worker calls. */
