@@ -21,7 +21,7 @@ LOG="$(mktemp -t setup-python.XXXXXX.log)"
 trap 'rm -f "$LOG"' EXIT
 
 # Keep in sync with docs/CONFORMANCE.md.
-PACKAGES=(numpy pyzmq pyarrow pytest "tritonclient[all]" grpcio-health-checking ruff prometheus_client onnx onnxruntime)
+PACKAGES=(numpy pyzmq pyarrow pytest "tritonclient[all]" grpcio-health-checking ruff prometheus_client onnx onnxruntime scipy)
 [[ "${WITH_TORCH:-0}" == 1 ]] && PACKAGES+=(torch)
 
 die() {

@@ -1,0 +1,168 @@
+"""ExaTrkX benchmark: the served pipeline against the same six stages called directly in one
+Python process, side by side (A B A B …), events/s at several concurrencies.
+
+Direct: c threads of one process share one Pipeline (the TorchScript networks release the GIL,
+SciPy's KD-tree and components partly). Served: c tritonclient gRPC connections, one request in
+flight each, against `tensorbind serve` of the example — `--serve models` (models.ts, the
+tensorbind way) or `--serve repository` (model_repository/, the Triton way) — or against another
+server already running (`--url`, e.g. a tritonserver serving the same repository).
+
+    .venv/bin/python bench/exatrkx/run.py --mu 20 --concurrency 1,4,8 --seconds 10 --pairs 2 --out /tmp/exatrkx-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "exatrkx"
+sys.path.insert(0, str(EXAMPLE))
+
+from exatrkx.events import Event, generate  # noqa: E402
+from exatrkx.pipeline import Pipeline  # noqa: E402
+
+
+def timed(c: int, seconds: float, once) -> float:
+    """Runs `once(thread, k)` in c threads for `seconds`; events/s."""
+    done = [0] * c
+    stop = time.perf_counter() + seconds
+    errors: list[BaseException] = []
+
+    def loop(t: int) -> None:
+        k = t
+        try:
+            state = None
+            while time.perf_counter() < stop:
+                state = once(t, k, state)
+                done[t] += 1
+                k += c
+        except BaseException as e:  # noqa: BLE001 -- re-raised below
+            errors.append(e)
+
+    threads = [threading.Thread(target=loop, args=(t,)) for t in range(c)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    return sum(done) / (time.perf_counter() - t0)
+
+
+def direct_run(pipeline: Pipeline, events: list[Event], c: int, seconds: float) -> float:
+    def once(_t, k, state):
+        pipeline(events[k % len(events)].features)
+
+    return timed(c, seconds, once)
+
+
+def served_run(url: str, events: list[Event], c: int, seconds: float) -> float:
+    import tritonclient.grpc as grpcclient
+
+    def once(_t, k, client):
+        client = client or grpcclient.InferenceServerClient(url)
+        ev = events[k % len(events)]
+        x = grpcclient.InferInput("FEATURES", list(ev.features.shape), "FP32")
+        x.set_data_from_numpy(ev.features)
+        client.infer("exatrkx", [x], outputs=[grpcclient.InferRequestedOutput("LABELS")])
+        return client
+
+    states: dict = {}
+
+    def keep(t, k, s):
+        states[t] = once(t, k, states.get(t))
+
+    return timed(c, seconds, keep)
+
+
+def start_server(kind: str, out: Path, device: str, instances: int) -> tuple[subprocess.Popen, str]:
+    ready = out / f"ready-{kind}.json"
+    ready.unlink(missing_ok=True)
+    target = ["examples/exatrkx/models.ts"] if kind == "models" else ["--model-repository", "examples/exatrkx/model_repository"]
+    env = {
+        **os.environ,
+        "EXATRKX_DEVICE": device,
+        "EXATRKX_INSTANCES": str(instances),
+        "TENSORBIND_PYTHON": os.environ.get("TENSORBIND_PYTHON", str(REPO / ".venv/bin/python")),
+    }
+    log = open(out / f"server-{kind}.log", "wb")  # noqa: SIM115 (lives as long as the server)
+    proc = subprocess.Popen(
+        ["node", "bin/tensorbind.js", "serve", *target, "--http-port", "0", "--grpc-port", "0",
+         "--metrics-port", "0", "--ready-file", str(ready)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 600
+    while not ready.exists() or not ready.read_text().strip():
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"server did not start: see {out}/server-{kind}.log")
+        time.sleep(0.5)
+    return proc, json.loads(ready.read_text())["grpc"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mu", type=float, default=20)
+    ap.add_argument("--events", type=int, default=8, help="distinct events, sent round robin")
+    ap.add_argument("--concurrency", default="1,4,8")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--pairs", type=int, default=2)
+    ap.add_argument("--serve", choices=("models", "repository"), default="models")
+    ap.add_argument("--url", default=None, help="a running server's gRPC host:port instead of starting one")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda:0 (networks and frnn), both sides")
+    ap.add_argument("--instances", type=int, default=1, help="workers per stage (served)")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/exatrkx-bench"))
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    events = list(generate(args.mu, args.events, seed=1))
+    pipeline = Pipeline(device=args.device)
+    proc, url = (None, args.url) if args.url else start_server(args.serve, args.out, args.device, args.instances)
+    rows = []
+    try:
+        served_run(url, events[:1], 1, 0.01)  # warm-up: the first request loads lazily
+        direct_run(pipeline, events[:1], 1, 0.01)
+        for c in [int(x) for x in args.concurrency.split(",")]:
+            direct, served = [], []
+            for _ in range(args.pairs):
+                direct.append(direct_run(pipeline, events, c, args.seconds))
+                served.append(served_run(url, events, c, args.seconds))
+            ratios = [s / d for s, d in zip(served, direct)]
+            row = {
+                "mu": args.mu,
+                "concurrency": c,
+                "direct_ev_s": [round(v, 2) for v in direct],
+                "served_ev_s": [round(v, 2) for v in served],
+                "served_over_direct": [round(r, 3) for r in ratios],
+                "median_ratio": round(statistics.median(ratios), 3),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=60)
+    meta = {
+        "command": " ".join(sys.argv),
+        "serve": args.url or args.serve,
+        "device": args.device,
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "points_per_event": round(float(np.mean([e.n for e in events]))),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    (args.out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
