@@ -23,6 +23,25 @@ export async function startServer(
   return Object.assign(server, { registry });
 }
 
+/**
+ * Waits until `count` requests of `model` are executing — not a fixed sleep, which a busy
+ * machine outlasts before the requests even arrive (the server may then rightly close their
+ * connections as idle).
+ */
+export async function waitExecuting(
+  server: { registry: Registry },
+  model: string,
+  count: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (server.registry.get(model).scheduler.executing < count) {
+    if (Date.now() > end)
+      throw new Error(`${model}: ${count} executions did not start within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** POSTs a JSON infer request and returns status and parsed body. */
 export async function inferJson(
   base: string,

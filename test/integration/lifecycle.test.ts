@@ -6,7 +6,7 @@ import { bind } from "../../src/bind.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
 import { connectOnce } from "../helpers/raw-http.js";
-import { inferJson, startServer } from "../helpers/server.js";
+import { inferJson, startServer, waitExecuting } from "../helpers/server.js";
 
 const slow = (name: string, ms: number): BindOptions => ({
   name,
@@ -67,7 +67,7 @@ describe("server lifecycle", () => {
     const base = server.urls.http!;
     expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200);
     const pending = inferJson(base, "slow", x);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitExecuting(server, "slow", 1);
     const closed = server.close();
     const probe = await fetch(`${base}/v2/health/ready`, { headers: { connection: "close" } });
     expect(probe.status).toBe(400);
@@ -80,7 +80,7 @@ describe("server lifecycle", () => {
     const server = await startServer([slow("slow", 300)]);
     const base = server.urls.http!;
     const pending = inferJson(base, "slow", x);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitExecuting(server, "slow", 1);
     const closed = server.close();
     const probe = await fetch(`${base}/v2/health/ready`, { headers: { connection: "close" } }).then(
       (r) => r.status,

@@ -14,7 +14,7 @@ import { Registry } from "../../src/model/registry.js";
 import { serve } from "../../src/server.js";
 import { getJson } from "../helpers/json.js";
 import { ALL_DATATYPES, SAMPLES } from "../helpers/models.js";
-import { inferJson, startServer } from "../helpers/server.js";
+import { inferJson, startServer, waitExecuting } from "../helpers/server.js";
 
 // Built by `npm run build:native-models` (.ci/run does it).
 const FIXTURES = "test/fixtures/native/build/Release/fixtures.node";
@@ -454,7 +454,7 @@ describe("native models in a server", () => {
     const base = server.urls.http!;
     const body = { inputs: [{ name: "MS", datatype: "INT32", shape: [1], data: [300] }] };
     const pending = [inferJson(base, "slow", body), inferJson(base, "slow", body)];
-    await new Promise((r) => setTimeout(r, 50));
+    await waitExecuting(server, "slow", 2);
     await server.close();
     expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);
     expect(threadCount()).toBeLessThanOrEqual(before);
