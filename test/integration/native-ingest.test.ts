@@ -19,7 +19,36 @@ afterAll(async () => {
   await server?.close();
 });
 
+async function send(n: number) {
+  const x = new Float32Array(n).fill(2);
+  const header = {
+    inputs: [{ name: "X", datatype: "FP32", shape: [n], parameters: { binary_data_size: x.byteLength } }],
+    outputs: [{ name: "ADDR", parameters: { binary_data: true } }],
+  };
+  const { body, headerLength } = binaryBody(header, [new Uint8Array(x.buffer)]);
+  const res = await fetch(`${server.urls.http}/v2/models/where/infer`, {
+    method: "POST",
+    headers: { "Inference-Header-Content-Length": String(headerLength) },
+    body,
+  });
+  expect(res.status).toBe(200);
+  await res.arrayBuffer();
+}
+
 describe("native model over HTTP: zero-copy ingest", () => {
+  it("reuses a large body's buffer for the next request (no fresh pages per request)", async () => {
+    const lent = vi.spyOn(InferenceEngine.prototype, "requestBuffer");
+    try {
+      await send(1 << 20);
+      await new Promise((r) => setTimeout(r, 20)); // the response's 'close' gives the buffer back
+      await send(1 << 20);
+      const [a, b] = lent.mock.results.map((r) => (r.value as RequestBuffer).bytes.buffer);
+      expect(b).toBe(a);
+    } finally {
+      lent.mockRestore();
+    }
+  });
+
   it.each([1, 1000, 1 << 20])(
     "hands the model a 64-byte aligned pointer into the request buffer (%i floats)",
     async (n) => {

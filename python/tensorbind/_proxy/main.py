@@ -30,7 +30,7 @@ from tensorbind.errors import InvalidArgument
 
 log = logging.getLogger("tensorbind.worker")
 
-SHRINK_DELAY_MS = 500
+SHRINK_DELAY_MS = 2000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

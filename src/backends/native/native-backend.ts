@@ -4,6 +4,7 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ModelDeclaration,
+  RequestBuffer,
 } from "../../core/backend.js";
 import {
   ConfigError,
@@ -17,6 +18,7 @@ import { formatShape } from "../../core/shape.js";
 import type { ModelSpec, TensorSpecs } from "../../core/spec.js";
 import { Tensor } from "../../core/tensor.js";
 import { declaredSpecs } from "../declared-specs.js";
+import { RequestBufferPool } from "../request-buffer.js";
 import {
   datatypeCode,
   datatypeOfCode,
@@ -43,6 +45,7 @@ export class NativeBackend implements Backend {
   #pool: NativeInstance[] = [];
   #declared: ModelDeclaration | undefined;
   #model = "";
+  readonly #bodies = new RequestBufferPool();
 
   constructor(opts: ResolvedNativeOptions) {
     this.#opts = opts;
@@ -98,6 +101,11 @@ export class NativeBackend implements Backend {
     }
   }
 
+  /** Request bodies in reused, 64-byte aligned buffers: the model gets a pointer into them. */
+  allocateRequest(byteLength: number, alignAt: number): RequestBuffer {
+    return this.#bodies.take(byteLength, alignAt);
+  }
+
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
     const inst = this.#pool[instance];
     if (inst === undefined) return Promise.reject(new RangeError(`no instance ${instance}`));
@@ -116,8 +124,13 @@ export class NativeBackend implements Backend {
       shapes.push(t.shape);
       datas.push(t.bytes);
     }
-    const outputs = await inst.run(names, codes, shapes, datas, req.requestedOutputs);
-    return this.#toResult(outputs, inputs);
+    const held = datas.map((d) => this.#bodies.hold(d));
+    try {
+      const outputs = await inst.run(names, codes, shapes, datas, req.requestedOutputs);
+      return this.#toResult(outputs, inputs);
+    } finally {
+      for (const unhold of held) unhold();
+    }
   }
 
   #toResult(outputs: NativeOutput[], inputs: Tensor[]): ExecutionResult {
@@ -139,6 +152,7 @@ export class NativeBackend implements Backend {
   }
 
   async stop(): Promise<void> {
+    this.#bodies.clear();
     const pool = this.#pool;
     await Promise.allSettled(pool.map((p) => p.stop()));
   }

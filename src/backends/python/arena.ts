@@ -9,7 +9,7 @@ const ALIGN = 64;
 export const MIN_SEGMENT = 1 << 20;
 const PAGE = 4096;
 /** An empty segment goes this long after its last slot was freed (a burst's segments go). */
-export const SHRINK_DELAY_MS = 500;
+export const SHRINK_DELAY_MS = 2000;
 
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 

@@ -1,0 +1,80 @@
+// A KServe v2 binary-tensor HTTP client shaped like echo.mjs's client: C keep-alive connections,
+// each sending one request of N bytes of FP32 (JSON header + raw tensor) and reading the whole
+// answer back, for D ms. Prints {rps, p50, p99} (µs) as JSON.
+//   node client.mjs --url http://127.0.0.1:P --model M --input INPUT0 --output OUTPUT0 --bytes N
+import http from "node:http";
+import { parseArgs } from "node:util";
+
+const { values: o } = parseArgs({
+  options: {
+    url: { type: "string" },
+    model: { type: "string" },
+    input: { type: "string", default: "INPUT0" },
+    output: { type: "string", default: "OUTPUT0" },
+    bytes: { type: "string", default: String(64 << 20) },
+    concurrency: { type: "string", default: "1" },
+    "duration-ms": { type: "string", default: "3000" },
+  },
+});
+const N = Number(o.bytes) / 4;
+const shape = [1, N]; // the models batch (max_batch_size >= 1)
+const head = Buffer.from(
+  JSON.stringify({
+    inputs: [{ name: o.input, datatype: "FP32", shape, parameters: { binary_data_size: N * 4 } }],
+    outputs: [{ name: o.output, parameters: { binary_data: true } }],
+  }),
+);
+const payload = Buffer.alloc(N * 4, 7);
+const url = new URL(`/v2/models/${o.model}/infer`, o.url);
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number(o.concurrency) });
+const lats = [];
+let done = 0;
+let failed = 0;
+
+const one = () =>
+  new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "Content-Type": "application/octet-stream",
+          "Content-Length": head.length + payload.length,
+          "Inference-Header-Content-Length": head.length,
+        },
+      },
+      (res) => {
+        let got = 0;
+        res.on("data", (c) => (got += c.length));
+        res.on("end", () => {
+          if (res.statusCode !== 200 || got < payload.length) failed++;
+          lats.push(performance.now() - t0);
+          resolve();
+        });
+      },
+    );
+    req.on("error", reject);
+    req.write(head);
+    req.end(payload);
+  });
+
+const deadline = performance.now() + Number(o["duration-ms"]);
+const conn = async () => {
+  await one(); // warm-up
+  while (performance.now() < deadline) {
+    await one();
+    done++;
+  }
+};
+const conc = Number(o.concurrency);
+await Promise.all(Array.from({ length: conc }, conn));
+const t0 = deadline - Number(o["duration-ms"]);
+const s = (performance.now() - t0) / 1000;
+lats.splice(0, conc);
+lats.sort((a, b) => a - b);
+agent.destroy();
+process.stdout.write(
+  `${JSON.stringify({ rps: done / s, failed, p50: lats[lats.length >> 1] * 1000, p99: lats[Math.floor(0.99 * (lats.length - 1))] * 1000 })}\n`,
+);
