@@ -14,6 +14,7 @@ import json
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -29,8 +30,11 @@ def post(
     req = urllib.request.Request(
         HTTP + path, data=body, method="POST", headers=headers or {}
     )
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return r.read(), dict(r.headers)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"{path}: {e.code} {e.read().decode(errors='replace')}") from None
 
 
 def post_json(path: str, body: dict) -> dict:
@@ -47,6 +51,8 @@ def register(name: str, t: torch.Tensor) -> int:
     """Registers t's allocation by its IPC handle; returns t's byte offset in it."""
     s = t.untyped_storage()._share_cuda_()
     handle, offset = bytes(s[1]), int(s[3])
+    if len(handle) == 65:  # recent PyTorch prefixes the cudaIpcMemHandle_t with its handle type
+        handle = handle[1:]
     size = offset + t.numel() * t.element_size()
     post_json(
         f"/v2/cudasharedmemory/region/{name}/register",
