@@ -32,6 +32,15 @@ beforeAll(async () => {
         fn: ({ X }) => ({ Y: X! }),
       },
       {
+        name: "slow_identity",
+        inputs: { X: tensor("FP32", [-1]) },
+        outputs: { Y: tensor("FP32", [-1]) },
+        fn: async ({ X }) => {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          return { Y: X! };
+        },
+      },
+      {
         name: "add",
         inputs: { A: tensor("FP32", [-1]), B: tensor("FP32", [-1]) },
         outputs: { S: tensor("FP32", [-1]) },
@@ -178,6 +187,38 @@ describe("system shared memory over HTTP", () => {
     expect(res.status).toBe(400);
     expect(res.body.error).toMatch(/shrank/);
     await post("/v2/systemsharedmemory/unregister");
+  });
+
+  it("finishes a request whose region is unregistered meanwhile, then unmaps and refuses the name", async () => {
+    const key = segment(f32([5, 6, 7, 8]));
+    await register("inflight", key, 16);
+    const before = clientRegionAddon().liveMappings();
+    const running = post("/v2/models/slow_identity/infer", {
+      inputs: [shmInput("X", [4], "inflight", 16)],
+      outputs: [{ name: "Y", parameters: { binary_data: false } }],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await post("/v2/systemsharedmemory/region/inflight/unregister")).status).toBe(200);
+    expect(clientRegionAddon().liveMappings()).toBe(before); // still mapped: the request holds it
+    const res = await running;
+    expect(res.status).toBe(200);
+    expect(res.body.outputs[0].data).toEqual([5, 6, 7, 8]);
+    expect(clientRegionAddon().liveMappings()).toBe(before - 1);
+    const again = await post("/v2/models/identity/infer", { inputs: [shmInput("X", [4], "inflight", 16)] });
+    expect(again.status).toBe(400);
+  });
+
+  it("keeps serving a region whose client is gone (segment unlinked) until it is unregistered", async () => {
+    const key = segment(f32([1, 2, 3, 4]));
+    await register("orphan", key, 16);
+    rmSync(`/dev/shm${key}`); // the client exited and removed its segment: the mapping stays valid
+    const res = await post("/v2/models/identity/infer", {
+      inputs: [shmInput("X", [4], "orphan", 16)],
+      outputs: [{ name: "Y", parameters: { binary_data: false } }],
+    });
+    expect(res.body.outputs[0].data).toEqual([1, 2, 3, 4]);
+    await post("/v2/systemsharedmemory/region/orphan/unregister");
+    expect((await register("orphan", key, 16)).body.error).toMatch(/no such segment/);
   });
 
   it("unmaps on unregister", async () => {
