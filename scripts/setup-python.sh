@@ -9,6 +9,8 @@
 #   PYTHON      interpreter used to create the venv (default python3)
 #   VENV        venv location (default <repo>/.venv)
 #   SKIP_PERF_ANALYZER=1   do not install perf_analyzer
+#   SERVE_ONLY=1  only what serving Python models needs (numpy, pyzmq, pyarrow): no test tools,
+#                no perf_analyzer (what `npm run demo` uses); leaves a full setup's stamp alone
 #   WITH_TORCH=1  also install PyTorch (PyPI's Linux wheel is the CUDA build: ~3 GB with its
 #                nvidia-* wheels, minutes to install; the torch test skips without it)
 #   VERBOSE=1   show pip's output
@@ -64,6 +66,14 @@ if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/
 	fi
 fi
 PY="$VENV/bin/python"
+
+# 2b. serving only: the three packages a worker imports, nothing for the tests
+if [[ "${SERVE_ONLY:-0}" == 1 ]]; then
+	"$PY" -c 'import numpy, zmq, pyarrow' 2>/dev/null && exit 0
+	echo "setup-python: installing numpy pyzmq pyarrow into $VENV" >&2
+	run "$PY" -m pip install --quiet numpy pyzmq pyarrow || die "pip install numpy pyzmq pyarrow failed"
+	exit 0
+fi
 
 # 3. packages; skipped when nothing that decides them has changed
 want="$(

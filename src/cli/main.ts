@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -48,7 +48,10 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --shutdown-delay-ms <n>          on SIGTERM, not ready but still serving this long (0)  TENSORBIND_SHUTDOWN_DELAY_MS
   --http-header-forward-pattern <re>  forward matching headers as request parameters
   --runtime-dir <dir>              where the server may write (default: private temp dir)
-  --ready-file <file>              write {"http":...,"grpc":...,"pid":...} once ready
+  --ready-file <file>              write {"http":...,"grpc":...,"pid":...} once ready (pid: the server's own,
+                                   to signal it when a wrapper such as npx does not pass signals on)
+  --exit-with-parent <bool>        stop as on SIGTERM when the parent process dies (default: true
+                                   when started by npm/npx, else false)             TENSORBIND_EXIT_WITH_PARENT
   --tls-cert-file <pem>, --tls-key-file <pem>  TLS on the HTTP and gRPC ports       TENSORBIND_TLS_CERT_FILE, …_KEY_FILE
   --tls-ca-file <pem>              clients must present a certificate this CA signed  TENSORBIND_TLS_CA_FILE
   --auth-token <token>             require Authorization: Bearer <token> (prefer the file or env)  TENSORBIND_AUTH_TOKEN
@@ -109,6 +112,7 @@ const SERVE_FLAGS = {
   "http-header-forward-pattern": { type: "string" },
   "runtime-dir": { type: "string" },
   "ready-file": { type: "string" },
+  "exit-with-parent": { type: "string" },
   "tls-cert-file": { type: "string" },
   "tls-key-file": { type: "string" },
   "tls-ca-file": { type: "string" },
@@ -293,8 +297,47 @@ async function serveCommand(args: string[]): Promise<number> {
   if (values.python !== undefined) process.env.TENSORBIND_PYTHON = values.python;
   await loadModules(positionals);
   const server = await serve(options);
+  if (exitWithParentWanted(values["exit-with-parent"])) watchParent();
   await stopOnSignals(server);
   return process.exitCode === undefined ? 0 : Number(process.exitCode);
+}
+
+function exitWithParentWanted(flag: string | undefined): boolean {
+  const v = flag ?? process.env.TENSORBIND_EXIT_WITH_PARENT;
+  if (v === undefined) return process.env.npm_command !== undefined; // npx and npm run do not always pass signals on
+  const b = parseBoolean(v);
+  if (b === undefined) throw new Error(`--exit-with-parent needs true or false, got '${v}'`);
+  return b;
+}
+
+/**
+ * `npx tensorbind serve … & kill $!` kills npx, not the server: when the parent goes away the
+ * server is re-parented, which this notices and answers with a SIGTERM to itself (the usual
+ * graceful stop).
+ */
+function watchParent(): void {
+  const parent = currentParent();
+  const timer = setInterval(() => {
+    if (currentParent() === parent) return;
+    clearInterval(timer);
+    process.kill(process.pid, "SIGTERM");
+  }, 500);
+  timer.unref();
+}
+
+/** The parent pid now (`process.ppid` is read once at start-up). */
+function currentParent(): number {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    try {
+      process.kill(process.ppid, 0);
+      return process.ppid;
+    } catch {
+      return 1;
+    }
+  }
 }
 
 /**

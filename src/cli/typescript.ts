@@ -46,17 +46,21 @@ export async function importTypeScript(path: string): Promise<void> {
 async function bundle(path: string): Promise<string | undefined> {
   const esbuild = await import("esbuild").catch(() => undefined);
   if (esbuild === undefined) return undefined;
-  const result = await esbuild.build({
-    entryPoints: [path],
-    bundle: true,
-    write: false,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    sourcemap: "inline",
-    logLevel: "silent",
-    plugins: [packagesByUrl(), ownImportMeta()],
-  });
+  // esbuild's service process (~12 MB) is needed only while bundling: stop it once done, or it
+  // stays for the server's whole life.
+  const result = await esbuild
+    .build({
+      entryPoints: [path],
+      bundle: true,
+      write: false,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      sourcemap: "inline",
+      logLevel: "silent",
+      plugins: [packagesByUrl(), ownImportMeta()],
+    })
+    .finally(() => esbuild.stop());
   return result.outputFiles[0]?.text;
 }
 

@@ -20,7 +20,7 @@ import { INTERPRETER, infer, ROOT } from "../helpers/cli.js";
 
 const run = promisify(execFile);
 const WORK = mkdtempSync(join(tmpdir(), "tb-pack-"));
-afterAll(() => rmSync(WORK, { recursive: true, force: true }));
+afterAll(() => rmSync(WORK, { recursive: true, force: true }), 120_000);
 
 /** The repository's files as a fresh clone has them: tracked and new, no build output. */
 async function cleanCheckout(dest: string): Promise<void> {
