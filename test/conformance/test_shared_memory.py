@@ -16,7 +16,11 @@ import tritonclient.utils.shared_memory as shm
 from conftest import REPO, Server, _start_server, _stop_server, run_pa
 from tritonclient.utils import InferenceServerException
 
-MODELS = ("test/conformance/models/shm.ts", "examples/native-cpu/models.ts")
+MODELS = (
+    "test/conformance/models/shm.ts",
+    "examples/native-cpu/models.ts",
+    "examples/python-torch/models.ts",
+)
 ADDON = "examples/native-cpu/build/Release/vector_ops.node"
 
 
@@ -133,6 +137,24 @@ def test_native_model_mixed_region_and_body_inputs(proto, http, grpc, regions):
     client.infer("vector_add", [ia, ib], outputs=[o])
     np.testing.assert_allclose(
         shm.get_contents_as_numpy(out, np.float32, [4096]), a + b, rtol=1e-6
+    )
+
+
+def test_torch_model_through_regions_equals_the_body_path(http, regions):
+    """framework="torch": the worker's tensor is made from the array over the client's region."""
+    x = np.random.default_rng(4).standard_normal((4, 8)).astype(np.float32)
+    regions.make("tin", x.nbytes, x)
+    out = regions.make("tout", 4 * 2 * 4)
+    i = httpclient.InferInput("x", [4, 8], "FP32")
+    i.set_shared_memory("tin", x.nbytes)
+    o = httpclient.InferRequestedOutput("y")
+    o.set_shared_memory("tout", 32)
+    http.infer("mlp", [i], outputs=[o])
+    body = httpclient.InferInput("x", [4, 8], "FP32")
+    body.set_data_from_numpy(x)
+    expected = http.infer("mlp", [body]).as_numpy("y")
+    np.testing.assert_allclose(
+        shm.get_contents_as_numpy(out, np.float32, [4, 2]), expected, rtol=1e-6
     )
 
 
