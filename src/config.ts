@@ -122,6 +122,13 @@ export interface ServeOptions {
   repositoryPollSecs?: number;
   /** Development: reload a repository model within a second of a change to its files (beyond Triton). */
   watch?: boolean;
+  /**
+   * Host names the HTTP port answers to besides localhost, 127.0.0.1 and ::1 while it listens on
+   * loopback (DNS-rebinding protection); env: comma-separated.
+   */
+  allowedHosts?: string | readonly string[];
+  /** Accept POSTs with form-encodable bodies (text/plain, …) from browsers (default false). */
+  allowBrowserForms?: boolean;
   /** TLS for the HTTP and gRPC ports: the server's certificate chain (PEM file). */
   tlsCertFile?: string;
   /** The certificate's private key (PEM file). */
@@ -190,6 +197,8 @@ export interface ResolvedConfig {
   readonly shmExtension: "off" | "system" | "all" | undefined;
   readonly shmStatusKeys: boolean;
   readonly restrictedApi: readonly ApiRestriction[];
+  readonly allowedHosts: readonly string[];
+  readonly allowBrowserForms: boolean;
   readonly tls: TlsFiles | undefined;
   readonly authToken: string | undefined;
   readonly authOpenHealth: boolean;
@@ -234,6 +243,7 @@ export const DEFAULTS = {
   logRequests: false,
   shmStatusKeys: false,
   authOpenHealth: false,
+  allowBrowserForms: false,
   workers: 1,
 } as const;
 
@@ -275,6 +285,8 @@ export const ENV_VARS = {
   shmExtension: "TENSORBIND_SHM_EXTENSION",
   shmStatusKeys: "TENSORBIND_SHM_STATUS_KEYS",
   restrictedApi: "TENSORBIND_RESTRICTED_API",
+  allowedHosts: "TENSORBIND_ALLOWED_HOSTS",
+  allowBrowserForms: "TENSORBIND_ALLOW_BROWSER_FORMS",
   tlsCertFile: "TENSORBIND_TLS_CERT_FILE",
   tlsKeyFile: "TENSORBIND_TLS_KEY_FILE",
   tlsCaFile: "TENSORBIND_TLS_CA_FILE",
@@ -300,7 +312,8 @@ type FlagKey =
   | "dashboard"
   | "logRequests"
   | "shmStatusKeys"
-  | "authOpenHealth";
+  | "authOpenHealth"
+  | "allowBrowserForms";
 
 /** true|1|yes|on and false|0|no|off, any case; undefined for anything else. */
 export function parseBoolean(text: string): boolean | undefined {
@@ -404,6 +417,8 @@ export function resolveConfig(options: ServeOptions, env: NodeJS.ProcessEnv = pr
     shmExtension: shmMode(pick("shmExtension")),
     shmStatusKeys: flag("shmStatusKeys"),
     restrictedApi: restrictions(pick("restrictedApi")),
+    allowedHosts: hostList(pick("allowedHosts")),
+    allowBrowserForms: flag("allowBrowserForms"),
     tls: tlsFiles(
       pick("tlsCertFile") as string | undefined,
       pick("tlsKeyFile") as string | undefined,
@@ -425,6 +440,12 @@ function shmMode(v: unknown): "off" | "system" | "all" | undefined {
   if (v === undefined) return undefined;
   if (v === "off" || v === "system" || v === "all") return v;
   throw new ConfigError(`invalid shmExtension '${String(v)}': use off, system or all`);
+}
+
+function hostList(v: unknown): string[] {
+  if (v === undefined) return [];
+  const list = typeof v === "string" ? v.split(",") : (v as readonly string[]);
+  return list.map((h) => h.trim().toLowerCase()).filter((h) => h !== "");
 }
 
 /** Certificate files for TLS on the HTTP and gRPC ports. */

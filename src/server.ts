@@ -361,6 +361,11 @@ function httpOptionsOf(config: ResolvedConfig): Omit<HttpOptions, "pages" | "acc
     maxHeaderBytes: config.maxHeaderBytes,
     maxJsonBytes: config.maxJsonBytes,
     tls: config.tls,
+    browser: {
+      checkHost: LOOPBACK.has(config.host),
+      allowedHosts: config.allowedHosts,
+      allowBrowserForms: config.allowBrowserForms,
+    },
     limits: requestLimits(config),
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,

@@ -45,6 +45,7 @@ $grpc_servers  }
       proxy_pass http://tensorbind_http;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      proxy_set_header Host \$host;  # the client's name: a server on loopback answers only its own names
       proxy_request_buffering on;   # the body is kept, so a retry can resend it
       proxy_next_upstream error timeout http_502 http_503 non_idempotent;
       proxy_next_upstream_tries 3;

@@ -52,6 +52,8 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
                                    to signal it when a wrapper such as npx does not pass signals on)
   --exit-with-parent <bool>        stop as on SIGTERM when the parent process dies (default: true
                                    when started by npm/npx, else false)             TENSORBIND_EXIT_WITH_PARENT
+  --allowed-host <name>            a Host name accepted on loopback besides localhost (repeatable)  TENSORBIND_ALLOWED_HOSTS
+  --allow-browser-forms <bool>     accept text/plain and form POSTs from browsers (false)  TENSORBIND_ALLOW_BROWSER_FORMS
   --tls-cert-file <pem>, --tls-key-file <pem>  TLS on the HTTP and gRPC ports       TENSORBIND_TLS_CERT_FILE, …_KEY_FILE
   --tls-ca-file <pem>              clients must present a certificate this CA signed  TENSORBIND_TLS_CA_FILE
   --auth-token <token>             require Authorization: Bearer <token> (prefer the file or env)  TENSORBIND_AUTH_TOKEN
@@ -113,6 +115,8 @@ const SERVE_FLAGS = {
   "runtime-dir": { type: "string" },
   "ready-file": { type: "string" },
   "exit-with-parent": { type: "string" },
+  "allowed-host": { type: "string", multiple: true },
+  "allow-browser-forms": { type: "string" },
   "tls-cert-file": { type: "string" },
   "tls-key-file": { type: "string" },
   "tls-ca-file": { type: "string" },
@@ -259,6 +263,8 @@ export function serveOptionsFromFlags(
   set("restrictedApi", values["restricted-api"] as string[] | undefined);
   set("httpRestrictedApi", values["http-restricted-api"] as string[] | undefined);
   set("grpcRestrictedApi", values["grpc-restricted-api"] as string[] | undefined);
+  set("allowedHosts", values["allowed-host"] as string[] | undefined);
+  set("allowBrowserForms", bool("allow-browser-forms"));
   set("tlsCertFile", values["tls-cert-file"] as string | undefined);
   set("tlsKeyFile", values["tls-key-file"] as string | undefined);
   set("tlsCaFile", values["tls-ca-file"] as string | undefined);

@@ -399,7 +399,7 @@ describe("bad HTTP inputs get a clear 4xx and the server keeps serving", () => {
   it("refuses a chunked body that grows past the limit", async () => {
     const chunk = `${(64 * 1024).toString(16)}\r\n${"x".repeat(64 * 1024)}\r\n`;
     const parts = [
-      "POST /v2/models/big/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nInference-Header-Content-Length: 0\r\n\r\n",
+      "POST /v2/models/big/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nInference-Header-Content-Length: 0\r\n\r\n",
       ...Array.from({ length: 20 }, () => chunk),
     ];
     const res = await rawRequest(base, parts);
@@ -410,7 +410,7 @@ describe("bad HTTP inputs get a clear 4xx and the server keeps serving", () => {
   it("survives a flood of tiny chunks", async () => {
     const body = header({ inputs: [A] });
     const parts = [
-      "POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+      "POST /v2/models/m/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
       ...[...body].map((c) => `1\r\n${c}\r\n`),
       "0\r\n\r\n",
     ];
@@ -423,7 +423,7 @@ describe("bad HTTP inputs get a clear 4xx and the server keeps serving", () => {
     const res = await rawRequest(
       base,
       [
-        "POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{",
+        "POST /v2/models/m/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{",
         ...'"inputs"'.split(""),
       ],
       { delayMs: 400, timeoutMs: 15_000 },
@@ -435,7 +435,7 @@ describe("bad HTTP inputs get a clear 4xx and the server keeps serving", () => {
 
   it("answers 431 for oversized request headers", async () => {
     const res = await rawRequest(base, [
-      `GET /v2/health/ready HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`,
+      `GET /v2/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`,
     ]);
     expect(res.status).toBe(431);
   });

@@ -6,8 +6,8 @@ import { isServerFault, isTensorbindError, MethodNotAllowedError, NotFoundError 
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
 import type { RequestLimits } from "../../core/request-limits.js";
-import type { ApiGroup } from "../../core/restricted-api.js";
 import { traceFields, traceOf } from "../../core/trace-context.js";
+import { type BrowserGuardOptions, checkBrowserRequest } from "./browser-guard.js";
 import { handleInfer, type InferHandlerOptions } from "./infer-handler.js";
 import { closeAfterResponse } from "./linger.js";
 import { listenOn } from "./listen.js";
@@ -37,6 +37,8 @@ export interface HttpOptions {
   readonly pages?: PageHandler | undefined;
   /** Bearer token and restricted APIs; none when absent. */
   readonly access?: AccessControl | undefined;
+  /** DNS-rebinding and cross-site form checks; none when absent. */
+  readonly browser?: BrowserGuardOptions | undefined;
   /** Serve HTTPS from these certificate files; plain HTTP when absent. */
   readonly tls?: HttpTlsOptions | undefined;
   /** Share the port with other listeners that set it too (SO_REUSEPORT): one per frontend thread. */
@@ -142,10 +144,12 @@ export class HttpFrontend {
       if (this.#closing) this.#server.closeIdleConnections();
     });
     const path = pathOf(req.url);
-    const access = this.#options.access;
+    const { access, browser } = this.#options;
+    if (browser !== undefined && this.#refused(req, res, () => checkBrowserRequest(req, browser))) return;
     if (this.#options.pages !== undefined && !path.startsWith("/v2")) {
       // The dashboard shows statistics: it is guarded like them.
-      if (access?.enabled && !this.#allowed(req, res, access, "statistics")) return;
+      const headers = (name: string) => req.headers[name];
+      if (access?.enabled && this.#refused(req, res, () => access.check("statistics", headers))) return;
       if (this.#page(req, res, path)) return;
     }
     const match = matchRoute(path);
@@ -166,14 +170,16 @@ export class HttpFrontend {
     });
   }
 
-  #allowed(req: IncomingMessage, res: ServerResponse, access: AccessControl, group: ApiGroup): boolean {
+  /** Runs a check before any route; a refusal is answered here (true) and closes after a lingering read. */
+  #refused(req: IncomingMessage, res: ServerResponse, check: () => void): boolean {
     try {
-      access.check(group, (name) => req.headers[name]);
-      return true;
+      check();
+      return false;
     } catch (err) {
       if (!req.complete) closeAfterResponse(req, res, lingerBytes(this.#options.maxBodyBytes));
-      sendError(res, err, authenticateHeader(err));
-      return false;
+      const e = sendError(res, err, authenticateHeader(err));
+      this.#log.debug({ code: e.code, msg: e.message }, "request refused");
+      return true;
     }
   }
 

@@ -66,7 +66,8 @@ describe("defect 3: one request cannot freeze every endpoint", () => {
     );
     expect(status).toBe(413);
     expect(error).toMatch(/JSON request body of \d+ bytes exceeds the limit of 8388608 bytes/);
-    expect(slowest).toBeLessThan(500);
+    // Before: 2.6-5.5 s (20 s on this shared machine). The margin is for parallel test files.
+    expect(slowest).toBeLessThan(1500);
   }, 60_000);
 
   it("refuses too many inputs, outputs or parameters within the JSON limit", async () => {

@@ -46,7 +46,7 @@ function twoOnOneSocket(first: string): Promise<{ firstHead: string; second: str
         buf = buf.slice(end + 4 + len);
         if (/connection: close/i.test(head)) return;
         s.write(
-          `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${good.length}\r\n\r\n${good}`,
+          `POST /v2/models/m/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${good.length}\r\n\r\n${good}`,
         );
       }
     });
@@ -56,7 +56,7 @@ function twoOnOneSocket(first: string): Promise<{ firstHead: string; second: str
     });
     setTimeout(() => s.end(), 3000);
     s.write(
-      `POST /v2/models/nope/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(first)}\r\n\r\n`,
+      `POST /v2/models/nope/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${Buffer.byteLength(first)}\r\n\r\n`,
     );
     s.write(first);
   });

@@ -100,7 +100,7 @@ describe("defect 9: small status fixes", () => {
       s.on("close", () => (writeError ? reject(writeError) : resolve(text)));
       s.on("connect", async () => {
         s.write(
-          "POST /v2/models/big/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nInference-Header-Content-Length: 0\r\n\r\n",
+          "POST /v2/models/big/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nInference-Header-Content-Length: 0\r\n\r\n",
         );
         const chunk = `${(64 * 1024).toString(16)}\r\n${"x".repeat(64 * 1024)}\r\n`;
         // 24 MiB (more than the kernel buffers hold), so the server answers while the client still sends
