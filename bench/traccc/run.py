@@ -218,6 +218,12 @@ def main() -> int:
         choices=["none", "system"],
         help="served clients send the cells through system shared memory (docs/SHARED_MEMORY.md)",
     )
+    ap.add_argument(
+        "--min-clients",
+        type=int,
+        default=1,
+        help="at least this many client processes (connections), so several frontend threads (--workers) take requests in",
+    )
     args = ap.parse_args()
     # `timeout` sends SIGTERM: unwind through the finally blocks so no server is left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -272,7 +278,7 @@ def main() -> int:
                         rate, rep = served_run(
                             info["grpc"],
                             event_dirs[mu],
-                            k,
+                            max(k, args.min_clients),
                             args.seconds,
                             args.shared_memory,
                         )
