@@ -1,5 +1,4 @@
-import { createRequire } from "node:module";
-import { ConfigError } from "../core/errors.js";
+import { loadShmAddonModule } from "../core/shm-addon-module.js";
 
 /**
  * The typed surface of the shared-memory addon (native/shm/src/addon.cc). The rest of the
@@ -34,22 +33,10 @@ export interface ShmError extends Error {
   code: string;
 }
 
-// src/backends/ and dist/backends/ both sit one level below src/ (dist/), two below the root.
-const ADDON_PATH = new URL("../../native/shm/build/Release/tensorbind_shm.node", import.meta.url);
-
 let addon: ShmAddon | undefined;
 
-/** Loads the addon once; a missing build is a ConfigError that says how to build it. */
+/** Loads the addon once (a build from source, else the prebuilt binary); a ConfigError with the fix. */
 export function shm(): ShmAddon {
-  if (addon === undefined) {
-    try {
-      addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as ShmAddon;
-    } catch (err) {
-      throw new ConfigError(
-        `the shared-memory addon is not built (${ADDON_PATH.pathname}): run \`npm run build:native\` in a checkout, or \`npm rebuild tensorbind\` where it is installed`,
-        { cause: err },
-      );
-    }
-  }
+  addon ??= loadShmAddonModule() as ShmAddon;
   return addon;
 }

@@ -1,5 +1,5 @@
-import { createRequire } from "node:module";
 import { ConfigError } from "../core/errors.js";
+import { loadShmAddonModule, SHM_ADDON_FIX } from "../core/shm-addon-module.js";
 
 /** The part of the shm addon (native/shm) that maps clients' regions. */
 export interface ClientRegionAddon {
@@ -37,23 +37,17 @@ export function cudaSupport(): { addon: CudaAddon | undefined; devices: number; 
   return { addon: a as CudaAddon, devices: count, reason };
 }
 
-// src/shm/ and dist/shm/ both sit one level below src|dist, two below the package root.
-const ADDON_PATH = new URL("../../native/shm/build/Release/tensorbind_shm.node", import.meta.url);
-
 let addon: ClientRegionAddon | undefined;
 
 export function clientRegionAddon(): ClientRegionAddon {
   if (addon === undefined) {
     try {
-      addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as ClientRegionAddon;
+      addon = loadShmAddonModule() as ClientRegionAddon;
     } catch (err) {
-      throw new ConfigError(
-        `the shared-memory addon is not built (${ADDON_PATH.pathname}): run \`npm run build:native\`, or start with --shm-extension off`,
-        { cause: err },
-      );
+      throw new ConfigError(`${(err as Error).message} (or start with --shm-extension off)`, { cause: err });
     }
     if (typeof addon.openClientRegion !== "function")
-      throw new ConfigError("the shared-memory addon is out of date: run `npm run build:native`");
+      throw new ConfigError(`the shared-memory addon is out of date: ${SHM_ADDON_FIX}`);
   }
   return addon;
 }

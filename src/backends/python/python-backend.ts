@@ -10,6 +10,7 @@ import type {
 import { onRegionUnmapped } from "../../core/shared-memory.js";
 import type { ModelSpec } from "../../core/spec.js";
 import { declaredSpecs } from "../declared-specs.js";
+import { shm } from "../shm-addon.js";
 import { SharedArena } from "./arena.js";
 import { PythonInstance } from "./instance.js";
 import type { ResolvedPythonOptions } from "./options.js";
@@ -35,6 +36,7 @@ export class PythonBackend implements Backend {
 
   async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {
     const { instances, gpus, groups: _groups, ...rest } = this.#opts;
+    shm(); // no addon, no Python model: fail the load with the fix rather than every request later
     const arena = new SharedArena({
       what: `the inputs of model '${ctx.model}'`,
       limitBytes: rest.shmLimitBytes,
