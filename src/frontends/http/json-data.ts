@@ -80,14 +80,16 @@ export function jsonDataToBytes(
         throw new InvalidArgumentError(`${what}: value ${n} is out of range for ${datatype}`);
       arr[i] = (info.bigint ? n : Number(n)) as never;
     } else {
-      if (typeof v !== "number")
+      // An integer literal of 16+ digits arrives as a BigInt (json-parse.ts); as a float it is a number.
+      const x = typeof v === "bigint" ? Number(v) : v;
+      if (typeof x !== "number")
         throw new InvalidArgumentError(`${what}: ${datatype} elements must be numbers`);
       // JSON has no infinity: one here is a literal that overflowed (1e400), or beyond FP32's range.
-      if (!Number.isFinite(datatype === "FP32" ? Math.fround(v) : v))
+      if (!Number.isFinite(datatype === "FP32" ? Math.fround(x) : x))
         throw new InvalidArgumentError(
           `${what}: value ${describeValue(values[i])} is out of range for ${datatype}`,
         );
-      arr[i] = v;
+      arr[i] = x;
     }
   }
   return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
