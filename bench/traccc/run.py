@@ -71,12 +71,17 @@ class GpuSampler:
 
 
 def start_server(
-    out: Path, device: str, instances: int, node: str
+    out: Path, device: str, instances: int, node: str, gpus: int = 1
 ) -> tuple[subprocess.Popen, dict]:
     ready = out / f"ready-{instances}.json"
     ready.unlink(missing_ok=True)
     log = open(out / f"server-{instances}.log", "wb")  # noqa: SIM115 (lives as long as the server)
-    env = {**os.environ, "TRACCC_DEVICE": device, "TRACCC_INSTANCES": str(instances)}
+    env = {
+        **os.environ,
+        "TRACCC_DEVICE": device,
+        "TRACCC_INSTANCES": str(instances),
+        "TRACCC_GPUS": str(gpus),
+    }
     proc = subprocess.Popen(
         [node, "bin/tensorbind.js", "serve", "examples/traccc/models.ts", "--http-port", "0",
          "--grpc-port", "0", "--metrics-port", "0", "--ready-file", str(ready)],
@@ -106,13 +111,20 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def direct(
-    build: Path, events: Path, n: int, device: str, k: int, seconds: float, out: Path
+    build: Path,
+    events: Path,
+    n: int,
+    device: str,
+    k: int,
+    seconds: float,
+    out: Path,
+    gpus: int = 1,
 ) -> dict:
     js = out / "direct.json"
     subprocess.run(
         [str(build / "core" / "traccc-reco"), "--dir", str(events), "--events", str(n), "--device", device,
          "--threads", str(k), "--throughput", str(seconds), "--physics-events", "1", "--quiet",
-         "--json", str(js)],
+         "--gpus", str(gpus), "--json", str(js)],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return json.loads(js.read_text())
@@ -209,6 +221,12 @@ def main() -> int:
         default=2,
         help="direct/served pairs per point (A B A B ...)",
     )
+    ap.add_argument(
+        "--gpus",
+        type=int,
+        default=1,
+        help="spread over GPUs 0..N-1 with --instances on each (server and direct threads alike)",
+    )
     ap.add_argument("--build", type=Path, default=EXAMPLE / "build")
     ap.add_argument("--node", default=os.environ.get("NODE", "node"))
     ap.add_argument("--out", type=Path, required=True)
@@ -251,12 +269,16 @@ def main() -> int:
         "pairs": args.pairs,
         "events_per_mu": args.events,
         "shared_memory": args.shared_memory,
+        "gpus": args.gpus,
     }
     gpu = GpuSampler()
     rows: list[dict] = []
     try:
         for k in ks:
-            proc, info = start_server(out, args.device, k, args.node)
+            proc, info = start_server(out, args.device, k, args.node, args.gpus)
+            total = (
+                k * args.gpus
+            )  # instances in all, as direct threads and client processes
             try:
                 for mu in mus:
                     d_rates: list[float] = []
@@ -269,16 +291,17 @@ def main() -> int:
                             event_dirs[mu],
                             args.events,
                             args.device,
-                            k,
+                            total,
                             args.seconds,
                             out,
+                            args.gpus,
                         )
                         d_rates.append(dj["throughput_events_per_s"])
                         gpu.phase = f"served k={k} mu={mu:g}"
                         rate, rep = served_run(
                             info["grpc"],
                             event_dirs[mu],
-                            max(k, args.min_clients),
+                            max(total, args.min_clients),
                             args.seconds,
                             args.shared_memory,
                         )
@@ -298,8 +321,9 @@ def main() -> int:
                             "served_events_per_s": s_rates,
                             "ratio_median": statistics.median(ratios),
                             "ratios": ratios,
-                            "client_concurrency": 2 * k,
-                            "client_processes": k,
+                            "gpus": args.gpus,
+                            "client_concurrency": 2 * max(total, args.min_clients),
+                            "client_processes": max(total, args.min_clients),
                             "request_mb": served.request_bytes / 1e6,
                             "response_mb": served.response_bytes / 1e6,
                             "latency_ms_p50": served.latency_ms_p50,

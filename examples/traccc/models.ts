@@ -3,6 +3,8 @@
 // declaration (addon/traccc_model.cc); the environment picks where it runs:
 //   TRACCC_DEVICE     cpu (default) | cuda | cuda:N
 //   TRACCC_INSTANCES  model instances (default 1 on the CPU, 2 on a GPU); each runs one event at a time
+//   TRACCC_GPUS       with TRACCC_DEVICE=cuda: spread over GPUs 0..N-1, TRACCC_INSTANCES on each
+//                     (Triton's instance_group { count, gpus: [0, …, N-1] })
 //   TRACCC_OPTIONS    reconstruction cuts, "key=value,..." (README.md lists them)
 import { fileURLToPath } from "node:url";
 import { bind, native } from "tensorbind";
@@ -14,8 +16,19 @@ if (device !== "cpu" && match === null)
   throw new Error(`TRACCC_DEVICE must be cpu, cuda or cuda:N, not '${device}'`);
 const gpu = match ? Number(match[1] ?? 0) : undefined;
 const instances = Number(process.env.TRACCC_INSTANCES ?? (gpu === undefined ? 1 : 2));
+const gpuCount = Number(process.env.TRACCC_GPUS ?? 1);
+if (gpuCount > 1 && device !== "cuda") throw new Error("TRACCC_GPUS needs TRACCC_DEVICE=cuda");
+const gpus = Array.from({ length: gpuCount }, (_, i) => i);
 
 bind({
   name: "traccc",
-  fn: native(addon, "reconstruct", gpu === undefined ? { instances } : { instances, gpu }),
+  fn: native(
+    addon,
+    "reconstruct",
+    gpu === undefined
+      ? { instances }
+      : gpuCount > 1
+        ? { instances: { count: instances, gpus } }
+        : { instances, gpu },
+  ),
 });

@@ -34,12 +34,12 @@ void usage() {
   std::fprintf(stderr,
                "usage: traccc-reco (--dir DIR | --mu MU) [--events N] [--first K] [--seed S]\n"
                "                   [--device cpu|cuda] [--compare cuda|shuffle] [--repeat R]\n"
-               "                   [--threads N --throughput SECONDS] [--physics-events K]\n"
+               "                   [--threads N --throughput SECONDS [--gpus G]] [--physics-events K]\n"
                "                   [--set key=value]... [--json FILE] [--dump DIR] [--quiet]\n");
 }
 
-std::unique_ptr<Reconstructor> make(const std::string& device, const RecoConfig& cfg) {
-  if (device == "cuda") return make_cuda_reconstructor(cfg);
+std::unique_ptr<Reconstructor> make(const std::string& device, const RecoConfig& cfg, int gpu = 0) {
+  if (device == "cuda") return make_cuda_reconstructor(cfg, gpu);
   if (device == "cpu") return make_cpu_reconstructor(cfg);
   if (device == "shuffle") return make_cpu_reconstructor(cfg, 12345);
   throw std::invalid_argument("unknown device " + device);
@@ -70,6 +70,7 @@ int main(int argc, char** argv) try {
   uint64_t first = 0;
   int repeat = 1;
   int threads = 1;
+  int gpus = 1;  // --throughput with --device cuda: thread i runs on GPU i % gpus (as the server places instances)
   uint64_t physics_events = ~0ULL;  // evaluate (and time one by one) only the first K events
   double throughput_s = 0;
   bool quiet = false;
@@ -94,6 +95,7 @@ int main(int argc, char** argv) try {
     else if (a == "--compare") compare = value();
     else if (a == "--repeat") repeat = std::max(1, std::stoi(value()));
     else if (a == "--threads") threads = std::max(1, std::stoi(value()));
+    else if (a == "--gpus") gpus = std::max(1, std::stoi(value()));
     else if (a == "--throughput") throughput_s = std::stod(value());
     else if (a == "--physics-events") physics_events = std::stoull(value());
     else if (a == "--dump") dump = value();
@@ -165,7 +167,7 @@ int main(int argc, char** argv) try {
   size_t throughput_events = 0;
   if (throughput_s > 0) {
     std::vector<std::unique_ptr<Reconstructor>> pool;
-    for (int i = 0; i < threads; ++i) pool.push_back(make(device, cfg));
+    for (int i = 0; i < threads; ++i) pool.push_back(make(device, cfg, device == "cuda" ? i % gpus : 0));
     std::atomic<size_t> next{0};
     std::atomic<bool> stop{false};
     std::vector<size_t> done(threads, 0);
