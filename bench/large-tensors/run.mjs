@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench/large-tensors: 64 MiB FP32 through tensorbind over HTTP (binary tensors) against a bare
-// loopback TCP echo of the same bytes, with the same kind of client (client.mjs mirrors
-// ../python-vs-pytriton/echo.mjs's client: C keep-alive connections, one request in flight each).
+// loopback TCP echo of the same bytes (../python-vs-pytriton/echo.mjs server), with the same
+// client (client.mjs: C connections, one request in flight each, warm-up outside the window).
 // Models (models.ts): native identity_copy (P10: >= 0.7 of the echo), native identity (forwards
 // its input: no copy out), Python numpy identity (P2: >= 0.5 of the echo). Side by side, pairs
 // of echo / model runs; ratio per pair and its median.
