@@ -16,6 +16,32 @@ DATATYPES: frozenset[str] = frozenset(
 
 MODEL_ATTRIBUTE = "__tensorbind_model__"
 
+_NUMPY_KINDS: dict[tuple[str, int], str] = {
+    ("b", 1): "BOOL", ("u", 1): "UINT8", ("u", 2): "UINT16", ("u", 4): "UINT32", ("u", 8): "UINT64",
+    ("i", 1): "INT8", ("i", 2): "INT16", ("i", 4): "INT32", ("i", 8): "INT64",
+    ("f", 2): "FP16", ("f", 4): "FP32", ("f", 8): "FP64",
+}  # fmt: skip
+
+
+def datatype_name(datatype: Any) -> Any:
+    """A KServe datatype name for ``"FP32"`` or, as PyTriton takes them, NumPy dtypes (``np.float32``,
+    ``np.dtype("int64")``, ``bytes``/``np.bytes_``/``object`` for BYTES); anything else unchanged."""
+    if isinstance(datatype, str) and datatype in DATATYPES:
+        return datatype
+    if datatype in (bytes, str, object):
+        return "BYTES"
+    import numpy as np  # only for NumPy-style specs
+
+    try:
+        dt = np.dtype(datatype)
+    except TypeError:
+        return datatype
+    if dt.kind in ("O", "S", "U"):
+        return "BYTES"
+    if dt.name == "bfloat16":  # ml_dtypes
+        return "BF16"
+    return _NUMPY_KINDS.get((dt.kind, dt.itemsize), datatype)
+
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -26,6 +52,7 @@ class TensorSpec:
     optional: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "datatype", datatype_name(self.datatype))
         if self.datatype not in DATATYPES:
             raise ValueError(f"unknown datatype {self.datatype!r}; use one of {sorted(DATATYPES)}")
         for d in self.shape:
@@ -36,12 +63,12 @@ class TensorSpec:
         return {"datatype": self.datatype, "shape": list(self.shape), "optional": self.optional}
 
 
-def tensor(datatype: str, shape: Sequence[int], *, optional: bool = False) -> TensorSpec:
-    """Declares an input or output, e.g. ``tensor("FP32", [-1, 3])``."""
+def tensor(datatype: str | Any, shape: Sequence[int], *, optional: bool = False) -> TensorSpec:
+    """Declares an input or output, e.g. ``tensor("FP32", [-1, 3])`` or ``tensor(np.float32, [-1, 3])``."""
     return TensorSpec(datatype, tuple(shape), optional)
 
 
-SpecLike = Union[TensorSpec, tuple[str, Sequence[int]]]
+SpecLike = Union[TensorSpec, tuple[Any, Sequence[int]]]
 
 
 class TimeoutAction(str, Enum):
@@ -114,7 +141,8 @@ class ModelInfo:
     instances: int | None = None
     framework: str | None = None
     device: str | None = None
-    batcher: DynamicBatcher | None = None
+    # False: no dynamic batching even for a batched function (see ``model``)
+    batcher: DynamicBatcher | bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -127,8 +155,10 @@ class ModelInfo:
             out["maxBatchSize"] = self.max_batch_size
         if self.name is not None:
             out["name"] = self.name
-        if self.batcher is not None:
+        if isinstance(self.batcher, DynamicBatcher):
             out.update(self.batcher.to_json())
+        elif self.batcher is False:
+            out["batching"] = False
         return out
 
     def serving(self) -> dict[str, Any]:
@@ -145,7 +175,7 @@ def _specs(kind: str, specs: Mapping[str, SpecLike] | None) -> dict[str, TensorS
     for name, spec in specs.items():
         if isinstance(spec, TensorSpec):
             out[name] = spec
-        elif isinstance(spec, tuple) and len(spec) == 2:
+        elif isinstance(spec, tuple) and len(spec) == 2:  # ("FP32", [-1]) or (np.float32, [-1])
             out[name] = tensor(spec[0], spec[1])
         else:
             raise ValueError(f"{kind} {name!r} must be tensorbind.tensor(datatype, shape), got {spec!r}")
@@ -178,6 +208,8 @@ def model(
 
     ``batcher`` turns on dynamic batching (``True``, or a :class:`DynamicBatcher` with delays,
     preferred sizes and queue policies); ``bind()``'s ``batching`` and ``queue`` options win.
+    As in PyTriton, a function that takes whole batches (:func:`tensorbind.batch`) with
+    ``max_batch_size > 0`` gets dynamic batching by default; ``batcher=False`` turns it off.
     To receive whole batches, the function also needs :func:`tensorbind.batch` (or another
     decorator that takes a list of requests); without one it is called once per request.
     """
@@ -196,7 +228,7 @@ def model(
         )
     if batcher is not None and not isinstance(batcher, (bool, DynamicBatcher)):
         raise ValueError(f"batcher must be True or tensorbind.DynamicBatcher(...), got {batcher!r}")
-    resolved = DynamicBatcher() if batcher is True else batcher or None
+    resolved = DynamicBatcher() if batcher is True else batcher
     info = ModelInfo(
         _specs("input", inputs),
         _specs("output", outputs),

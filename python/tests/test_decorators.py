@@ -33,3 +33,32 @@ def test_model_records_specs():
 def test_bad_specs_raise(kwargs):
     with pytest.raises(ValueError):
         tensorbind.model(**kwargs)
+
+
+def test_numpy_dtypes_are_accepted_in_specs_as_pytriton_takes_them():
+    import numpy as np
+
+    @tensorbind.model(
+        inputs={
+            "a": tensorbind.tensor(np.float32, [-1]),
+            "b": (np.int64, [2]),
+            "c": (np.dtype("uint8"), [-1]),
+            "d": (np.bool_, [1]),
+            "e": (bytes, [1]),
+            "f": (np.object_, [1]),
+            "g": ("float16", [1]),
+        },
+        outputs={"y": ("FP32", [-1])},
+    )
+    def infer(**kw):
+        return {}
+
+    declared = model_info(infer).to_json()["inputs"]
+    assert {k: v["datatype"] for k, v in declared.items()} == {
+        "a": "FP32", "b": "INT64", "c": "UINT8", "d": "BOOL", "e": "BYTES", "f": "BYTES", "g": "FP16",
+    }  # fmt: skip
+
+
+def test_an_unknown_datatype_still_names_the_choices():
+    with pytest.raises(ValueError, match="unknown datatype 'FLOAT32'"):
+        tensorbind.tensor("FLOAT32", [1])

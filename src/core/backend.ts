@@ -18,7 +18,7 @@ export interface ModelDeclaration {
   readonly outputs?: TensorSpecs;
   readonly maxBatchSize?: number;
   /** Dynamic batching the model asks for (Python's `@tensorbind.model(batcher=...)`); bind() options win. */
-  readonly batching?: BatchingOptions;
+  readonly batching?: boolean | BatchingOptions;
   readonly queue?: QueueOptions;
 }
 

@@ -110,8 +110,8 @@ export interface DeclarationJson {
   readonly name?: string;
   /** The function takes a list of requests (tensorbind.batch and friends): it gets whole batches. */
   readonly takesRequests?: boolean;
-  /** `@tensorbind.model(batcher=DynamicBatcher(...))`, in bind()'s terms. */
-  readonly batching?: BatchingOptions;
+  /** `@tensorbind.model(batcher=DynamicBatcher(...))` (false: `batcher=False`), in bind()'s terms. */
+  readonly batching?: BatchingOptions | false;
   readonly queue?: QueueOptions;
 }
 

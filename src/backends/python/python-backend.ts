@@ -143,6 +143,11 @@ function toDeclaration(json: DeclarationJson, model: string): ModelDeclaration {
     ...(outputs !== undefined && { outputs }),
     ...(json.maxBatchSize !== undefined && { maxBatchSize: json.maxBatchSize }),
     ...(json.batching !== undefined && { batching: json.batching }),
+    // PyTriton's users expect @batch with max_batch_size > 0 to batch: without a batcher it would
+    // run one request per call, so a batched function gets dynamic batching unless it says no.
+    ...(json.batching === undefined &&
+      json.takesRequests === true &&
+      (json.maxBatchSize ?? 0) > 0 && { batching: true }),
     ...(json.queue !== undefined && { queue: json.queue }),
   };
 }
