@@ -12,10 +12,13 @@ export interface Clock {
 
 export type TimerHandle = unknown;
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer: (fn, ms) => {
-    const t = setTimeout(fn, Math.max(0, ms));
+    // Node fires a delay above 2^31 - 1 ms (a `timeout` parameter of 1e21 µs) at once: clamp it.
+    const t = setTimeout(fn, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
     t.unref();
     return t;
   },

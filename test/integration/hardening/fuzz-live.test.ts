@@ -6,7 +6,8 @@ import { startServer } from "../../helpers/server.js";
 
 // A bounded mutational fuzz run against a live server: valid HTTP JSON, HTTP binary and gRPC
 // requests are mutated (bit flips, inserted tokens, cut and repeated ranges) and sent. No answer
-// may be a 5xx / INTERNAL / UNKNOWN, and the server must stay healthy. About a minute in CI;
+// may be a server fault (500-502 / INTERNAL / UNKNOWN), and the server must stay healthy. A 504
+// answers a request whose own `timeout` parameter (mutated to a few µs) ran out: that is allowed. About a minute in CI;
 // FUZZ_SECONDS=600 (per protocol form) for a long run, FUZZ_SEED to replay one.
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 15);
@@ -99,7 +100,7 @@ function mutate(seed: Buffer, r: ReturnType<typeof rng>): Buffer {
 const jsonSeed = Buffer.from(
   JSON.stringify({
     id: "x",
-    parameters: { timeout: 1000 },
+    parameters: { timeout: 10_000_000 },
     inputs: [
       { name: "A", shape: [1, 2], datatype: "INT32", data: [1, 2] },
       { name: "B", shape: [1, 1], datatype: "BYTES", data: ["hi"] },
@@ -140,11 +141,14 @@ async function expectHealthy(): Promise<void> {
   expect((await fetch(`${http}/v2/health/ready`)).status).toBe(200);
 }
 
+/** 5xx other than 503 (overload) and 504 (the request's own timeout ran out). */
+const serverFault = (status: number) => status >= 500 && status !== 503 && status !== 504;
+
 const counts: Record<string, number> = {};
 afterAll(() => console.log(`fuzz-live counts (seed ${SEED}, ${SECONDS} s each): ${JSON.stringify(counts)}`));
 
 describe("mutational fuzzing against a live server", () => {
-  it("HTTP JSON bodies: never a 5xx", async () => {
+  it("HTTP JSON bodies: never a server fault", async () => {
     const r = rng(SEED);
     const statuses = new Map<number, number>();
     counts.httpJson = await run(async () => {
@@ -152,13 +156,13 @@ describe("mutational fuzzing against a live server", () => {
       const res = await fetch(`${http}/v2/models/m/infer`, { method: "POST", body });
       await res.arrayBuffer();
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      if (res.status >= 500) throw new Error(`${res.status} for ${body.toString("base64")}`);
+      if (serverFault(res.status)) throw new Error(`${res.status} for ${body.toString("base64")}`);
     });
-    expect([...statuses.keys()].every((s) => s < 500)).toBe(true);
+    expect([...statuses.keys()].some(serverFault)).toBe(false);
     await expectHealthy();
   }, 120_000);
 
-  it("HTTP binary bodies (and their header length): never a 5xx", async () => {
+  it("HTTP binary bodies (and their header length): never a server fault", async () => {
     const r = rng(SEED + 1);
     counts.httpBinary = await run(async () => {
       const body = mutate(binSeed, r);
@@ -169,7 +173,8 @@ describe("mutational fuzzing against a live server", () => {
         body,
       });
       await res.arrayBuffer();
-      if (res.status >= 500) throw new Error(`${res.status} for ${headerLength} ${body.toString("base64")}`);
+      if (serverFault(res.status))
+        throw new Error(`${res.status} for ${headerLength} ${body.toString("base64")}`);
     });
     await expectHealthy();
   }, 120_000);
