@@ -1,7 +1,7 @@
 // deploy/slurm for real: a one-node Slurm cluster (Debian's slurm-wlm + munge, started here),
 // `sbatch` of three server tasks, nginx in front, and a tritonclient client step through nginx.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,30 +30,38 @@ describe("deploy/slurm: sbatch with three servers behind nginx", () => {
     const work = join(cluster, "job");
     execFileSync("mkdir", ["-p", work]);
     const [lbHttp, lbGrpc] = [await freePort(), await freePort()];
-    const out = execFileSync(
-      "sbatch",
-      [
-        "--wait",
-        "--ntasks=3",
-        `--output=${work}/job.out`,
-        join(SLURM, "tensorbind.sbatch"),
-        "examples/quickstart/models.ts",
-      ],
-      {
-        cwd: ROOT,
-        env: {
-          ...env,
-          JOBDIR: join(work, "files"),
-          TENSORBIND: `${process.execPath} ${BIN}`,
-          TENSORBIND_SHUTDOWN_DELAY_MS: "200",
-          LB_HTTP_PORT: String(lbHttp),
-          LB_GRPC_PORT: String(lbGrpc),
-          CLIENT: `${INTERPRETER} ${join(SLURM, "example-client.py")} --requests 30`,
+    let out: string;
+    try {
+      out = execFileSync(
+        "sbatch",
+        [
+          "--wait",
+          "--ntasks=3",
+          `--output=${work}/job.out`,
+          join(SLURM, "tensorbind.sbatch"),
+          "examples/quickstart/models.ts",
+        ],
+        {
+          cwd: ROOT,
+          env: {
+            ...env,
+            JOBDIR: join(work, "files"),
+            TENSORBIND: `${process.execPath} ${BIN}`,
+            TENSORBIND_SHUTDOWN_DELAY_MS: "200",
+            LB_HTTP_PORT: String(lbHttp),
+            LB_GRPC_PORT: String(lbGrpc),
+            CLIENT: `${INTERPRETER} ${join(SLURM, "example-client.py")} --requests 30`,
+          },
+          encoding: "utf8",
+          timeout: 90_000,
         },
-        encoding: "utf8",
-        timeout: 90_000,
-      },
-    );
+      );
+    } catch (err) {
+      const log = existsSync(join(work, "job.out"))
+        ? readFileSync(join(work, "job.out"), "utf8")
+        : "(no job output)";
+      throw new Error(`sbatch failed: ${(err as Error).message}\n${log}`);
+    }
     expect(out).toMatch(/Submitted batch job \d+/);
     const log = readFileSync(join(work, "job.out"), "utf8");
     console.log(log);
