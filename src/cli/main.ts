@@ -471,7 +471,7 @@ async function loadModule(file: string): Promise<void> {
     return;
   }
   if (/\.[cm]?tsx?$/.test(path)) {
-    const { importTypeScript } = await import("./typescript.js");
+    const { importTypeScript } = await import("../repository/import-module.js");
     await importTypeScript(path);
     return;
   }

@@ -228,6 +228,11 @@ export class Model {
     });
   }
 
+  /** What bind() was given (a repository re-binds a module's models into the server's registry). */
+  get options(): BindOptions {
+    return this.#options;
+  }
+
   /** A new, unloaded instance of the same definition (a stopped backend is not restarted). */
   fresh(): Model {
     return new Model(this.#options);

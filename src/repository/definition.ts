@@ -23,7 +23,7 @@ import { selectVersions, versionDirectories } from "./versions.js";
 export interface ModelDefinition {
   readonly name: string;
   readonly dir: string;
-  readonly backend: RepositoryBackend;
+  readonly backend: RepositoryBackend | "native";
   readonly config: JsonObject;
   /** Models this one calls (an ensemble's steps). */
   readonly dependencies: readonly string[];
@@ -57,7 +57,9 @@ export function readDefinition(
   } else if (existsSync(file)) {
     raw = parseModelConfigText(readFileSync(file, "utf8"), file);
   } else {
-    throw new ConfigError(`${file}: no such file (every repository model needs a config.pbtxt)`);
+    throw new ConfigError(
+      `${file}: no such file (a repository model needs a config.pbtxt, or a model.ts / model.js / model.py of tensorbind's)`,
+    );
   }
   const present = versionDirectories(dir);
   const hasFile = (f: string) => present.some((v) => existsSync(join(dir, String(v), f)));

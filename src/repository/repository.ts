@@ -15,6 +15,7 @@ import type { Logger } from "../core/logger.js";
 import type { Registry } from "../model/registry.js";
 import { type DefinitionContext, type ModelDefinition, readDefinition } from "./definition.js";
 import { fingerprint } from "./fingerprint.js";
+import { nativeDefinitions, nativeFile } from "./native-entry.js";
 
 export type ModelControlMode = "none" | "poll" | "explicit";
 
@@ -274,7 +275,21 @@ export class ModelRepository {
     if (dir === entry.dir) entry.fingerprint = fingerprint(dir);
     let definition: ModelDefinition;
     try {
-      definition = readDefinition(name, dir, this.#context, overrides.config);
+      const native =
+        overrides.config === undefined && !existsSync(join(dir, "config.pbtxt"))
+          ? nativeFile(dir)
+          : undefined;
+      definition =
+        native === undefined
+          ? readDefinition(name, dir, this.#context, overrides.config)
+          : {
+              name,
+              dir,
+              backend: "native",
+              config: {},
+              dependencies: [],
+              versions: await nativeDefinitions(name, native, this.#context.interpreter),
+            };
       for (const dep of definition.dependencies) {
         if (!this.#entries.has(dep) && this.#registry.versionsOf(dep).length === 0)
           throw new ConfigError(`ensemble '${name}': step model '${dep}' is not in the repository`);
