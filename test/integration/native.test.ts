@@ -76,6 +76,24 @@ describe("native backend: the addon contract", () => {
     expect(row.declaration?.maxBatchSize).toBe(8);
   });
 
+  it("writes an output straight into the client's shared-memory region when it fits", async () => {
+    const { backend } = await start("vector_add", {}, VECTOR_OPS);
+    const region = new Uint8Array(new ArrayBuffer(64), 16, 32); // the client's span (views of a mapping in a server)
+    const placement = { kind: "system", key: "/x", offset: 16, byteSize: 32 } as const;
+    const req = {
+      ...request([fp32("A", [1, 2, 3]), fp32("B", [10, 20, 30])], ["SUM"]),
+      sharedOutputs: { SUM: { bytes: region, placement } },
+    };
+    const sum = ok((await backend.execute([req], 0))[0]).SUM!;
+    expect(sum.bytes.buffer).toBe(region.buffer); // a view of the region: nothing to copy afterwards
+    expect(sum.bytes.byteOffset).toBe(16);
+    expect([...new Float32Array(region.buffer, 16, 3)]).toEqual([11, 22, 33]);
+    // A region too small for the output: the model writes its own memory (the engine then refuses it).
+    const small = { ...req, sharedOutputs: { SUM: { bytes: region.subarray(0, 8), placement } } };
+    const other = ok((await backend.execute([small], 0))[0]).SUM!;
+    expect(other.bytes.buffer).not.toBe(region.buffer);
+  });
+
   it("sizes outputs after the computation (select_above)", async () => {
     const { backend } = await start("select_above", {}, VECTOR_OPS);
     const x = fp32("X", [0.5, 3, -1, 7, 2]);

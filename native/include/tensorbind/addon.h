@@ -61,6 +61,7 @@ struct Work {
   std::uint64_t id = 0;
   std::vector<InputRecord> inputs;
   std::vector<std::string> requested;
+  std::unordered_map<std::string, OutputTarget> targets;  // clients' regions for outputs, by name
   std::vector<std::unique_ptr<Storage>> aligned_copies;  // inputs copied to be aligned (or BOOL 0/1)
   std::deque<OutputRecord> outputs;
   bool failed = false;
@@ -152,7 +153,8 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
     return p;
   }
 
-  // run(names: string[], dtypes: number[], shapes: number[][], datas: Uint8Array[], requested: string[])
+  // run(names: string[], dtypes: number[], shapes: number[][], datas: Uint8Array[], requested: string[],
+  //     targets?: { [output]: Uint8Array })  — targets: clients' shared memory for outputs
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!started_ || stopping_) throw Napi::Error::New(env, "instance is not running");
@@ -185,7 +187,23 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
     w->requested.reserve(requested.Length());
     for (std::uint32_t i = 0; i < requested.Length(); ++i)
       w->requested.push_back(requested.Get(i).As<Napi::String>().Utf8Value());
-    Napi::Promise p = Track(env, *w, datas);
+    Napi::Value keep = datas;
+    if (info.Length() > 5 && info[5].IsObject()) {
+      auto targets = info[5].As<Napi::Object>();
+      auto keys = targets.GetPropertyNames();
+      for (std::uint32_t i = 0; i < keys.Length(); ++i) {
+        Napi::Value v = targets.Get(keys.Get(i));
+        if (!v.IsTypedArray()) continue;
+        auto t = v.As<Napi::Uint8Array>();
+        w->targets[keys.Get(i).As<Napi::String>().Utf8Value()] =
+            OutputTarget{reinterpret_cast<std::byte*>(t.Data()), t.ByteLength()};
+      }
+      Napi::Array both = Napi::Array::New(env, 2);  // the call keeps both alive until it is answered
+      both.Set(0u, datas);
+      both.Set(1u, targets);
+      keep = both;
+    }
+    Napi::Promise p = Track(env, *w, keep);
     Enqueue(std::move(w));
     return p;
   }
@@ -329,7 +347,7 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
           w.aligned_copies.push_back(std::move(copy));
         }
       }
-      Context ctx(instance, w.inputs, w.requested, &def_->outputs());
+      Context ctx(instance, w.inputs, w.requested, &def_->outputs(), &w.targets);
       runner.run(ctx);
 #if TENSORBIND_CUDA
       if (instance.on_gpu()) cuda::check(cudaStreamSynchronize(instance.stream()), "after the model function");
@@ -405,6 +423,8 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
       entry.Set(2u, shape);
       if (o.forwarded_input >= 0) {
         entry.Set(3u, Napi::Number::New(env, o.forwarded_input));
+      } else if (o.in_target) {
+        entry.Set(3u, Napi::String::New(env, "target"));  // already in the client's memory
       } else {
         entry.Set(3u, ToArrayBuffer(env, std::move(o.storage)));
       }

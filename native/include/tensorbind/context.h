@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -67,8 +69,13 @@ struct TensorDecl {
 class Context {
  public:
   Context(const Instance& instance, const std::vector<InputRecord>& inputs,
-          const std::vector<std::string>& requested, const std::vector<TensorDecl>* declared_outputs)
-      : instance_(instance), inputs_(inputs), requested_(requested), declared_outputs_(declared_outputs) {}
+          const std::vector<std::string>& requested, const std::vector<TensorDecl>* declared_outputs,
+          const std::unordered_map<std::string, OutputTarget>* targets = nullptr)
+      : instance_(instance),
+        inputs_(inputs),
+        requested_(requested),
+        declared_outputs_(declared_outputs),
+        targets_(targets) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
@@ -126,10 +133,17 @@ class Context {
   template <typename T>
   OutputSpan<T> output(const std::string& name, Shape shape) {
     check_output(name, dtype_of<T>, shape);
-    auto storage = instance_.allocator().allocate(element_count(shape) * sizeof(T));
-    T* data = reinterpret_cast<T*>(storage->data());
     std::size_t n = element_count(shape);
+    std::size_t bytes = n * sizeof(T);
+    // The client's region, when it named one this output fits (and aligned for T): no copy later.
+    const OutputTarget* target = find_target(name);
+    bool direct = target != nullptr && bytes > 0 && bytes <= target->bytes &&
+                  reinterpret_cast<std::uintptr_t>(target->data) % alignof(T) == 0;
+    std::unique_ptr<Storage> storage = direct ? std::make_unique<ExternalStorage>(target->data, bytes)
+                                              : instance_.allocator().allocate(bytes);
+    T* data = reinterpret_cast<T*>(storage->data());
     OutputRecord& rec = add_output(name, dtype_of<T>, std::move(shape), std::move(storage));
+    rec.in_target = direct;
     return OutputSpan<T>(data, n, &rec.shape);
   }
 
@@ -185,6 +199,12 @@ class Context {
   std::deque<OutputRecord>& outputs() noexcept { return outputs_; }
 
  private:
+  const OutputTarget* find_target(const std::string& name) const noexcept {
+    if (targets_ == nullptr) return nullptr;
+    auto it = targets_->find(name);
+    return it == targets_->end() ? nullptr : &it->second;
+  }
+
   int find_input(std::string_view name) const noexcept {
     for (std::size_t i = 0; i < inputs_.size(); ++i)
       if (inputs_[i].name == name) return static_cast<int>(i);
@@ -215,6 +235,7 @@ class Context {
   const std::vector<InputRecord>& inputs_;
   const std::vector<std::string>& requested_;
   const std::vector<TensorDecl>* declared_outputs_;
+  const std::unordered_map<std::string, OutputTarget>* targets_;
   std::deque<OutputRecord> outputs_;  // a deque: spans keep pointing at their record's shape
 };
 

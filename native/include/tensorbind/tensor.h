@@ -131,6 +131,26 @@ struct OutputRecord {
   Shape shape;
   std::unique_ptr<Storage> storage;  // null when forwarding an input
   int forwarded_input = -1;          // index into the inputs, or -1
+  bool in_target = false;            // written straight into the client's memory (OutputTarget)
+};
+
+/// Memory the client named for an output (a shared-memory region): output<T>() writes there
+/// when the output fits, and tensorbind then copies nothing. Valid during the call.
+struct OutputTarget {
+  std::byte* data;
+  std::size_t bytes;
+};
+
+/// Storage over memory tensorbind does not own (an OutputTarget).
+class ExternalStorage final : public Storage {
+ public:
+  ExternalStorage(std::byte* data, std::size_t bytes) : data_(data), size_(bytes) {}
+  std::byte* data() noexcept override { return data_; }
+  std::size_t size() const noexcept override { return size_; }
+
+ private:
+  std::byte* data_;
+  std::size_t size_;
 };
 
 }  // namespace tensorbind

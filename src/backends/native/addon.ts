@@ -34,8 +34,16 @@ export interface NativeModelDecl {
   readonly maxBatchSize?: number;
 }
 
-/** One output: name, datatype code, shape, and its bytes (an external buffer) or the index of the input it forwards. */
-export type NativeOutput = [name: string, datatype: number, shape: number[], data: ArrayBuffer | number];
+/**
+ * One output: name, datatype code, shape, and its bytes (an external buffer), the index of the
+ * input it forwards, or "target" when the model wrote it into the memory `run` named for it.
+ */
+export type NativeOutput = [
+  name: string,
+  datatype: number,
+  shape: number[],
+  data: ArrayBuffer | number | "target",
+];
 
 /** One model instance: a worker thread in the addon. */
 export interface NativeInstance {
@@ -48,6 +56,8 @@ export interface NativeInstance {
     shapes: (readonly number[])[],
     datas: Uint8Array[],
     requested: readonly string[],
+    /** Clients' shared memory for outputs, by name: `ctx.output<T>()` writes there when it fits. */
+    targets?: Readonly<Record<string, Uint8Array>>,
   ): Promise<NativeOutput[]>;
   /** Ends the thread after the calls already queued. Idempotent. */
   stop(): Promise<void>;

@@ -6,6 +6,7 @@ import type {
   ModelDeclaration,
   RequestBuffer,
 } from "../../core/backend.js";
+import { DATATYPES } from "../../core/datatypes.js";
 import {
   ConfigError,
   InternalError,
@@ -126,14 +127,22 @@ export class NativeBackend implements Backend {
     }
     const held = datas.map((d) => this.#bodies.hold(d));
     try {
-      const outputs = await inst.run(names, codes, shapes, datas, req.requestedOutputs);
-      return this.#toResult(outputs, inputs);
+      const targets = outputTargets(req);
+      const outputs =
+        targets === undefined
+          ? await inst.run(names, codes, shapes, datas, req.requestedOutputs)
+          : await inst.run(names, codes, shapes, datas, req.requestedOutputs, targets);
+      return this.#toResult(outputs, inputs, targets);
     } finally {
       for (const unhold of held) unhold();
     }
   }
 
-  #toResult(outputs: NativeOutput[], inputs: Tensor[]): ExecutionResult {
+  #toResult(
+    outputs: NativeOutput[],
+    inputs: Tensor[],
+    targets: Readonly<Record<string, Uint8Array>> | undefined,
+  ): ExecutionResult {
     const result: ExecutionResult = {};
     for (const [name, code, shape, data] of outputs) {
       const datatype = datatypeOfCode(code);
@@ -144,6 +153,13 @@ export class NativeBackend implements Backend {
         if (input === undefined)
           throw new InternalError(`native model '${this.#model}': bad forwarded input`);
         result[name] = new Tensor(name, datatype, shape, input.bytes);
+      } else if (data === "target") {
+        // Written by the model into the client's region: a view of it (the engine copies nothing).
+        const target = targets?.[name];
+        const size = DATATYPES[datatype].size * shape.reduce((a, b) => a * b, 1);
+        if (target === undefined || size > target.byteLength)
+          throw new InternalError(`native model '${this.#model}': output '${name}' outside its region`);
+        result[name] = new Tensor(name, datatype, shape, target.subarray(0, size));
       } else {
         result[name] = new Tensor(name, datatype, shape, new Uint8Array(data));
       }
@@ -210,4 +226,12 @@ function disagreements(kind: string, given: TensorSpecs, declared: TensorSpecs):
     if (!(name in declared)) problems.push(`bind() has ${kind} '${name}', which the addon does not declare`);
   }
   return problems;
+}
+
+/** The clients' regions named for outputs (shared-memory extensions), for the model to write into. */
+function outputTargets(req: ExecutionRequest): Record<string, Uint8Array> | undefined {
+  if (req.sharedOutputs === undefined) return undefined;
+  const out: Record<string, Uint8Array> = {};
+  for (const [name, s] of Object.entries(req.sharedOutputs)) out[name] = s.bytes;
+  return out;
 }
