@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the composition root, where every part the server is made of is
+// built, wired and taken down in order; splitting it would hide that order.
+
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the help text and the flag table list every Triton-named flag one
+// per line, so that a flag, its help line and its mapping to an option are read together.
+
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";

@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: one worker's whole life (start, calls, restarts, shared-memory
+// slots it holds, stop) is one state machine; the process and protocol parts live beside it.
+
 import type { ExecutionRequest, ExecutionResult } from "../../core/backend.js";
 import {
   InternalError,
