@@ -429,7 +429,9 @@ function logBanner(log: Logger, urls: ServerUrls, registry: Registry, dashboard:
     ...(urls.http && dashboard ? [`  dashboard  ${urls.http}/`] : []),
     `  models: ${models.length ? models.join(", ") : "none"}`,
   ];
-  log.info({ urls, models: registry.list().map((m) => `${m.name}@${m.version}`) }, "tensorbind is ready");
-  // People at a terminal get the banner as plain lines too; logs stay one JSON object per line.
-  if (process.stderr.isTTY) process.stderr.write(`${lines.join("\n")}\n`);
+  // One record: readable logs print it as the banner, JSON logs as one line (never both).
+  log.info(
+    { urls, models: registry.list().map((m) => `${m.name}@${m.version}`), banner: lines },
+    "tensorbind is ready",
+  );
 }

@@ -43,6 +43,7 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --id <name>                      server id in server metadata (default tensorbind)   TENSORBIND_ID
   --log-verbose <n>                1 = debug, 2 = trace (Triton's flag)
   --log-level <level>              fatal|error|warn|info|debug|trace|silent           TENSORBIND_LOG_LEVEL
+  --log-format <json|pretty>       readable lines at a terminal, JSON otherwise (default)  TENSORBIND_LOG_FORMAT
   --max-body-bytes <n>             largest request body after decompression (64 MiB)  TENSORBIND_MAX_BODY_BYTES
   --max-json-bytes <n>             largest JSON part of an infer request (8 MiB)       TENSORBIND_MAX_JSON_BYTES
   --max-inputs <n>, --max-outputs <n>, --max-parameters <n>  per request (1024, 1024, 256)  TENSORBIND_MAX_INPUTS …
@@ -117,6 +118,7 @@ const SERVE_FLAGS = {
   "http-header-forward-pattern": { type: "string" },
   "runtime-dir": { type: "string" },
   "ready-file": { type: "string" },
+  "log-format": { type: "string" },
   "exit-with-parent": { type: "string" },
   "allowed-host": { type: "string", multiple: true },
   "allow-browser-forms": { type: "string" },
@@ -304,6 +306,10 @@ async function serveCommand(args: string[]): Promise<number> {
   const options = serveOptionsFromFlags(values);
   // python() models bound by .ts modules read TENSORBIND_PYTHON, so the flag covers them too.
   if (values.python !== undefined) process.env.TENSORBIND_PYTHON = values.python;
+  const format = values["log-format"];
+  if (format !== undefined && format !== "json" && format !== "pretty")
+    throw new Error(`--log-format needs json or pretty, got '${format}'`);
+  if (format !== undefined) process.env.TENSORBIND_LOG_FORMAT = format;
   await loadModules(positionals);
   const server = await serve(options);
   if (exitWithParentWanted(values["exit-with-parent"])) watchParent();

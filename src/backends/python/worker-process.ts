@@ -265,18 +265,40 @@ export class WorkerProcess {
   #forward(stream: Readable | null, name: "stdout" | "stderr"): void {
     if (stream === null) return;
     const { log, model, instance } = this.#opts;
-    createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => {
-      if (name === "stderr") {
-        this.#stderr.push(line);
-        if (this.#stderr.length > STDERR_TAIL) this.#stderr.shift();
-      }
+    const emit = (text: string) =>
       log[name === "stderr" ? "warn" : "info"](
         { model, instance, stream: name, pid: this.pid },
-        `[${model}] ${line}`,
+        `[${model}] ${text}`,
       );
-    });
+    // A Python traceback is one record, not one per line: its lines are held until the
+    // exception line that ends it (or a moment passes).
+    let held: string[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      clearTimeout(timer);
+      if (held.length > 0) emit(held.join("\n"));
+      held = [];
+    };
+    createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
+      .on("line", (line) => {
+        if (name === "stderr") {
+          this.#stderr.push(line);
+          if (this.#stderr.length > STDERR_TAIL) this.#stderr.shift();
+        }
+        if (held.length === 0 && !TRACEBACK_START.test(line)) return emit(line);
+        held.push(line);
+        if (held.length > 1 && TRACEBACK_END.test(line)) return flush();
+        clearTimeout(timer);
+        timer = setTimeout(flush, 200);
+      })
+      .on("close", flush);
   }
 }
+
+// A traceback starts with its header (or a caller's "… failed:" line before it) and ends with the
+// exception line: the first unindented line that is not a header or a chaining sentence.
+const TRACEBACK_START = /^(Traceback \(most recent call last\):|Exception ignored in|.*failed.*:\s*$)/;
+const TRACEBACK_END = /^(?!Traceback |During handling|The above exception|\s)\S.*/;
 
 export function describeExit(e: ExitInfo): string {
   if (e.signal !== undefined) return `killed by ${e.signal}`;

@@ -24,6 +24,6 @@ export function toServiceError(
 export function logged(err: unknown, log: Logger, method: string): TensorbindError {
   const e = toTensorbindError(err);
   if (isServerFault(e)) log.error({ err: e, cause: e.cause, method }, "gRPC call failed");
-  else log.debug({ code: e.code, msg: e.message, method }, "gRPC call rejected");
+  else log.debug({ code: e.code, error: e.message, method }, "gRPC call rejected");
   return e;
 }

@@ -166,7 +166,7 @@ export class HttpFrontend {
       // The caller's ids, when it sent them, so that the line joins its trace.
       const ids = traceFields(traceOf((name) => req.headers[name]));
       if (isServerFault(e)) this.#log.error({ err: e, cause: e.cause, path, ...ids }, "request failed");
-      else this.#log.debug({ code: e.code, msg: e.message, path, ...ids }, "request rejected");
+      else this.#log.debug({ code: e.code, error: e.message, path, ...ids }, "request rejected");
     });
   }
 
@@ -178,7 +178,7 @@ export class HttpFrontend {
     } catch (err) {
       if (!req.complete) closeAfterResponse(req, res, lingerBytes(this.#options.maxBodyBytes));
       const e = sendError(res, err, authenticateHeader(err));
-      this.#log.debug({ code: e.code, msg: e.message }, "request refused");
+      this.#log.debug({ code: e.code, error: e.message }, "request refused");
       return true;
     }
   }
