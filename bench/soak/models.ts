@@ -3,7 +3,6 @@ import { bind, python, tensor } from "tensorbind";
 
 bind({
   name: "js_identity",
-  maxBatchSize: 8,
   inputs: { x: tensor("FP32", [-1]) },
   outputs: { y: tensor("FP32", [-1]) },
   fn: ({ x }) => ({ y: x! }),

@@ -66,18 +66,19 @@ const children = (pid) => {
 };
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
 const fds = (pid) => readdirSync(`/proc/${pid}/fd`).length;
-const shmBytes = () => {
+/** The server's own segments: their names start with tb-<server pid>- (other servers may run). */
+function shmBytes(prefix = `tb-${server.pid}-`) {
   let n = 0;
   let count = 0;
   for (const name of readdirSync("/dev/shm")) {
-    if (!name.startsWith("tb-")) continue;
+    if (!name.startsWith(prefix)) continue;
     try {
       n += statSync(join("/dev/shm", name)).size;
       count++;
     } catch {}
   }
   return { bytes: n, segments: count };
-};
+}
 const samples = [];
 const sample = (done) => {
   const workers = children(server.pid).filter((p) => {
