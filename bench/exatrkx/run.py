@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "exatrkx"
 sys.path.insert(0, str(EXAMPLE))
 
-from exatrkx.events import Event, generate  # noqa: E402
-from exatrkx.pipeline import Pipeline  # noqa: E402
+from exatrkx.events import Event, generate, read_saved
+from exatrkx.pipeline import Pipeline
 
 
 def timed(c: int, seconds: float, once) -> float:
@@ -47,7 +47,7 @@ def timed(c: int, seconds: float, once) -> float:
                 state = once(t, k, state)
                 done[t] += 1
                 k += c
-        except BaseException as e:  # noqa: BLE001 -- re-raised below
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=loop, args=(t,)) for t in range(c)]
@@ -87,14 +87,17 @@ def served_run(url: str, events: list[Event], c: int, seconds: float) -> float:
     return timed(c, seconds, keep)
 
 
-def start_server(kind: str, out: Path, device: str, instances: int) -> tuple[subprocess.Popen, str]:
+def start_server(
+    kind: str, out: Path, device: str, instances: int, repository: Path
+) -> tuple[subprocess.Popen, str]:
     ready = out / f"ready-{kind}.json"
     ready.unlink(missing_ok=True)
-    target = ["examples/exatrkx/models.ts"] if kind == "models" else ["--model-repository", "examples/exatrkx/model_repository"]
+    target = ["examples/exatrkx/models.ts"] if kind == "models" else ["--model-repository", str(repository)]
     env = {
         **os.environ,
         "EXATRKX_DEVICE": device,
         "EXATRKX_INSTANCES": str(instances),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         "TENSORBIND_PYTHON": os.environ.get("TENSORBIND_PYTHON", str(REPO / ".venv/bin/python")),
     }
     log = open(out / f"server-{kind}.log", "wb")  # noqa: SIM115 (lives as long as the server)
@@ -115,19 +118,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mu", type=float, default=20)
     ap.add_argument("--events", type=int, default=8, help="distinct events, sent round robin")
+    ap.add_argument(
+        "--events-dir", type=Path, default=None, help="events from make_events.py instead of the generator"
+    )
     ap.add_argument("--concurrency", default="1,4,8")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--serve", choices=("models", "repository"), default="models")
     ap.add_argument("--url", default=None, help="a running server's gRPC host:port instead of starting one")
     ap.add_argument("--device", default="cpu", help="cpu or cuda:0 (networks and frnn), both sides")
-    ap.add_argument("--instances", type=int, default=1, help="workers per stage (served)")
+    ap.add_argument("--instances", type=int, default=1, help="workers per stage (served, models.ts)")
+    ap.add_argument(
+        "--repository", type=Path, default=EXAMPLE / "model_repository", help="for --serve repository"
+    )
     ap.add_argument("--out", type=Path, default=Path("/tmp/exatrkx-bench"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    events = list(generate(args.mu, args.events, seed=1))
+    if args.events_dir:
+        events = read_saved(args.events_dir)[0][: args.events]
+    else:
+        events = list(generate(args.mu, args.events, seed=1))
     pipeline = Pipeline(device=args.device)
-    proc, url = (None, args.url) if args.url else start_server(args.serve, args.out, args.device, args.instances)
+    proc, url = (
+        (None, args.url)
+        if args.url
+        else start_server(args.serve, args.out, args.device, args.instances, args.repository)
+    )
     rows = []
     try:
         served_run(url, events[:1], 1, 0.01)  # warm-up: the first request loads lazily

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from exatrkx.events import Event, generate
+from exatrkx.events import Event, generate, read_saved
 from exatrkx.physics import Quality, score
 
 
@@ -117,11 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the comparison with the direct pipeline",
     )
+    ap.add_argument("--events-dir", type=Path, default=None, help="events from make_events.py, not the generator")
+    ap.add_argument("--device", default="cpu", help="where the direct pipeline runs for the check (cuda:0)")
     ap.add_argument("--json", type=Path, default=None, help="write the report as JSON here")
     args = ap.parse_args(argv)
     url = args.url or ("localhost:8001" if args.protocol == "grpc" else "localhost:8000")
 
-    events = list(generate(args.mu, args.events, seed=args.seed, first=args.first))
+    if args.events_dir:
+        events = read_saved(args.events_dir)[0][: args.events]
+        args.mu = float("nan")
+    else:
+        events = list(generate(args.mu, args.events, seed=args.seed, first=args.first))
     labels, latencies, wall = send_all(args.protocol, url, args.model, events, args.concurrency, args.repeat)
 
     quality = Quality()
@@ -131,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_check:
         from exatrkx.pipeline import Pipeline
 
-        direct = Pipeline()
+        direct = Pipeline(device=args.device)
         for i, (ev, lab) in enumerate(zip(events, labels)):
             if not np.array_equal(direct(ev.features), lab):
                 mismatches += 1

@@ -2,7 +2,7 @@
 
 The networks are the TorchScript files of model_repository/ and the other stages that
 repository's model.py functions, with the cuts of its config.pbtxt files: both ways of serving
-run the same code. EXATRKX_DEVICE=cuda:0 puts the networks and frnn on a GPU.
+run the same code. EXATRKX_DEVICE=cuda:0 puts the networks, frnn and wcc on a GPU.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ RADIUS = float(parameters("frnn").get("radius", _frnn.RADIUS))
 K_MAX = int(parameters("frnn").get("k_max", _frnn.K_MAX))
 FILTER_CUT = float(parameters("applyfilter").get("cut", _applyfilter.CUT))
 GNN_CUT = float(parameters("wcc").get("cut", _wcc.CUT))
+BEST_EDGE = parameters("wcc").get("best_edge", "true") == "true"
 
 
 def _net(name: str) -> torch.jit.ScriptModule:
@@ -72,5 +73,9 @@ def gnn(FEATURES: np.ndarray, EDGES: np.ndarray) -> dict[str, np.ndarray]:
     return {"SCORES": _net("gnn")(_torch(FEATURES), _torch(EDGES)).cpu().numpy()}
 
 
+@torch.inference_mode()
 def wcc(FEATURES: np.ndarray, EDGES: np.ndarray, SCORES: np.ndarray) -> dict[str, np.ndarray]:
-    return {"LABELS": _wcc.wcc(FEATURES.shape[0], EDGES, SCORES, GNN_CUT)}
+    if DEVICE.type == "cuda":
+        labels = _wcc.wcc_torch(FEATURES.shape[0], _torch(EDGES), _torch(SCORES), GNN_CUT, BEST_EDGE)
+        return {"LABELS": labels.cpu().numpy()}
+    return {"LABELS": _wcc.wcc(FEATURES.shape[0], EDGES, SCORES, GNN_CUT, BEST_EDGE)}

@@ -178,7 +178,7 @@ def evaluate(repository: Path, events: list[Event]) -> Quality:
 
 
 def choose_gnn_cut(repository: Path, events: list[Event], log) -> float:
-    """The wcc cut with the best efficiency minus fake rate on the validation events."""
+    """The wcc cut with the best efficiency minus fake rate on the validation events (fakes count double)."""
     pipeline = Pipeline(repository)
     graphs = []
     with torch.inference_mode():
@@ -195,12 +195,12 @@ def choose_gnn_cut(repository: Path, events: list[Event], log) -> float:
             )
             graphs.append((ev, edges, pipeline.gnn(x, torch.from_numpy(edges)).numpy()))
     best = (-1.0, 0.75)
-    for cut in np.arange(0.5, 0.96, 0.05):
+    for cut in np.arange(0.1, 0.96, 0.05):
         q = Quality()
         for ev, edges, s in graphs:
-            q.add(score(ev, pipeline.wcc.wcc(ev.n, edges, s, float(cut))))
+            q.add(score(ev, pipeline.wcc.wcc(ev.n, edges, s, float(cut), pipeline.best_edge)))
         log(f"wcc cut {cut:.2f}: {q.summary()}")
-        best = max(best, (q.efficiency - q.fake_rate, round(float(cut), 2)))
+        best = max(best, (q.efficiency - 2 * q.fake_rate, round(float(cut), 2)))
     return best[1]
 
 
@@ -219,7 +219,7 @@ def main() -> None:
         default=0.99,
         help="of true edges the filter cut keeps",
     )
-    ap.add_argument("--gnn-epochs", type=int, default=30)
+    ap.add_argument("--gnn-epochs", default="24,16", help="epochs per phase; each phase a fresh optimiser")
     ap.add_argument("--lr", type=float, default=1e-2, help="embedding")
     ap.add_argument("--edge-lr", type=float, default=3e-3, help="filter and GNN")
     ap.add_argument("--margin", type=float, default=1.0)
@@ -289,7 +289,7 @@ def run(args, repository: Path) -> dict:
     )
 
     embed = train_embed(train, args, log)
-    radius = choose_radius(embed, val, args)
+    radius = round(choose_radius(embed, val, args), 4)  # as config.pbtxt will hold it
     frnn = load_stage("frnn", repository)
     k_max = int(frnn.K_MAX)
 
@@ -320,7 +320,7 @@ def run(args, repository: Path) -> dict:
             s = filt(torch.from_numpy(ev.features), torch.from_numpy(e)).numpy()
         good = (truth(ev, e) > 0) & (particle_pt(ev)[e[0]] > args.embed_pt_min)
         kept_scores.append(s[good])
-    cut = min(0.5, float(np.quantile(np.concatenate(kept_scores), 1 - args.edge_recall)))
+    cut = round(min(0.5, float(np.quantile(np.concatenate(kept_scores), 1 - args.edge_recall))), 4)
 
     def filtered(ev: Event) -> np.ndarray:
         e = candidates(ev)
@@ -332,7 +332,9 @@ def run(args, repository: Path) -> dict:
     log(
         f"filter cut {cut:.4f}: {np.mean([len(y) for _, _, y in data]):.0f} edges per event, {np.mean([float(y.mean()) for _, _, y in data]):.3f} true"
     )
-    gnn = train_edges(InteractionNetwork(), data, args.gnn_epochs, args, log, "gnn")
+    gnn = InteractionNetwork()
+    for epochs in (int(e) for e in args.gnn_epochs.split(",")):  # each phase starts a fresh optimiser
+        gnn = train_edges(gnn.train(), data, epochs, args, log, "gnn")
 
     for name, model in (("embed", embed), ("filter", filt), ("gnn", gnn)):
         torch.jit.script(model).save(str(repository / name / "1" / "model.pt"))

@@ -119,3 +119,17 @@ def space_points(arrays: dict[str, np.ndarray], layers: list[dict]) -> Event:
     r_c = np.bincount(inverse, r) / np.bincount(inverse)
     features = np.stack([r_c / 1000.0, phi_c / np.pi, z_c / 1000.0], axis=1).astype(np.float32)
     return Event(features, hit_ids[hits, 1].astype(np.int64), arrays["particles"])
+
+
+def read_saved(directory: str | Path) -> tuple[list[Event], list[np.ndarray | None]]:
+    """Events written by make_events.py (no generator needed), with the labels saved beside them."""
+    d = Path(directory)
+    stems = sorted(str(p)[: -len("-features.npy")] for p in d.glob("event*-features.npy"))
+    if not stems:
+        raise FileNotFoundError(f"no event*-features.npy in {d} (make_events.py writes them)")
+    events = [
+        Event(np.load(f"{s}-features.npy"), np.load(f"{s}-particle_id.npy"), np.load(f"{s}-particles.npy"))
+        for s in stems
+    ]
+    labels = [np.load(f"{s}-labels.npy") if Path(f"{s}-labels.npy").exists() else None for s in stems]
+    return events, labels

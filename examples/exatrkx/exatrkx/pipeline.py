@@ -43,7 +43,7 @@ def parameters(name: str, repository: Path = REPOSITORY) -> dict[str, str]:
 
 
 class Pipeline:
-    """embed -> frnn -> filter -> applyfilter -> gnn -> wcc, on `device` (frnn on it too when a GPU)."""
+    """embed -> frnn -> filter -> applyfilter -> gnn -> wcc, on `device` (frnn and wcc on it too when a GPU)."""
 
     def __init__(self, repository: Path = REPOSITORY, device: str = "cpu"):
         self.device = torch.device(device)
@@ -58,6 +58,7 @@ class Pipeline:
         self.k_max = int(p["frnn"].get("k_max", self.frnn.K_MAX))
         self.filter_cut = float(p["applyfilter"].get("cut", self.applyfilter.CUT))
         self.gnn_cut = float(p["wcc"].get("cut", self.wcc.CUT))
+        self.best_edge = p["wcc"].get("best_edge", "true") == "true"
 
     @torch.inference_mode()
     def __call__(self, features: np.ndarray) -> np.ndarray:
@@ -70,5 +71,12 @@ class Pipeline:
         edges = self.frnn.orient(pairs, features)
         scores = self.filter(x, torch.from_numpy(edges).to(self.device)).cpu().numpy()
         kept = self.applyfilter.applyfilter(edges, scores, self.filter_cut)
-        gnn_scores = self.gnn(x, torch.from_numpy(kept).to(self.device)).cpu().numpy()
-        return self.wcc.wcc(len(features), kept, gnn_scores, self.gnn_cut)
+        kept_t = torch.from_numpy(kept).to(self.device)
+        gnn_scores = self.gnn(x, kept_t)
+        if self.device.type == "cuda":
+            return (
+                self.wcc.wcc_torch(len(features), kept_t, gnn_scores, self.gnn_cut, self.best_edge)
+                .cpu()
+                .numpy()
+            )
+        return self.wcc.wcc(len(features), kept, gnn_scores.numpy(), self.gnn_cut, self.best_edge)

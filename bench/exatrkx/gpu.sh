@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bench/exatrkx/gpu.sh: the ExaTrkX example on an NVIDIA GPU, in one go (~4 minutes):
+#   1. the six stages called directly on cuda:0 (networks, frnn with torch.cdist, wcc by label
+#      propagation) against the CPU pipeline's labels saved here (mu = 20 and 200);
+#   2. the model repository served with KIND_GPU instances, the example's tritonclient client
+#      checking every answer against the direct GPU pipeline;
+#   3. served against direct (both on the GPU), events/s at c = 1, 4, 8 (bench/exatrkx/run.py).
+# Runs on the device machine from the repo root (no Node.js, no network, no SciPy there). Make the
+# events here first (SciPy and the generator are needed for them):
+#   .venv/bin/python examples/exatrkx/make_events.py --mu 20 --events 8 --out examples/exatrkx/gpu-events/mu20
+#   .venv/bin/python examples/exatrkx/make_events.py --mu 200 --events 2 --out examples/exatrkx/gpu-events/mu200
+# Carry: .gpu-carry/node.xz .gpu-carry/node_modules.tar.gz .gpu-carry/whl .gpu-carry/whl-traccc dist
+#   native/shm/build/Release examples/exatrkx/gpu-events. Results under $OUT.
+set -uo pipefail
+. bench/gpu/lib.sh
+gpu_prelude exatrkx
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv"
+python3 -c 'import sys,torch,numpy;print(sys.version.split()[0],"torch",torch.__version__,"cuda",torch.version.cuda,"numpy",numpy.__version__,torch.cuda.get_device_name(0))' ||
+  fail "python3 with torch and numpy is needed"
+unpack_node || exit 1
+unpack_wheels whl zmq || exit 1
+unpack_wheels whl-traccc || exit 1
+E=examples/exatrkx/gpu-events
+[ -d "$E/mu20" ] || fail "$E was not carried (make it with make_events.py, see the header)"
+export OMP_NUM_THREADS=1 TENSORBIND_PYTHON=python3 PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
+
+echo "== 1. CPU labels against the direct GPU pipeline"
+for mu in mu20 mu200; do
+  timeout 120 python3 bench/exatrkx/compare_devices.py --events-dir "$E/$mu" --device cuda:0 --json "$OUT/devices-$mu.json" | tail -1
+done
+
+echo "== 2. the repository on the GPU (KIND_GPU), answers against the direct GPU pipeline"
+R="$T/model_repository"; cp -r examples/exatrkx/model_repository "$R"
+sed -i 's/kind: KIND_CPU/kind: KIND_GPU, gpus: [ 0 ]/' "$R"/{embed,filter,gnn,frnn,wcc}/config.pbtxt
+grep -h instance_group "$R"/*/config.pbtxt | sort | uniq -c
+timeout 150 node bin/tensorbind.js serve --model-repository "$R" --http-port 0 --grpc-port 0 --metrics-port 0 \
+  --ready-file "$T/ready.json" > "$OUT/server.log" 2>&1 &
+SPID=$!
+for _ in $(seq 120); do [ -s "$T/ready.json" ] && break; sleep 1; done
+[ -s "$T/ready.json" ] || { tail -20 "$OUT/server.log"; fail "server not ready"; }
+G=$(python3 -c "import json;print(json.load(open('$T/ready.json'))['grpc'])")
+for mu in mu20 mu200; do
+  timeout 120 python3 examples/exatrkx/client.py --url "$G" --events-dir "$E/$mu" --events 8 --concurrency 4 \
+    --device cuda:0 --json "$OUT/client-$mu.json" | tail -3
+done
+kill -TERM "$SPID"; wait "$SPID"; SPID=
+
+echo "== 3. served vs direct on the GPU, mu = 20 and 200"
+for mu in mu20 mu200; do
+  timeout 150 python3 bench/exatrkx/run.py --serve repository --repository "$R" --device cuda:0 \
+    --events-dir "$E/$mu" --concurrency 1,4,8 --seconds 4 --pairs 1 --out "$OUT/bench-$mu" | tail -3
+done
+echo "== done"
