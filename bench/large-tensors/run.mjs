@@ -26,6 +26,7 @@ const { values: o } = parseArgs({
     concurrency: { type: "string", default: "1" },
     "duration-ms": { type: "string", default: "4000" },
     models: { type: "string", default: "native_identity_copy,native_identity,python_identity" },
+    "no-pytriton": { type: "boolean", default: false },
   },
 });
 const PAIRS = Number(o.pairs);
@@ -76,6 +77,40 @@ const tb = await startServer({
   name: "tensorbind",
 });
 
+// PyTriton (the P2 reference) with the same client, when bench/python-vs-pytriton's
+// .venv-pytriton exists (its run.mjs creates it: pip install nvidia-pytriton).
+const PT_PY = join(REPO, ".venv-pytriton/bin/python");
+let pytriton;
+if (!o["no-pytriton"] && existsSync(PT_PY)) {
+  const libdir = spawnSync(
+    PT_PY,
+    ["-c", "import sysconfig;print(sysconfig.get_config_var('LIBDIR') or '')"],
+    {
+      encoding: "utf8",
+    },
+  ).stdout.trim();
+  const port = 18000 + (process.pid % 1000);
+  pytriton = await startServer({
+    argv: pin(SERVER_CPU, [
+      PT_PY,
+      join(REPO, "bench/python-vs-pytriton/pytriton_server.py"),
+      String(port),
+      String(port + 1),
+      String(port + 2),
+    ]),
+    env: { ...process.env, LD_LIBRARY_PATH: [libdir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":") },
+    readyUrl: `http://127.0.0.1:${port}/v2/models/identity/ready`,
+    timeoutMs: 120_000,
+    detached: true,
+    killAfterMs: 20_000,
+    name: "pytriton",
+  });
+  pytriton.url = `http://127.0.0.1:${port}`;
+  MODELS.push("pytriton_identity");
+} else log("PyTriton not measured (no .venv-pytriton, or --no-pytriton)");
+const targetOf = (m) =>
+  m === "pytriton_identity" ? { url: pytriton.url, model: "identity" } : { url: tb.info.http, model: m };
+
 const client = (args) =>
   runChild(
     pin(CLIENT_CPU, [
@@ -106,13 +141,15 @@ try {
     rows.echo.push(e);
     log(`pair ${p + 1}: echo ${fmt(e.rps, 2)}/s`);
     for (const m of MODELS) {
-      const r = await client([join(HERE, "client.mjs"), "--url", tb.info.http, "--model", m]);
+      const t = targetOf(m);
+      const r = await client([join(HERE, "client.mjs"), "--url", t.url, "--model", t.model]);
       if (r.failed > 0) log(`${m}: ${r.failed} failed requests`);
       rows[m].push(r);
       log(`pair ${p + 1}: ${m} ${fmt(r.rps, 2)}/s (${fmt(r.rps / e.rps, 2)} of the echo)`);
     }
   }
 } finally {
+  await pytriton?.stop();
   await tb.stop();
   await echoSrv.stop();
 }
@@ -135,5 +172,11 @@ for (const m of MODELS) {
   const ratios = rows[m].map((r, i) => r.rps / rows.echo[i].rps);
   pr(
     `| ${m} | ${rows[m].map((r) => fmt(r.rps, 2)).join(", ")} | ${fmt(median(rows[m].map((r) => r.p50)) / 1000, 0)} | ${fmt(mbps(median(rows[m].map((r) => r.rps))))} | ${ratios.map((x) => fmt(x, 2)).join(", ")} | **${fmt(median(ratios), 2)}** |`,
+  );
+}
+if (pytriton) {
+  const ratios = rows.python_identity.map((r, i) => r.rps / rows.pytriton_identity[i].rps);
+  pr(
+    `\ntensorbind python_identity / PyTriton per pair: ${ratios.map((x) => fmt(x, 2)).join(", ")}; median **${fmt(median(ratios), 2)}×**`,
   );
 }

@@ -34,6 +34,11 @@ class SharedMemoryBudget {
     this.#used += bytes;
   }
 
+  /** Counts memory that exists already (a worker's output segment the server mapped). */
+  add(bytes: number): void {
+    this.#used += bytes;
+  }
+
   give(bytes: number): void {
     this.#used = Math.max(0, this.#used - bytes);
   }

@@ -15,9 +15,14 @@ const MODELS = join(ROOT, "test/fixtures/shm-limits/models.ts");
 
 /** Why bwrap cannot give the server a private /dev/shm here, or undefined when it can. */
 function bwrapProblem(): string | undefined {
-  const r = spawnSync("bwrap", ["--dev-bind", "/", "/", "--size", "1048576", "--tmpfs", "/dev/shm", "true"], {
-    encoding: "utf8",
-  });
+  const userns = process.getuid?.() === 0 ? [] : ["--unshare-user"];
+  const r = spawnSync(
+    "bwrap",
+    [...userns, "--dev-bind", "/", "/", "--size", "1048576", "--tmpfs", "/dev/shm", "true"],
+    {
+      encoding: "utf8",
+    },
+  );
   if (r.error) return `bwrap is not installed (${r.error.message}); apt-get install bubblewrap`;
   if (r.status !== 0) return `bwrap cannot mount a tmpfs here: ${r.stderr.trim()}`;
   return undefined;
@@ -53,6 +58,7 @@ describe.skipIf(problem !== undefined && !mustRun)("a server on a 24 MiB /dev/sh
       env: { ...process.env, TENSORBIND_PYTHON: INTERPRETER },
       wrap: (argv) => [
         "bwrap",
+        ...(process.getuid?.() === 0 ? [] : ["--unshare-user"]),
         "--dev-bind",
         "/",
         "/",

@@ -250,7 +250,9 @@ export class OutputSegments {
   /** Maps segments the worker announced, then unlinks their names; returns the names. */
   map(segments: readonly SegmentInfo[]): string[] {
     for (const s of segments) {
-      this.#segments.set(s.id, shm().open(s.name));
+      const buffer = shm().open(s.name);
+      this.#segments.set(s.id, buffer);
+      sharedMemoryBudget.add(buffer.byteLength); // counted against the server-wide cap
       unlinkQuietly(s.name);
     }
     return segments.map((s) => s.name);
@@ -262,6 +264,7 @@ export class OutputSegments {
       const buffer = this.#segments.get(id);
       if (buffer === undefined) continue;
       this.#segments.delete(id);
+      sharedMemoryBudget.give(buffer.byteLength);
       shm().unmap(buffer);
     }
   }
@@ -286,6 +289,7 @@ export class OutputSegments {
    * its outputs; each mapping goes when its last view is collected.
    */
   clear(): void {
+    for (const b of this.#segments.values()) sharedMemoryBudget.give(b.byteLength);
     this.#segments.clear();
   }
 }

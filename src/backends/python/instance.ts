@@ -11,6 +11,7 @@ import {
 } from "../../core/errors.js";
 import type { InferRequest, InferResponse } from "../../core/infer.js";
 import { takeRelease } from "../../core/release.js";
+import { sharedMemoryBudget } from "../shm-budget.js";
 import { arenaPrefix, sweepSegments } from "../shm-names.js";
 import { OutputSegments, type SharedArena } from "./arena.js";
 import { type ColumnInput, type PlannedCall, planCalls } from "./batching.js";
@@ -142,6 +143,8 @@ export class PythonInstance {
     const { arena: _arena, infer: _infer, ...spawn } = this.#opts;
     const worker = await WorkerProcess.spawn({
       ...spawn,
+      // The worker's outputs: the model's cap, else what the server-wide cap allows at most.
+      shmLimitBytes: Math.min(spawn.shmLimitBytes, sharedMemoryBudget.limit),
       shmPrefix,
       onDropped: (ids) => {
         if (this.#worker === worker) this.#outputs.unmap(ids);
@@ -163,6 +166,7 @@ export class PythonInstance {
     this.#startedAt = Date.now();
     this.#shmPrefix = shmPrefix;
     this.#mapped = new Set();
+    this.#outputs.clear(); // the previous incarnation's segments leave the server-wide count
     this.#outputs = new OutputSegments();
     this.#releases = [];
     if (this.#configure !== undefined) worker.notify(this.#configure);
