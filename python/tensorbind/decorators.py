@@ -141,6 +141,8 @@ class ModelInfo:
     instances: int | None = None
     framework: str | None = None
     device: str | None = None
+    # With gpus, ``instances`` workers on each listed GPU (Triton's instance_group)
+    gpus: tuple[int, ...] | None = None
     # False: no dynamic batching even for a batched function (see ``model``)
     batcher: DynamicBatcher | bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -163,7 +165,12 @@ class ModelInfo:
 
     def serving(self) -> dict[str, Any]:
         """How ``tensorbind serve model.py`` runs the function (``bind()`` in TypeScript ignores these)."""
-        return {"instances": self.instances, "framework": self.framework, "device": self.device}
+        return {
+            "instances": self.instances,
+            "framework": self.framework,
+            "device": self.device,
+            "gpus": list(self.gpus) if self.gpus is not None else None,
+        }
 
 
 def _specs(kind: str, specs: Mapping[str, SpecLike] | None) -> dict[str, TensorSpec] | None:
@@ -195,6 +202,7 @@ def model(
     framework: str | None = None,
     device: str | None = None,
     batcher: DynamicBatcher | bool | None = None,
+    gpus: Sequence[int] | None = None,
 ) -> Callable[[F], F]:
     """Declares a function's inputs, outputs and batching, so ``bind()`` may leave them out.
 
@@ -204,7 +212,9 @@ def model(
 
     ``name`` (default: the function's name), ``instances``, ``framework`` ("numpy" or "torch")
     and ``device`` ("cpu", "cuda:0") say how ``tensorbind serve model.py`` serves the function;
-    a TypeScript ``bind()`` takes them from its own ``python()`` options instead.
+    ``gpus=[0, 1]`` starts ``instances`` workers on each listed GPU, each pinned to its GPU
+    (Triton's instance_group); a TypeScript ``bind()`` takes them from its own ``python()``
+    options instead.
 
     ``batcher`` turns on dynamic batching (``True``, or a :class:`DynamicBatcher` with delays,
     preferred sizes and queue policies); ``bind()``'s ``batching`` and ``queue`` options win.
@@ -226,6 +236,15 @@ def model(
             f"device={device!r} needs framework='torch' (only PyTorch models run on a GPU): "
             f"@tensorbind.model(..., framework='torch', device={device!r})"
         )
+    if gpus is not None and (
+        isinstance(gpus, (str, bytes))
+        or len(gpus) == 0
+        or any(type(g) is not int or g < 0 for g in gpus)
+        or len(set(gpus)) != len(gpus)
+    ):
+        raise ValueError(f"gpus must be a non-empty list of distinct CUDA device indices, got {gpus!r}")
+    if gpus is not None and device is not None and device.startswith("cuda:"):
+        raise ValueError("give the GPUs in gpus= or in device=, not both")
     if batcher is not None and not isinstance(batcher, (bool, DynamicBatcher)):
         raise ValueError(f"batcher must be True or tensorbind.DynamicBatcher(...), got {batcher!r}")
     resolved = DynamicBatcher() if batcher is True else batcher
@@ -237,6 +256,7 @@ def model(
         instances,
         framework,
         device,
+        tuple(gpus) if gpus is not None else None,
         resolved,
     )
 

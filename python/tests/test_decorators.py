@@ -62,3 +62,28 @@ def test_numpy_dtypes_are_accepted_in_specs_as_pytriton_takes_them():
 def test_an_unknown_datatype_still_names_the_choices():
     with pytest.raises(ValueError, match="unknown datatype 'FLOAT32'"):
         tensorbind.tensor("FLOAT32", [1])
+
+
+def test_gpus_ask_for_workers_on_each_listed_gpu():
+    @tensorbind.model(inputs={"x": ("INT32", [1])}, outputs={"y": ("INT32", [1])}, instances=2, gpus=[0, 1])
+    def infer(x):
+        return {"y": x}
+
+    info = model_info(infer)
+    assert info is not None
+    assert info.serving() == {"instances": 2, "framework": None, "device": None, "gpus": [0, 1]}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"gpus": []},
+        {"gpus": [-1]},
+        {"gpus": [0, 0]},
+        {"gpus": "0"},
+        {"gpus": [0], "framework": "torch", "device": "cuda:1"},
+    ],
+)
+def test_bad_gpus_raise(kwargs):
+    with pytest.raises(ValueError, match="gpus"):
+        tensorbind.model(**kwargs)

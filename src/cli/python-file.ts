@@ -31,7 +31,9 @@ export async function bindPythonFile(path: string, options: PythonFileOptions = 
         name: m.name,
         fn: python(path, m.function, {
           ...(options.interpreter !== undefined && { interpreter: options.interpreter }),
-          ...(m.instances !== undefined && { instances: m.instances }),
+          ...(m.gpus !== undefined
+            ? { instances: { count: m.instances ?? 1, gpus: m.gpus } }
+            : m.instances !== undefined && { instances: m.instances }),
           ...(m.framework !== undefined && { framework: m.framework }),
           ...(m.device !== undefined && { device: m.device }),
         }),

@@ -1,14 +1,17 @@
 // Python workers pinned to GPUs, checked with CUDA_VISIBLE_DEVICES-style fakes: no GPU is needed
 // to see which GPU each worker was given (bench/gpu/multi-gpu.sh runs it on real GPUs).
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { python } from "../../src/backends/python/index.js";
+import { bindPythonFile } from "../../src/cli/python-file.js";
 import type { Backend, ExecutionRequest } from "../../src/core/backend.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { Tensor } from "../../src/core/tensor.js";
 import { tensor } from "../../src/core/tensor-factory.js";
+import { Registry } from "../../src/model/registry.js";
+import { serve } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { getJson } from "../helpers/json.js";
 import { startServer } from "../helpers/server.js";
@@ -108,6 +111,34 @@ describe("Python workers pinned to GPUs", () => {
     try {
       const config = await getJson(`${server.urls.http}/v2/models/pinned/config`);
       expect(config.instance_group).toEqual([{ name: "pinned_0", kind: "KIND_GPU", count: 2, gpus: [0, 1] }]);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("take gpus= from @tensorbind.model when a .py file is served", async () => {
+    delete process.env.CUDA_VISIBLE_DEVICES;
+    const file = join(runtimeDir, "pinned_model.py");
+    writeFileSync(
+      file,
+      [
+        "import os, numpy as np, tensorbind",
+        '@tensorbind.model(inputs={"x": ("INT32", [1])}, outputs={"env": ("BYTES", [1])}, instances=1, gpus=[1, 0])',
+        "def pinned(x):",
+        '    return {"env": np.array([os.environ["CUDA_VISIBLE_DEVICES"].encode()], dtype=object)}',
+        "",
+      ].join("\n"),
+    );
+    const registry = new Registry();
+    await bindPythonFile(file, { interpreter: INTERPRETER, registry });
+    const server = await serve({ http: 0, grpc: false, metrics: false, logger: silentLogger, registry });
+    try {
+      const config = await getJson(`${server.urls.http}/v2/models/pinned/config`);
+      expect(config.instance_group).toEqual([{ name: "pinned_0", kind: "KIND_GPU", count: 1, gpus: [1, 0] }]);
+      const backend = registry.get("pinned").backend;
+      expect(backend.gpus).toEqual([1, 0]);
+      expect((await seenBy(backend, 0))[0]).toBe("1");
+      expect((await seenBy(backend, 1))[0]).toBe("0");
     } finally {
       await server.close();
     }

@@ -15,6 +15,8 @@ export interface PythonModelListing {
   readonly instances?: number;
   readonly framework?: "numpy" | "torch";
   readonly device?: string;
+  /** With `instances`: that many workers on each listed GPU. */
+  readonly gpus?: readonly number[];
 }
 
 export interface ListingOptions {
