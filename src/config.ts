@@ -146,9 +146,10 @@ export interface ServeOptions {
   /** Triton's restricted APIs for gRPC: `API[,API]:KEY=VALUE` each (env: separated by `;`). */
   grpcRestrictedApi?: string | readonly string[];
   /**
-   * Event loops taking requests in on the HTTP and gRPC ports (default 1): with more, each is a
+   * Event loops taking requests in on the HTTP and gRPC ports: with more than one, each is a
    * frontend thread sharing the ports (SO_REUSEPORT, Node >= 22.12 on Linux) and feeding the same
-   * models (docs/DESIGN.md, "Every core serves"). "auto" picks from the machine's cores.
+   * models (docs/DESIGN.md, "Every core serves"). Default "auto": 1 below 8 cores, else one per
+   * four cores, at most 4.
    */
   workers?: number | "auto";
   /**
@@ -244,7 +245,7 @@ export const DEFAULTS = {
   shmStatusKeys: false,
   authOpenHealth: false,
   allowBrowserForms: false,
-  workers: 1,
+  workers: "auto",
 } as const;
 
 /** The environment variable behind each option. */
@@ -495,16 +496,24 @@ function restrictions(v: unknown): ApiRestriction[] {
 }
 
 /**
- * The frontend event loops for `workers`; "auto" takes one per four cores (the rest run the
- * models, their Python workers and the kernel's network stack), at most 4 (docs/PERFORMANCE.md).
+ * The frontend event loops for `workers`. "auto" (the default) is 1 below 8 cores — there a
+ * second event loop competes with the models, their Python workers and the kernel's network
+ * stack for too few cores — and one per four cores above, at most 4: the best of 1, 4 and 8 on
+ * a 16-core GPU host (docs/PERFORMANCE.md, P7). Node.js older than 22.12 cannot share a port: 1.
  */
-export function workers(v: unknown, cores = availableParallelism()): number {
-  if (v === undefined) return DEFAULTS.workers;
-  if (v === "auto") return Math.max(1, Math.min(4, Math.floor(cores / 4)));
+export function workers(v: unknown, cores = availableParallelism(), node = process.versions.node): number {
+  if (v === undefined || v === "auto")
+    return supportsReusePort(node) && cores >= 8 ? Math.min(4, Math.floor(cores / 4)) : 1;
   const n = typeof v === "number" ? v : Number(v);
   if (!Number.isSafeInteger(n) || n < 1 || n > 64)
     throw new ConfigError(`invalid workers '${String(v)}': use 1 … 64 or auto`);
   return n;
+}
+
+/** SO_REUSEPORT for several listeners on one port came with Node 22.12 (and 23.1). */
+export function supportsReusePort(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 /** Triton's client-ping policy settings, which grpc-js servers do not enforce: said once at start. */

@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { claimRuntimeDir, prepareSharedMemory, removeStaleRuntimeDirs } from "./backends/shm-startup.js";
 import { defaultRegistry } from "./bind.js";
 import type { FrontendPool } from "./cluster/frontend-pool.js";
-import { type ResolvedConfig, resolveConfig, type ServeOptions, warnIgnoredPingSettings } from "./config.js";
+import {
+  type ResolvedConfig,
+  resolveConfig,
+  type ServeOptions,
+  supportsReusePort,
+  warnIgnoredPingSettings,
+} from "./config.js";
 import { AccessControl, type AccessOptions } from "./core/access.js";
 import { ConfigError } from "./core/errors.js";
 import { createLogger, type Logger } from "./core/logger.js";
@@ -388,12 +394,6 @@ function grpcOptionsOf(config: ResolvedConfig): Omit<GrpcOptions, "access"> {
     limits: requestLimits(config),
     ...(config.tls !== undefined && { tls: config.tls }),
   };
-}
-
-/** SO_REUSEPORT for several listeners on one port came with Node 22.12 (and 23.1). */
-export function supportsReusePort(version = process.versions.node): boolean {
-  const [major = 0, minor = 0] = version.split(".").map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 function frontendThreads(workers: number, log: Logger): number {

@@ -16,6 +16,8 @@ export async function startServer(
     http: 0,
     grpc: false,
     metrics: false,
+    // One event loop whatever the machine's cores (workers: "auto"): tests of frontend threads ask for them.
+    workers: 1,
     logger: silentLogger,
     registry,
     ...options,

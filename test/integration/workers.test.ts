@@ -1,9 +1,9 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { supportsReusePort, workers } from "../../src/config.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
-import { supportsReusePort } from "../../src/server.js";
 import { inferenceClient } from "../helpers/grpc.js";
 import { simpleModel, simpleRequest } from "../helpers/models.js";
 import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
@@ -252,5 +252,16 @@ describe("workers on an older Node.js", () => {
     expect(supportsReusePort("22.11.0")).toBe(false);
     expect(supportsReusePort("22.12.0")).toBe(true);
     expect(supportsReusePort("24.1.0")).toBe(true);
+  });
+
+  it("picks the frontend threads for the machine by default", () => {
+    expect(workers(undefined, 2, "24.1.0")).toBe(1);
+    expect(workers("auto", 4, "24.1.0")).toBe(1);
+    expect(workers(undefined, 8, "24.1.0")).toBe(2);
+    expect(workers(undefined, 16, "24.1.0")).toBe(4);
+    expect(workers(undefined, 128, "24.1.0")).toBe(4);
+    expect(workers(undefined, 16, "20.20.2")).toBe(1);
+    expect(workers("3", 2, "24.1.0")).toBe(3);
+    expect(() => workers(0, 2, "24.1.0")).toThrow(/invalid workers/);
   });
 });
