@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { PageHandler } from "../frontends/http/server.js";
+import { HISTORY_INTERVAL_MS, SnapshotHistory } from "./history.js";
 import { type DashboardSource, dashboardSnapshot } from "./snapshot.js";
 
 /**
@@ -44,11 +45,16 @@ export function dashboardHandler(src: DashboardSource): PageHandler {
     }
     return b;
   };
+  const history = new SnapshotHistory(src);
   return (req, res, path) => {
     const method = req.method === "HEAD" ? "GET" : req.method;
-    if (path === "/dashboard/api/snapshot") {
+    if (path === "/dashboard/api/snapshot" || path === "/dashboard/api/history") {
       if (method !== "GET") return false;
-      const body = Buffer.from(JSON.stringify(dashboardSnapshot(src)));
+      const data =
+        path === "/dashboard/api/history"
+          ? { interval_ms: HISTORY_INTERVAL_MS, snapshots: history.list() }
+          : dashboardSnapshot(src);
+      const body = Buffer.from(JSON.stringify(data));
       res.writeHead(200, {
         "Content-Type": "application/json",
         "Content-Length": body.length,

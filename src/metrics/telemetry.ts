@@ -52,6 +52,11 @@ export class Telemetry {
   }
 
   /** Starts observing the models and sampling; the first GPU poll runs in the background. */
+  /** Whether `stop()` was called (readers with their own timers stop with it). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   start(): void {
     if (this.#stopped || this.#timer) return;
     this.histograms.attach();

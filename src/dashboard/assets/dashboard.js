@@ -28,6 +28,19 @@
     if (!colors.has(key)) colors.set(key, PALETTE[colors.size % PALETTE.length]);
     return colors.get(key);
   };
+  // Each model its own colour, kept for the page's life: the palette, then golden-angle hues,
+  // so that no two models share one however many there are.
+  const modelColors = new Map();
+  const modelColor = (key) => {
+    if (!modelColors.has(key)) {
+      const i = modelColors.size;
+      modelColors.set(
+        key,
+        i < PALETTE.length ? PALETTE[i] : `hsl(${Math.round((i * 137.508) % 360)}, 70%, 62%)`,
+      );
+    }
+    return modelColors.get(key);
+  };
 
   /** Recent snapshots (for the batch window) and the derived points (for the line charts). */
   const snapshots = [];
@@ -185,7 +198,17 @@
     };
   }
 
-  /** Line chart of `series` ([{label, color, values}]) over the last WINDOW points. */
+  /**
+   * Times (in ms) on one unit for the whole chart, the one that suits its largest value: the
+   * axis, the caption and `data-unit` say the same (µs below a millisecond).
+   */
+  function timeFormat(maxMs) {
+    if (maxMs <= 1) return { unit: "µs", format: (v) => (v * 1000).toFixed(0) };
+    if (maxMs > 1000) return { unit: "s", format: (v) => (v / 1000).toFixed(v >= 10_000 ? 0 : 1) };
+    return { unit: "ms", format: (v) => v.toFixed(maxMs < 10 ? 1 : 0) };
+  }
+
+  /** Line chart of `series` ([{label, color, values, dash?}]) over the last WINDOW points. */
   function lineChart(canvas, series, format, fixedMax) {
     const { ctx, w, h, text, grid } = setupCanvas(canvas);
     const left = 56;
@@ -195,6 +218,13 @@
     let max = 0;
     for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
     const yMax = fixedMax ?? niceMax(max * 1.1);
+    if (format === "time") {
+      const t = timeFormat(yMax);
+      format = t.format;
+      canvas.dataset.unit = t.unit;
+      const caption = document.getElementById(`unit-${canvas.id.replace("chart-", "")}`);
+      if (caption) caption.textContent = t.unit;
+    }
     const x = (i) => left + ((w - left - right) * i) / (WINDOW - 1);
     const y = (v) => top + (h - top - bottom) * (1 - Math.min(v, yMax) / yMax);
     ctx.font = "11px system-ui, sans-serif";
@@ -220,6 +250,7 @@
     for (const s of series) {
       const offset = WINDOW - s.values.length;
       ctx.strokeStyle = s.color;
+      ctx.setLineDash(s.dash || []);
       ctx.beginPath();
       let pen = false;
       s.values.forEach((v, i) => {
@@ -233,6 +264,7 @@
       });
       ctx.stroke();
     }
+    ctx.setLineDash([]);
     canvas.dataset.max = String(max);
   }
 
@@ -340,7 +372,7 @@
       const stateCell = document.createElement("td");
       stateCell.append(state);
       const nameCell = cell(m.name);
-      nameCell.style.borderLeft = `3px solid ${colorFor(key)}`;
+      nameCell.style.borderLeft = `3px solid ${modelColor(key)}`;
       tr.append(
         nameCell,
         cell(m.version),
@@ -406,16 +438,27 @@
     const active = keys.filter((k) => points.some((p) => (p.rate[k] || 0) > 0));
     const rateSeries = active.map((k) => ({
       label: label(k),
-      color: colorFor(k),
+      color: modelColor(k),
       values: points.map((p) => (p.rate[k] === undefined ? null : p.rate[k])),
+      value: fmtRate(last ? last.rate[k] : null),
+    }));
+    // Failures per model: a dashed line in the model's colour, on the same chart.
+    const failing = keys.filter((k) => points.some((p) => (p.fail[k] || 0) > 0));
+    const failSeries = failing.map((k) => ({
+      label: `${label(k)} failures`,
+      color: modelColor(k),
+      dash: [4, 3],
+      values: points.map((p) => (p.fail[k] === undefined ? null : p.fail[k])),
+      value: fmtRate(last ? last.fail[k] : null),
     }));
     const rateCanvas = $("chart-rate");
-    lineChart(rateCanvas, rateSeries, fmtRate);
+    lineChart(rateCanvas, [...rateSeries, ...failSeries], fmtRate);
     rateCanvas.dataset.total = String(last ? last.total : 0);
+    rateCanvas.dataset.failing = failing.map(label).join(",");
     legend(
       $("legend-rate"),
       rateSeries.length
-        ? rateSeries.map((s, i) => ({ ...s, value: fmtRate(last ? last.rate[active[i]] : null) }))
+        ? [...rateSeries, ...failSeries]
         : [{ label: "no traffic yet", color: "transparent", value: "" }],
     );
 
@@ -424,7 +467,7 @@
       { label: "p95", color: PALETTE[2], pick: (p) => p.all.p95 },
       { label: "p99", color: PALETTE[3], pick: (p) => p.all.p99 },
     ].map((s) => ({ ...s, values: points.map(s.pick) }));
-    lineChart($("chart-latency"), lat, fmtMs);
+    lineChart($("chart-latency"), lat, "time");
     legend(
       $("legend-latency"),
       lat.map((s) => ({ ...s, value: fmtMs(last ? s.pick(last) : null) })),
@@ -432,10 +475,10 @@
 
     const queueSeries = active.map((k) => ({
       label: label(k),
-      color: colorFor(k),
+      color: modelColor(k),
       values: points.map((p) => (p.queueMs[k] === undefined ? null : p.queueMs[k])),
     }));
-    lineChart($("chart-queue"), queueSeries, fmtMs);
+    lineChart($("chart-queue"), queueSeries, "time");
     legend(
       $("legend-queue"),
       queueSeries.map((s, i) => ({ ...s, value: fmtMs(last ? last.queueMs[active[i]] : null) })),
@@ -517,15 +560,21 @@
     $("t-cpu").textContent = snap.cpu ? fmtPct(snap.cpu.utilization) : "–";
   }
 
-  function update(snap) {
+  /** Adds a snapshot to the points; returns the new point (null for the first one). */
+  function ingest(snap) {
     const prev = snapshots[snapshots.length - 1];
-    const point = prev ? derive(prev, snap) : null;
+    const point = prev && snap.time_ms > prev.time_ms ? derive(prev, snap) : null;
     if (point) {
       points.push(point);
       if (points.length > WINDOW) points.shift();
     }
     snapshots.push(snap);
     while (snapshots.length > 2 && snap.time_ms - snapshots[1].time_ms > BATCH_WINDOW_MS) snapshots.shift();
+    return point;
+  }
+
+  function update(snap) {
+    const point = ingest(snap);
     renderHeader(snap);
     renderTiles(snap, point);
     renderModels(snap, point);
@@ -552,5 +601,13 @@
 
   $("poll-note").textContent =
     `, polled every ${INTERVAL_MS >= 1000 ? `${INTERVAL_MS / 1000} s` : `${INTERVAL_MS} ms`}`;
-  poll();
+  // The server keeps the last few minutes: the charts start full, not empty.
+  fetch("/dashboard/api/history", { cache: "no-store" })
+    .then((res) => (res.ok ? res.json() : { snapshots: [] }))
+    .then((h) => {
+      for (const snap of h.snapshots) ingest(snap);
+      document.body.dataset.history = String(h.snapshots.length);
+    })
+    .catch(() => {})
+    .finally(poll);
 })();
