@@ -1,11 +1,12 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LazyBackend } from "../../src/backends/lazy.js";
-import { SharedArena } from "../../src/backends/python/arena.js";
+import { OutputSegments, SharedArena } from "../../src/backends/python/arena.js";
 import { python } from "../../src/backends/python/index.js";
 import type { PythonBackend } from "../../src/backends/python/python-backend.js";
 import { tensorSpec } from "../../src/core/spec.js";
 import { INTERPRETER } from "../helpers/cli.js";
+import { inferenceClient } from "../helpers/grpc.js";
 import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
 
 // The copy budget of the Python data plane, end to end over HTTP: a binary request body is read
@@ -27,15 +28,18 @@ beforeAll(async () => {
       y: tensorSpec("FP32", [-1]),
     },
   });
-  server = await startServer([
-    model("where", "where_is_input"),
-    {
-      name: "echo",
-      fn: python(FIXTURES, "echo", { interpreter: INTERPRETER }),
-      inputs: { x: tensorSpec("FP32", [-1]) },
-      outputs: { OUT_x: tensorSpec("FP32", [-1]) },
-    },
-  ]);
+  server = await startServer(
+    [
+      model("where", "where_is_input"),
+      {
+        name: "echo",
+        fn: python(FIXTURES, "echo", { interpreter: INTERPRETER }),
+        inputs: { x: tensorSpec("FP32", [-1]) },
+        outputs: { OUT_x: tensorSpec("FP32", [-1]) },
+      },
+    ],
+    { grpc: 0 },
+  );
   base = server.urls.http!;
 }, 60_000);
 afterAll(async () => {
@@ -144,4 +148,26 @@ describe("python data plane: copy budget over HTTP", () => {
     expect(rssShmem(worker)).toBeLessThan(8 << 20);
     expect(rssShmem() - serverBase).toBeLessThan(8 << 20);
   }, 60_000);
+
+  it("gives a gRPC reply's output slot back once grpc-js has serialized it (the next call reuses it)", async () => {
+    const client = inferenceClient(server.urls.grpc!);
+    const view = vi.spyOn(OutputSegments.prototype, "view");
+    try {
+      for (let i = 0; i < 2; i++) {
+        const x = new Float32Array(1 << 18).fill(i + 0.5); // 1 MiB
+        const res = await client.call("ModelInfer", {
+          model_name: "echo",
+          inputs: [{ name: "x", datatype: "FP32", shape: [x.length] }],
+          raw_input_contents: [Buffer.from(x.buffer)],
+        });
+        expect(new Float32Array(new Uint8Array(res.raw_output_contents[0]).buffer)[7]).toBe(i + 0.5);
+        await new Promise((r) => setTimeout(r, 20)); // the release rides on the next message
+      }
+      const [first, second] = view.mock.calls;
+      expect(second?.slice(0, 2)).toEqual(first?.slice(0, 2)); // same segment and offset
+    } finally {
+      view.mockRestore();
+      client.close();
+    }
+  }, 30_000);
 });

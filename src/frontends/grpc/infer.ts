@@ -29,10 +29,27 @@ export async function inferOne(
       ...(trace !== undefined ? { trace } : {}),
     });
     // Serialized before the views go: an output may still be a view of an input's region.
-    return detachedFromRegions(encodeInferResponse(response), views.length > 0);
+    const out = detachedFromRegions(encodeInferResponse(response), views.length > 0);
+    if (response.release !== undefined) releases.set(out, response.release);
+    return out;
   } finally {
     for (const v of views) v.release();
   }
+}
+
+/** Output memory to give back once a response is serialized (a Python worker's slots). */
+const releases = new WeakMap<ModelInferResponseOut, () => void>();
+
+/**
+ * Gives back the memory a response's outputs view. ModelInfer calls it right after handing the
+ * response to grpc-js, which serializes a unary reply synchronously in that call (our
+ * interceptors act on receiving only); a response never passed here (a stream's, queued for
+ * ordering) is released by the garbage collector instead.
+ */
+export function releaseResponse(out: ModelInferResponseOut): void {
+  const release = releases.get(out);
+  releases.delete(out);
+  release?.();
 }
 
 /**

@@ -8,7 +8,7 @@ import { toTensorbindError, UnimplementedError } from "../../core/errors.js";
 import type { InferenceCore, ModelLoadOverrides } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
 import { traceFields } from "../../core/trace-context.js";
-import { callTrace, inferOne, opt } from "./infer.js";
+import { callTrace, inferOne, opt, releaseResponse } from "./infer.js";
 import type {
   ModelInferRequestMsg,
   ModelRefMsg,
@@ -120,6 +120,7 @@ export function inferenceService(
         (response) => {
           call.off("cancelled", onCancel);
           callback(null, response);
+          releaseResponse(response); // serialized by now: the output slots can go back
         },
         (err: unknown) => {
           call.off("cancelled", onCancel);
