@@ -1,6 +1,9 @@
+import type { Datatype } from "./datatypes.js";
 import { InvalidArgumentError, UnimplementedError } from "./errors.js";
 import type { Parameters } from "./infer.js";
+import type { Shape } from "./shape.js";
 import type { SharedMemoryRef, SharedPlacement } from "./shared-placement.js";
+import { Tensor } from "./tensor.js";
 
 export type { SharedMemoryRef, SharedPlacement } from "./shared-placement.js";
 
@@ -34,6 +37,17 @@ export interface SharedView {
   release(): void;
   /** For memory staged through the host (CUDA regions): sends the first `length` bytes home. */
   flush?(length: number): void;
+  /**
+   * For an input in a CUDA region: fetches its bytes to host memory. The tensor calls it only
+   * when something reads the bytes; a model that takes device memory never does (no copy).
+   */
+  load?(): Uint8Array;
+}
+
+/** The input tensor over a region's view: deferred when its bytes are on a device. */
+export function tensorOfView(name: string, datatype: Datatype, shape: Shape, view: SharedView): Tensor {
+  if (view.load === undefined) return new Tensor(name, datatype, shape, view.bytes, view.placement);
+  return Tensor.deferred(name, datatype, shape, view.placement.byteSize, view.load, view.placement);
 }
 
 export interface SharedMemoryCore {

@@ -14,6 +14,7 @@ export type TensorData<D extends Datatype = Datatype> = DataOf<D>;
 
 // Branded through a global symbol so tensors from another copy of the package are recognised.
 const TENSOR_BRAND = Symbol.for("tensorbind.tensor");
+const EMPTY = new Uint8Array(0);
 
 /**
  * A tensor is a view — name, datatype, shape and bytes — over memory already held (a request
@@ -28,10 +29,11 @@ export class Tensor<D extends Datatype = Datatype> {
   readonly name: string;
   readonly datatype: D;
   readonly shape: readonly number[];
-  /** Little-endian, row-major bytes; BYTES tensors hold the u32-length-prefixed wire form. */
-  readonly bytes: Uint8Array;
   /** Set when the bytes are a client's shared-memory region (see docs/SHARED_MEMORY.md). */
   readonly placement: SharedPlacement | undefined;
+  #bytes: Uint8Array;
+  #load: (() => Uint8Array) | undefined;
+  #byteLength: number;
   #data: TensorData<D> | undefined;
   #elements: Uint8Array[] | undefined;
 
@@ -39,8 +41,42 @@ export class Tensor<D extends Datatype = Datatype> {
     this.name = name;
     this.datatype = datatype;
     this.shape = Object.freeze([...shape]);
-    this.bytes = bytes;
+    this.#bytes = bytes;
+    this.#byteLength = bytes.byteLength;
     this.placement = placement;
+  }
+
+  /**
+   * A tensor whose bytes are fetched on first use: a client's CUDA region, which a model that
+   * takes device memory reads in place (only `placement` is used then, and nothing is copied).
+   */
+  static deferred<D extends Datatype>(
+    name: string,
+    datatype: D,
+    shape: Shape,
+    byteLength: number,
+    load: () => Uint8Array,
+    placement?: SharedPlacement,
+  ): Tensor<D> {
+    const t = new Tensor(name, datatype, shape, EMPTY, placement);
+    t.#load = load;
+    t.#byteLength = byteLength;
+    return t;
+  }
+
+  /** Little-endian, row-major bytes; BYTES tensors hold the u32-length-prefixed wire form. */
+  get bytes(): Uint8Array {
+    if (this.#load !== undefined) {
+      const load = this.#load;
+      this.#load = undefined;
+      this.#bytes = load();
+    }
+    return this.#bytes;
+  }
+
+  /** Whether the bytes are still where the client put them (not yet fetched to host memory). */
+  get deferred(): boolean {
+    return this.#load !== undefined;
   }
 
   get elementCount(): number {
@@ -48,7 +84,7 @@ export class Tensor<D extends Datatype = Datatype> {
   }
 
   get byteLength(): number {
-    return this.bytes.byteLength;
+    return this.#byteLength;
   }
 
   /**
@@ -112,6 +148,15 @@ export class Tensor<D extends Datatype = Datatype> {
 
   /** Same bytes under another name (outputs are often inputs renamed). */
   rename(name: string): Tensor<D> {
+    if (this.#load !== undefined)
+      return Tensor.deferred(
+        name,
+        this.datatype,
+        this.shape,
+        this.#byteLength,
+        () => this.bytes,
+        this.placement,
+      );
     return new Tensor(name, this.datatype, this.shape, this.bytes, this.placement);
   }
 

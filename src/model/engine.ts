@@ -204,7 +204,13 @@ export class InferenceEngine implements InferenceCore {
               sharedOutputs: Object.fromEntries(
                 [...shared].map(([name, { view }]) => [
                   name,
-                  { bytes: view.bytes, placement: view.placement },
+                  // A getter: a CUDA region's host staging is made only if the model writes host memory.
+                  {
+                    get bytes() {
+                      return view.bytes;
+                    },
+                    placement: view.placement,
+                  },
                 ]),
               ),
             };
@@ -255,7 +261,7 @@ export class InferenceEngine implements InferenceCore {
       outputs = validateOutputs(spec, scheduled.result, execution.requestedOutputs, batchSize);
       for (const t of outputs) {
         const s = shared.get(t.name);
-        if (s !== undefined) {
+        if (s !== undefined && !writtenInPlace(t, s.view)) {
           writeShared(t.bytes, s.view.bytes, t.name);
           s.view.flush?.(t.bytes.byteLength);
         }
@@ -311,4 +317,11 @@ function noRepository(op: string, name: string): UnimplementedError {
   return new UnimplementedError(
     `failed to ${op} '${name}': the server has no model repository (serve --model-repository DIR)`,
   );
+}
+
+/** An output the model wrote straight into the client's CUDA region (nothing to copy or flush). */
+function writtenInPlace(t: Tensor, view: SharedView): boolean {
+  const p = t.placement;
+  const v = view.placement;
+  return t.deferred && p?.kind === "cuda" && v.kind === "cuda" && p.devicePointer === v.devicePointer;
 }

@@ -135,9 +135,9 @@ export function checkByteSize(t: Tensor, what: string): void {
     return;
   }
   const expected = fixedByteSize(t.datatype, t.shape, what)!;
-  if (t.bytes.byteLength !== expected) {
+  if (t.byteLength !== expected) {
     throw new InvalidArgumentError(
-      `${what}: unexpected byte size ${t.bytes.byteLength} for ${t.datatype} ${formatShape(t.shape)}, expected ${expected}`,
+      `${what}: unexpected byte size ${t.byteLength} for ${t.datatype} ${formatShape(t.shape)}, expected ${expected}`,
     );
   }
 }

@@ -15,9 +15,10 @@ interface CudaRegion {
 
 /**
  * Clients' CUDA regions: each registration opens the client's CUDA IPC handle once in this
- * process (`cudaIpcOpenMemHandle`). Models get the bytes staged through host memory: an input
- * is copied from the device when the request arrives, an output to the device when the model
- * has produced it (docs/SHARED_MEMORY.md says what this costs and what is not reached yet).
+ * process (`cudaIpcOpenMemHandle`). A model that takes device memory (native models that opt in)
+ * gets the device pointer and nothing is copied; for the others the bytes are staged through
+ * host memory: an input copied from the device when first read, an output to the device when
+ * the model has produced it (docs/SHARED_MEMORY.md).
  */
 export class CudaRegions {
   readonly #regions = new Map<string, CudaRegion>();
@@ -99,7 +100,7 @@ export class CudaRegions {
     }
   }
 
-  /** Host bytes for `ref`: an input's copied from the device now; an output's go to it on flush(). */
+  /** `ref`'s device pointer, and host bytes on demand: an input's fetched, an output's sent on flush(). */
   view(ref: SharedMemoryRef, what: string, output: boolean): SharedView | undefined {
     const r = this.#regions.get(ref.region);
     if (r === undefined) return undefined;
@@ -109,15 +110,27 @@ export class CudaRegions {
       );
     }
     const pointer = r.pointer + BigInt(ref.offset);
-    const bytes = new Uint8Array(ref.byteSize);
-    if (!output && ref.byteSize > 0) this.#addon.cudaCopyToHost(pointer, bytes, r.deviceId);
+    // Host staging, only when something reads or writes host bytes: a model that takes device
+    // memory gets `placement` (the pointer) and neither copy happens.
+    let staged: Uint8Array | undefined;
+    const host = (): Uint8Array => {
+      if (staged !== undefined) return staged;
+      if (released) throw new InvalidArgumentError(`${what}: region '${r.name}' was released`);
+      staged = new Uint8Array(ref.byteSize);
+      if (!output && ref.byteSize > 0) this.#addon.cudaCopyToHost(pointer, staged, r.deviceId);
+      return staged;
+    };
     r.users++;
     let released = false;
     return {
-      bytes,
+      get bytes() {
+        return host();
+      },
+      ...(!output && { load: host }),
       placement: { kind: "cuda", deviceId: r.deviceId, devicePointer: pointer, byteSize: ref.byteSize },
       flush: (length: number) => {
-        if (length > 0) this.#addon.cudaCopyToDevice(pointer, bytes.subarray(0, length), r.deviceId);
+        if (length > 0 && staged !== undefined)
+          this.#addon.cudaCopyToDevice(pointer, staged.subarray(0, length), r.deviceId);
       },
       release: () => {
         if (released) return;

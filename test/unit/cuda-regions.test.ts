@@ -1,4 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { inputArg, outputTargets } from "../../src/backends/native/device-memory.js";
+import { tensorOfView } from "../../src/core/shared-memory.js";
+import { Tensor } from "../../src/core/tensor.js";
 import type { CudaAddon } from "../../src/shm/addon.js";
 import { CudaRegions } from "../../src/shm/cuda-regions.js";
 
@@ -71,5 +74,67 @@ describe("CUDA regions", () => {
     expect(dev.open.size).toBe(1);
     regions.close();
     expect(dev.open.size).toBe(0);
+  });
+});
+
+describe("CUDA regions, zero copy", () => {
+  it("copies nothing until host bytes are read: a model taking device memory gets the pointer", () => {
+    const dev = fakeDevice(256);
+    let toHost = 0;
+    let toDevice = 0;
+    const addon: CudaAddon = {
+      ...dev.addon,
+      cudaCopyToHost: (p, d, n) => {
+        toHost++;
+        dev.addon.cudaCopyToHost(p, d, n);
+      },
+      cudaCopyToDevice: (p, s, n) => {
+        toDevice++;
+        dev.addon.cudaCopyToDevice(p, s, n);
+      },
+    };
+    dev.memory.set([5, 6, 7, 8], 32);
+    const regions = new CudaRegions(addon, 1, 8);
+    regions.register("g", handle(), 0, 128, () => false);
+    const input = regions.view({ region: "g", offset: 32, byteSize: 4 }, "input 'X'", false)!;
+    const output = regions.view({ region: "g", offset: 64, byteSize: 4 }, "output 'Y'", true)!;
+    const t = tensorOfView("X", "UINT8", [4], input);
+    expect(t.deferred).toBe(true);
+    expect(t.byteLength).toBe(4);
+    expect(t.placement).toEqual({ kind: "cuda", deviceId: 0, devicePointer: 0x7f0000000020n, byteSize: 4 });
+    expect(inputArg(t, true, 0)).toEqual({ pointer: 0x7f0000000020n, bytes: 4, device: 0 });
+    const req = { inputs: { X: t }, requestedOutputs: ["Y"], sharedOutputs: { Y: output } };
+    expect(outputTargets(req as never, true, 0)).toEqual({
+      Y: { pointer: 0x7f0000000040n, bytes: 4, device: 0 },
+    });
+    output.flush!(4); // the model wrote the device: nothing staged, nothing sent
+    expect(toHost + toDevice).toBe(0);
+    // A model that takes host memory, or runs on another device, gets the bytes staged once.
+    expect(outputTargets(req as never, true, 1)!.Y).toBeInstanceOf(Uint8Array);
+    expect(inputArg(t, false, 0)).toEqual(Uint8Array.from([5, 6, 7, 8]));
+    expect(t.deferred).toBe(false);
+    expect([...t.bytes]).toEqual([5, 6, 7, 8]);
+    expect(toHost).toBe(1);
+    input.release();
+    output.release();
+    const late = regions.view({ region: "g", offset: 32, byteSize: 4 }, "input 'X'", false)!;
+    late.release();
+    expect(() => late.load!()).toThrow(/released/);
+  });
+
+  it("keeps BYTES tensors on the host path (their elements are parsed there)", () => {
+    const placement = { kind: "cuda" as const, deviceId: 0, devicePointer: 0x1000n, byteSize: 8 };
+    const t = Tensor.deferred(
+      "S",
+      "BYTES",
+      [1],
+      8,
+      () => Uint8Array.from([4, 0, 0, 0, 97, 98, 99, 100]),
+      placement,
+    );
+    expect(inputArg(t, true, 0)).toBeInstanceOf(Uint8Array);
+    const renamed = Tensor.deferred("F", "FP32", [2], 8, () => new Uint8Array(8), placement).rename("G");
+    expect(renamed.deferred).toBe(true);
+    expect(renamed.byteLength).toBe(8);
   });
 });

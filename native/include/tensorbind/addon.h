@@ -153,8 +153,31 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
     return p;
   }
 
-  // run(names: string[], dtypes: number[], shapes: number[][], datas: Uint8Array[], requested: string[],
-  //     targets?: { [output]: Uint8Array })  — targets: clients' shared memory for outputs
+  // Device memory as JavaScript names it: { pointer: bigint, bytes: number, device: number }.
+  struct DeviceMemory {
+    const std::byte* data;
+    std::size_t bytes;
+    int device;
+  };
+  static DeviceMemory device_memory(Napi::Env env, Napi::Value v) {
+    if (!v.IsObject()) throw Napi::TypeError::New(env, "expected a Uint8Array or { pointer, bytes, device }");
+    auto o = v.As<Napi::Object>();
+    Napi::Value p = o.Get("pointer"), b = o.Get("bytes"), d = o.Get("device");
+    if (!p.IsBigInt() || !b.IsNumber() || !d.IsNumber())
+      throw Napi::TypeError::New(env, "device memory needs pointer (bigint), bytes and device (numbers)");
+    bool lossless = true;
+    std::uint64_t addr = p.As<Napi::BigInt>().Uint64Value(&lossless);
+    int device = d.As<Napi::Number>().Int32Value();
+    double bytes = b.As<Napi::Number>().DoubleValue();
+    if (!lossless || device < 0 || bytes < 0)
+      throw Napi::RangeError::New(env, "device memory: pointer, bytes or device out of range");
+    return DeviceMemory{reinterpret_cast<const std::byte*>(static_cast<std::uintptr_t>(addr)),
+                        static_cast<std::size_t>(bytes), device};
+  }
+
+  // run(names: string[], dtypes: number[], shapes: number[][], datas: (Uint8Array | DeviceMemory)[],
+  //     requested: string[], targets?: { [output]: Uint8Array | DeviceMemory })  — targets: clients'
+  //     shared memory for outputs; DeviceMemory only for models that declare device_memory()
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!started_ || stopping_) throw Napi::Error::New(env, "instance is not running");
@@ -179,9 +202,17 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
       auto shape = shapes.Get(i).As<Napi::Array>();
       r.shape.resize(shape.Length());
       for (std::uint32_t d = 0; d < shape.Length(); ++d) r.shape[d] = shape.Get(d).As<Napi::Number>().Int64Value();
-      auto bytes = datas.Get(i).As<Napi::Uint8Array>();
-      r.data = reinterpret_cast<const std::byte*>(bytes.Data());
-      r.bytes = bytes.ByteLength();
+      Napi::Value d = datas.Get(i);
+      if (d.IsTypedArray()) {
+        auto bytes = d.As<Napi::Uint8Array>();
+        r.data = reinterpret_cast<const std::byte*>(bytes.Data());
+        r.bytes = bytes.ByteLength();
+      } else {
+        DeviceMemory m = device_memory(env, d);
+        r.data = m.data;
+        r.bytes = m.bytes;
+        r.device = m.device;
+      }
       w->inputs.push_back(std::move(r));
     }
     w->requested.reserve(requested.Length());
@@ -193,10 +224,14 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
       auto keys = targets.GetPropertyNames();
       for (std::uint32_t i = 0; i < keys.Length(); ++i) {
         Napi::Value v = targets.Get(keys.Get(i));
-        if (!v.IsTypedArray()) continue;
-        auto t = v.As<Napi::Uint8Array>();
-        w->targets[keys.Get(i).As<Napi::String>().Utf8Value()] =
-            OutputTarget{reinterpret_cast<std::byte*>(t.Data()), t.ByteLength()};
+        std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+        if (v.IsTypedArray()) {
+          auto t = v.As<Napi::Uint8Array>();
+          w->targets[key] = OutputTarget{reinterpret_cast<std::byte*>(t.Data()), t.ByteLength()};
+        } else if (v.IsObject()) {
+          DeviceMemory m = device_memory(env, v);
+          w->targets[key] = OutputTarget{const_cast<std::byte*>(m.data), m.bytes, m.device};
+        }
       }
       Napi::Array both = Napi::Array::New(env, 2);  // the call keeps both alive until it is answered
       both.Set(0u, datas);
@@ -331,6 +366,11 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
       // bool must hold 0 or 1, which binary BOOL tensors need not.
       for (auto& in : w.inputs) {
         std::size_t align = size_of(in.dtype);
+        if (in.device >= 0) {  // a client's CUDA region: never touched on the host
+          if (align > 1 && reinterpret_cast<std::uintptr_t>(in.data) % align != 0)
+            throw InvalidArgument("input '" + in.name + "': shared_memory_offset is not a multiple of its element size");
+          continue;
+        }
         if (in.dtype == DataType::BOOL) {
           const auto* p = reinterpret_cast<const unsigned char*>(in.data);
           if (std::any_of(p, p + in.bytes, [](unsigned char c) { return c > 1; })) {
@@ -509,6 +549,7 @@ inline Napi::Object Declarations(Napi::Env env) {
     if (!m->inputs().empty()) decl.Set("inputs", specs(m->inputs()));
     if (!m->outputs().empty()) decl.Set("outputs", specs(m->outputs()));
     if (m->max_batch_size() >= 0) decl.Set("maxBatchSize", m->max_batch_size());
+    if (m->takes_device_memory()) decl.Set("deviceMemory", true);
     models.Set(m->name(), decl);
   }
   return models;

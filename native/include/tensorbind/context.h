@@ -136,6 +136,7 @@ class Context {
     std::size_t n = element_count(shape);
     std::size_t bytes = n * sizeof(T);
     // The client's region, when it named one this output fits (and aligned for T): no copy later.
+    // A device target (a CUDA region) reaches only models that declared device_memory().
     const OutputTarget* target = find_target(name);
     bool direct = target != nullptr && bytes > 0 && bytes <= target->bytes &&
                   reinterpret_cast<std::uintptr_t>(target->data) % alignof(T) == 0;
@@ -144,7 +145,7 @@ class Context {
     T* data = reinterpret_cast<T*>(storage->data());
     OutputRecord& rec = add_output(name, dtype_of<T>, std::move(shape), std::move(storage));
     rec.in_target = direct;
-    return OutputSpan<T>(data, n, &rec.shape);
+    return OutputSpan<T>(data, n, &rec.shape, direct ? target->device : -1);
   }
 
   /// Adopts a vector as an output, without a copy: for outputs whose size is known only at the end.

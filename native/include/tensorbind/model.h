@@ -61,7 +61,17 @@ class ModelDef {
     return *this;
   }
 
+  /// The model's code reads inputs and writes outputs with CUDA when they are device memory
+  /// (TensorView::is_device(), OutputSpan::is_device()): a client's CUDA shared-memory region
+  /// then reaches it as a device pointer, not copied. Without it such tensors are staged through
+  /// host memory.
+  ModelDef& device_memory(bool on = true) {
+    device_memory_ = on;
+    return *this;
+  }
+
   const std::string& name() const noexcept { return name_; }
+  bool takes_device_memory() const noexcept { return device_memory_; }
   const std::vector<TensorDecl>& inputs() const noexcept { return inputs_; }
   const std::vector<TensorDecl>& outputs() const noexcept { return outputs_; }
   /// -1 when not declared (bind() decides).
@@ -74,6 +84,7 @@ class ModelDef {
   std::vector<TensorDecl> inputs_;
   std::vector<TensorDecl> outputs_;
   int max_batch_size_ = -1;
+  bool device_memory_ = false;
 };
 
 namespace detail {

@@ -71,6 +71,9 @@ struct InputRecord {
   Shape shape;
   const std::byte* data;
   std::size_t bytes;
+  /// -1: `data` is host memory. Else the CUDA device whose memory `data` points into (a client's
+  /// CUDA shared-memory region), given only to models that declare device_memory().
+  int device = -1;
 };
 
 /// A read-only, typed view of an input tensor (row-major, little-endian). Valid during the call.
@@ -82,6 +85,10 @@ class TensorView {
       : rec_(&r), data_(reinterpret_cast<const T*>(r.data)), size_(r.bytes / sizeof(T)) {}
 
   const std::string& name() const noexcept { return rec_->name; }
+  /// Whether data() is device memory (then read it in kernels, never on the host).
+  bool is_device() const noexcept { return rec_->device >= 0; }
+  /// The CUDA device of data(), or -1 for host memory.
+  int device() const noexcept { return rec_->device; }
   const Shape& shape() const noexcept { return rec_->shape; }
   std::size_t rank() const noexcept { return rec_->shape.size(); }
   /// Dimension i; throws when i is out of range.
@@ -105,8 +112,13 @@ template <typename T>
 class OutputSpan {
  public:
   using value_type = T;
-  OutputSpan(T* data, std::size_t size, const Shape* shape) : data_(data), size_(size), shape_(shape) {}
+  OutputSpan(T* data, std::size_t size, const Shape* shape, int device = -1)
+      : data_(data), size_(size), shape_(shape), device_(device) {}
 
+  /// Whether data() is device memory (a client's CUDA region): write it in kernels, not with fill().
+  bool is_device() const noexcept { return device_ >= 0; }
+  /// The CUDA device of data(), or -1 for host memory.
+  int device() const noexcept { return device_; }
   const Shape& shape() const noexcept { return *shape_; }
   std::size_t size() const noexcept { return size_; }
   std::size_t byte_size() const noexcept { return size_ * sizeof(T); }
@@ -122,6 +134,7 @@ class OutputSpan {
   T* data_;
   std::size_t size_;
   const Shape* shape_;
+  int device_;
 };
 
 /// One finished output: where its bytes are, or which input it forwards unchanged.
@@ -139,6 +152,7 @@ struct OutputRecord {
 struct OutputTarget {
   std::byte* data;
   std::size_t bytes;
+  int device = -1;  // -1: host memory; else device memory of this CUDA device (a CUDA region)
 };
 
 /// Storage over memory tensorbind does not own (an OutputTarget).

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DATATYPES, type Datatype, datatypeFromNativeCode } from "../../core/datatypes.js";
 import { ConfigError } from "../../core/errors.js";
+import type { DeviceMemory } from "./device-memory.js";
 
 /**
  * The typed surface of a tensorbind native addon (native/include/tensorbind/addon.h). The rest
@@ -32,6 +33,8 @@ export interface NativeModelDecl {
   readonly inputs?: Readonly<Record<string, NativeTensorDecl>>;
   readonly outputs?: Readonly<Record<string, NativeTensorDecl>>;
   readonly maxBatchSize?: number;
+  /** The model takes device memory in place (ModelDef::device_memory()). */
+  readonly deviceMemory?: boolean;
 }
 
 /**
@@ -54,10 +57,11 @@ export interface NativeInstance {
     names: string[],
     datatypes: number[],
     shapes: (readonly number[])[],
-    datas: Uint8Array[],
+    /** Bytes, or device memory (a client's CUDA region) for a model that takes it. */
+    datas: (Uint8Array | DeviceMemory)[],
     requested: readonly string[],
     /** Clients' shared memory for outputs, by name: `ctx.output<T>()` writes there when it fits. */
-    targets?: Readonly<Record<string, Uint8Array>>,
+    targets?: Readonly<Record<string, Uint8Array | DeviceMemory>>,
   ): Promise<NativeOutput[]>;
   /** Ends the thread after the calls already queued. Idempotent. */
   stop(): Promise<void>;

@@ -30,6 +30,13 @@ import {
   type NativeModelDecl,
   type NativeOutput,
 } from "./addon.js";
+import {
+  type DeviceMemory,
+  inputArg,
+  isDeviceMemory,
+  outputOnDevice,
+  outputTargets,
+} from "./device-memory.js";
 import type { ResolvedNativeOptions } from "./options.js";
 
 /**
@@ -45,6 +52,8 @@ export class NativeBackend implements Backend {
   readonly #opts: ResolvedNativeOptions;
   #pool: NativeInstance[] = [];
   #declared: ModelDeclaration | undefined;
+  /** The model declared device_memory(): clients' CUDA regions reach it as device pointers. */
+  #takesDevice = false;
   #model = "";
   readonly #bodies = new RequestBufferPool();
 
@@ -68,6 +77,7 @@ export class NativeBackend implements Backend {
       );
     }
     this.#declared = toDeclaration(decl, ctx.model);
+    this.#takesDevice = decl.deviceMemory === true;
     this.#pool = gpus.map((gpu, i) => new api.Instance(functionName, i, gpu));
     const started = await Promise.allSettled(this.#pool.map((p) => p.start()));
     const failed = started.findIndex((s) => s.status === "rejected");
@@ -110,29 +120,32 @@ export class NativeBackend implements Backend {
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]> {
     const inst = this.#pool[instance];
     if (inst === undefined) return Promise.reject(new RangeError(`no instance ${instance}`));
-    return Promise.all(batch.map((req) => this.#run(inst, req).catch((err: unknown) => toRequestError(err))));
+    const gpu = this.gpus[instance];
+    return Promise.all(
+      batch.map((req) => this.#run(inst, req, gpu).catch((err: unknown) => toRequestError(err))),
+    );
   }
 
-  async #run(inst: NativeInstance, req: ExecutionRequest): Promise<ExecutionResult> {
+  async #run(inst: NativeInstance, req: ExecutionRequest, gpu: number | undefined): Promise<ExecutionResult> {
     const inputs = Object.values(req.inputs);
     const names: string[] = [];
     const codes: number[] = [];
     const shapes: (readonly number[])[] = [];
-    const datas: Uint8Array[] = [];
+    const datas: (Uint8Array | DeviceMemory)[] = [];
     for (const t of inputs) {
       names.push(t.name);
       codes.push(datatypeCode(t.datatype));
       shapes.push(t.shape);
-      datas.push(t.bytes);
+      datas.push(inputArg(t, this.#takesDevice, gpu));
     }
-    const held = datas.map((d) => this.#bodies.hold(d));
+    const held = datas.map((d) => (isDeviceMemory(d) ? () => {} : this.#bodies.hold(d)));
     try {
-      const targets = outputTargets(req);
+      const targets = outputTargets(req, this.#takesDevice, gpu);
       const outputs =
         targets === undefined
           ? await inst.run(names, codes, shapes, datas, req.requestedOutputs)
           : await inst.run(names, codes, shapes, datas, req.requestedOutputs, targets);
-      return this.#toResult(outputs, inputs, targets);
+      return this.#toResult(outputs, inputs, targets, req);
     } finally {
       for (const unhold of held) unhold();
     }
@@ -141,7 +154,8 @@ export class NativeBackend implements Backend {
   #toResult(
     outputs: NativeOutput[],
     inputs: Tensor[],
-    targets: Readonly<Record<string, Uint8Array>> | undefined,
+    targets: Readonly<Record<string, Uint8Array | DeviceMemory>> | undefined,
+    req: ExecutionRequest,
   ): ExecutionResult {
     const result: ExecutionResult = {};
     for (const [name, code, shape, data] of outputs) {
@@ -152,14 +166,21 @@ export class NativeBackend implements Backend {
         const input = inputs[data];
         if (input === undefined)
           throw new InternalError(`native model '${this.#model}': bad forwarded input`);
-        result[name] = new Tensor(name, datatype, shape, input.bytes);
+        // Not a view of the input's region: the engine copies it into the output's if asked.
+        result[name] = input.deferred
+          ? Tensor.deferred(name, datatype, shape, input.byteLength, () => input.bytes)
+          : new Tensor(name, datatype, shape, input.bytes);
       } else if (data === "target") {
         // Written by the model into the client's region: a view of it (the engine copies nothing).
         const target = targets?.[name];
         const size = DATATYPES[datatype].size * shape.reduce((a, b) => a * b, 1);
-        if (target === undefined || size > target.byteLength)
+        const capacity =
+          target === undefined ? -1 : isDeviceMemory(target) ? target.bytes : target.byteLength;
+        if (target === undefined || size > capacity)
           throw new InternalError(`native model '${this.#model}': output '${name}' outside its region`);
-        result[name] = new Tensor(name, datatype, shape, target.subarray(0, size));
+        result[name] = isDeviceMemory(target)
+          ? outputOnDevice(this.#model, name, datatype, shape, size, req.sharedOutputs![name]!)
+          : new Tensor(name, datatype, shape, target.subarray(0, size));
       } else {
         result[name] = new Tensor(name, datatype, shape, new Uint8Array(data));
       }
@@ -226,12 +247,4 @@ function disagreements(kind: string, given: TensorSpecs, declared: TensorSpecs):
     if (!(name in declared)) problems.push(`bind() has ${kind} '${name}', which the addon does not declare`);
   }
   return problems;
-}
-
-/** The clients' regions named for outputs (shared-memory extensions), for the model to write into. */
-function outputTargets(req: ExecutionRequest): Record<string, Uint8Array> | undefined {
-  if (req.sharedOutputs === undefined) return undefined;
-  const out: Record<string, Uint8Array> = {};
-  for (const [name, s] of Object.entries(req.sharedOutputs)) out[name] = s.bytes;
-  return out;
 }

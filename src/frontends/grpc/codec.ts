@@ -8,7 +8,12 @@ import type {
   RequestedOutput,
 } from "../../core/infer.js";
 import { elementCount, fixedByteSize } from "../../core/shape.js";
-import { type SharedMemoryRef, type SharedView, sharedMemoryRef } from "../../core/shared-memory.js";
+import {
+  type SharedMemoryRef,
+  type SharedView,
+  sharedMemoryRef,
+  tensorOfView,
+} from "../../core/shared-memory.js";
 import { Tensor } from "../../core/tensor.js";
 import { hasTypedContents, typedContentsToBytes } from "./contents.js";
 import type {
@@ -73,7 +78,7 @@ function decodeWithViews(
       if (!sharedInput) throw new InvalidArgumentError(`${what}: shared memory is not available here`);
       const view = sharedInput(ref, what);
       views.push(view);
-      return new Tensor(name, datatype, shape, view.bytes, view.placement);
+      return tensorOfView(name, datatype, shape, view);
     }
     if (!useRaw)
       return new Tensor(name, datatype, shape, typedContentsToBytes(datatype, shape, input.contents, what));

@@ -9,7 +9,12 @@ import type {
 } from "../../core/infer.js";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
 import { elementCount, fixedByteSize } from "../../core/shape.js";
-import { type SharedMemoryRef, type SharedView, sharedMemoryRef } from "../../core/shared-memory.js";
+import {
+  type SharedMemoryRef,
+  type SharedView,
+  sharedMemoryRef,
+  tensorOfView,
+} from "../../core/shared-memory.js";
 import { Tensor } from "../../core/tensor.js";
 import { describeValue } from "./describe-value.js";
 import { jsonDataToBytes, tensorToJsonData } from "./json-data.js";
@@ -92,7 +97,7 @@ function decodeWithViews(body: Buffer, opts: DecodeOptions, views: SharedView[])
       if (!opts.sharedInput) throw new InvalidArgumentError(`${what}: shared memory is not available here`);
       const view = opts.sharedInput(ref, what);
       views.push(view);
-      return new Tensor(input.name, input.datatype, input.shape, view.bytes, view.placement);
+      return tensorOfView(input.name, input.datatype, input.shape, view);
     } else if (binarySize !== undefined) {
       if (typeof binarySize !== "number" || !Number.isSafeInteger(binarySize) || binarySize < 0) {
         throw new InvalidArgumentError(`${what}: binary_data_size must be a non-negative integer`);
