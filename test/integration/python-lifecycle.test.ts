@@ -53,7 +53,8 @@ const alive = (pid: number | undefined) => {
     return false;
   }
 };
-const ourSegments = () => readdirSync("/dev/shm").filter((n) => n.startsWith("tb-"));
+// Segments of this test process (other suites running at once have their own pid in the name).
+const ourSegments = () => readdirSync("/dev/shm").filter((n) => n.startsWith(`tb-${process.pid}-`));
 
 describe("python backend: start-up failures are ConfigErrors with the details", () => {
   it("names a missing interpreter", async () => {
