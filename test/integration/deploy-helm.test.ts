@@ -149,7 +149,16 @@ describe("deploy/helm/tensorbind", () => {
       valueFrom: { secretKeyRef: { name: "tensorbind-token", key: "token" } },
     });
     expect(c.env).toContainEqual({ name: "TENSORBIND_AUTH_OPEN_HEALTH", value: "true" });
-    expect(c.readinessProbe.httpGet.scheme).toBe("HTTPS");
+    expect(c.env).toContainEqual({ name: "TENSORBIND_TLS_CERT_FILE", value: "/etc/tensorbind/tls/tls.crt" });
+    expect(c.env).toContainEqual({ name: "TENSORBIND_TLS_CA_FILE", value: "/etc/tensorbind/tls/ca.crt" });
+    // client certificates required: the kubelet (no certificate) probes the port
+    expect(c.readinessProbe.tcpSocket.port).toBe("http");
+    const oneWay = find(
+      render("secure-values.yaml", "--set", "tls.clientCertificates=false"),
+      "Deployment",
+      "tb-tensorbind",
+    )!;
+    expect(oneWay.spec.template.spec.containers[0].readinessProbe.httpGet.scheme).toBe("HTTPS");
     expect(c.volumeMounts).toContainEqual({ name: "tls", mountPath: "/etc/tensorbind/tls", readOnly: true });
     expect(find(ms, "Secret")).toBeUndefined(); // existingSecret: the chart makes none
   });
