@@ -45,7 +45,7 @@ def panel_queries() -> list[tuple[str, str, str]]:
         expr, unit = found[title]
         for var in ("$job", "$instance", "$model"):
             expr = expr.replace(var, ".*")
-        out.append((title, expr.replace("$__rate_interval", "5s"), unit))
+        out.append((title, expr.replace("$__rate_interval", "10s"), unit))
     return out
 
 
