@@ -87,7 +87,6 @@ export function readDefinition(
       ...(inputs && { inputs }),
       ...(outputs && { outputs }),
       ...(maxBatchSize !== undefined && { maxBatchSize }),
-      ...(backend !== "ensemble" && { instances: placement.length }),
       ...scheduling,
       modelConfig: config,
     };
@@ -118,8 +117,16 @@ function workerFactory(
   if (!existsSync(modelFile))
     throw new ConfigError(`model '${name}' version ${version}: ${modelFile} does not exist`);
   const interpreter = interpreterOf(config, dir, file) ?? ctx.interpreter;
+  // One KIND_GPU group is python()'s own { count, gpus }: each worker pinned to its GPU
+  // (CUDA_VISIBLE_DEVICES). Several groups: the runner places each worker on its cuda:N itself.
+  const groups = (config.instance_group as JsonObject[] | undefined) ?? [];
+  const oneGpuGroup = groups.length === 1 && groups[0]!.kind === "KIND_GPU";
+  const gpuList = (groups[0]?.gpus as number[] | undefined)?.length ? (groups[0]!.gpus as number[]) : [0];
+  const instances = oneGpuGroup
+    ? { count: placement.length / gpuList.length, gpus: gpuList }
+    : placement.length;
   const inner = python("tensorbind.triton.runner", "execute", {
-    instances: placement.length,
+    instances,
     ...(interpreter !== undefined && { interpreter }),
     env: {
       TENSORBIND_TRITON: JSON.stringify({
@@ -132,7 +139,7 @@ function workerFactory(
       }),
     },
   });
-  const gpus = placement.some((g) => g >= 0) ? placement : undefined;
+  const gpus = !oneGpuGroup && placement.some((g) => g >= 0) ? placement : undefined;
   return {
     [BACKEND_FACTORY]: true,
     kind: "python",

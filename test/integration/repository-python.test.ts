@@ -371,3 +371,46 @@ class TritonPythonModel:
     }
   }, 60_000);
 });
+
+describe("instance_group KIND_GPU", () => {
+  it("pins each worker to its GPU (python()'s { count, gpus }) and tells initialize() the device", async () => {
+    const repo = writeRepository({
+      "ongpu/config.pbtxt": `backend: "python"
+input [ { name: "X" data_type: TYPE_INT32 dims: [ 1 ] } ]
+output [ { name: "INFO" data_type: TYPE_STRING dims: [ 1 ] } ]
+instance_group [ { kind: KIND_GPU count: 1 gpus: [ 1 ] } ]
+`,
+      "ongpu/1/model.py": `${PB_HEADER}
+import os
+class TritonPythonModel:
+    def initialize(self, args):
+        self.info = json.dumps([args["model_instance_kind"], args["model_instance_device_id"],
+                                os.environ.get("CUDA_VISIBLE_DEVICES")])
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse([pb_utils.Tensor("INFO", np.array([self.info.encode()], dtype=np.object_))])
+                for r in requests]
+`,
+    });
+    const server = await serve({
+      http: 0,
+      grpc: false,
+      metrics: false,
+      dashboard: false,
+      logLevel: "silent",
+      registry: new Registry(),
+      modelRepository: repo,
+    });
+    try {
+      const res = await fetch(`${server.urls.http}/v2/models/ongpu/infer`, {
+        method: "POST",
+        body: JSON.stringify({ inputs: [{ name: "X", datatype: "INT32", shape: [1], data: [0] }] }),
+      });
+      expect(JSON.parse((await jsonOf(res)).outputs[0].data[0])).toEqual(["GPU", "1", "1"]);
+      const config = await getJson(`${server.urls.http}/v2/models/ongpu/config`);
+      expect(config.instance_group).toEqual([{ kind: "KIND_GPU", count: 1, gpus: [1] }]);
+    } finally {
+      await server.close();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

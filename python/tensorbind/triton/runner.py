@@ -27,7 +27,11 @@ _spec: dict[str, Any] = json.loads(os.environ["TENSORBIND_TRITON"])
 _config: dict[str, Any] = _spec["config"]
 _instance = int(os.environ.get("TENSORBIND_INSTANCE", "0"))
 _gpus: list[int] = list(_spec.get("gpus") or [])
-_device_id = _gpus[_instance] if _instance < len(_gpus) else -1
+# A worker pinned to one GPU (CUDA_VISIBLE_DEVICES) sees it as device 0; Triton's
+# model_instance_device_id still names the real index (TENSORBIND_GPU).
+_pinned = os.environ.get("TENSORBIND_GPU")
+_device_id = int(_pinned) if _pinned is not None else (_gpus[_instance] if _instance < len(_gpus) else -1)
+_local_device = 0 if _pinned is not None else _device_id
 _batching = int(_config.get("max_batch_size", 0)) > 0
 
 
@@ -168,7 +172,7 @@ class TorchScriptModel:
         import torch
 
         self.torch = torch
-        self.device = torch.device(f"cuda:{_device_id}" if _device_id >= 0 else "cpu")
+        self.device = torch.device(f"cuda:{_local_device}" if _device_id >= 0 else "cpu")
         self.module = torch.jit.load(_spec["modelFile"], map_location=self.device)
         self.module.eval()
         self.inputs = _positional([c["name"] for c in _config.get("input", [])])
@@ -207,7 +211,7 @@ class OnnxModel:
 
         providers: list[Any] = ["CPUExecutionProvider"]
         if _device_id >= 0:
-            providers = [("CUDAExecutionProvider", {"device_id": _device_id}), "CPUExecutionProvider"]
+            providers = [("CUDAExecutionProvider", {"device_id": _local_device}), "CPUExecutionProvider"]
         self.session = ort.InferenceSession(_spec["modelFile"], providers=providers)
         self.outputs = [c["name"] for c in _config.get("output", [])] or [
             o.name for o in self.session.get_outputs()
