@@ -101,6 +101,15 @@ function formatFloat(v: number): string {
   return Number.isFinite(v) ? String(v) : "null";
 }
 
+/** Whether every element is finite and none is -0 (then the default number text is the JSON text). */
+function plainFloats(a: Float32Array | Float64Array): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    if (v - v !== 0 || (v === 0 && 1 / v < 0)) return false;
+  }
+  return true;
+}
+
 /** Renders a tensor's elements as a flat JSON array (text), exact for 64-bit integers. */
 export function tensorToJsonData(t: Tensor): string {
   if (!DATATYPES[t.datatype].json)
@@ -113,8 +122,12 @@ export function tensorToJsonData(t: Tensor): string {
     case "BOOL":
       return `[${Array.from(t.typed() as Uint8Array, (v) => (v ? "true" : "false")).join(",")}]`;
     case "FP32":
-    case "FP64":
-      return `[${Array.from(t.typed() as Float64Array, formatFloat).join(",")}]`;
+    case "FP64": {
+      const a = t.typed() as Float32Array | Float64Array;
+      // TypedArray#join formats in C++ without a string per element (1.4–2× faster for 1 MiB,
+      // bench/json-identity); it cannot write -0, NaN or infinities as JSON needs them.
+      return plainFloats(a) ? `[${a.join(",")}]` : `[${Array.from(a, formatFloat).join(",")}]`;
+    }
     default:
       // Typed arrays (BigInt64Array too) join to exact decimal text.
       return `[${(t.typed() as Int32Array).join(",")}]`;
