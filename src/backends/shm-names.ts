@@ -1,20 +1,30 @@
 import { randomBytes } from "node:crypto";
-import { readdirSync, statSync, unlinkSync } from "node:fs";
+import { readdirSync, readlinkSync, statSync, unlinkSync } from "node:fs";
 
 /**
  * Every shared-memory segment this server or its workers create is named
- * `/tb-<server pid>-<arena id>-<32 random hex digits>`: the random part keeps names unguessable,
- * the prefix lets a survivor remove what a dead process left — the server sweeps a dead worker's
- * arena prefix, workers sweep their dead server's pid, and a starting server sweeps the prefixes
- * of dead servers of the same user.
+ * `/tb-<server pid>-n<pid namespace>.<arena id>-<32 random hex digits>`: the random part keeps
+ * names unguessable, the prefix lets a survivor remove what a dead process left — the server
+ * sweeps a dead worker's arena prefix, workers sweep their dead server's, and a starting server
+ * sweeps those of dead servers of the same user in the same pid namespace (a container sharing
+ * /dev/shm with the host cannot see the host's processes, so it leaves their names alone).
  */
 const SHM_DIR = "/dev/shm";
 
+/** The inode of this process's pid namespace ("0" where /proc does not say). */
+export const PID_NAMESPACE = (() => {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))?.[1] ?? "0";
+  } catch {
+    return "0";
+  }
+})();
+
 export function serverPrefix(pid = process.pid): string {
-  return `/tb-${pid}-`;
+  return `/tb-${pid}-n${PID_NAMESPACE}.`;
 }
 
-/** A fresh arena prefix: `/tb-<pid>-<12 hex>-`. */
+/** A fresh arena prefix: `/tb-<pid>-n<namespace>.<12 hex>-`. */
 export function arenaPrefix(): string {
   return `${serverPrefix()}${randomBytes(6).toString("hex")}-`;
 }
@@ -61,8 +71,8 @@ export function sweepDeadServers(): number {
   const uid = process.getuid?.();
   let n = 0;
   for (const name of names) {
-    const m = /^tb-(\d+)-/.exec(name);
-    if (m === null || alive(Number(m[1]))) continue;
+    const m = /^tb-(\d+)-n(\d+)\./.exec(name);
+    if (m === null || m[2] !== PID_NAMESPACE || alive(Number(m[1]))) continue;
     try {
       if (uid !== undefined && statSync(`${SHM_DIR}/${name}`).uid !== uid) continue;
       unlinkSync(`${SHM_DIR}/${name}`);

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { LazyBackend } from "../../src/backends/lazy.js";
 import { python } from "../../src/backends/python/index.js";
 import type { PythonBackend } from "../../src/backends/python/python-backend.js";
+import { serverPrefix } from "../../src/backends/shm-names.js";
 import type { Backend, ExecutionRequest } from "../../src/core/backend.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { Tensor } from "../../src/core/tensor.js";
@@ -76,7 +77,7 @@ describe("defect 6: shared memory left behind after SIGKILL", () => {
     expect(await server.stop("SIGKILL")).toBe("SIGKILL");
     expect(dirs()).toHaveLength(1); // left behind by the SIGKILL
     // As if the server and its workers had been killed together (an OOM kill of the cgroup).
-    const segment = `/dev/shm/tb-${pid}-000000000000-leftover`;
+    const segment = `/dev/shm${serverPrefix(pid)}000000000000-leftover`;
     writeFileSync(segment, "x");
     const next = await startServer([]);
     try {

@@ -48,6 +48,15 @@ def unlink(name: str) -> bool:
         return False
 
 
+def server_prefix(pid: int) -> str:
+    """The names of a server's segments (src/backends/shm-names.ts): pid and pid namespace."""
+    try:
+        ns = os.readlink("/proc/self/ns/pid").split("[")[1].rstrip("]")
+    except (OSError, IndexError):
+        ns = "0"
+    return f"/tb-{pid}-n{ns}."
+
+
 def sweep(prefix: str) -> int:
     """Unlinks every segment whose name starts with `prefix` (what a dead process left)."""
     start = prefix.lstrip("/")

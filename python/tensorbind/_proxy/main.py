@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     exit_on_sigterm()
-    server_prefix = f"/tb-{args.parent_pid}-"
+    server_prefix = arena.server_prefix(args.parent_pid)
     if args.parent_pid:
         # A dead server cannot unlink its arenas: its workers do, on their way out.
         die_with_parent(args.parent_pid, lambda: arena.sweep(server_prefix))
