@@ -7,7 +7,7 @@
 //   node bench/json-identity/run.mjs [--mlserver /path/to/venv/bin/mlserver] [--rounds 3] [--seconds 8]
 //
 // MLServer is not a dependency: install it in a venv of its own (python3 -m venv /tmp/mls &&
-// /tmp/mls/bin/pip install mlserver) and pass its `mlserver` executable. Needs npm run build.
+// /tmp/mls/bin/pip install mlserver "uvloop<0.22") and pass its `mlserver` executable. Needs npm run build.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,7 +17,7 @@ import { startServer, tensorbindServe } from "../lib/procs.mjs";
 
 const { values: opt } = parseArgs({
   options: {
-    mlserver: { type: "string", default: "/tmp/dcores-mlserver/bin/mlserver" },
+    mlserver: { type: "string", default: "mlserver" },
     rounds: { type: "string", default: "3" },
     seconds: { type: "string", default: "8" },
     concurrency: { type: "string", default: "8" },
