@@ -11,9 +11,10 @@
 #   .gpu-carry (bench/gpu/make-carry.sh, then bench/gpu/traccc-carry.sh) and dist (npm run build).
 # Results under $OUT: run.log, cpp-tests.txt, agreement-mu*.json, stages-mu200.txt,
 # bench-mu200/ and bench-mu20-100/ (results.{json,md}, server-*.log), gpu-util.csv, build.log.
+# TRACCC_INSTANCES (default 1,2,3,4): the instance counts of step 5 at mu = 200.
 # Options: --shared-memory none|system|cuda: how the served clients send the cells (system: a
-#   region per client, docs/SHARED_MEMORY.md; cuda is refused: CUDA regions reach native models
-#   only through host staging so far); --quick: build, then only step 5 at mu = 200 with one pair.
+#   region per client; cuda: a torch allocation on cuda:0 per client, which the model reads as
+#   device pointers, docs/SHARED_MEMORY.md); --quick: build, then only step 5 at mu = 200 with one pair.
 set -uo pipefail
 SHM=none QUICK=0
 while [ $# -gt 0 ]; do
@@ -24,8 +25,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$SHM" in
-  none|system) ;;
-  cuda) echo "--shared-memory cuda: not supported yet (the traccc model would get the cells staged through host memory; device pointers into native models are not built)"; exit 2 ;;
+  none|system|cuda) ;;
   *) echo "--shared-memory must be none, system or cuda"; exit 2 ;;
 esac
 . bench/gpu/lib.sh
@@ -36,6 +36,12 @@ left() { local l=$((460 - (SECONDS - START))); echo $((l > 10 ? l : 10)); }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.csv"
 cuda_on_path
 nvcc --version | tail -2; cmake --version | head -1; g++ --version | head -1; python3 --version
+if [ "$SHM" = cuda ]; then
+  # The server opens clients' CUDA IPC handles with the runtime it loads with dlopen (the toolkit's).
+  NVCC_DIR="$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")"
+  export LD_LIBRARY_PATH="$NVCC_DIR/../lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" TENSORBIND_SHM_EXTENSION=all
+  [ -f native/shm/build/Release/tensorbind_shm.node ] || { echo "native/shm/build/Release was not carried"; exit 1; }
+fi
 
 echo "== unpack"
 unpack_node || exit 1
@@ -70,7 +76,7 @@ PAIRS=2; [ "$QUICK" = 1 ] && PAIRS=1
 echo "== served vs direct at mu = 200, 1-4 instances, 2 pairs ($(left) s left)"
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv -lms 500 > "$OUT/gpu-util.csv" 2>&1 &
 SMI=$!
-timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 200 --instances 1,2,3,4 \
+timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 200 --instances "${TRACCC_INSTANCES:-1,2,3,4}" \
   --events 10 --seconds 2.5 --pairs "$PAIRS" --shared-memory "$SHM" --out "$OUT/bench-mu200"
 bench_rc=$?
 echo "== served vs direct at mu = 20, 50, 100, 1-4 instances, 1 pair ($(left) s left)"

@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "traccc"
 sys.path.insert(0, str(EXAMPLE))
 import client as traccc_client  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 class GpuSampler:
@@ -146,6 +147,20 @@ def _served_worker(
         results.put(("error", repr(e)))
 
 
+def same_as_body(url: str, events_dir: Path, shm: str, n: int = 3) -> bool:
+    """Whether n events sent through shared memory get the outputs the request-body path gets."""
+    evs = traccc_client.read_event_dir(events_dir, n)
+    pitch = traccc_client.pitch_table(events_dir / "meta.json")
+    _, body = traccc_client.run(url, "traccc", evs, 1, 1, pitch)
+    _, shared = traccc_client.run(url, "traccc", evs, 1, 1, pitch, shared_memory=shm)
+    same = all(
+        a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        for a, b in zip(body, shared, strict=True)
+    )
+    print(f"{shm} shared memory vs request body, {n} events: {'equal' if same else 'DIFFERENT'}", flush=True)
+    return same
+
+
 def served_run(
     url: str, events_dir: Path, k: int, seconds: float, shm: str = "none"
 ) -> tuple[float, traccc_client.Report]:
@@ -233,8 +248,8 @@ def main() -> int:
     ap.add_argument(
         "--shared-memory",
         default="none",
-        choices=["none", "system"],
-        help="served clients send the cells through system shared memory (docs/SHARED_MEMORY.md)",
+        choices=["none", "system", "cuda"],
+        help="served clients send the cells through system or CUDA shared memory (docs/SHARED_MEMORY.md)",
     )
     ap.add_argument(
         "--min-clients",
@@ -333,6 +348,11 @@ def main() -> int:
                             "efficiency": served.physics.efficiency,
                             "fake_rate": served.physics.fake_rate,
                             "duplicate_rate": served.physics.duplicate_rate,
+                            **(
+                                {"shm_equals_body": same_as_body(info["grpc"], event_dirs[mu], args.shared_memory)}
+                                if args.shared_memory != "none"
+                                else {}
+                            ),
                         }
                     )
                     write_results(out, meta, rows, args.device)

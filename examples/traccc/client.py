@@ -260,6 +260,54 @@ def shm_inputs(
     return inputs, cleanup
 
 
+def cuda_shm_inputs(
+    url: str, events: list[Event]
+) -> tuple[list[list[grpcclient.InferInput]], Callable[[], None]]:
+    """The events laid out once in GPU memory (cuda:0, a torch allocation) and registered as a
+    CUDA shared-memory region by its IPC handle: the server's GPU model reads the cells there.
+    torch stands in for tritonclient's cuda_shared_memory (which needs cuda-python)."""
+    import base64
+
+    import torch
+
+    arrays = [
+        (np.ascontiguousarray(ev.arrays["cell_positions"], dtype=np.int64),
+         np.ascontiguousarray(ev.arrays["cell_properties"], dtype=np.float32))
+        for ev in events
+    ]  # fmt: skip
+    spans, size = [], 0
+    for pos, prop in arrays:
+        spans.append((size, size + pos.nbytes))
+        size += pos.nbytes + prop.nbytes
+        size += -size % 256
+    region = torch.empty(size, dtype=torch.uint8, device="cuda:0")
+    for (pos, prop), (a, b) in zip(arrays, spans, strict=True):
+        region[a : a + pos.nbytes].copy_(torch.from_numpy(pos.view(np.uint8).reshape(-1)))
+        region[b : b + prop.nbytes].copy_(torch.from_numpy(prop.view(np.uint8).reshape(-1)))
+    torch.cuda.synchronize()
+    shared = region.untyped_storage()._share_cuda_()
+    handle, base = bytes(shared[1]), int(shared[3])
+    if len(handle) == 65:  # recent PyTorch puts the handle type before cudaIpcMemHandle_t
+        handle = handle[1:]
+    name = f"traccc-cuda-{os.getpid()}"
+    control = grpcclient.InferenceServerClient(url)
+    control.register_cuda_shared_memory(name, base64.b64encode(handle), 0, base + size)
+    inputs = []
+    for (pos, prop), (a, b) in zip(arrays, spans, strict=True):
+        i = grpcclient.InferInput("CELL_POSITIONS", list(pos.shape), "INT64")
+        i.set_shared_memory(name, pos.nbytes, offset=base + a)
+        j = grpcclient.InferInput("CELL_PROPERTIES", list(prop.shape), "FP32")
+        j.set_shared_memory(name, prop.nbytes, offset=base + b)
+        inputs.append([i, j])
+
+    def cleanup() -> None:
+        control.unregister_cuda_shared_memory(name)
+        control.close()
+
+    cleanup.region = region  # type: ignore[attr-defined]  # kept alive while registered
+    return inputs, cleanup
+
+
 def run(
     url: str,
     model: str,
@@ -273,15 +321,17 @@ def run(
 ) -> tuple[Report, list[dict[str, np.ndarray]]]:
     """Sends every event `repeat` times (or round-robin for `duration_s` seconds) with
     `concurrency` requests in flight, one gRPC channel per worker; returns the report and the
-    outputs of each event's first request. `shared_memory="system"`: the cells go through the
-    system shared-memory extension instead of the request (docs/SHARED_MEMORY.md)."""
+    outputs of each event's first request. `shared_memory="system"` / `"cuda"`: the cells go
+    through the system / CUDA shared-memory extension instead of the request (docs/SHARED_MEMORY.md)."""
     requested = [grpcclient.InferRequestedOutput(o) for o in OUTPUTS]
     if shared_memory == "system":
         inputs, cleanup = shm_inputs(url, events)
+    elif shared_memory == "cuda":
+        inputs, cleanup = cuda_shm_inputs(url, events)
     elif shared_memory == "none":
         inputs, cleanup = [make_inputs(ev) for ev in events], (lambda: None)
     else:
-        raise ValueError(f"shared_memory must be none or system, got {shared_memory!r}")
+        raise ValueError(f"shared_memory must be none, system or cuda, got {shared_memory!r}")
     total = None if duration_s else len(events) * repeat
     counter = itertools.count()
     outputs: list[dict[str, np.ndarray] | None] = [None] * len(events)

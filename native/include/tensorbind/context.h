@@ -129,6 +129,10 @@ class Context {
     return std::find(requested_.begin(), requested_.end(), name) != requested_.end();
   }
 
+  /// The client's memory named for output `name` (a shared-memory region; `device` >= 0 for a
+  /// CUDA region given to a device_memory() model), or nullptr.
+  const OutputTarget* output_target(const std::string& name) const noexcept { return find_target(name); }
+
   /// Allocates an output of this shape and returns a writable span over it (uninitialised).
   template <typename T>
   OutputSpan<T> output(const std::string& name, Shape shape) {
