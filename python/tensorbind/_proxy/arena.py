@@ -186,7 +186,8 @@ class OutputArena:
     def droppable(self) -> list[int]:
         """Empty segments beyond the idle one."""
         empty = [s for s, n in self._in_segment.items() if n == 0]
-        if len(empty) == len(self.segments) and len(empty) == 1 and len(self.segments[empty[0]]) <= MIN_SEGMENT:
+        only_one_small = len(empty) == 1 and len(self.segments[empty[0]]) <= MIN_SEGMENT
+        if len(empty) == len(self.segments) and only_one_small:
             return []
         return empty
 

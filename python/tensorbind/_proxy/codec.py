@@ -91,7 +91,9 @@ def encode_outputs(
     pos = slot[1] if slot else 0
     for name, dt, shape, data in prepared:
         nbytes = len(data) if dt == "BYTES" else data.nbytes
-        d: dict[str, Any] = {"name": name, "datatype": dt, "shape": shape, "segment": -1, "offset": 0, "length": 0}
+        d: dict[str, Any] = {
+            "name": name, "datatype": dt, "shape": shape, "segment": -1, "offset": 0, "length": 0
+        }
         if nbytes > 0 and slot is not None:
             m = arena.segments[slot[0]]
             target = np.frombuffer(m, dtype=np.uint8, count=nbytes, offset=pos)

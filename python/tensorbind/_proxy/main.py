@@ -117,10 +117,9 @@ class Worker:
 
     def map_segments(self, segments: list[dict[str, Any]]) -> None:
         for s in segments:
-            try:
+            # FileNotFoundError: dropped by the server meanwhile, so no call refers to it
+            with contextlib.suppress(FileNotFoundError):
                 self.inputs[int(s["id"])] = arena.open_segment(str(s["name"]))
-            except FileNotFoundError:  # dropped by the server meanwhile: no call refers to it
-                pass
 
     def unmap_segments(self, ids: list[int]) -> None:
         for i in ids:
