@@ -11,6 +11,7 @@ import {
   completeConfig,
   defaultModelFile,
   instancePlacement,
+  isDecoupled,
   parameterOf,
   type RepositoryBackend,
   schedulingOf,
@@ -65,6 +66,11 @@ export function readDefinition(
   const hasFile = (f: string) => present.some((v) => existsSync(join(dir, String(v), f)));
   const backend = backendOf(raw, file, hasFile);
   const config = completeConfig(raw, name, backend, file);
+  if (isDecoupled(config))
+    throw new ConfigError(
+      `${file}: decoupled models (model_transaction_policy { decoupled: true }) are not supported yet; ` +
+        "serve one response per request",
+    );
   const versions = selectVersions(present, config, file);
   const inputs = tensorSpecsOf(config, "input", file);
   const outputs = tensorSpecsOf(config, "output", file);
