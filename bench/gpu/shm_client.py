@@ -51,8 +51,9 @@ def register(name: str, t: torch.Tensor) -> int:
     """Registers t's allocation by its IPC handle; returns t's byte offset in it."""
     s = t.untyped_storage()._share_cuda_()
     handle, offset = bytes(s[1]), int(s[3])
-    if len(handle) == 65:  # recent PyTorch prefixes the cudaIpcMemHandle_t with its handle type
-        handle = handle[1:]
+    # PyTorch puts a handle type (65 bytes, 2.x) and a format version (66 bytes, 2.11 on the
+    # H100) before the 64-byte cudaIpcMemHandle_t.
+    handle = handle[-64:]
     size = offset + t.numel() * t.element_size()
     post_json(
         f"/v2/cudasharedmemory/region/{name}/register",

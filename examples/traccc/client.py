@@ -287,8 +287,8 @@ def cuda_shm_inputs(
     torch.cuda.synchronize()
     shared = region.untyped_storage()._share_cuda_()
     handle, base = bytes(shared[1]), int(shared[3])
-    if len(handle) == 65:  # recent PyTorch puts the handle type before cudaIpcMemHandle_t
-        handle = handle[1:]
+    # PyTorch puts a handle type (2.x) and a format version (2.11) before cudaIpcMemHandle_t.
+    handle = handle[-64:]
     name = f"traccc-cuda-{os.getpid()}"
     control = grpcclient.InferenceServerClient(url)
     control.register_cuda_shared_memory(name, base64.b64encode(handle), 0, base + size)
