@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the comparison with the direct pipeline",
     )
-    ap.add_argument("--events-dir", type=Path, default=None, help="events from make_events.py, not the generator")
+    ap.add_argument(
+        "--events-dir", type=Path, default=None, help="events from make_events.py, not the generator"
+    )
     ap.add_argument("--device", default="cpu", help="where the direct pipeline runs for the check (cuda:0)")
     ap.add_argument("--json", type=Path, default=None, help="write the report as JSON here")
     args = ap.parse_args(argv)

@@ -70,6 +70,8 @@ def plot(results: list[tuple[float, Quality]], path: Path) -> None:
             err.append(np.sqrt(e * (1 - e) / len(sel)) if len(sel) else 0)
         ax.errorbar(centres, eff, yerr=err, marker="o", capsize=3, label=f"μ = {mu:g} ({len(pt)} particles)")
     ax.set_xscale("log")
+    ax.set_xticks(BINS[:-1] + [30], [f"{b:g}" for b in BINS[:-1]] + ["30"])
+    ax.minorticks_off()
     ax.set_xlabel("particle pT [GeV]")
     ax.set_ylabel("track efficiency")
     ax.set_ylim(0, 1.02)
