@@ -42,32 +42,47 @@ export async function readBody(
 }
 
 function collect(req: IncomingMessage, maxBytes: number, what: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return consume(req, {
+    data(chunk) {
       size += chunk.length;
-      if (size > maxBytes) {
-        cleanup();
-        // Stop reading; the response closes the connection so the rest is not buffered.
-        req.pause();
-        reject(new ResourceExhaustedError(`${what} exceeds the limit of ${maxBytes} bytes`));
-        return;
-      }
+      if (size > maxBytes)
+        return new ResourceExhaustedError(`${what} exceeds the limit of ${maxBytes} bytes`);
       chunks.push(chunk);
-    };
-    const onEnd = () => {
+      return undefined;
+    },
+    end: () => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)),
+  });
+}
+
+/**
+ * Streams a request's body through `data` (which returns an error to stop reading) and settles
+ * with `end`'s result or an error; a failed or aborted stream is a clear InvalidArgumentError.
+ * On a refused body reading pauses, and the response closes the connection so nothing more is
+ * buffered.
+ */
+function consume<T>(
+  req: IncomingMessage,
+  on: { data(chunk: Buffer): Error | undefined; end(): T | Error },
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const settle = (result: T | Error) => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (result instanceof Error) reject(result);
+      else resolve(result);
     };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(new InvalidArgumentError(`failed to read request body: ${err.message}`));
+    const onData = (chunk: Buffer) => {
+      const refused = on.data(chunk);
+      if (refused === undefined) return;
+      req.pause();
+      settle(refused);
     };
-    const onAborted = () => {
-      cleanup();
-      reject(new InvalidArgumentError("client closed the connection before sending the whole body"));
-    };
+    const onEnd = () => settle(on.end());
+    const onError = (err: Error) =>
+      settle(new InvalidArgumentError(`failed to read request body: ${err.message}`));
+    const onAborted = () =>
+      settle(new InvalidArgumentError("client closed the connection before sending the whole body"));
     const cleanup = () => {
       req.off("data", onData);
       req.off("end", onEnd);
@@ -110,46 +125,21 @@ export function binaryBodyLayout(
  * memory lent for it: the one copy on the way in, with no concatenation.
  */
 export function readBodyInto(req: IncomingMessage, into: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    let pos = 0;
-    const onData = (chunk: Buffer) => {
-      if (pos + chunk.length > into.byteLength) {
-        cleanup();
-        req.pause();
-        reject(
-          new InvalidArgumentError(`request body is longer than its Content-Length (${into.byteLength})`),
+  let pos = 0;
+  return consume(req, {
+    data(chunk) {
+      if (pos + chunk.length > into.byteLength)
+        return new InvalidArgumentError(
+          `request body is longer than its Content-Length (${into.byteLength})`,
         );
-        return;
-      }
       into.set(chunk, pos);
       pos += chunk.length;
-    };
-    const onEnd = () => {
-      cleanup();
-      if (pos !== into.byteLength) {
-        reject(new InvalidArgumentError(`request body has ${pos} of its ${into.byteLength} bytes`));
-        return;
-      }
-      resolve(Buffer.from(into.buffer, into.byteOffset, into.byteLength));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(new InvalidArgumentError(`failed to read request body: ${err.message}`));
-    };
-    const onAborted = () => {
-      cleanup();
-      reject(new InvalidArgumentError("client closed the connection before sending the whole body"));
-    };
-    const cleanup = () => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("aborted", onAborted);
-    };
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
-    req.on("aborted", onAborted);
+      return undefined;
+    },
+    end: (): Buffer | Error =>
+      pos !== into.byteLength
+        ? new InvalidArgumentError(`request body has ${pos} of its ${into.byteLength} bytes`)
+        : Buffer.from(into.buffer, into.byteOffset, into.byteLength),
   });
 }
 
