@@ -1,12 +1,11 @@
 // The shared-memory addon ships prebuilt for linux-x64 and linux-arm64 (scripts/prebuild-addon.sh,
 // run by CI and `npm pack`): an install that cannot compile loads the prebuilt binary, and one
 // with no usable addon at all refuses to start a Python model, saying how to fix it in one line.
-import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { INTERPRETER, ROOT } from "../helpers/cli.js";
+import { INTERPRETER, ROOT, spawnServer } from "../helpers/cli.js";
 
 const PREBUILDS = join(ROOT, "native/shm/prebuilds");
 const MODEL = join(ROOT, "test/fixtures/image-models/model.py");
@@ -31,16 +30,23 @@ function packageWithout(dir: string, prebuilds: boolean): string {
   return pkg;
 }
 
-function serve(pkg: string, dir: string) {
-  const ready = join(dir, `${Date.now()}.json`);
-  const args = [join(pkg, "bin/tensorbind.js"), "serve", MODEL, "--python", INTERPRETER, "--http-port", "0"];
-  args.push("--grpc-port", "0", "--metrics-port", "0", "--ready-file", ready);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  return { child, ready, exited, output: () => output };
+/** `node <pkg>/bin/tensorbind.js serve model.py`: the server of that package copy. */
+function serve(pkg: string) {
+  const args = [
+    MODEL,
+    "--python",
+    INTERPRETER,
+    "--http-port",
+    "0",
+    "--grpc-port",
+    "0",
+    "--metrics-port",
+    "0",
+  ];
+  return spawnServer(args, {
+    timeoutMs: 60_000,
+    wrap: (argv) => [argv[0]!, join(pkg, "bin/tensorbind.js"), ...argv.slice(2)],
+  });
 }
 
 describe("the prebuilt shared-memory addon", () => {
@@ -56,36 +62,23 @@ describe("the prebuilt shared-memory addon", () => {
   });
 
   it("serves a Python model from an install that could not compile the addon", async () => {
-    const server = serve(packageWithout(dir, true), dir);
+    const server = await serve(packageWithout(dir, true));
     try {
-      const end = Date.now() + 60_000;
-      while (!existsSync(server.ready)) {
-        if (server.child.exitCode !== null || Date.now() > end)
-          throw new Error(`not ready:\n${server.output()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const { http } = JSON.parse((await import("node:fs")).readFileSync(server.ready, "utf8")) as {
-        http: string;
-      };
-      const res = await fetch(`${http}/v2/models/py_square/infer`, {
+      const res = await fetch(`${server.info.http}/v2/models/py_square/infer`, {
         method: "POST",
         body: JSON.stringify({ inputs: [{ name: "X", datatype: "FP32", shape: [2], data: [3, 4] }] }),
       });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data).toEqual([9, 16]);
     } finally {
-      server.child.kill("SIGTERM");
+      expect(await server.stop("SIGTERM")).toBe(0);
     }
-    expect(await server.exited).toBe(0);
   }, 90_000);
 
   it("refuses to start a Python model when no addon loads, with the fix in one line", async () => {
-    const server = serve(packageWithout(dir, false), dir);
-    const code = await server.exited;
-    expect(code).not.toBe(0);
-    expect(existsSync(server.ready)).toBe(false); // never said ready
-    expect(server.output()).toMatch(
-      /shared-memory addon \(native\/shm\) did not load.*npm rebuild tensorbind/,
+    // It exits without ever writing its ready file; spawnServer reports that with the output.
+    await expect(serve(packageWithout(dir, false))).rejects.toThrow(
+      /did not become ready \(it exited\)[\s\S]*shared-memory addon \(native\/shm\) did not load.*npm rebuild tensorbind/,
     );
   }, 60_000);
 });

@@ -1,12 +1,12 @@
 // A Python-only user: `pip install tensorbind-*.whl` (built by scripts/build-wheel.sh) into a fresh
 // venv, with no Node.js on PATH, gives a `tensorbind` command that serves a model.py; its workers
 // import the installed `tensorbind` package, the only copy of the Python code in the wheel.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { INTERPRETER, ROOT } from "../helpers/cli.js";
+import { INTERPRETER, ROOT, spawnServer } from "../helpers/cli.js";
 
 const BUILD_AND_INSTALL_MS = 900_000;
 
@@ -41,33 +41,16 @@ describe("the pip wheel", () => {
   it("serves model.py with `tensorbind serve` and no Node.js on PATH", async () => {
     const env = { HOME: dir, PATH: join(venv, "bin") }; // nothing else: no node, no python3 but the venv's
     expect(() => execFileSync("sh", ["-c", "command -v node"], { env })).toThrow();
-    const ready = join(dir, "ready.json");
     const model = join(ROOT, "test/fixtures/wheel-model/model.py");
-    const args = [
-      "serve",
-      model,
-      "--http-port",
-      "0",
-      "--grpc-port",
-      "0",
-      "--metrics-port",
-      "0",
-      "--ready-file",
-      ready,
-    ];
-    const child = spawn(join(venv, "bin/tensorbind"), args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d) => (output += d));
-    child.stderr.on("data", (d) => (output += d));
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const ports = ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"];
+    // `tensorbind serve …` of the venv instead of `node bin/tensorbind.js serve …`
+    const server = await spawnServer([model, ...ports], {
+      env,
+      timeoutMs: 60_000,
+      wrap: (argv) => [join(venv, "bin/tensorbind"), ...argv.slice(2)],
+    });
     try {
-      const end = Date.now() + 60_000;
-      while (!existsSync(ready)) {
-        if (child.exitCode !== null || Date.now() > end) throw new Error(`not ready:\n${output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const { http } = JSON.parse(readFileSync(ready, "utf8")) as { http: string };
-      const res = await fetch(`${http}/v2/models/wheel_check/infer`, {
+      const res = await fetch(`${server.info.http}/v2/models/wheel_check/infer`, {
         method: "POST",
         body: JSON.stringify({ inputs: [{ name: "X", datatype: "FP32", shape: [2], data: [1, 2] }] }),
       });
@@ -77,9 +60,9 @@ describe("the pip wheel", () => {
       const pkg = body.outputs.find((o) => o.name === "PACKAGE")!.data[0] as string;
       expect(pkg.startsWith(join(venv, "lib"))).toBe(true); // the installed copy, in the venv
     } finally {
-      child.kill("SIGTERM");
+      // the command is the server (exec), so SIGTERM drains and exits 0
+      expect(await server.stop("SIGTERM")).toBe(0);
     }
-    expect(await exited).toBe(0); // the command is the server (exec), so SIGTERM drains and exits 0
   }, 90_000);
 });
 
