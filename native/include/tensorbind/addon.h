@@ -10,6 +10,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -33,6 +34,7 @@
 #include "context.h"
 #include "errors.h"
 #include "model.h"
+#include "pool.h"
 #include "tensor.h"
 #include "types.h"
 #if TENSORBIND_CUDA
@@ -87,6 +89,39 @@ inline void capture_error(Work& w) {
   }
 }
 
+/**
+ * Outputs lent from a BlockPool that JavaScript still holds, by token: release(tokens) ends a
+ * lease once the response is written; the ArrayBuffer's finalizer ends it otherwise. Shared by
+ * the instance and the finalizers, which may outlive it.
+ */
+struct Leases {
+  std::mutex mu;
+  std::uint64_t next = 0;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Storage>> held;
+
+  std::uint64_t add(std::unique_ptr<Storage> s) {
+    std::lock_guard<std::mutex> lock(mu);
+    held.emplace(++next, std::move(s));
+    return next;
+  }
+  void end(std::uint64_t token) {
+    std::unique_ptr<Storage> s;  // destroyed outside the lock: it gives its block back
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = held.find(token);
+    if (it == held.end()) return;
+    s = std::move(it->second);
+    held.erase(it);
+  }
+};
+
+/// What the finalizer of an ArrayBuffer over a pooled block needs.
+struct PooledView {
+  std::shared_ptr<Leases> leases;
+  std::shared_ptr<BlockPool> pool;
+  BlockPool::Block* block;
+  std::uint64_t token;
+};
+
 inline const ModelDef* find_model(const std::string& name) {
   for (const auto& m : registry())
     if (m->name() == name) return m.get();
@@ -107,7 +142,8 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Instance",
                        {InstanceMethod("start", &InstanceWrap::Start), InstanceMethod("run", &InstanceWrap::Run),
-                        InstanceMethod("stop", &InstanceWrap::Stop)});
+                        InstanceMethod("stop", &InstanceWrap::Stop), InstanceMethod("release", &InstanceWrap::Release),
+                        InstanceMethod("poolStats", &InstanceWrap::PoolStats)});
   }
 
   explicit InstanceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<InstanceWrap>(info) {
@@ -243,6 +279,35 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
     return p;
   }
 
+  // release(tokens: number[]): the responses over these pooled outputs are written; their blocks
+  // may serve the next calls (the ArrayBuffers are not read after).
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "release(tokens: number[])");
+    auto tokens = info[0].As<Napi::Array>();
+    for (std::uint32_t i = 0; i < tokens.Length(); ++i) {
+      Napi::Value t = tokens.Get(i);
+      if (t.IsNumber()) leases_->end(static_cast<std::uint64_t>(t.As<Napi::Number>().Int64Value()));
+    }
+    return env.Undefined();
+  }
+
+  // poolStats(): { blocks, bytes, leased } of the output pool (zeros before the first call).
+  Napi::Value PoolStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<BlockPool> pool;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pool = pool_;
+    }
+    BlockPool::Stats st = pool ? pool->stats() : BlockPool::Stats{};
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("blocks", static_cast<double>(st.blocks));
+    o.Set("bytes", static_cast<double>(st.bytes));
+    o.Set("leased", static_cast<double>(st.leased));
+    return o;
+  }
+
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!started_ || stopping_) {
@@ -293,7 +358,7 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
   // ---- the instance's thread
 
   void Loop(std::unique_ptr<Work> start) {
-    HostAllocator host_allocator;
+    PooledHostAllocator host_allocator;
     std::unique_ptr<HostAllocator> gpu_allocator;
     std::unique_ptr<Runner> runner;
     void* stream_handle = nullptr;
@@ -316,6 +381,8 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
       instance = std::make_unique<Instance>(index_, gpu_, stream_handle,
                                             gpu_allocator ? gpu_allocator.get() : &host_allocator);
       runner = def_->make_runner(*instance);
+      std::lock_guard<std::mutex> lock(mu_);
+      pool_ = instance->allocator().pool();
     } catch (...) {
       capture_error(*start);
     }
@@ -325,7 +392,15 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
       std::unique_ptr<Work> w;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return !queue_.empty() || shutdown_; });
+        // Idle: free output blocks nobody has used for a while, so a burst leaves no memory behind.
+        while (queue_.empty() && !shutdown_) {
+          if (cv_.wait_for(lock, kTrimEvery) == std::cv_status::timeout && queue_.empty() && pool_) {
+            std::shared_ptr<BlockPool> pool = pool_;
+            lock.unlock();
+            pool->trim(kTrimAge);
+            lock.lock();
+          }
+        }
         if (shutdown_) break;  // collected or the environment is going away: queued calls are dropped
         w = std::move(queue_.front());
         queue_.pop_front();
@@ -454,7 +529,7 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
     Napi::Array out = Napi::Array::New(env, w.outputs.size());
     std::uint32_t i = 0;
     for (auto& o : w.outputs) {
-      Napi::Array entry = Napi::Array::New(env, 4);
+      Napi::Array entry = Napi::Array::New(env, 4);  // a 5th element: the lease token of a pooled output
       entry.Set(0u, Napi::String::New(env, o.name));
       entry.Set(1u, Napi::Number::New(env, static_cast<double>(o.dtype)));
       Napi::Array shape = Napi::Array::New(env, o.shape.size());
@@ -465,6 +540,35 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
         entry.Set(3u, Napi::Number::New(env, o.forwarded_input));
       } else if (o.in_target) {
         entry.Set(3u, Napi::String::New(env, "target"));  // already in the client's memory
+      } else if (PooledStorage* p = o.storage ? o.storage->pooled() : nullptr; p != nullptr && p->size() > 0) {
+        // A pooled block: lent to JavaScript until release(token) or the buffer's collection.
+        std::shared_ptr<BlockPool> pool = p->pool();
+        BlockPool::Block* block = p->block();
+        std::byte* data = p->data();
+        std::size_t n = p->size();
+        std::uint64_t token = leases_->add(std::move(o.storage));
+        auto* view = new PooledView{leases_, pool, block, token};
+        pool->add_view(block);
+        napi_value value;
+        napi_status status = napi_create_external_arraybuffer(
+            env, data, n,
+            [](napi_env, void*, void* hint) {
+              std::unique_ptr<PooledView> v(static_cast<PooledView*>(hint));
+              v->leases->end(v->token);
+              v->pool->drop_view(v->block);
+            },
+            view, &value);
+        if (status != napi_ok) {  // external buffers forbidden: copy, and the block goes back now
+          Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, n);
+          std::memcpy(copy.Data(), data, n);
+          leases_->end(token);
+          pool->drop_view(block);
+          delete view;
+          entry.Set(3u, copy);
+        } else {
+          entry.Set(3u, Napi::ArrayBuffer(env, value));
+          entry.Set(4u, Napi::Number::New(env, static_cast<double>(token)));
+        }
       } else {
         entry.Set(3u, ToArrayBuffer(env, std::move(o.storage)));
       }
@@ -505,7 +609,12 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
     tsfn_.Abort();
   }
 
+  static constexpr std::chrono::milliseconds kTrimEvery{1000};
+  static constexpr std::chrono::milliseconds kTrimAge{2000};
+
   const ModelDef* def_ = nullptr;
+  std::shared_ptr<Leases> leases_ = std::make_shared<Leases>();
+  std::shared_ptr<BlockPool> pool_;  // the instance's output pool, once its thread has made it (mu_)
   int index_ = 0;
   int gpu_ = -1;
   bool started_ = false;

@@ -11,7 +11,6 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +18,7 @@
 
 #include "context.h"
 #include "errors.h"
+#include "pool.h"
 #include "tensor.h"
 
 namespace tensorbind {
@@ -126,82 +126,34 @@ class PinnedBuffer {
 /**
  * The host allocator of a GPU instance: outputs of 1 MiB and more get page-locked memory, so
  * the device-to-host copy is a direct DMA and the same bytes then go to the client without a
- * further copy. Page-locking is slow (milliseconds for 64 MiB), so freed blocks are kept for
- * reuse, up to `cache_limit` bytes; they come back when JavaScript collects the response buffer.
+ * further copy. Page-locking is slow (milliseconds for 64 MiB), so blocks come from a BlockPool
+ * (pool.h): they go back when the response has been written (or when JavaScript collects its
+ * buffer) and serve the next call; up to `cache_limit` bytes of free blocks are kept.
  */
 class PinnedPool final : public HostAllocator {
  public:
   static constexpr std::size_t kMinPinned = std::size_t{1} << 20;
 
   explicit PinnedPool(std::size_t cache_limit = std::size_t{512} << 20)
-      : state_(std::make_shared<State>()) {
-    state_->limit = cache_limit;
-  }
+      : pool_(std::make_shared<BlockPool>(&alloc, &release, cache_limit)) {}
 
   std::unique_ptr<Storage> allocate(std::size_t bytes) override {
     if (bytes < kMinPinned) return std::make_unique<HostStorage>(bytes);
-    std::size_t cls = size_class(bytes);
-    void* p = state_->take(cls);
-    if (p == nullptr) {
-      cudaError_t err = cudaHostAlloc(&p, cls, cudaHostAllocPortable);
-      if (err != cudaSuccess) {
-        cudaGetLastError();  // not sticky; fall back to pageable memory
-        return std::make_unique<HostStorage>(bytes);
-      }
-    }
-    return std::make_unique<Block>(state_, p, cls, bytes);
+    BlockPool::Block* b = pool_->take(bytes);
+    if (b == nullptr) return std::make_unique<HostStorage>(bytes);  // pageable memory instead
+    return std::make_unique<PooledStorage>(pool_, b, bytes);
   }
+  std::shared_ptr<BlockPool> pool() noexcept override { return pool_; }
 
  private:
-  struct State {
-    std::mutex mu;
-    std::multimap<std::size_t, void*> free;  // size class -> block
-    std::size_t cached = 0;
-    std::size_t limit = 0;
-    void* take(std::size_t cls) {
-      std::lock_guard<std::mutex> lock(mu);
-      auto it = free.find(cls);
-      if (it == free.end()) return nullptr;
-      void* p = it->second;
-      free.erase(it);
-      cached -= cls;
-      return p;
-    }
-    void give(void* p, std::size_t cls) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (cached + cls <= limit) {
-          free.emplace(cls, p);
-          cached += cls;
-          return;
-        }
-      }
-      cudaFreeHost(p);
-    }
-    ~State() {
-      for (auto& [cls, p] : free) cudaFreeHost(p);
-    }
-  };
-  class Block final : public Storage {
-   public:
-    Block(std::shared_ptr<State> s, void* p, std::size_t cls, std::size_t bytes)
-        : state_(std::move(s)), p_(p), cls_(cls), bytes_(bytes) {}
-    ~Block() override { state_->give(p_, cls_); }
-    std::byte* data() noexcept override { return static_cast<std::byte*>(p_); }
-    std::size_t size() const noexcept override { return bytes_; }
-
-   private:
-    std::shared_ptr<State> state_;
-    void* p_;
-    std::size_t cls_;
-    std::size_t bytes_;
-  };
-  static std::size_t size_class(std::size_t bytes) {
-    std::size_t c = kMinPinned;
-    while (c < bytes) c <<= 1;
-    return c;
+  static void* alloc(std::size_t bytes) {
+    void* p = nullptr;
+    if (cudaHostAlloc(&p, bytes, cudaHostAllocPortable) == cudaSuccess) return p;
+    cudaGetLastError();  // not sticky
+    return nullptr;
   }
-  std::shared_ptr<State> state_;
+  static void release(void* p) { cudaFreeHost(p); }
+  std::shared_ptr<BlockPool> pool_;
 };
 
 /// Copies an input tensor to a new device buffer on the instance's stream.

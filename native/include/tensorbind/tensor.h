@@ -16,6 +16,9 @@
 
 namespace tensorbind {
 
+class BlockPool;
+class PooledStorage;
+
 /// Memory that backs one output. Its owner moves from the model function to tensorbind and
 /// then to the JavaScript ArrayBuffer that exposes it, whose finalizer destroys it.
 class Storage {
@@ -23,6 +26,8 @@ class Storage {
   virtual ~Storage() = default;
   virtual std::byte* data() noexcept = 0;
   virtual std::size_t size() const noexcept = 0;
+  /// Memory lent by a pool (pool.h): tensorbind gives it back once the response is written.
+  virtual PooledStorage* pooled() noexcept { return nullptr; }
 };
 
 /// Host memory aligned to 64 bytes (cache lines, AVX-512), uninitialised.
@@ -62,6 +67,8 @@ class HostAllocator {
  public:
   virtual ~HostAllocator() = default;
   virtual std::unique_ptr<Storage> allocate(std::size_t bytes) { return std::make_unique<HostStorage>(bytes); }
+  /// The pool large outputs come from, if any (its statistics are visible to JavaScript).
+  virtual std::shared_ptr<BlockPool> pool() noexcept { return nullptr; }
 };
 
 /// One input as tensorbind hands it over: the request's bytes, not copied.

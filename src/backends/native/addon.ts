@@ -40,13 +40,22 @@ export interface NativeModelDecl {
 /**
  * One output: name, datatype code, shape, and its bytes (an external buffer), the index of the
  * input it forwards, or "target" when the model wrote it into the memory `run` named for it.
+ * `lease`: the bytes are a block of the instance's output pool, lent until `release([lease])`.
  */
 export type NativeOutput = [
   name: string,
   datatype: number,
   shape: number[],
   data: ArrayBuffer | number | "target",
+  lease?: number,
 ];
+
+/** The instance's output pool: blocks it holds (lent or free), their bytes, how many are lent. */
+export interface NativePoolStats {
+  readonly blocks: number;
+  readonly bytes: number;
+  readonly leased: number;
+}
 
 /** One model instance: a worker thread in the addon. */
 export interface NativeInstance {
@@ -63,6 +72,12 @@ export interface NativeInstance {
     /** Clients' shared memory for outputs, by name: `ctx.output<T>()` writes there when it fits. */
     targets?: Readonly<Record<string, Uint8Array | DeviceMemory>>,
   ): Promise<NativeOutput[]>;
+  /**
+   * Gives pooled outputs back (their `lease`s) once their response is written: the next calls
+   * reuse the memory. Absent in addons built with older headers (then the collector frees them).
+   */
+  release?(leases: number[]): void;
+  poolStats?(): NativePoolStats;
   /** Ends the thread after the calls already queued. Idempotent. */
   stop(): Promise<void>;
 }

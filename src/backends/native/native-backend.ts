@@ -15,6 +15,7 @@ import {
   UnavailableError,
 } from "../../core/errors.js";
 import type { InstanceGroup } from "../../core/instance-groups.js";
+import { attachRelease } from "../../core/release.js";
 import { formatShape } from "../../core/shape.js";
 import type { ModelSpec, TensorSpecs } from "../../core/spec.js";
 import { Tensor } from "../../core/tensor.js";
@@ -29,6 +30,7 @@ import {
   type NativeInstance,
   type NativeModelDecl,
   type NativeOutput,
+  type NativePoolStats,
 } from "./addon.js";
 import {
   type DeviceMemory,
@@ -145,7 +147,15 @@ export class NativeBackend implements Backend {
         targets === undefined
           ? await inst.run(names, codes, shapes, datas, req.requestedOutputs)
           : await inst.run(names, codes, shapes, datas, req.requestedOutputs, targets);
-      return this.#toResult(outputs, inputs, targets, req);
+      const release = leaseRelease(inst, outputs);
+      try {
+        const result = this.#toResult(outputs, inputs, targets, req);
+        if (release !== undefined) attachRelease(result, release);
+        return result;
+      } catch (err) {
+        release?.();
+        throw err;
+      }
     } finally {
       for (const unhold of held) unhold();
     }
@@ -188,11 +198,28 @@ export class NativeBackend implements Backend {
     return result;
   }
 
+  /** Each instance's output pool (undefined for addons built with older headers). */
+  poolStats(): (NativePoolStats | undefined)[] {
+    return this.#pool.map((p) => p.poolStats?.());
+  }
+
   async stop(): Promise<void> {
     this.#bodies.clear();
     const pool = this.#pool;
     await Promise.allSettled(pool.map((p) => p.stop()));
   }
+}
+
+/**
+ * Outputs lent from the instance's pool go back when the frontend has written the response
+ * (InferResponse.release), not when the collector gets to their buffers: the next request
+ * reuses the memory instead of faulting in fresh pages.
+ */
+function leaseRelease(inst: NativeInstance, outputs: NativeOutput[]): (() => void) | undefined {
+  const leases: number[] = [];
+  for (const o of outputs) if (o[4] !== undefined) leases.push(o[4]);
+  if (leases.length === 0 || inst.release === undefined) return undefined;
+  return () => inst.release!(leases);
 }
 
 function toRequestError(err: unknown): TensorbindError {
