@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "client_region_napi.h"
+#include "json_numbers_napi.h"
 #include "shm_mapping.h"
 
 namespace tensorbind {
@@ -153,6 +154,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("address", Napi::Function::New(env, Address, "address"));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings, "liveMappings"));
   InitClientRegions(env, exports);
+  InitJsonNumbers(env, exports);
 #if TENSORBIND_SHM_CUDA
   InitCudaRegions(env, exports);
 #endif

@@ -17,7 +17,7 @@ import {
 } from "../../core/shared-memory.js";
 import { Tensor } from "../../core/tensor.js";
 import { describeValue } from "./describe-value.js";
-import { jsonDataToBytes, tensorToJsonData } from "./json-data.js";
+import { jsonDataToBytes, tensorToJsonBytes } from "./json-data.js";
 import { checkJsonCounts } from "./json-limits.js";
 import { parseJson } from "./json-parse.js";
 
@@ -235,7 +235,8 @@ function decodeParameters(raw: unknown, what: string): Parameters {
 
 /** An encoded response: a JSON header and, for binary outputs, the buffers that follow it. */
 export interface EncodedResponse {
-  readonly json: string;
+  /** The JSON part, UTF-8: output data arrays are written as bytes, never as one large string. */
+  readonly json: Buffer;
   /** Binary output buffers, in output order; empty for a pure JSON response. */
   readonly binary: readonly Uint8Array[];
 }
@@ -245,19 +246,28 @@ export function encodeInferResponse(
   binaryOutputs: ReadonlySet<string> | "all",
 ): EncodedResponse {
   const binary: Uint8Array[] = [];
-  const outputs = res.outputs.map((t) => {
-    const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(",")}]`;
+  const parts: Buffer[] = [];
+  let text = res.id !== undefined ? `{"id":${JSON.stringify(res.id)},` : "{";
+  text += `"model_name":${JSON.stringify(res.model)},"model_version":${JSON.stringify(res.version)},"outputs":[`;
+  res.outputs.forEach((t, i) => {
+    if (i > 0) text += ",";
+    text += `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(",")}]`;
     // Written into the client's region already: no data and, as in Triton, no parameters
     // (Triton's C++ client reads binary_data_size from any parameters object it finds).
-    if (res.sharedOutputs?.has(t.name)) return `${head}}`;
+    if (res.sharedOutputs?.has(t.name)) {
+      text += "}";
+      return;
+    }
     const asBinary = binaryOutputs === "all" || binaryOutputs.has(t.name) || !DATATYPES[t.datatype].json;
     if (asBinary) {
       binary.push(t.bytes);
-      return `${head},"parameters":{"binary_data_size":${t.bytes.byteLength}}}`;
+      text += `,"parameters":{"binary_data_size":${t.bytes.byteLength}}}`;
+      return;
     }
-    return `${head},"data":${tensorToJsonData(t)}}`;
+    const data = tensorToJsonBytes(t);
+    parts.push(Buffer.from(`${text},"data":`, "utf8"), data);
+    text = "}";
   });
-  const id = res.id !== undefined ? `"id":${JSON.stringify(res.id)},` : "";
-  const json = `{${id}"model_name":${JSON.stringify(res.model)},"model_version":${JSON.stringify(res.version)},"outputs":[${outputs.join(",")}]}`;
-  return { json, binary };
+  parts.push(Buffer.from(`${text}]}`, "utf8"));
+  return { json: parts.length === 1 ? parts[0]! : Buffer.concat(parts), binary };
 }

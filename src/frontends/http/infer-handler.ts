@@ -8,7 +8,7 @@ import type { RequestLimits } from "../../core/request-limits.js";
 import { traceOf } from "../../core/trace-context.js";
 import { binaryBodyLayout, readBody, readBodyInto, releaseWhenClosed } from "./body.js";
 import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH } from "./infer-codec.js";
-import { sendJsonText } from "./respond.js";
+import { sendJsonBytes } from "./respond.js";
 
 export interface InferHandlerOptions {
   readonly maxBodyBytes: number;
@@ -100,9 +100,9 @@ async function inferDecoded(
   // Output memory (a Python worker's slots) goes back once the response is written or abandoned.
   if (response.release !== undefined) releaseWhenClosed(res, response.release);
   const encoded = encodeInferResponse(response, decoded.binaryOutputs);
-  if (encoded.binary.length === 0) return sendJsonText(res, 200, encoded.json);
+  if (encoded.binary.length === 0) return sendJsonBytes(res, 200, encoded.json);
 
-  const head = Buffer.from(encoded.json, "utf8");
+  const head = encoded.json;
   let total = head.length;
   for (const b of encoded.binary) total += b.byteLength;
   res.writeHead(200, {

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from "../../core/errors.js";
 import { elementCount, formatShape } from "../../core/shape.js";
 import type { Tensor } from "../../core/tensor.js";
 import { describeValue } from "./describe-value.js";
+import { jsonNumbersAddon } from "./json-native.js";
 
 /**
  * Flattens JSON `data` (flat or nested row-major) into a list, checking the nesting against
@@ -95,14 +96,65 @@ export function jsonDataToBytes(
   return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
 }
 
-/** JSON text of a float: -0 keeps its sign; NaN and infinities, which JSON cannot hold, become null. */
-function formatFloat(v: number): string {
+/**
+ * JSON text of a float of the tensor's own width: the shortest digits that read back as the same
+ * value (for FP32, as float32: what NumPy, orjson and MLServer print), laid out as String() lays
+ * out a number. -0 keeps its sign; NaN and infinities, which JSON cannot hold, become null.
+ */
+function formatFloat(v: number, fp32: boolean): string {
   if (Object.is(v, -0)) return "-0.0";
-  return Number.isFinite(v) ? String(v) : "null";
+  if (!Number.isFinite(v)) return "null";
+  return fp32 ? shortestFloat32(v) : String(v);
+}
+
+/** The fewest significant digits (1-9) whose value rounds to the float32 `v`, as String() lays them out. */
+function shortestFloat32(v: number): string {
+  // A float32 whose double text has at most 7 digits has that text as its shortest too: float32
+  // values are 6e-8 apart (relative) at most, decimals of 7 digits at least 1e-7.
+  const s = String(v);
+  if (significantDigits(s) <= 7) return s;
+  let lo = 1;
+  let hi = 9;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Math.fround(Number(v.toPrecision(mid))) === v) hi = mid;
+    else lo = mid + 1;
+  }
+  return String(Number(halfToEven(v, lo, v.toPrecision(lo))));
+}
+
+/** Digits of a number's text, leading zeros and the exponent not counted. */
+function significantDigits(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 101) break; // 'e'
+    if (c >= 49 && c <= 57) n++;
+    else if (c === 48 && n > 0) n++;
+  }
+  return n;
+}
+
+/**
+ * toPrecision rounds a tie away from zero; the native formatter (shortest round-trip, as NumPy
+ * and orjson) takes the even digit. `s` is v to p digits: when v lies exactly halfway and the
+ * last digit came out odd, the other neighbour, v truncated to p digits, is the even one.
+ */
+function halfToEven(v: number, p: number, s: string): string {
+  const longer = v.toPrecision(p + 1);
+  const e = longer.search(/e|$/);
+  if (longer[e - 1] !== "5") return s;
+  const mantissa = s.slice(0, s.search(/e|$/));
+  if (Number(mantissa[mantissa.length - 1]) % 2 === 0) return s;
+  // Exactly halfway: nothing but zeros after digit p + 1 of v's exact expansion.
+  const exact = v.toPrecision(100);
+  const digits = exact.slice(0, exact.search(/e|$/)).replace(/[-.]/g, "").replace(/^0+/, "");
+  if (!/^0*$/.test(digits.slice(p + 1))) return s;
+  return longer.slice(0, e - 1) + longer.slice(e);
 }
 
 /** Whether every element is finite and none is -0 (then the default number text is the JSON text). */
-function plainFloats(a: Float32Array | Float64Array): boolean {
+function plainFloats(a: Float64Array): boolean {
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;
     if (v - v !== 0 || (v === 0 && 1 / v < 0)) return false;
@@ -110,23 +162,42 @@ function plainFloats(a: Float32Array | Float64Array): boolean {
   return true;
 }
 
-/** Renders a tensor's elements as a flat JSON array (text), exact for 64-bit integers. */
-export function tensorToJsonData(t: Tensor): string {
+function checkJsonOutput(t: Tensor): void {
   if (!DATATYPES[t.datatype].json)
     throw new InvalidArgumentError(
       `output '${t.name}': ${t.datatype} can only be returned in binary form; request binary_data`,
     );
+}
+
+/**
+ * A tensor's elements as a flat JSON array in UTF-8. Numbers are written by the native addon
+ * straight into the buffer (no JavaScript string per element or for the whole array: 10-30×
+ * faster for 1 MiB of FP32, bench/json-identity/format.mjs); without the addon, as tensorToJsonData.
+ */
+export function tensorToJsonBytes(t: Tensor): Buffer {
+  checkJsonOutput(t);
+  const addon = t.datatype === "BYTES" ? undefined : jsonNumbersAddon();
+  if (addon === undefined) return Buffer.from(tensorToJsonData(t), "utf8");
+  return addon.formatJsonArray(t.bytes, t.datatype);
+}
+
+/** Renders a tensor's elements as a flat JSON array (text), exact for 64-bit integers. */
+export function tensorToJsonData(t: Tensor): string {
+  checkJsonOutput(t);
   switch (t.datatype) {
     case "BYTES":
       return JSON.stringify(utf8Strings(t));
     case "BOOL":
       return `[${Array.from(t.typed() as Uint8Array, (v) => (v ? "true" : "false")).join(",")}]`;
     case "FP32":
+      return `[${Array.from(t.typed() as Float32Array, (v) => formatFloat(v, true)).join(",")}]`;
     case "FP64": {
-      const a = t.typed() as Float32Array | Float64Array;
-      // TypedArray#join formats in C++ without a string per element (1.4–2× faster for 1 MiB,
-      // bench/json-identity); it cannot write -0, NaN or infinities as JSON needs them.
-      return plainFloats(a) ? `[${a.join(",")}]` : `[${Array.from(a, formatFloat).join(",")}]`;
+      const a = t.typed() as Float64Array;
+      // TypedArray#join formats in C++ without a string per element; it cannot write -0, NaN
+      // or infinities as JSON needs them.
+      return plainFloats(a)
+        ? `[${a.join(",")}]`
+        : `[${Array.from(a, (v) => formatFloat(v, false)).join(",")}]`;
     }
     default:
       // Typed arrays (BigInt64Array too) join to exact decimal text.
