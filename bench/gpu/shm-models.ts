@@ -16,3 +16,11 @@ bind({
     device: "cuda:0",
   }),
 });
+
+bind({
+  name: "torch_in_place",
+  fn: python(fileURLToPath(new URL("./shm_model.py", import.meta.url)), "add_one_in_place", {
+    framework: "torch",
+    device: "cuda:0",
+  }),
+});

@@ -139,6 +139,21 @@ for model in ("identity", "torch_double"):
     post_json("/v2/cudasharedmemory/unregister", {})
     del x, out
 
+# The PyTorch worker opens the client's CUDA region itself (no host staging, no arena): a model
+# that adds 1 to its input in place changes the client's own tensor.
+n = 1 << 20
+x = torch.ones(n, device="cuda:0")
+out = torch.zeros(n, device="cuda:0")
+torch.cuda.synchronize()
+in_off, out_off = register("in", x), register("out", out)
+infer_shm("torch_in_place", n, in_off, out_off)
+torch.cuda.synchronize()
+in_place = bool(torch.all(x == 2)) and bool(torch.all(out == 2))
+ok &= in_place
+print(f"torch_in_place: the worker's input tensor is the client's CUDA memory: {in_place}")
+post_json("/v2/cudasharedmemory/unregister", {})
+del x, out
+
 n = (
     16 << 20
 )  # 64 MiB identity, alternating the body path and CUDA shm; client wall time

@@ -11,7 +11,8 @@
 #   .gpu-carry (bench/gpu/make-carry.sh, then bench/gpu/traccc-carry.sh) and dist (npm run build).
 # Results under $OUT: run.log, cpp-tests.txt, agreement-mu*.json, stages-mu200.txt,
 # bench-mu200/ and bench-mu20-100/ (results.{json,md}, server-*.log), gpu-util.csv, build.log.
-# TRACCC_INSTANCES (default 1,2,3,4): the instance counts of step 5 at mu = 200.
+# TRACCC_INSTANCES (default 1,2,3,4): the instance counts of step 5 at mu = 200; MIN_CLIENTS (default
+# 1): at least this many served client processes (2 events in flight each) in step 5.
 # Options: --shared-memory none|system|cuda: how the served clients send the cells (system: a
 #   region per client; cuda: a torch allocation on cuda:0 per client, which the model reads as
 #   device pointers, docs/SHARED_MEMORY.md); --quick: build, then only step 5 at mu = 200 with one pair.
@@ -77,7 +78,7 @@ echo "== served vs direct at mu = 200, 1-4 instances, 2 pairs ($(left) s left)"
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv -lms 500 > "$OUT/gpu-util.csv" 2>&1 &
 SMI=$!
 timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 200 --instances "${TRACCC_INSTANCES:-1,2,3,4}" \
-  --events 10 --seconds 2.5 --pairs "$PAIRS" --shared-memory "$SHM" --out "$OUT/bench-mu200"
+  --events 10 --seconds 2.5 --pairs "$PAIRS" --shared-memory "$SHM" --min-clients "${MIN_CLIENTS:-1}" --out "$OUT/bench-mu200"
 bench_rc=$?
 echo "== served vs direct at mu = 20, 50, 100, 1-4 instances, 1 pair ($(left) s left)"
 if [ "$QUICK" = 0 ] && [ "$(left)" -gt 60 ]; then

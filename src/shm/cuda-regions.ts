@@ -1,5 +1,10 @@
 import { InvalidArgumentError, ResourceExhaustedError } from "../core/errors.js";
-import type { CudaRegionStatus, SharedMemoryRef, SharedView } from "../core/shared-memory.js";
+import {
+  announceRegionUnmapped,
+  type CudaRegionStatus,
+  type SharedMemoryRef,
+  type SharedView,
+} from "../core/shared-memory.js";
 import type { CudaAddon } from "./addon.js";
 import { checkedRegionName } from "./keys.js";
 import { unknownRegion, wireInteger } from "./system-regions.js";
@@ -9,6 +14,9 @@ interface CudaRegion {
   readonly deviceId: number;
   readonly byteSize: number;
   readonly pointer: bigint;
+  readonly handle: Uint8Array;
+  /** Unique per registration: Python workers that opened the handle themselves cache it by this. */
+  readonly ipcKey: string;
   users: number;
   unregistered: boolean;
 }
@@ -25,6 +33,7 @@ export class CudaRegions {
   readonly #addon: CudaAddon;
   readonly #devices: number;
   readonly #maxRegions: number;
+  #registrations = 0;
 
   constructor(addon: CudaAddon, devices: number, maxRegions: number) {
     this.#addon = addon;
@@ -77,6 +86,8 @@ export class CudaRegions {
       deviceId,
       byteSize,
       pointer: opened.pointer,
+      handle: Uint8Array.from(rawHandle),
+      ipcKey: `cuda-ipc/${name}/${++this.#registrations}`,
       users: 0,
       unregistered: false,
     });
@@ -127,7 +138,15 @@ export class CudaRegions {
         return host();
       },
       ...(!output && { load: host }),
-      placement: { kind: "cuda", deviceId: r.deviceId, devicePointer: pointer, byteSize: ref.byteSize },
+      placement: {
+        kind: "cuda",
+        deviceId: r.deviceId,
+        devicePointer: pointer,
+        byteSize: ref.byteSize,
+        ipcHandle: r.handle,
+        ipcKey: r.ipcKey,
+        offset: ref.offset,
+      },
       flush: (length: number) => {
         if (length > 0 && staged !== undefined)
           this.#addon.cudaCopyToDevice(pointer, staged.subarray(0, length), r.deviceId);
@@ -147,6 +166,7 @@ export class CudaRegions {
   }
 
   #close(r: CudaRegion): void {
+    announceRegionUnmapped(r.ipcKey); // Python workers close their own opening of the handle
     try {
       this.#addon.cudaCloseIpc(r.pointer, r.deviceId);
     } catch {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { inputArg, outputTargets } from "../../src/backends/native/device-memory.js";
-import { tensorOfView } from "../../src/core/shared-memory.js";
+import { planCalls } from "../../src/backends/python/batching.js";
+import type { ExecutionRequest } from "../../src/core/backend.js";
+import { onRegionUnmapped, tensorOfView } from "../../src/core/shared-memory.js";
 import { Tensor } from "../../src/core/tensor.js";
 import type { CudaAddon } from "../../src/shm/addon.js";
 import { CudaRegions } from "../../src/shm/cuda-regions.js";
@@ -101,7 +103,12 @@ describe("CUDA regions, zero copy", () => {
     const t = tensorOfView("X", "UINT8", [4], input);
     expect(t.deferred).toBe(true);
     expect(t.byteLength).toBe(4);
-    expect(t.placement).toEqual({ kind: "cuda", deviceId: 0, devicePointer: 0x7f0000000020n, byteSize: 4 });
+    expect(t.placement).toMatchObject({
+      kind: "cuda",
+      deviceId: 0,
+      devicePointer: 0x7f0000000020n,
+      byteSize: 4,
+    });
     expect(inputArg(t, true, 0)).toEqual({ pointer: 0x7f0000000020n, bytes: 4, device: 0 });
     const req = { inputs: { X: t }, requestedOutputs: ["Y"], sharedOutputs: { Y: output } };
     expect(outputTargets(req as never, true, 0)).toEqual({
@@ -123,7 +130,15 @@ describe("CUDA regions, zero copy", () => {
   });
 
   it("keeps BYTES tensors on the host path (their elements are parsed there)", () => {
-    const placement = { kind: "cuda" as const, deviceId: 0, devicePointer: 0x1000n, byteSize: 8 };
+    const placement = {
+      kind: "cuda" as const,
+      deviceId: 0,
+      devicePointer: 0x1000n,
+      byteSize: 8,
+      ipcHandle: handle(),
+      ipcKey: "cuda-ipc/g/1",
+      offset: 0,
+    };
     const t = Tensor.deferred(
       "S",
       "BYTES",
@@ -136,5 +151,55 @@ describe("CUDA regions, zero copy", () => {
     const renamed = Tensor.deferred("F", "FP32", [2], 8, () => new Uint8Array(8), placement).rename("G");
     expect(renamed.deferred).toBe(true);
     expect(renamed.byteLength).toBe(8);
+  });
+});
+
+describe("CUDA regions and Python workers", () => {
+  it("hands a torch worker on the region's GPU the IPC handle, stages for any other worker", () => {
+    const dev = fakeDevice(256);
+    const regions = new CudaRegions(dev.addon, 1, 8);
+    regions.register("g", handle(), 0, 128, () => false);
+    const input = regions.view({ region: "g", offset: 32, byteSize: 8 }, "input 'X'", false)!;
+    const request = {
+      inputs: { X: tensorOfView("X", "FP32", [2], input) },
+      requestedOutputs: [],
+      parameters: {},
+    } as unknown as ExecutionRequest;
+    const onGpu0 = planCalls([request], 0, false, 0).calls[0]!;
+    expect(onGpu0.columns).toEqual([]);
+    expect(onGpu0.external).toEqual([
+      {
+        name: "X",
+        datatype: "FP32",
+        shape: [2],
+        key: "cuda-ipc/g/1",
+        offset: 32,
+        byteSize: 8,
+        cuda: { handle: Buffer.from(handle()).toString("base64") },
+      },
+    ]);
+    expect(input.placement).toBeDefined();
+    for (const other of [1, undefined]) {
+      const staged = planCalls([request], 0, false, other).calls[0]!;
+      expect(staged.external).toBeUndefined();
+      expect(staged.columns.map((c) => c.name)).toEqual(["X"]);
+    }
+    input.release();
+  });
+
+  it("tells the workers to close their opening when the region goes", () => {
+    const dev = fakeDevice(64);
+    const regions = new CudaRegions(dev.addon, 1, 8);
+    const heard: string[] = [];
+    const stop = onRegionUnmapped((key) => heard.push(key));
+    try {
+      regions.register("g", handle(), 0, 64, () => false);
+      regions.unregister("g");
+      regions.register("g", handle(), 0, 64, () => false); // a new registration: a new key
+      regions.close();
+    } finally {
+      stop();
+    }
+    expect(heard).toEqual(["cuda-ipc/g/1", "cuda-ipc/g/2"]);
   });
 });

@@ -15,11 +15,12 @@ import contextlib
 import mmap
 import os
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from tensorbind._proxy import cuda_regions
 from tensorbind._proxy.datatypes import NUMPY_DTYPES, datatype_of
 from tensorbind.decorators import TensorSpec
 from tensorbind.errors import InvalidArgument
@@ -76,17 +77,26 @@ def _segment(key: str, end: int, writable: bool) -> mmap.mmap:
 
 
 def forget(keys: Iterable[str]) -> None:
-    """Drops the mappings of regions the server no longer has."""
+    """Drops the mappings of regions the server no longer has (CUDA openings included)."""
+    keys = list(keys)
+    cuda_regions.forget(keys)
     for key in keys:
         hit = _cache.pop(str(key), None)
         if hit is not None:
             hit.close()
 
 
-def map_inputs(external: list[dict[str, Any]], writable: bool) -> dict[str, np.ndarray]:
-    """The call's inputs that live in clients' regions, as NumPy views of those regions."""
-    out: dict[str, np.ndarray] = {}
+def map_inputs(
+    external: list[dict[str, Any]], writable: bool, open_cuda: Callable[[dict[str, Any]], Any] | None = None
+) -> dict[str, Any]:
+    """The call's inputs that live in clients' regions: NumPy views (system), device tensors (CUDA)."""
+    out: dict[str, Any] = {}
     for e in external:
+        if e.get("cuda") is not None:
+            if open_cuda is None:
+                raise InvalidArgument(f"input {e['name']!r} is in a CUDA region: this model cannot open it")
+            out[str(e["name"])] = open_cuda(e)
+            continue
         dtype = NUMPY_DTYPES[str(e["datatype"])]
         shape = tuple(int(d) for d in e["shape"])
         offset, size = int(e["offset"]), int(e["byteSize"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,8 @@ class Framework:
     """NumPy: read-only views of the arena go straight to the function."""
 
     writable_inputs = False
+    #: Opens an input in a client's CUDA region on this worker's GPU (None: this model cannot).
+    open_cuda: Callable[[dict[str, Any]], Any] | None = None
 
     def inputs(self, arrays: dict[str, Any]) -> dict[str, Any]:
         return arrays
@@ -35,10 +38,19 @@ class TorchFramework(Framework):
         self.device = torch.device(device)
         if self.device.type == "cuda":
             _check_cuda(torch, self.device)
+            self.open_cuda = self._open_cuda
+
+    def _open_cuda(self, e: dict[str, Any]) -> Any:
+        from tensorbind._proxy import cuda_regions
+
+        return cuda_regions.tensor(e, self.torch, self.device)
 
     def inputs(self, arrays: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, arr in arrays.items():
+            if isinstance(arr, self.torch.Tensor):  # already on the GPU: a client's CUDA region
+                out[name] = arr if arr.device == self.device else arr.to(self.device)
+                continue
             if arr.dtype == object:
                 out[name] = arr  # BYTES stay NumPy object arrays
                 continue

@@ -131,7 +131,8 @@ class Worker:
     def run_call(self, call: dict[str, Any]) -> dict[str, Any]:
         arrays = decode_call(self.inputs, call["inputs"], writable=self.framework.writable_inputs)
         if call.get("external"):
-            arrays.update(client_regions.map_inputs(call["external"], self.framework.writable_inputs))
+            fw = self.framework
+            arrays.update(client_regions.map_inputs(call["external"], fw.writable_inputs, fw.open_cuda))
         try:
             specs = self.info.outputs if self.info else None
             requested = call.get("requested") or None

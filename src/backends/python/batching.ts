@@ -1,6 +1,7 @@
 import type { ExecutionRequest, ExecutionResult } from "../../core/backend.js";
 import type { Datatype } from "../../core/datatypes.js";
 import { CancelledError } from "../../core/errors.js";
+import type { SharedPlacement } from "../../core/shared-placement.js";
 import type { ExternalTensor, RegionSpan } from "./protocol.js";
 
 /** One input of a call: its bytes may come in parts (one per request of a batch), laid end to end. */
@@ -37,6 +38,7 @@ export function planCalls(
   batch: readonly ExecutionRequest[],
   maxBatchSize: number,
   takesRequests = false,
+  cudaGpu?: number,
 ): { calls: PlannedCall[]; results: (ExecutionResult | Error | undefined)[] } {
   const results: (ExecutionResult | Error | undefined)[] = batch.map((r) =>
     r.signal?.aborted ? new CancelledError() : undefined,
@@ -74,6 +76,17 @@ export function planCalls(
           offset: p.offset,
           byteSize: p.byteSize,
         });
+      } else if (opensCudaRegion(p, t.datatype, cudaGpu)) {
+        // A torch worker on the region's GPU opens the client's handle: no host round trip.
+        external.push({
+          name,
+          datatype: t.datatype,
+          shape: t.shape,
+          key: p.ipcKey,
+          offset: p.offset,
+          byteSize: p.byteSize,
+          cuda: { handle: Buffer.from(p.ipcHandle).toString("base64") },
+        });
       } else columns.push({ name, datatype: t.datatype, shape: t.shape, parts: [t.bytes] });
     }
     const parameters = takesRequests ? parametersOf([r]) : undefined;
@@ -89,6 +102,32 @@ export function planCalls(
     };
   });
   return { calls, results };
+}
+
+/** Types torch has (BF16 has no `__cuda_array_interface__` type string; BYTES is parsed on the host). */
+const CUDA_WORKER_TYPES = new Set([
+  "BOOL",
+  "UINT8",
+  "INT8",
+  "INT16",
+  "INT32",
+  "INT64",
+  "UINT16",
+  "UINT32",
+  "UINT64",
+  "FP16",
+  "FP32",
+  "FP64",
+]);
+
+function opensCudaRegion(
+  p: SharedPlacement | undefined,
+  datatype: Datatype,
+  cudaGpu: number | undefined,
+): p is Extract<SharedPlacement, { kind: "cuda" }> {
+  return (
+    p?.kind === "cuda" && cudaGpu !== undefined && p.deviceId === cudaGpu && CUDA_WORKER_TYPES.has(datatype)
+  );
 }
 
 function outputRegionsOf(r: ExecutionRequest): Record<string, RegionSpan> | undefined {

@@ -236,6 +236,13 @@ export class PythonInstance {
     }, delay);
   }
 
+  /** The server's number of the GPU a torch worker computes on (undefined: not a torch GPU worker). */
+  #cudaGpu(): number | undefined {
+    const { framework, device, gpu } = this.#opts;
+    if (framework !== "torch" || !device.startsWith("cuda")) return undefined;
+    return gpu >= 0 ? gpu : Number(/^cuda:(\d+)$/.exec(device)?.[1] ?? 0);
+  }
+
   async #execute(
     batch: readonly ExecutionRequest[],
     maxBatchSize: number,
@@ -243,7 +250,7 @@ export class PythonInstance {
   ): Promise<(ExecutionResult | Error)[]> {
     if (this.#stopped) throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
     const worker = await this.#ready;
-    const { calls, results } = planCalls(batch, maxBatchSize, takesRequests);
+    const { calls, results } = planCalls(batch, maxBatchSize, takesRequests, this.#cudaGpu());
     if (calls.length === 0) return results as (ExecutionResult | Error)[];
     const held: { release(): void }[] = []; // slots this batch reads: copies, and request bodies
     this.#held = held; // BLS answers sent during this batch are held with it

@@ -56,6 +56,11 @@ export interface ExternalTensor extends RegionSpan {
   readonly name: string;
   readonly datatype: string;
   readonly shape: readonly number[];
+  /**
+   * Set for a client's CUDA region: the worker opens the IPC handle itself (cached by `key`) and
+   * hands the model a torch tensor on its GPU at `offset` from the allocation's start.
+   */
+  readonly cuda?: { readonly handle: string };
 }
 
 /** An output the worker wrote into its region: what the stream would have said about it. */
