@@ -450,12 +450,10 @@ bool ScanJsonInputData(const char* begin, const char* end, std::vector<std::size
   if (p >= end || *p != '{') return false;
   bool saw_inputs = false;
   p = WalkObject(p, end, [&](const char* key, std::size_t len, const char* v) -> const char* {
-    if (!KeyIs(key, len, "inputs") || v >= end || *v != '[') {
-      if (KeyIs(key, len, "inputs")) saw_inputs = true;
-      return SkipValue(v, end);
-    }
-    if (saw_inputs) return nullptr;
+    if (!KeyIs(key, len, "inputs")) return SkipValue(v, end);
+    if (saw_inputs) return nullptr;  // JSON.parse keeps the last: leave that to it
     saw_inputs = true;
+    if (v >= end || *v != '[') return SkipValue(v, end);
     // The inputs array: each element an object whose `data` is wanted.
     const char* q = SkipWs(v + 1, end);
     if (q < end && *q == ']') return q + 1;

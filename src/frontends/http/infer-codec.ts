@@ -20,6 +20,13 @@ import { describeValue } from "./describe-value.js";
 import { jsonDataToBytes, tensorToJsonBytes } from "./json-data.js";
 import { checkJsonCounts } from "./json-limits.js";
 import { parseJson } from "./json-parse.js";
+import {
+  decodeScannedData,
+  JSON_SCAN_MIN_BYTES,
+  type ScannedHeader,
+  scanJsonHeader,
+  TakeGeneralPath,
+} from "./json-scan.js";
 
 /** The KServe v2 HTTP infer body, JSON and binary-tensor extension, both ways. */
 
@@ -36,6 +43,8 @@ export interface DecodeOptions {
   readonly rawInput?: (byteLength: number) => { name: string; datatype: Tensor["datatype"]; shape: number[] };
   /** Resolves an input's shared-memory parameters to its memory (the shared-memory extension). */
   readonly sharedInput?: (ref: SharedMemoryRef, what: string) => SharedView;
+  /** JSON parts from this size on have their `data` read by the addon (default JSON_SCAN_MIN_BYTES). */
+  readonly jsonScanMinBytes?: number;
 }
 
 export interface DecodedRequest {
@@ -47,16 +56,24 @@ export interface DecodedRequest {
 }
 
 export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRequest {
-  const views: SharedView[] = [];
-  try {
-    return decodeWithViews(body, opts, views);
-  } catch (err) {
-    for (const v of views) v.release();
-    throw err;
+  for (const scan of [true, false]) {
+    const views: SharedView[] = [];
+    try {
+      return decodeWithViews(body, opts, views, scan);
+    } catch (err) {
+      for (const v of views) v.release();
+      if (!(err instanceof TakeGeneralPath)) throw err;
+    }
   }
+  throw new Error("unreachable: the general path never takes the fast path's exit");
 }
 
-function decodeWithViews(body: Buffer, opts: DecodeOptions, views: SharedView[]): DecodedRequest {
+function decodeWithViews(
+  body: Buffer,
+  opts: DecodeOptions,
+  views: SharedView[],
+  scan: boolean,
+): DecodedRequest {
   let headerLength = body.length;
   if (opts.headerLength !== undefined) {
     if (!/^[0-9]{1,15}$/.test(opts.headerLength.trim())) {
@@ -70,7 +87,11 @@ function decodeWithViews(body: Buffer, opts: DecodeOptions, views: SharedView[])
     }
     if (headerLength === 0) return decodeRawBody(body, opts);
   }
-  const header = parseJson(body.toString("utf8", 0, headerLength));
+  const scanned: ScannedHeader | undefined =
+    scan && headerLength >= (opts.jsonScanMinBytes ?? JSON_SCAN_MIN_BYTES)
+      ? scanJsonHeader(body, headerLength)
+      : undefined;
+  const header = scanned !== undefined ? scanned.header : parseJson(body.toString("utf8", 0, headerLength));
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     throw new InvalidArgumentError("inference request must be a JSON object");
   }
@@ -114,7 +135,11 @@ function decodeWithViews(body: Buffer, opts: DecodeOptions, views: SharedView[])
     } else {
       if (input.data === undefined)
         throw new InvalidArgumentError(`${what}: has neither 'data' nor binary_data_size`);
-      bytes = jsonDataToBytes(input.datatype, input.shape, input.data, what);
+      const range = scanned?.data.get(index);
+      bytes =
+        range === undefined
+          ? jsonDataToBytes(input.datatype, input.shape, input.data, what)
+          : decodeScannedData(body, range, input.datatype, input.shape, what);
     }
     return new Tensor(input.name, input.datatype, input.shape, bytes);
   });
