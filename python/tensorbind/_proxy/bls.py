@@ -1,7 +1,7 @@
 """A model's calls to other models of the server (Triton's BLS ``InferenceRequest.exec()``).
 
 The call's inputs are written into the worker's output arena and its outputs come back in the
-server's input arena, as for a batch: only their locations travel over the control socket.
+server's input arena, as for a batch: only their locations travel over the worker's data socket.
 The worker is inside a call of its own, so it waits for the answer right here, handling the
 server's other messages (slot releases, segment confirmations) as they come.
 """
@@ -16,11 +16,12 @@ from tensorbind._proxy.codec import decode_call, encode_outputs
 if TYPE_CHECKING:
     import zmq
 
+    from tensorbind._proxy.data_socket import DataSocket
     from tensorbind._proxy.main import Worker
 
 
 class BlsClient:
-    def __init__(self, worker: Worker, sock: zmq.Socket[Any]) -> None:
+    def __init__(self, worker: Worker, sock: zmq.Socket[Any] | DataSocket) -> None:
         self.worker = worker
         self.sock = sock
         self.next_id = 0

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from tensorbind._proxy import arena, client_regions, context, listing
 from tensorbind._proxy.bls import BlsClient
 from tensorbind._proxy.codec import decode_call, encode_outputs
+from tensorbind._proxy.data_socket import DataSocket, PeerClosed
 from tensorbind._proxy.frameworks import Framework, make_framework
 from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm
 from tensorbind._proxy.loader import load_function
@@ -39,6 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--module")
     p.add_argument("--function")
     p.add_argument("--endpoint")
+    p.add_argument("--data-socket", help="the server's Unix socket for request messages (else ZeroMQ carries them)")
     p.add_argument("--framework", default="numpy")
     p.add_argument("--device", default="cpu")
     p.add_argument("--parent-pid", type=int, default=0)
@@ -215,12 +217,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         framework = make_framework(args.framework, args.device)
         fn, info = load_function(args.module, args.function)
+        # Request messages take the data socket when the server offers one; ZeroMQ keeps the
+        # start-up (hello, fatal). Connected before hello: the server waits for both.
+        data: Any = DataSocket(args.data_socket) if args.data_socket else sock
     except BaseException as exc:
         sock.send_json({"type": "fatal", "error": error_text(exc), "traceback": traceback.format_exc()})
         sock.close()
         sys.exit(1)
     worker = Worker(fn, info, framework, arena.OutputArena(args.shm_prefix, args.shm_limit))
-    BlsClient(worker, sock).install()
+    BlsClient(worker, data).install()
 
     close = worker.close
     atexit.register(close)
@@ -231,15 +236,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         while True:
             # Idle for SHRINK_DELAY with empty output segments: drop them (the arena shrinks).
-            if worker.outputs.droppable() and not sock.poll(SHRINK_DELAY_MS):
-                sock.send_json({"type": "dropped", "segments": worker.outputs.drop_empty()})
+            if worker.outputs.droppable() and not data.poll(SHRINK_DELAY_MS):
+                data.send_json({"type": "dropped", "segments": worker.outputs.drop_empty()})
                 continue
-            msg = sock.recv_json()
+            msg = data.recv_json()
             if not isinstance(msg, dict) or msg.get("type") == "stop":
                 break
             reply = worker.handle(msg)
             if reply is not None:
-                sock.send_json(reply)
+                data.send_json(reply)
+    except PeerClosed:  # the server is gone or stopping: nothing more will come
+        pass
     finally:
         close()
+        if data is not sock:
+            data.close()
         sock.close(linger=0)

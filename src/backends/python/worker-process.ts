@@ -6,6 +6,7 @@ import { execa, type ResultPromise } from "execa";
 import { ConfigError, InternalError, UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { ControlChannel } from "./channel.js";
+import { DataSocket } from "./data-socket.js";
 import { explainPythonFailure, PythonTraceback } from "./diagnose.js";
 import { gpuPinning } from "./gpu-pinning.js";
 import { workerPythonPath } from "./package-dir.js";
@@ -71,13 +72,16 @@ export class WorkerProcess {
   readonly #pending = new Map<number, { resolve(m: ResultMessage): void; reject(e: Error): void }>();
   readonly #stderr: string[] = [];
   readonly #channel: ControlChannel;
+  /** Where request messages go: the data socket, or the control channel in `zeromq` hop mode. */
+  readonly #data: ControlChannel | DataSocket;
   readonly #process: ResultPromise<SpawnOptions>;
   readonly #opts: WorkerSpawnOptions;
   #onMessage: (m: WorkerMessage) => void = () => undefined;
 
-  private constructor(opts: WorkerSpawnOptions, channel: ControlChannel) {
+  private constructor(opts: WorkerSpawnOptions, channel: ControlChannel, data: DataSocket | undefined) {
     this.#opts = opts;
     this.#channel = channel;
+    this.#data = data ?? channel;
     const pythonPath = workerPythonPath(opts.env.PYTHONPATH ?? process.env.PYTHONPATH);
     // biome-ignore format: one argument pair per line reads best
     const args = [
@@ -85,6 +89,7 @@ export class WorkerProcess {
       "--module", isModuleName(opts.modulePath) ? opts.modulePath : resolve(opts.modulePath),
       "--function", opts.functionName,
       "--endpoint", channel.endpoint,
+      ...(data === undefined ? [] : ["--data-socket", data.path]),
       "--framework", opts.framework,
       "--device", opts.device,
       "--parent-pid", String(process.pid),
@@ -124,12 +129,20 @@ export class WorkerProcess {
     void channel
       .receive((m) => this.#onMessage(m))
       .catch((err) => opts.log.error({ err }, "control channel failed"));
+    data?.receive((m) => this.#onMessage(m));
   }
 
   /** Spawns a worker; `waitReady()` then waits for its handshake (any failure: a ConfigError with the details). */
   static async spawn(opts: WorkerSpawnOptions): Promise<WorkerProcess> {
-    const path = join(opts.runtimeDir, `py-${randomBytes(6).toString("hex")}.sock`);
-    return new WorkerProcess(opts, await ControlChannel.bind(path));
+    const base = join(opts.runtimeDir, `py-${randomBytes(6).toString("hex")}`);
+    const channel = await ControlChannel.bind(`${base}.sock`);
+    if (workerHop() === "zeromq") return new WorkerProcess(opts, channel, undefined);
+    try {
+      return new WorkerProcess(opts, channel, await DataSocket.listen(`${base}.data`));
+    } catch (err) {
+      await channel.close();
+      throw err;
+    }
   }
 
   /** Waits for the worker's handshake; on failure the worker is stopped and the ConfigError thrown. */
@@ -155,10 +168,14 @@ export class WorkerProcess {
       );
       this.#onMessage = (m) => {
         if (m.type === "hello") {
-          clearTimeout(timer);
           this.declaration = m.declaration;
           this.#onMessage = (msg) => this.#dispatch(msg);
-          resolveHello();
+          // The worker connects its data socket before it says hello.
+          const connected = this.#data instanceof DataSocket ? this.#data.connected : Promise.resolve();
+          void connected.then(() => {
+            clearTimeout(timer);
+            resolveHello();
+          });
         } else if (m.type === "fatal") {
           clearTimeout(timer);
           const why = explainPythonFailure(m.traceback, interpreter) ?? m.error;
@@ -190,7 +207,7 @@ export class WorkerProcess {
     const id = ++this.#nextId;
     return new Promise<ResultMessage>((resolveResult, reject) => {
       this.#pending.set(id, { resolve: resolveResult, reject });
-      this.#channel.send({ type: "infer", id, ...message }).catch((err: unknown) => {
+      this.#data.send({ type: "infer", id, ...message }).catch((err: unknown) => {
         this.#pending.delete(id);
         reject(new InternalError(`cannot reach the python worker: ${String(err)}`));
       });
@@ -207,7 +224,7 @@ export class WorkerProcess {
       | BlsResultMessage
       | ConfigureMessage,
   ): void {
-    if (this.#exit === undefined && !this.#stopping) void this.#channel.send(message).catch(() => undefined);
+    if (this.#exit === undefined && !this.#stopping) void this.#data.send(message).catch(() => undefined);
   }
 
   get alive(): boolean {
@@ -224,6 +241,7 @@ export class WorkerProcess {
       clearTimeout(timer);
     }
     await this.#channel.close();
+    if (this.#data !== this.#channel) await this.#data.close();
   }
 
   #dispatch(m: WorkerMessage): void {
@@ -299,6 +317,14 @@ export class WorkerProcess {
 // exception line: the first unindented line that is not a header or a chaining sentence.
 const TRACEBACK_START = /^(Traceback \(most recent call last\):|Exception ignored in|.*failed.*:\s*$)/;
 const TRACEBACK_END = /^(?!Traceback |During handling|The above exception|\s)\S.*/;
+
+/**
+ * How request messages reach the workers: `socket` (default, a Unix-domain socket per worker) or
+ * `zeromq` (the control channel carries them too, as before the data socket; for comparison).
+ */
+export function workerHop(): "socket" | "zeromq" {
+  return process.env.TENSORBIND_WORKER_HOP === "zeromq" ? "zeromq" : "socket";
+}
 
 export function describeExit(e: ExitInfo): string {
   if (e.signal !== undefined) return `killed by ${e.signal}`;
