@@ -12,6 +12,7 @@ one slot of the worker's arena: the one copy out.
 
 from __future__ import annotations
 
+import math
 import mmap
 from collections.abc import Mapping
 from typing import Any
@@ -25,10 +26,10 @@ from tensorbind.decorators import TensorSpec
 
 def view_input(segments: Mapping[int, mmap.mmap], d: Mapping[str, Any], *, writable: bool = False) -> Any:
     """One input as a NumPy view of its segment (read-only unless `writable`)."""
-    dt = str(d["datatype"])
-    shape = tuple(int(x) for x in d["shape"])
-    count = int(np.prod(shape, dtype=np.int64))
-    length = int(d["length"])
+    dt = d["datatype"]
+    shape = tuple(d["shape"])  # ints from the JSON decoder
+    count = math.prod(shape)
+    length = d["length"]
     if dt == "BYTES":
         if length == 0:
             return decode_bytes(b"", count).reshape(shape)
@@ -40,8 +41,8 @@ def view_input(segments: Mapping[int, mmap.mmap], d: Mapping[str, Any], *, writa
     dtype = NUMPY_DTYPES[dt]
     if count == 0 or length == 0:
         return np.empty(shape, dtype=dtype)
-    arr = np.frombuffer(segments[int(d["segment"])], dtype=np.uint8, count=length, offset=int(d["offset"]))
-    arr = arr.view(dtype).reshape(shape)
+    arr = np.frombuffer(segments[d["segment"]], dtype=dtype, count=length // dtype.itemsize, offset=d["offset"])
+    arr = arr.reshape(shape)
     if not writable:
         arr.flags.writeable = False
     return arr
@@ -95,13 +96,8 @@ def encode_outputs(
             "name": name, "datatype": dt, "shape": shape, "segment": -1, "offset": 0, "length": 0
         }
         if nbytes > 0 and slot is not None:
-            m = arena.segments[slot[0]]
-            target = np.frombuffer(m, dtype=np.uint8, count=nbytes, offset=pos)
-            if dt == "BYTES":
-                target[:] = np.frombuffer(data, dtype=np.uint8)
-            else:
-                np.copyto(target.view(data.dtype).reshape(data.shape), data, casting="no")
-            del target
+            # One memcpy (C-contiguous: _array made it so); a NumPy view plus copyto costs ~15× more per call.
+            arena.segments[slot[0]][pos : pos + nbytes] = data
             d.update(segment=slot[0], offset=pos, length=nbytes)
             pos += (nbytes + ALIGN - 1) // ALIGN * ALIGN
         described.append(d)

@@ -136,6 +136,13 @@ class Tensor:
         return Tensor(name, torch.utils.dlpack.from_dlpack(dlpack_tensor).cpu().numpy())
 
 
+def _parameters_json(parameters: Mapping[str, Any] | str | None) -> str:
+    """Parameters as the JSON text Triton's ``parameters()`` returns (no encoder call when empty)."""
+    if isinstance(parameters, str):
+        return parameters
+    return json.dumps(dict(parameters)) if parameters else "{}"
+
+
 class InferenceResponse:
     def __init__(
         self,
@@ -147,7 +154,7 @@ class InferenceResponse:
             error = TritonError(error)
         self._tensors = list(output_tensors or [])
         self._error = error
-        self._parameters = parameters if isinstance(parameters, str) else json.dumps(dict(parameters or {}))
+        self._parameters = _parameters_json(parameters)
 
     def output_tensors(self) -> list[Tensor]:
         return self._tensors
@@ -192,7 +199,7 @@ class InferenceRequest:
         self._flags = flags
         self._correlation_id = correlation_id
         self._request_id = request_id
-        self._parameters = parameters if isinstance(parameters, str) else json.dumps(dict(parameters or {}))
+        self._parameters = _parameters_json(parameters)
         self._timeout = timeout
         self._sender: InferenceResponseSender | None = None
 

@@ -32,6 +32,8 @@ import { CRASH_LOOP_AFTER, type RestartPolicy, STABLE_AFTER_MS } from "./restart
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
 
 const MAX_FAILED_RESTARTS = 5;
+/** How long a released output slot waits for a batch to carry it back to the worker. */
+const RELEASE_DELAY_MS = 2;
 
 export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped" | "onBls"> & {
   /** The model's input arena, shared by all its instances. */
@@ -402,13 +404,15 @@ export class PythonInstance {
   #release(incarnation: number, slot: SlotRef): void {
     if (incarnation !== this.#incarnation || this.#stopped) return; // that worker is gone
     this.#releases.push(slot);
+    // Releases ride on the next batch; a message of their own only when no batch comes soon. Each
+    // message of its own wakes the worker for nothing, a context switch per request under load.
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => {
+      setTimeout(() => {
         this.#flushScheduled = false;
         const release = this.#takeReleases();
         if (release.length > 0) this.#worker?.notify({ type: "release", release });
-      }).unref();
+      }, RELEASE_DELAY_MS).unref();
     }
   }
 
