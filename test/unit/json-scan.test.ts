@@ -132,6 +132,30 @@ describe("the scanning JSON decoder (addon) against the general path", () => {
     expect(addon.parseJsonArray(body, range.begin, range.end, "FP32", 3, 1, new Uint8Array(12))).toBe(false);
   });
 
+  it("reads random short and long literals to the same FP32 and FP64 bytes as JSON.parse", () => {
+    let x = 0x2545f491;
+    const rand = (n: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const literals = Array.from({ length: 20000 }, () => {
+      const digits = Array.from({ length: 1 + rand(12) }, () => rand(10))
+        .join("")
+        .replace(/^0+(?=\d)/, "");
+      const point = rand(3) === 0 ? "" : `.${rand(100000)}`;
+      const exp = rand(2) === 0 ? "" : `e${rand(2) ? "-" : "+"}${rand(25)}`;
+      return `${rand(2) ? "-" : ""}${digits}${point}${exp}`;
+    });
+    for (const dt of ["FP32", "FP64"]) {
+      const text = req(dt, [literals.length], `[${literals.join(",")}]`);
+      const fast = outcome(text, 0);
+      expect(Array.isArray(fast)).toBe(true);
+      expect(fast).toEqual(outcome(text, Number.POSITIVE_INFINITY));
+    }
+  });
+
   it("decodes a 1 MiB FP32 body to the same bytes as the general path", () => {
     const values = Float32Array.from({ length: 262144 }, (_, i) => Math.fround(Math.sin(i) * 1e3));
     const text = req("FP32", [1, values.length], `[${Array.from(values).join(",")}]`);

@@ -109,10 +109,11 @@ function formatFloat(v: number, fp32: boolean): string {
 
 /** The fewest significant digits (1-9) whose value rounds to the float32 `v`, as String() lays them out. */
 function shortestFloat32(v: number): string {
-  // A float32 whose double text has at most 7 digits has that text as its shortest too: float32
-  // values are 6e-8 apart (relative) at most, decimals of 7 digits at least 1e-7.
+  // A float32 whose double text has at most 6 digits has that text as its shortest too: the
+  // float32 rounding interval spans at most 1.2e-7 of the value, decimals of 6 digits lie at
+  // least 1e-6 of it apart, so no other decimal of 6 digits or fewer fits in it.
   const s = String(v);
-  if (significantDigits(s) <= 7) return s;
+  if (significantDigits(s) <= 6) return s;
   let lo = 1;
   let hi = 9;
   while (lo < hi) {
