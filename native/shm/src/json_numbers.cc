@@ -158,11 +158,10 @@ constexpr std::size_t kMaxElementChars = 32;
 
 }  // namespace
 
-void FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count, std::string* out) {
-  const std::size_t start = out->size();
-  out->resize(start + 2 + count * kMaxElementChars);
-  char* const base = &(*out)[0];
-  char* p = base + start;
+std::size_t JsonArrayCapacity(std::size_t count) { return 2 + count * kMaxElementChars; }
+
+std::size_t FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count, char* out) {
+  char* p = out;
   *p++ = '[';
   for (std::size_t i = 0; i < count; ++i) {
     if (i > 0) *p++ = ',';
@@ -189,7 +188,7 @@ void FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count,
     }
   }
   *p++ = ']';
-  out->resize(static_cast<std::size_t>(p - base));
+  return static_cast<std::size_t>(p - out);
 }
 
 namespace {
@@ -435,6 +434,16 @@ bool ParseJsonArray(JsonKind kind, const char* p, const char* end, std::size_t c
 
 namespace {
 
+// The bytes SkipValue must look at; runs of others (number text, spaces) are passed over.
+struct StructuralTable {
+  bool is[256] = {};
+  StructuralTable() {
+    for (unsigned char c : {'"', '[', ']', '{', '}', ','}) is[c] = true;
+  }
+  bool operator[](unsigned char c) const { return is[c]; }
+};
+const StructuralTable kStructural;
+
 // Skips one JSON value at p without validating it (the caller's JSON.parse does); nullptr at
 // anything it cannot follow.
 const char* SkipValue(const char* p, const char* end) {
@@ -457,6 +466,7 @@ const char* SkipValue(const char* p, const char* end) {
       return p;
     } else {
       ++p;
+      while (p < end && !kStructural[static_cast<unsigned char>(*p)]) ++p;  // digits, mostly
     }
     if (depth == 0 && (c == '"' || c == ']' || c == '}')) return p;
   }

@@ -18,11 +18,13 @@ bool JsonKindOf(const std::string& datatype, JsonKind* kind);
 // Bytes per element of a kind.
 std::size_t JsonKindSize(JsonKind kind);
 
-// Appends `[v0,v1,...]` for `count` elements read from `data` (native byte order, any alignment).
+// Formats `[v0,v1,...]` for `count` elements read from `data` (native byte order, any alignment).
 // Floats: the shortest text that reads back as the same value of their own width (FP32 as
 // float32), laid out as ECMAScript's Number::toString does; -0 as "-0.0"; NaN and infinities as
 // null. Integers exact, BOOL as true/false.
-void FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count, std::string* out);
+// Writes into `out`, which holds JsonArrayCapacity(count) bytes; returns the length written.
+std::size_t FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count, char* out);
+std::size_t JsonArrayCapacity(std::size_t count);
 
 // Reads the JSON array text [begin, end) into `out` (count elements of `kind`), flattening nested
 // arrays no deeper than `max_depth` levels below the top one. Returns false, leaving `out`

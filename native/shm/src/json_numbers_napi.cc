@@ -1,6 +1,7 @@
 // Node-API boundary of json_numbers: the HTTP frontend's JSON `data` arrays to and from bytes.
 #include <napi.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,11 +38,21 @@ Napi::Value FormatJson(const Napi::CallbackInfo& info) {
   const JsonKind kind = KindArg(info, 1);
   const std::size_t size = JsonKindSize(kind);
   if (bytes.ByteLength() % size != 0) throw Napi::RangeError::New(info.Env(), "byte length is not whole elements");
-  thread_local std::string text;  // reused: a 1 MiB tensor's text is a few MiB
-  text.clear();
-  FormatJsonArray(kind, bytes.Data(), bytes.ByteLength() / size, &text);
-  auto out = Napi::Buffer<char>::Copy(info.Env(), text.data(), text.size());
-  if (text.capacity() > (std::size_t{64} << 20)) std::string().swap(text);
+  // Scratch reused from call to call (never zero-filled): a 1 MiB tensor's text is a few MiB.
+  thread_local std::unique_ptr<char[]> scratch;
+  thread_local std::size_t capacity = 0;
+  const std::size_t count = bytes.ByteLength() / size;
+  const std::size_t need = JsonArrayCapacity(count);
+  if (need > capacity) {
+    scratch.reset(new char[need]);
+    capacity = need;
+  }
+  const std::size_t length = FormatJsonArray(kind, bytes.Data(), count, scratch.get());
+  auto out = Napi::Buffer<char>::Copy(info.Env(), scratch.get(), length);
+  if (capacity > (std::size_t{64} << 20)) {
+    scratch.reset();
+    capacity = 0;
+  }
   return out;
 }
 
