@@ -26,6 +26,12 @@ export interface ShmAddon {
   address(buffer: ArrayBufferLike): number;
   /** Number of mappings not yet unmapped (for leak tests). */
   liveMappings(): number;
+  /**
+   * An ArrayBuffer over `byteLength` bytes at `address` of this process, which another thread
+   * owns and keeps alive until told it is no longer read; collecting it frees nothing. Absent in
+   * addons built before it.
+   */
+  borrow?(address: number, byteLength: number): ArrayBuffer;
 }
 
 /** An error from the addon, with an errno-style code ("ENOENT"). */

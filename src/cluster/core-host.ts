@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { MessagePort } from "node:worker_threads";
+import type { InferResponse } from "../core/infer.js";
 import type { InferenceCore, ModelLoadOverrides } from "../core/inference-core.js";
 import type { Logger } from "../core/logger.js";
 import type { SharedMemoryRef, SharedView } from "../core/shared-memory.js";
 import type { PageHandler } from "../frontends/http/server.js";
+import { type Lender, makeLender } from "./lend.js";
 import type { RenderedPage, ShmOp, SyncCall, SyncReply, ToEngine, ToFrontend } from "./messages.js";
-import { packError, packResponse, unpackRequest } from "./wire.js";
+import { lends, packError, packResponse, unpackRequest } from "./wire.js";
 
 /**
  * The engine's side of one frontend thread: runs the thread's inference requests on the one
@@ -18,6 +20,9 @@ export class CoreHost {
   readonly #post: (msg: ToFrontend, transfer?: ArrayBuffer[]) => void;
   readonly #log: Logger;
   readonly #aborts = new Map<number, AbortController>();
+  /** Responses whose outputs the thread reads by address (lend.ts), kept until it releases them. */
+  readonly #lent = new Map<number, InferResponse>();
+  readonly #lend: Lender | undefined = makeLender();
   /** Shared-memory views handed to the thread (as copies), kept until it releases them. */
   readonly #views = new Map<number, SharedView>();
   #nextView = 0;
@@ -38,6 +43,11 @@ export class CoreHost {
 
   get inFlight(): number {
     return this.#aborts.size;
+  }
+
+  /** Responses lent to the thread and not yet released (for leak tests). */
+  get lent(): number {
+    return this.#lent.size;
   }
 
   /** Serves synchronous calls arriving on `port`; each answer wakes the waiting thread through `flag`. */
@@ -139,6 +149,12 @@ export class CoreHost {
       this.#aborts.get(msg.id)?.abort();
       return true;
     }
+    if (msg.t === "release") {
+      const res = this.#lent.get(msg.id);
+      this.#lent.delete(msg.id);
+      res?.release?.();
+      return true;
+    }
     if (msg.t === "control") {
       const done =
         msg.op === "loadModel"
@@ -172,11 +188,15 @@ export class CoreHost {
         const transfer: ArrayBuffer[] = [];
         let packed: ReturnType<typeof packResponse>;
         try {
-          packed = packResponse(res, msg.req, transfer);
+          packed = packResponse(res, msg.req, transfer, this.#lend);
         } catch (err) {
+          res.release?.();
           this.#post({ t: "fail", id: msg.id, err: packError(err) });
           return;
         }
+        // Copied or moved outputs need the engine's memory no more; lent ones until released.
+        if (lends(packed)) this.#lent.set(msg.id, res);
+        else res.release?.();
         this.#post({ t: "done", id: msg.id, res: packed }, transfer);
       },
       (err: unknown) => {
@@ -191,6 +211,8 @@ export class CoreHost {
   abandon(): void {
     for (const v of this.#views.values()) v.release();
     this.#views.clear();
+    for (const res of this.#lent.values()) res.release?.();
+    this.#lent.clear();
     for (const a of this.#aborts.values()) a.abort();
     if (this.#aborts.size > 0)
       this.#log.warn({ requests: this.#aborts.size }, "frontend thread gone: its requests are cancelled");

@@ -92,6 +92,11 @@ export class FrontendPool {
     }));
   }
 
+  /** Responses whose outputs the threads still read by address (lend.ts): 0 when idle. */
+  lentResponses(): number {
+    return this.#slots.reduce((n, s) => n + (s?.host.lent ?? 0), 0);
+  }
+
   /** Readiness changed: the threads drop what they cached. */
   readyChanged(ready: boolean): void {
     this.#broadcast({ t: "ready", ready });

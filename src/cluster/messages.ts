@@ -4,6 +4,8 @@ import type { WireError, WireRequest, WireResponse } from "./wire.js";
 export type ToEngine =
   | { readonly t: "infer"; readonly id: number; readonly req: WireRequest }
   | { readonly t: "abort"; readonly id: number }
+  /** The response with lent outputs (lend.ts) is written, or its client gone: the memory goes back. */
+  | { readonly t: "release"; readonly id: number }
   /** The repository extension's load and unload (asynchronous, answered with "ok" or "fail"). */
   | {
       readonly t: "control";

@@ -15,12 +15,19 @@ import type { SharedMemoryCore } from "../core/shared-memory.js";
 import type { ModelStatistics } from "../core/statistics.js";
 import type { RenderedPage, SyncCall, SyncMethod, SyncReply, ToEngine, ToFrontend } from "./messages.js";
 import { RemoteSharedMemory } from "./remote-shared-memory.js";
-import { packRequest, unpackError, unpackResponse } from "./wire.js";
+import { lends, packRequest, unpackError, unpackResponse, type WireResponse } from "./wire.js";
 
 /** How long answers about models stay cached in a frontend thread (health, metadata, config). */
 const CACHE_MS = 100;
 /** A synchronous call unanswered this long fails (the engine's thread is stuck). */
 const SYNC_TIMEOUT_MS = 10_000;
+
+/** One response's lent outputs: released once, explicitly or when all its views are collected. */
+interface LentToken {
+  readonly id: number;
+  refs: number;
+  done: boolean;
+}
 
 interface Pending {
   resolve(res: InferResponse | undefined): void;
@@ -39,6 +46,9 @@ export class RemoteCore implements InferenceCore {
   readonly #syncFlag: Int32Array;
   readonly #pending = new Map<number, Pending>();
   readonly #cache = new Map<string, { at: number; reply: SyncReply }>();
+  readonly #lentGone = new FinalizationRegistry<LentToken>((token) => {
+    if (--token.refs === 0) this.#giveBack(token);
+  });
   #next = 0;
   readonly sharedMemory: SharedMemoryCore = new RemoteSharedMemory((op, ...args) =>
     this.call("shm", [op, ...args]),
@@ -64,7 +74,7 @@ export class RemoteCore implements InferenceCore {
     const p = this.#pending.get(msg.id);
     if (p === undefined) return true;
     this.#pending.delete(msg.id);
-    if (msg.t === "done") p.resolve(unpackResponse(msg.res));
+    if (msg.t === "done") p.resolve(this.#withRelease(msg.id, msg.res));
     else if (msg.t === "ok") p.resolve(undefined);
     else p.reject(unpackError(msg.err));
     return true;
@@ -72,6 +82,29 @@ export class RemoteCore implements InferenceCore {
 
   get inFlight(): number {
     return this.#pending.size;
+  }
+
+  /**
+   * A response whose lent outputs (lend.ts) go back to the engine's thread on release() — the
+   * frontends call it once written — or, where nobody calls it, once every lent view is collected.
+   */
+  #withRelease(id: number, w: WireResponse): InferResponse {
+    const res = unpackResponse(w);
+    if (!lends(w)) return res;
+    const token: LentToken = { id, refs: 0, done: false };
+    w.outputs.forEach((t, i) => {
+      if (t.address === undefined) return;
+      token.refs++;
+      this.#lentGone.register(res.outputs[i]!.bytes, token, token);
+    });
+    return { ...res, release: () => this.#giveBack(token) };
+  }
+
+  #giveBack(token: LentToken): void {
+    if (token.done) return;
+    token.done = true;
+    this.#lentGone.unregister(token);
+    this.#post({ t: "release", id: token.id });
   }
 
   isLive(): boolean {

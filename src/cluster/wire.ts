@@ -18,6 +18,7 @@ import type { InferRequest, InferResponse, Parameters, RequestedOutput } from ".
 import type { SharedPlacement } from "../core/shared-placement.js";
 import { Tensor } from "../core/tensor.js";
 import type { RequestTrace } from "../core/trace-context.js";
+import { borrow, type Lender } from "./lend.js";
 
 /**
  * What crosses between a frontend thread and the engine's thread. Tensors travel as
@@ -29,9 +30,12 @@ export interface WireTensor {
   readonly name: string;
   readonly datatype: Datatype;
   readonly shape: readonly number[];
-  readonly buffer: ArrayBuffer;
+  /** The bytes, moved or copied; absent when lent (`address`). */
+  readonly buffer?: ArrayBuffer;
   readonly offset: number;
   readonly length: number;
+  /** Where the engine's thread lent the bytes in this process (lend.ts): read, then released. */
+  readonly address?: number;
   /** Where the bytes live in a client's shared-memory region, when they do. */
   readonly placement?: SharedPlacement;
 }
@@ -73,6 +77,7 @@ export function packTensors(
   tensors: readonly Tensor[],
   transfer: ArrayBuffer[],
   movable?: ReadonlySet<ArrayBufferLike>,
+  lend?: Lender,
 ): WireTensor[] {
   const used = new Map<ArrayBufferLike, number>();
   for (const t of tensors) used.set(t.bytes.buffer, (used.get(t.bytes.buffer) ?? 0) + t.bytes.byteLength);
@@ -87,6 +92,11 @@ export function packTensors(
     if (move) {
       if (!transfer.includes(backing)) transfer.push(backing);
       return wire(t, backing, b.byteOffset, b.byteLength);
+    }
+    const address =
+      lend !== undefined && b.byteLength >= TRANSFER_BYTES && t.placement === undefined ? lend(b) : undefined;
+    if (address !== undefined) {
+      return { name: t.name, datatype: t.datatype, shape: t.shape, offset: 0, length: b.byteLength, address };
     }
     const copy = new Uint8Array(b.byteLength);
     copy.set(b);
@@ -108,9 +118,11 @@ function wire(t: Tensor, buffer: ArrayBuffer, offset: number, length: number): W
 }
 
 export function unpackTensors(tensors: readonly WireTensor[]): Tensor[] {
-  return tensors.map(
-    (t) => new Tensor(t.name, t.datatype, t.shape, new Uint8Array(t.buffer, t.offset, t.length)),
-  );
+  return tensors.map((t) => {
+    const bytes =
+      t.address !== undefined ? borrow(t.address, t.length) : new Uint8Array(t.buffer!, t.offset, t.length);
+    return new Tensor(t.name, t.datatype, t.shape, bytes);
+  });
 }
 
 export function packRequest(req: InferRequest, transfer: ArrayBuffer[]): WireRequest {
@@ -142,16 +154,31 @@ export function unpackRequest(w: WireRequest, signal: AbortSignal): InferRequest
   };
 }
 
-/** Outputs that are views of the request's own (moved-in) buffers move back; the rest are copied. */
-export function packResponse(res: InferResponse, req: WireRequest, transfer: ArrayBuffer[]): WireResponse {
-  const ours = new Set<ArrayBufferLike>(req.inputs.map((t) => t.buffer));
+/**
+ * Outputs that are views of the request's own (moved-in) buffers move back; large ones `lend`
+ * accepts are lent (the caller keeps `res` until the frontend thread releases it); the rest are
+ * copied.
+ */
+export function packResponse(
+  res: InferResponse,
+  req: WireRequest,
+  transfer: ArrayBuffer[],
+  lend?: Lender,
+): WireResponse {
+  const ours = new Set<ArrayBufferLike>();
+  for (const t of req.inputs) if (t.buffer !== undefined) ours.add(t.buffer);
   return {
     ...(res.id !== undefined && { id: res.id }),
     model: res.model,
     version: res.version,
     parameters: res.parameters,
-    outputs: packTensors(res.outputs, transfer, ours),
+    outputs: packTensors(res.outputs, transfer, ours, lend),
   };
+}
+
+/** Whether any output of a packed response is lent (its memory still the engine's). */
+export function lends(w: WireResponse): boolean {
+  return w.outputs.some((t) => t.address !== undefined);
 }
 
 export function unpackResponse(w: WireResponse): InferResponse {

@@ -137,6 +137,26 @@ Napi::Value Address(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(addr));
 }
 
+// borrow(address, byteLength) -> an ArrayBuffer over memory of this process that another thread
+// owns and keeps alive until the borrower says it is done (frontend threads read the engine's
+// outputs this way instead of copying them). It frees nothing when collected.
+Napi::Value Borrow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "borrow(address: number, byteLength: number)");
+  double addr = info[0].As<Napi::Number>().DoubleValue();
+  double length = info[1].As<Napi::Number>().DoubleValue();
+  if (!(addr > 0) || !(length > 0) || addr != static_cast<double>(static_cast<std::uintptr_t>(addr)) ||
+      length != static_cast<double>(static_cast<std::size_t>(length)))
+    throw Napi::RangeError::New(env, "borrow: address and byteLength must be positive integers");
+  void* data = reinterpret_cast<void*>(static_cast<std::uintptr_t>(addr));
+  napi_value value;
+  napi_status status =
+      napi_create_external_arraybuffer(env, data, static_cast<std::size_t>(length), nullptr, nullptr, &value);
+  if (status != napi_ok) throw Napi::Error::New(env, "borrow: this runtime does not allow external buffers");
+  return Napi::Value(env, value);
+}
+
 // liveMappings() -> number of mappings not yet unmapped (for leak tests)
 Napi::Value LiveMappings(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(registry_mutex);
@@ -153,6 +173,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("isMapping", Napi::Function::New(env, IsMapping, "isMapping"));
   exports.Set("address", Napi::Function::New(env, Address, "address"));
   exports.Set("liveMappings", Napi::Function::New(env, LiveMappings, "liveMappings"));
+  exports.Set("borrow", Napi::Function::New(env, Borrow, "borrow"));
   InitClientRegions(env, exports);
   InitJsonNumbers(env, exports);
 #if TENSORBIND_SHM_CUDA
