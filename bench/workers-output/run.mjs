@@ -99,7 +99,8 @@ try {
         const requests = r.rps * (Number(o["duration-ms"]) / 1000) + Number(o.concurrency); // + warm-up
         const cpu = (mainThreadMs(s.pid) - before) / requests;
         const key = `${m} ${name}`;
-        (rows[key] ??= []).push({ rps: r.rps, cpu, failed: r.failed });
+        rows[key] ??= [];
+        rows[key].push({ rps: r.rps, cpu, failed: r.failed });
         log(`pair ${p + 1}: ${key} ${fmt(r.rps, 1)} req/s, engine thread ${fmt(cpu * 1000)} µs/request`);
       }
     }
