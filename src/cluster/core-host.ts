@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { MessagePort } from "node:worker_threads";
-import type { InferResponse } from "../core/infer.js";
+import type { InferResponse, StreamResponse } from "../core/infer.js";
 import type { InferenceCore, ModelLoadOverrides } from "../core/inference-core.js";
 import type { Logger } from "../core/logger.js";
 import type { SharedMemoryRef, SharedView } from "../core/shared-memory.js";
 import type { PageHandler } from "../frontends/http/server.js";
 import { type Lender, makeLender } from "./lend.js";
 import type { RenderedPage, ShmOp, SyncCall, SyncReply, ToEngine, ToFrontend } from "./messages.js";
-import { lends, packError, packResponse, unpackRequest } from "./wire.js";
+import { lends, packError, packResponse, unpackRequest, type WireRequest } from "./wire.js";
 
 /**
  * The engine's side of one frontend thread: runs the thread's inference requests on the one
@@ -72,6 +72,8 @@ export class CoreHost {
           return { ok: true, value: core.serverMetadata() };
         case "isModelReady":
           return { ok: true, value: core.isModelReady(a!, b) };
+        case "isModelDecoupled":
+          return { ok: true, value: core.isModelDecoupled(a!, b) };
         case "modelMetadata":
           return { ok: true, value: core.modelMetadata(a!, b) };
         case "modelConfig":
@@ -169,6 +171,7 @@ export class CoreHost {
       );
       return true;
     }
+    if (msg.t === "stream") return this.#stream(msg.id, msg.req);
     if (msg.t !== "infer") return false;
     this.requests++;
     const abort = new AbortController();
@@ -202,6 +205,44 @@ export class CoreHost {
       (err: unknown) => {
         this.#aborts.delete(msg.id);
         this.#post({ t: "fail", id: msg.id, err: packError(err) });
+      },
+    );
+    return true;
+  }
+
+  /** A decoupled model's request: each response goes to the thread as it comes ("part"). */
+  #stream(id: number, req: WireRequest): true {
+    this.requests++;
+    const abort = new AbortController();
+    this.#aborts.set(id, abort);
+    const part = (r: StreamResponse): void => {
+      const transfer: ArrayBuffer[] = [];
+      try {
+        const res = r.response === undefined ? undefined : packResponse(r.response, req, transfer);
+        const err = r.error === undefined ? undefined : packError(r.error);
+        this.#post({ t: "part", id, ...(res && { res }), ...(err && { err }), final: r.final }, transfer);
+      } catch (e) {
+        this.#post({ t: "part", id, err: packError(e), final: r.final });
+      } finally {
+        r.response?.release?.(); // packed (copied or moved) by now
+      }
+    };
+    let request: ReturnType<typeof unpackRequest>;
+    try {
+      request = unpackRequest(req, abort.signal);
+    } catch (err) {
+      this.#aborts.delete(id);
+      this.#post({ t: "fail", id, err: packError(err) });
+      return true;
+    }
+    this.#core.inferStream(request, part).then(
+      () => {
+        this.#aborts.delete(id);
+        this.#post({ t: "ok", id });
+      },
+      (err: unknown) => {
+        this.#aborts.delete(id);
+        this.#post({ t: "fail", id, err: packError(err) });
       },
     );
     return true;

@@ -3,6 +3,8 @@ import type { WireError, WireRequest, WireResponse } from "./wire.js";
 /** Messages from a frontend thread to the engine's thread (the worker's parent port). */
 export type ToEngine =
   | { readonly t: "infer"; readonly id: number; readonly req: WireRequest }
+  /** A request to a decoupled model: answered with "part" messages, then "ok" or "fail". */
+  | { readonly t: "stream"; readonly id: number; readonly req: WireRequest }
   | { readonly t: "abort"; readonly id: number }
   /** The response with lent outputs (lend.ts) is written, or its client gone: the memory goes back. */
   | { readonly t: "release"; readonly id: number }
@@ -21,6 +23,14 @@ export type ToEngine =
 export type ToFrontend =
   | { readonly t: "done"; readonly id: number; readonly res: WireResponse }
   | { readonly t: "ok"; readonly id: number }
+  /** One response of a decoupled model's request (the last has `final`). */
+  | {
+      readonly t: "part";
+      readonly id: number;
+      readonly res?: WireResponse;
+      readonly err?: WireError;
+      readonly final: boolean;
+    }
   | { readonly t: "fail"; readonly id: number; readonly err: WireError }
   | { readonly t: "ready"; readonly ready: boolean }
   /** Stop accepting, answer what is in flight, then exit. */
@@ -34,6 +44,7 @@ export type SyncMethod =
   | "isReady"
   | "serverMetadata"
   | "isModelReady"
+  | "isModelDecoupled"
   | "modelMetadata"
   | "modelConfig"
   | "modelStatistics"

@@ -2,7 +2,7 @@ import { type MessagePort, receiveMessageOnPort } from "node:worker_threads";
 import { heapRequestBuffer } from "../backends/request-buffer.js";
 import type { RequestBuffer } from "../core/backend.js";
 import { UnavailableError } from "../core/errors.js";
-import type { InferRequest, InferResponse } from "../core/infer.js";
+import type { InferRequest, InferResponse, StreamResponse } from "../core/infer.js";
 import type {
   InferenceCore,
   ModelLoadOverrides,
@@ -49,6 +49,8 @@ export class RemoteCore implements InferenceCore {
   readonly #lentGone = new FinalizationRegistry<LentToken>((token) => {
     if (--token.refs === 0) this.#giveBack(token);
   });
+  /** The response handlers of decoupled requests in flight. */
+  readonly #parts = new Map<number, (response: StreamResponse) => void>();
   #next = 0;
   readonly sharedMemory: SharedMemoryCore = new RemoteSharedMemory((op, ...args) =>
     this.call("shm", [op, ...args]),
@@ -68,6 +70,14 @@ export class RemoteCore implements InferenceCore {
   receive(msg: ToFrontend): boolean {
     if (msg.t === "ready") {
       this.#cache.clear();
+      return true;
+    }
+    if (msg.t === "part") {
+      this.#parts.get(msg.id)?.({
+        ...(msg.res !== undefined && { response: unpackResponse(msg.res) }),
+        ...(msg.err !== undefined && { error: unpackError(msg.err) }),
+        final: msg.final,
+      });
       return true;
     }
     if (msg.t !== "done" && msg.t !== "ok" && msg.t !== "fail") return false;
@@ -119,6 +129,9 @@ export class RemoteCore implements InferenceCore {
   isModelReady(model: string, version?: string): boolean {
     return this.#cached("isModelReady", [model, version]) as boolean;
   }
+  isModelDecoupled(model: string, version?: string): boolean {
+    return this.#cached("isModelDecoupled", [model, version]) as boolean;
+  }
   modelMetadata(model: string, version?: string): ModelMetadata {
     return this.#cached("modelMetadata", [model, version]) as ModelMetadata;
   }
@@ -167,17 +180,34 @@ export class RemoteCore implements InferenceCore {
     return this.call("page", [method, path]) as RenderedPage | undefined;
   }
 
-  infer(request: InferRequest): Promise<InferResponse> {
+  inferStream(request: InferRequest, onResponse: (response: StreamResponse) => void): Promise<void> {
     const id = ++this.#next;
+    this.#parts.set(id, onResponse);
+    return this.#send("stream", id, request).then(
+      () => {
+        this.#parts.delete(id);
+      },
+      (err: unknown) => {
+        this.#parts.delete(id);
+        throw err;
+      },
+    );
+  }
+
+  infer(request: InferRequest): Promise<InferResponse> {
+    return this.#send("infer", ++this.#next, request) as Promise<InferResponse>;
+  }
+
+  #send(t: "infer" | "stream", id: number, request: InferRequest): Promise<InferResponse | undefined> {
     const transfer: ArrayBuffer[] = [];
     const req = packRequest(request, transfer);
-    return new Promise<InferResponse>((resolve, reject) => {
+    return new Promise<InferResponse | undefined>((resolve, reject) => {
       const signal = request.signal;
       const onAbort = () => this.#post({ t: "abort", id });
       this.#pending.set(id, {
         resolve: (res) => {
           signal?.removeEventListener("abort", onAbort);
-          resolve(res!);
+          resolve(res);
         },
         reject: (err) => {
           signal?.removeEventListener("abort", onAbort);
@@ -185,7 +215,7 @@ export class RemoteCore implements InferenceCore {
         },
       });
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.#post({ t: "infer", id, req }, transfer);
+      this.#post({ t, id, req }, transfer);
     });
   }
 

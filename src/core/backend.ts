@@ -35,6 +35,19 @@ export interface ExecutionRequest {
    * and answer a tensor over `bytes` (the engine then copies nothing).
    */
   readonly sharedOutputs?: Readonly<Record<string, SharedOutput>>;
+  /**
+   * A decoupled model's request (Triton's `model_transaction_policy { decoupled: true }`): the
+   * backend answers through this, any number of times, the last with `final`; its execute()
+   * result for the request is then empty (or an Error when the model failed before FINAL).
+   */
+  readonly respond?: (response: StreamedResponse) => void;
+}
+
+/** One response of a decoupled model's request: outputs, an error, or the final flag alone. */
+export interface StreamedResponse {
+  readonly result?: ExecutionResult;
+  readonly error?: Error;
+  readonly final: boolean;
 }
 
 /** A client's region an output goes to (the shared-memory extensions). */

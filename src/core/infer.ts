@@ -1,3 +1,4 @@
+import type { TensorbindError } from "./errors.js";
 import type { SharedMemoryRef } from "./shared-placement.js";
 import type { Tensor } from "./tensor.js";
 import type { RequestTrace } from "./trace-context.js";
@@ -49,6 +50,16 @@ export interface InferResponse {
    * Without the call the slots go back when the garbage collector finds the outputs unreachable.
    */
   readonly release?: () => void;
+}
+
+/**
+ * One response of a decoupled model (Triton's response sender): outputs, an error, or neither
+ * (the final flag alone). Every request gets exactly one response with `final`, its last.
+ */
+export interface StreamResponse {
+  readonly response?: InferResponse;
+  readonly error?: TensorbindError;
+  readonly final: boolean;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { RequestBuffer } from "./backend.js";
 import type { Datatype } from "./datatypes.js";
-import type { InferRequest, InferResponse } from "./infer.js";
+import type { InferRequest, InferResponse, StreamResponse } from "./infer.js";
 import type { ModelConfig } from "./model-config.js";
 import type { SharedMemoryCore } from "./shared-memory.js";
 import type { ModelStatistics } from "./statistics.js";
@@ -26,6 +26,14 @@ export interface InferenceCore {
   /** Unloads a repository model (and the ensembles that use it, with `unloadDependents`). */
   unloadModel(name: string, options?: { unloadDependents?: boolean }): Promise<void>;
   infer(request: InferRequest): Promise<InferResponse>;
+  /** Whether the model answers through streams (Triton's decoupled transaction policy). */
+  isModelDecoupled(model: string, version?: string): boolean;
+  /**
+   * A request to a decoupled model: each response as the model sends it, the last with `final`
+   * (an error one when the request fails); resolves after it. Throws before any response when
+   * the request is refused (unknown model, bad input).
+   */
+  inferStream(request: InferRequest, onResponse: (response: StreamResponse) => void): Promise<void>;
   /** The shared-memory extensions (answers UNIMPLEMENTED for each call when switched off). */
   readonly sharedMemory: SharedMemoryCore;
   /**

@@ -7,7 +7,7 @@ import {
   UnimplementedError,
 } from "../core/errors.js";
 import { failureReason } from "../core/failure-reason.js";
-import type { InferRequest, InferResponse } from "../core/infer.js";
+import type { InferRequest, InferResponse, StreamResponse } from "../core/infer.js";
 import type {
   InferenceCore,
   ModelLoadOverrides,
@@ -31,6 +31,7 @@ import type { TensorSpecs } from "../core/spec.js";
 import type { ModelStatistics } from "../core/statistics.js";
 import type { Tensor } from "../core/tensor.js";
 import { VERSION } from "../core/version.js";
+import { inferDecoupled, isDecoupledSpec } from "./decoupled.js";
 import type { Model } from "./model.js";
 import type { Registry } from "./registry.js";
 import { renderModelConfig } from "./render-config.js";
@@ -188,9 +189,61 @@ export class InferenceEngine implements InferenceCore {
     }
   }
 
+  isModelDecoupled(model: string, version?: string): boolean {
+    return isDecoupledSpec(this.#registry.get(model, version).spec);
+  }
+
+  async inferStream(request: InferRequest, onResponse: (response: StreamResponse) => void): Promise<void> {
+    const start = now();
+    const model = this.#registry.get(request.model, request.version);
+    if (!isDecoupledSpec(model.spec)) {
+      onResponse({ response: await this.infer(request), final: true });
+      return;
+    }
+    let outcome: Awaited<ReturnType<typeof inferDecoupled>>;
+    try {
+      if (!model.isReady)
+        throw new UnavailableError(`model '${model.name}' version ${model.version} is not ready`);
+      outcome = await inferDecoupled(model, request, onResponse, (execution, batchSize) =>
+        model.scheduler.submit(execution, submitOptions(request, batchSize)),
+      );
+    } catch (err) {
+      outcome = { error: toTensorbindError(err) };
+      this.#recordOutcome(model, request, start, outcome, 0);
+      throw outcome.error;
+    }
+    this.#recordOutcome(model, request, start, outcome, 1);
+  }
+
+  /** A decoupled request's statistics: one success (its execution) or failure per request. */
+  #recordOutcome(
+    model: Model,
+    request: InferRequest,
+    start: bigint,
+    outcome: Awaited<ReturnType<typeof inferDecoupled>>,
+    batchSize: number,
+  ): void {
+    const totalNs = Number(now() - start);
+    const base = { request, model: model.name, version: model.version, totalNs };
+    if ("error" in outcome) {
+      const reason = failureReason(outcome.error);
+      model.stats.recordFailure(totalNs, reason);
+      this.#onRequest?.({ ok: false, ...base, error: outcome.error, reason });
+      return;
+    }
+    const { queueNs, timings } = outcome.scheduled;
+    model.stats.recordSuccess(totalNs, queueNs, batchSize, timings);
+    this.#onRequest?.({ ok: true, ...base, queueNs, batchSize, timings });
+  }
+
   async #infer(model: Model, request: InferRequest, start: bigint): Promise<InferResponse> {
     if (!model.isReady)
       throw new UnavailableError(`model '${model.name}' version ${model.version} is not ready`);
+    if (isDecoupledSpec(model.spec))
+      throw new UnimplementedError(
+        `model '${model.name}' is decoupled (model_transaction_policy { decoupled: true }): ` +
+          "its responses are streamed, over gRPC ModelStreamInfer",
+      );
     const spec = model.spec;
     const { execution, batchSize } = validateRequest(spec, request);
     // Output regions are resolved (and bounds-checked) before the model runs.
@@ -246,14 +299,7 @@ export class InferenceEngine implements InferenceCore {
   ): Promise<InferResponse> {
     const spec = model.spec;
     const inputDone = now();
-    const { priority, timeout } = request.parameters;
-    const scheduled = await model.scheduler.submit(execution, {
-      deadline: request.deadline,
-      batchSize,
-      // Validated as non-negative integers (number or bigint: tritonclient sends uint64 over gRPC).
-      priority: typeof priority === "number" || typeof priority === "bigint" ? priority : undefined,
-      timeoutUs: typeof timeout === "number" || typeof timeout === "bigint" ? timeout : undefined,
-    });
+    const scheduled = await model.scheduler.submit(execution, submitOptions(request, batchSize));
     const outputStart = now();
     const release = takeRelease(scheduled.result);
     let outputs: Tensor[];
@@ -300,6 +346,18 @@ export class InferenceEngine implements InferenceCore {
       ...(release !== undefined && { release }),
     };
   }
+}
+
+/** The scheduler's options of a request: its deadline, priority and queue timeout. */
+function submitOptions(request: InferRequest, batchSize: number) {
+  const { priority, timeout } = request.parameters;
+  return {
+    deadline: request.deadline,
+    batchSize,
+    // Validated as non-negative integers (number or bigint: tritonclient sends uint64 over gRPC).
+    priority: typeof priority === "number" || typeof priority === "bigint" ? priority : undefined,
+    timeoutUs: typeof timeout === "number" || typeof timeout === "bigint" ? timeout : undefined,
+  };
 }
 
 /** Copies an output into its region, unless the model already produced it there. */

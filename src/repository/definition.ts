@@ -66,10 +66,9 @@ export function readDefinition(
   const hasFile = (f: string) => present.some((v) => existsSync(join(dir, String(v), f)));
   const backend = backendOf(raw, file, hasFile);
   const config = completeConfig(raw, name, backend, file);
-  if (isDecoupled(config))
+  if (isDecoupled(config) && backend !== "python")
     throw new ConfigError(
-      `${file}: decoupled models (model_transaction_policy { decoupled: true }) are not supported yet; ` +
-        "serve one response per request",
+      `${file}: decoupled models (model_transaction_policy { decoupled: true }) are served for the python backend only`,
     );
   const versions = selectVersions(present, config, file);
   const inputs = tensorSpecsOf(config, "input", file);

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LazyBackend } from "../../src/backends/lazy.js";
 import { OutputSegments, SharedArena } from "../../src/backends/python/arena.js";
@@ -45,6 +46,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
+
+interface StreamReply {
+  infer_response: {
+    raw_output_contents: Uint8Array[];
+    parameters: Record<string, { bool_param?: boolean }>;
+  };
+}
 
 function backendOf(name: string): PythonBackend {
   return (server.registry.get(name).backend as LazyBackend).loaded as PythonBackend;
@@ -167,6 +175,49 @@ describe("python data plane: copy budget over HTTP", () => {
       expect(second?.slice(0, 2)).toEqual(first?.slice(0, 2)); // same segment and offset
     } finally {
       view.mockRestore();
+      client.close();
+    }
+  }, 30_000);
+
+  it("gives a ModelStreamInfer response's output slot back once written, not at garbage collection", async () => {
+    const client = inferenceClient(server.urls.grpc!);
+    const call = (client.raw.ModelStreamInfer as () => ClientDuplexStream<unknown, StreamReply>).call(
+      client.raw,
+    );
+    const view = vi.spyOn(OutputSegments.prototype, "view");
+    const replies: StreamReply[] = [];
+    let next: (() => void) | undefined;
+    call.on("data", (r: StreamReply) => {
+      replies.push(r); // kept: before the fix the slot stayed taken while its views were reachable
+      next?.();
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const x = new Float32Array(1 << 18).fill(i + 0.5); // 1 MiB
+        const answered = new Promise<void>((resolve) => {
+          next = resolve;
+        });
+        call.write({
+          model_name: "echo",
+          id: `r${i}`,
+          inputs: [{ name: "x", datatype: "FP32", shape: [x.length] }],
+          raw_input_contents: [Buffer.from(x.buffer)],
+        });
+        await answered;
+        const out = replies[i]!.infer_response.raw_output_contents[0]!;
+        expect(new Float32Array(new Uint8Array(out).buffer)[7]).toBe(i + 0.5);
+        await new Promise((r) => setTimeout(r, 20)); // the release rides on the next message
+      }
+      const slots = view.mock.calls.map((c) => c.slice(0, 2));
+      expect(slots).toHaveLength(3);
+      expect(slots[1]).toEqual(slots[0]); // the same segment and offset every time
+      expect(slots[2]).toEqual(slots[0]);
+      // Triton marks every stream response of a plain model final.
+      for (const r of replies)
+        expect(r.infer_response.parameters.triton_final_response?.bool_param).toBe(true);
+    } finally {
+      view.mockRestore();
+      call.end();
       client.close();
     }
   }, 30_000);

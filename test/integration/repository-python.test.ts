@@ -110,12 +110,6 @@ output [ { name: "Y" data_type: TYPE_FP32 dims: [ 1 ] } ]
   "broken_config/config.pbtxt":
     'backend: "python"\ninput [ { name: "X" data_type: TYPE_FP32 dims: [ 1 ] }\noutput [ ]\n',
   "broken_config/1/model.py": "",
-  "streaming/config.pbtxt": `backend: "python"
-model_transaction_policy { decoupled: true }
-input [ { name: "X" data_type: TYPE_FP32 dims: [ 1 ] } ]
-output [ { name: "Y" data_type: TYPE_FP32 dims: [ 1 ] } ]
-`,
-  "streaming/1/model.py": "",
   "tensorflow/config.pbtxt": 'platform: "tensorflow_savedmodel"\n',
   "tensorflow/1/model.savedmodel/saved_model.pb": "",
 };
@@ -259,7 +253,6 @@ print(json.dumps({"upper": [s.decode() for s in r.as_numpy("UPPER")], "error": e
     expect(byName.broken_syntax!.reason).toContain("SyntaxError");
     expect(byName.broken_config!.reason).toContain(`${join(repo, "broken_config/config.pbtxt")}:3:1`);
     expect(byName.tensorflow!.reason).toMatch(/platform 'tensorflow_savedmodel' is not supported/);
-    expect(byName.streaming!.reason).toMatch(/decoupled models .* are not supported yet/);
     const ready = await getJson(`${server.urls.http}/v2/repository/index`, {
       method: "POST",
       body: '{"ready": true}',

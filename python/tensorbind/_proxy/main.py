@@ -18,7 +18,7 @@ import zmq
 if TYPE_CHECKING:
     import asyncio
 
-from tensorbind._proxy import arena, client_regions, context, listing
+from tensorbind._proxy import arena, client_regions, context, listing, responses
 from tensorbind._proxy.bls import BlsClient
 from tensorbind._proxy.codec import decode_call, encode_outputs
 from tensorbind._proxy.data_socket import DataSocket, PeerClosed
@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def error_text(exc: BaseException) -> str:
+    if getattr(exc, "verbatim", False):  # worded for the client already (Triton's messages)
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -72,6 +74,7 @@ class Worker:
         self.inputs: dict[int, Any] = {}  # the server's segments: id -> mmap
         self.outputs = outputs or arena.OutputArena()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.outbox: responses.ResponseOutbox | None = None  # a decoupled model's responses
         if info is not None:  # until the server sends the final config
             context.set_current(
                 context.ModelConfig(
@@ -117,6 +120,17 @@ class Worker:
             )
         return list(results)
 
+    def call_requests_streamed(self, arrays: dict[str, Any], call: dict[str, Any]) -> list[Any]:
+        """call_requests, with the stream id of each request where the model is decoupled."""
+        if self.outbox is None or not call.get("streams"):
+            return self.call_requests(arrays, call)
+        self.outbox.active = True
+        self.outbox.streams = [int(s) for s in call["streams"]]
+        try:
+            return self.call_requests(arrays, call)
+        finally:
+            self.outbox.streams = None
+
     def map_segments(self, segments: list[dict[str, Any]]) -> None:
         for s in segments:
             # FileNotFoundError: dropped by the server meanwhile, so no call refers to it
@@ -139,13 +153,16 @@ class Worker:
             specs = self.info.outputs if self.info else None
             requested = call.get("requested") or None
             if self.takes_requests:
-                results = self.call_requests(arrays, call)
+                results = self.call_requests_streamed(arrays, call)
                 # Each request's outputs are written into the arena on their own: the one copy.
                 parts: list[dict[str, Any]] = []
                 try:
                     for r in results:
                         if isinstance(r, Exception):  # this request failed; the others are answered
                             parts.append({"error": error_text(r)})
+                            continue
+                        if r is None and call.get("streams"):  # answered through its response sender
+                            parts.append({"slot": None, "outputs": []})
                             continue
                         parts.append(encode_outputs(self.outputs_of(r), requested, specs, self.outputs))
                 except BaseException:
@@ -188,6 +205,8 @@ class Worker:
             self.unmap_segments(msg.get("segments", []))
         elif kind == "mapped":  # the server mapped and unlinked our new segments
             self.outputs.unconfirmed.difference_update(msg.get("names", []))
+        elif kind == "cancel" and self.outbox is not None:  # clients gone: is_cancelled() says so
+            self.outbox.cancelled.update(int(s) for s in msg.get("streams", []))
         elif kind == "forget":  # the server unmapped these clients' regions
             client_regions.forget(msg.get("keys", []))
         elif kind == "configure":  # the model's final config, for the batching decorators
@@ -226,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     worker = Worker(fn, info, framework, arena.OutputArena(args.shm_prefix, args.shm_limit))
     BlsClient(worker, data).install()
+    worker.outbox = responses.ResponseOutbox(worker, data)
+    responses.install(worker.outbox)
 
     close = worker.close
     atexit.register(close)
@@ -236,7 +257,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         while True:
             # Idle for SHRINK_DELAY with empty output segments: drop them (the arena shrinks).
-            if worker.outputs.droppable() and not data.poll(SHRINK_DELAY_MS):
+            if worker.outbox.active:  # a decoupled model: other threads' responses go out meanwhile
+                if not worker.outbox.wait(SHRINK_DELAY_MS if worker.outputs.droppable() else None):
+                    if worker.outputs.droppable():
+                        data.send_json({"type": "dropped", "segments": worker.outputs.drop_empty()})
+                    continue
+            elif worker.outputs.droppable() and not data.poll(SHRINK_DELAY_MS):
                 data.send_json({"type": "dropped", "segments": worker.outputs.drop_empty()})
                 continue
             msg = data.recv_json()
@@ -244,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
                 break
             reply = worker.handle(msg)
             if reply is not None:
+                worker.outbox.flush()  # a decoupled model's responses before its call's result
                 data.send_json(reply)
     except PeerClosed:  # the server is gone or stopping: nothing more will come
         pass

@@ -9,6 +9,7 @@ runs unchanged. Names, signatures and behaviour follow Triton's python_backend
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -231,7 +232,7 @@ class InferenceRequest:
         return self._requested
 
     def is_cancelled(self) -> bool:
-        return False
+        return self._sender.is_cancelled() if self._sender is not None else False
 
     def get_response_sender(self) -> InferenceResponseSender:
         if self._sender is None:
@@ -255,21 +256,44 @@ class InferenceRequest:
 
 
 class InferenceResponseSender:
-    """A decoupled model's way to answer a request with any number of responses."""
+    """A decoupled model's way to answer a request with any number of responses, from any thread.
 
-    def __init__(self, send: Callable[[InferenceResponse | None, int], None]) -> None:
-        self._send = send
+    Checks and messages are Triton's (``response_sender.cc``): flags are 0 or
+    ``TRITONSERVER_RESPONSE_COMPLETE_FINAL``, flags 0 need a response, nothing goes after FINAL.
+    """
+
+    def __init__(self, outbox: Any, stream: int, requested: Sequence[str] = ()) -> None:
+        self._outbox = outbox
+        self._stream = stream
+        self._requested = list(requested)
         self._closed = False
+        self._lock = threading.Lock()
 
     def send(self, response: InferenceResponse | None = None, flags: int = 0) -> None:
-        if self._closed:
-            raise TritonModelException("the response sender is already closed (FINAL was sent)")
-        if flags & TRITONSERVER_RESPONSE_COMPLETE_FINAL:
-            self._closed = True
-        self._send(response, flags)
+        if flags not in (0, TRITONSERVER_RESPONSE_COMPLETE_FINAL):
+            raise TritonModelException("Unable to send response. Unsupported flag provided.")
+        if flags == 0 and response is None:
+            raise TritonModelException(
+                "Inference Response object must be provided when the response flags is set to zero."
+            )
+        with self._lock:
+            if self._closed:
+                raise TritonModelException("Unable to send response. Response sender has been closed.")
+            if flags == TRITONSERVER_RESPONSE_COMPLETE_FINAL:
+                self._closed = True
+            self._outbox.submit(self._stream, response, flags, self._requested)
 
     def is_cancelled(self) -> bool:
-        return False
+        return self._stream in self._outbox.cancelled
+
+    def _close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+
+def using_decoupled_model_transaction_policy(model_config: Mapping[str, Any]) -> bool:
+    """Whether the config says ``model_transaction_policy { decoupled: true }``."""
+    return bool((model_config.get("model_transaction_policy") or {}).get("decoupled", False))
 
 
 def get_input_tensor_by_name(request: InferenceRequest, name: str) -> Tensor | None:

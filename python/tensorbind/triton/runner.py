@@ -33,6 +33,7 @@ _pinned = os.environ.get("TENSORBIND_GPU")
 _device_id = int(_pinned) if _pinned is not None else (_gpus[_instance] if _instance < len(_gpus) else -1)
 _local_device = 0 if _pinned is not None else _device_id
 _batching = int(_config.get("max_batch_size", 0)) > 0
+_decoupled = bool((_config.get("model_transaction_policy") or {}).get("decoupled", False))
 
 
 def _reshape(arr: np.ndarray, shape: list[int] | None, rows: int | None) -> np.ndarray:
@@ -110,16 +111,7 @@ class PythonBackendModel:
         if hasattr(self.model, "finalize"):
             atexit.register(self.model.finalize)
 
-    def execute(self, requests: list[Request]) -> list[Any]:
-        wrapped = [
-            pb_utils.InferenceRequest(
-                model_name=_config["name"],
-                inputs=[pb_utils.Tensor(k, v) for k, v in _model_inputs(r).items()],
-                requested_output_names=[c["name"] for c in _config.get("output", [])],
-                parameters=dict(r.parameters),
-            )
-            for r in requests
-        ]
+    def run(self, wrapped: list[Any]) -> Any:
         responses = self.model.execute(wrapped)
         if inspect.isawaitable(responses):  # `async def execute` (BLS with async_exec)
             if self.loop is None:
@@ -127,6 +119,25 @@ class PythonBackendModel:
 
                 self.loop = asyncio.new_event_loop()
             responses = self.loop.run_until_complete(responses)
+        return responses
+
+    def execute(self, requests: list[Request]) -> list[Any]:
+        wrapped = [
+            pb_utils.InferenceRequest(
+                model_name=_config["name"],
+                # A decoupled model may read its inputs after execute() returned (from a thread),
+                # when the server has reused their shared memory: it gets copies.
+                inputs=[
+                    pb_utils.Tensor(k, np.array(v) if _decoupled else v) for k, v in _model_inputs(r).items()
+                ],
+                requested_output_names=[c["name"] for c in _config.get("output", [])],
+                parameters=dict(r.parameters),
+            )
+            for r in requests
+        ]
+        if _decoupled:
+            return decoupled_execute(self, wrapped)
+        responses = self.run(wrapped)
         if responses is None or len(responses) != len(requests):
             got = "None" if responses is None else f"{len(responses)} responses"
             raise pb_utils.TritonModelException(
@@ -140,6 +151,43 @@ class PythonBackendModel:
                 tensors = {t.name(): t.as_numpy() for t in resp.output_tensors()}
                 out.append(_client_outputs(tensors, _rows(req)))
         return out
+
+
+def decoupled_execute(model: PythonBackendModel, wrapped: list[Any]) -> list[None]:
+    """Triton's decoupled mode: each request answers through its response sender, execute() returns None.
+
+    When execute() raises (or returns something), every request gets the error as its final
+    response, worded as Triton's, and its sender closes.
+    """
+    from tensorbind._proxy import responses
+
+    streams = responses.current_streams() or []
+    outbox = responses.OUTBOX
+    if outbox is None or len(streams) != len(wrapped):
+        raise pb_utils.TritonModelException("decoupled model: the server sent no response streams")
+    senders = [
+        pb_utils.InferenceResponseSender(outbox, sid, w.requested_output_names())
+        for w, sid in zip(wrapped, streams)
+    ]
+    for w, sender in zip(wrapped, senders):
+        w._sender = sender
+    try:
+        returned = model.run(wrapped)
+        if returned is not None:
+            raise pb_utils.TritonModelException(
+                f"Python model '{_config['name']}' is using the decoupled mode "
+                "and the execute function must return None."
+            )
+    except Exception as exc:
+        for sender in senders:
+            sender._close()
+        message = exc.message() if isinstance(exc, pb_utils.TritonModelException) else str(exc)
+        failure = pb_utils.TritonModelException(
+            f"Failed to process the request(s) for model '{_config['name']}', message: {message}"
+        )
+        failure.verbatim = True  # type: ignore[attr-defined]
+        raise failure from exc
+    return [None] * len(wrapped)
 
 
 def _split(outputs: Mapping[str, np.ndarray], sizes: list[int]) -> list[dict[str, np.ndarray]]:

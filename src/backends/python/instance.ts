@@ -24,10 +24,12 @@ import type {
   DeclarationJson,
   OutputSet,
   PartError,
+  ResponsesMessage,
   ResultMessage,
   SlotRef,
   TensorLocation,
 } from "./protocol.js";
+import { ResponseStreams } from "./response-streams.js";
 import { CRASH_LOOP_AFTER, type RestartPolicy, STABLE_AFTER_MS } from "./restart-policy.js";
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
 
@@ -75,6 +77,8 @@ export class PythonInstance {
     () => this.#outputs,
     (incarnation, slot) => this.#release(incarnation, slot),
   );
+  /** A decoupled model's requests waiting for their final response. */
+  readonly #streams = new ResponseStreams(this.#slots);
 
   constructor(opts: InstanceOptions) {
     this.#opts = opts;
@@ -134,6 +138,7 @@ export class PythonInstance {
     clearTimeout(this.#restartTimer);
     this.#opts.restarts.stopped(this.#opts.instance);
     this.#rejectReady(new UnavailableError(`model '${this.#opts.model}' is stopping`));
+    this.#streams.failAll(new UnavailableError(`model '${this.#opts.model}' is stopping`));
     await this.#worker?.stop(graceMs);
     this.#worker = undefined;
     this.#outputs.clear();
@@ -152,6 +157,7 @@ export class PythonInstance {
         if (this.#worker === worker) this.#outputs.unmap(ids);
       },
       onBls: (message) => void this.#bls(worker, message),
+      onResponses: (message) => this.#responses(worker, message),
     });
     try {
       await worker.waitReady();
@@ -202,6 +208,10 @@ export class PythonInstance {
         `python worker ${instance} of model '${model}' is in a crash loop: it keeps dying within ${STABLE_AFTER_MS / 1000} s of starting`,
       );
     this.#resetReady();
+    this.#streams.failAll(
+      new InternalError(`python worker ${instance} of model '${model}' ${describeExit(exit)}`),
+      this.#incarnation,
+    );
     // What the killed worker created and the server had not mapped and unlinked yet.
     sweepSegments(this.#shmPrefix);
     void worker.stop(0); // closes its channel and socket file
@@ -257,18 +267,20 @@ export class PythonInstance {
     const held: { release(): void }[] = []; // slots this batch reads: copies, and request bodies
     this.#held = held; // BLS answers sent during this batch are held with it
     try {
+      const streams = calls.map((call) => this.#openStreams(batch, call.requests));
       let locations: CallLocation[];
       try {
-        locations = calls.map((call) => ({
+        locations = calls.map((call, k) => ({
           inputs: call.columns.map((col) => this.#place(col, held)),
           requested: call.requested,
           ...(call.splits !== undefined && { splits: call.splits }),
           ...(call.parameters !== undefined && { parameters: call.parameters }),
           ...(call.external !== undefined && { external: call.external }),
           ...(call.outputRegions !== undefined && { outputRegions: call.outputRegions }),
+          ...(streams[k] !== undefined && { streams: streams[k] }),
         }));
       } catch (err) {
-        return this.#failAll(calls, results, toTensorbindError(err));
+        return this.#endStreams(streams, calls, this.#failAll(calls, results, toTensorbindError(err)));
       }
       const arena = this.#opts.arena;
       const segments = arena.segments().filter((s) => !this.#mapped.has(s.id));
@@ -277,7 +289,7 @@ export class PythonInstance {
       try {
         reply = await worker.run({ segments, calls: locations, release: this.#takeReleases() });
       } catch (err) {
-        return this.#failAll(calls, results, toTensorbindError(err));
+        return this.#endStreams(streams, calls, this.#failAll(calls, results, toTensorbindError(err)));
       }
       const mapped = this.#outputs.map(reply.segments);
       if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
@@ -287,14 +299,58 @@ export class PythonInstance {
         if (r?.ok && "inRegion" in r && r.inRegion !== undefined)
           inRegionOutputs(batch[call.requests[0]!]!, r.inRegion, results, call.requests[0]!);
       });
-      return results as (ExecutionResult | Error)[];
+      return this.#endStreams(streams, calls, results as (ExecutionResult | Error)[]);
     } finally {
       this.#held = undefined;
       for (const slot of held) slot.release();
     }
   }
 
-  /** Where a column's bytes are for the worker: in place when they lie in the arena, else copied in. */
+  /**
+   * Stream ids for a call's decoupled requests (undefined when it has none); a client that goes
+   * away is told to the worker, whose senders then answer is_cancelled().
+   */
+  #openStreams(batch: readonly ExecutionRequest[], requests: readonly number[]): number[] | undefined {
+    if (!requests.some((i) => batch[i]!.respond !== undefined)) return undefined;
+    return requests.map((i) => {
+      const { respond, signal } = batch[i]!;
+      if (respond === undefined) return -1;
+      const onAbort = () => {
+        if (this.#streams.isOpen(id)) this.#worker?.notify({ type: "cancel", streams: [id] });
+      };
+      const id = this.#streams.open((r) => {
+        if (r.final) signal?.removeEventListener("abort", onAbort);
+        respond(r);
+      }, this.#incarnation);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      return id;
+    });
+  }
+
+  /** A decoupled request whose call failed gets the error as its final response. */
+  #endStreams(
+    streams: readonly (number[] | undefined)[],
+    calls: readonly PlannedCall[],
+    results: (ExecutionResult | Error)[],
+  ): (ExecutionResult | Error)[] {
+    calls.forEach((call, k) => {
+      call.requests.forEach((i, j) => {
+        const id = streams[k]?.[j];
+        const r = results[i];
+        if (id !== undefined && id >= 0 && r instanceof Error) this.#streams.fail(id, r);
+      });
+    });
+    return results;
+  }
+
+  /** A decoupled model's responses: their outputs stay in the worker's slots until written. */
+  #responses(worker: WorkerProcess, m: ResponsesMessage): void {
+    if (worker !== this.#worker) return;
+    const mapped = this.#outputs.map(m.segments);
+    if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
+    this.#streams.deliver(m.responses, this.#incarnation);
+  }
+
   /**
    * A call from the model to another model (BLS): the inputs are read where the worker wrote
    * them (its arena), the request goes through the server's request path like any other, and

@@ -43,6 +43,8 @@ export interface CallLocation {
   readonly external?: readonly ExternalTensor[];
   /** Outputs the client wants in its region: the worker writes them there when it can. */
   readonly outputRegions?: Readonly<Record<string, RegionSpan>>;
+  /** A decoupled model's requests: the stream id each one's responses carry (ResponsesMessage). */
+  readonly streams?: readonly number[];
 }
 
 /** A span of a client's POSIX shared-memory segment (key as shm_open takes it). */
@@ -87,6 +89,8 @@ export type ServerMessage =
   | { readonly type: "unmap"; readonly segments: readonly number[] }
   /** Clients' regions the server unmapped: the worker drops its cached mappings of these keys. */
   | { readonly type: "forget"; readonly keys: readonly string[] }
+  /** The clients of these streams went away: the model's senders say is_cancelled(). */
+  | { readonly type: "cancel"; readonly streams: readonly number[] }
   | BlsResultMessage
   | ConfigureMessage
   | { readonly type: "stop" };
@@ -161,7 +165,28 @@ export type WorkerMessage =
   /** The worker dropped these empty output segments: unmap them. */
   | { readonly type: "dropped"; readonly segments: readonly number[] }
   | BlsMessage
+  | ResponsesMessage
   | ResultMessage;
+
+/**
+ * Responses of a decoupled model (Triton's response sender), sent whenever the model sends
+ * them, during its call or after: each one an output set, an error or the final flag alone.
+ */
+export interface ResponsesMessage {
+  readonly type: "responses";
+  /** Worker segments the server has not mapped yet. */
+  readonly segments: readonly SegmentInfo[];
+  readonly responses: readonly StreamResponseJson[];
+}
+
+/** One response: outputs (`slot` and `outputs`), an `error`, or neither (the final flag alone). */
+export interface StreamResponseJson {
+  readonly stream: number;
+  readonly final: boolean;
+  readonly slot?: SlotRef | null;
+  readonly outputs?: readonly TensorLocation[];
+  readonly error?: string;
+}
 
 /**
  * A model's call to another model of the server (Triton's BLS `InferenceRequest.exec()`), sent

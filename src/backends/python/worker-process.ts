@@ -16,6 +16,7 @@ import type {
   ConfigureMessage,
   DeclarationJson,
   InferMessage,
+  ResponsesMessage,
   ResultMessage,
   WorkerMessage,
 } from "./protocol.js";
@@ -42,6 +43,8 @@ export interface WorkerSpawnOptions {
   readonly onDropped?: (segments: readonly number[]) => void;
   /** A model called another model (BLS); answer with notify({ type: "bls_result", … }). */
   readonly onBls?: (message: BlsMessage) => void;
+  /** A decoupled model sent responses. */
+  readonly onResponses?: (message: ResponsesMessage) => void;
 }
 
 export interface ExitInfo {
@@ -221,6 +224,7 @@ export class WorkerProcess {
       | { type: "mapped"; names: readonly string[] }
       | { type: "unmap"; segments: readonly number[] }
       | { type: "forget"; keys: readonly string[] }
+      | { type: "cancel"; streams: readonly number[] }
       | BlsResultMessage
       | ConfigureMessage,
   ): void {
@@ -247,6 +251,7 @@ export class WorkerProcess {
   #dispatch(m: WorkerMessage): void {
     if (m.type === "dropped") this.#opts.onDropped?.(m.segments);
     if (m.type === "bls") this.#opts.onBls?.(m);
+    if (m.type === "responses") this.#opts.onResponses?.(m);
     if (m.type !== "result") return;
     const pending = this.#pending.get(m.id);
     this.#pending.delete(m.id);

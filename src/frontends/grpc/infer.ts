@@ -1,4 +1,5 @@
 import type { Metadata } from "@grpc/grpc-js";
+import { UnimplementedError } from "../../core/errors.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { SharedView } from "../../core/shared-memory.js";
 import { type RequestTrace, traceOf } from "../../core/trace-context.js";
@@ -18,6 +19,9 @@ export async function inferOne(
 ): Promise<ModelInferResponseOut> {
   // Resolve the model first, so an unknown model is NOT_FOUND even when the request is also malformed.
   core.isModelReady(msg.model_name, opt(msg.model_version));
+  // Triton's wording and status; ModelStreamInfer sends decoupled models elsewhere (stream-decoupled.ts).
+  if (core.isModelDecoupled(msg.model_name, opt(msg.model_version)))
+    throw new UnimplementedError("ModelInfer RPC doesn't support models with decoupled transaction policy");
   const views: SharedView[] = [];
   const decoded = decodeInferRequest(msg, (ref, what) => core.sharedMemory.view(ref, what), views);
   const deadline = requestDeadline(callDeadline);
@@ -43,8 +47,7 @@ const releases = new WeakMap<ModelInferResponseOut, () => void>();
 /**
  * Gives back the memory a response's outputs view. ModelInfer calls it right after handing the
  * response to grpc-js, which serializes a unary reply synchronously in that call (our
- * interceptors act on receiving only); a response never passed here (a stream's, queued for
- * ordering) is released by the garbage collector instead.
+ * interceptors act on receiving only); ModelStreamInfer calls it from the write's callback.
  */
 export function releaseResponse(out: ModelInferResponseOut): void {
   const release = releases.get(out);

@@ -2,9 +2,10 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
 import { type RequestTrace, traceFields } from "../../core/trace-context.js";
-import { callTrace, inferOne } from "./infer.js";
-import type { ModelInferRequestMsg, ModelStreamInferResponseOut } from "./messages.js";
+import { callTrace, inferOne, opt, releaseResponse } from "./infer.js";
+import type { ModelInferRequestMsg, ModelInferResponseOut, ModelStreamInferResponseOut } from "./messages.js";
 import { logged } from "./status.js";
+import { inferDecoupledOne, type StreamMessage } from "./stream-decoupled.js";
 
 type Call = ServerDuplexStream<ModelInferRequestMsg, ModelStreamInferResponseOut>;
 
@@ -31,8 +32,10 @@ export class StreamRegistry {
 
 /**
  * One ModelStreamInfer call. Requests start as they arrive (so a client may pipeline them),
- * responses are written in request order. A failed request is answered in-band with
- * `error_message` and the stream goes on; only the client (or shutdown) ends it.
+ * responses are written in request order; a decoupled model's responses are written as the model
+ * sends them (stream-decoupled.ts). A failed request is answered in-band with `error_message` and
+ * the stream goes on; only the client (or shutdown) ends it. The output memory of a response (a
+ * Python worker's slot) goes back once grpc-js has serialized it, or when the stream is gone.
  */
 export class StreamSession {
   readonly #call: Call;
@@ -62,19 +65,62 @@ export class StreamSession {
   receive(msg: ModelInferRequestMsg): void {
     if (this.#ended) return;
     this.#pending++;
+    if (this.#isDecoupled(msg)) {
+      this.#runDecoupled(msg);
+      return;
+    }
     const result = this.#run(msg);
     this.#tail = this.#tail.then(async () => {
-      try {
-        const response = await result; // #run never rejects: errors become error_message
-        if (!this.#ended && !this.#call.write(response)) await this.#drained();
-      } catch (err) {
-        // A write into a stream that just went away; the session is ending anyway.
-        this.#log.debug({ err: (err as Error).message }, "ModelStreamInfer write failed");
-      } finally {
-        this.#pending--;
-        this.#maybeEnd();
-      }
+      const response = await result; // #run never rejects: errors become error_message
+      const out = response.infer_response;
+      if (out?.parameters !== undefined) out.parameters.triton_final_response = { bool_param: true };
+      const release = out === null ? undefined : () => releaseResponse(out as ModelInferResponseOut);
+      await this.#write({ out: response, release });
+      this.#pending--;
+      this.#maybeEnd();
     });
+  }
+
+  #isDecoupled(msg: ModelInferRequestMsg): boolean {
+    try {
+      return this.#core.isModelDecoupled(msg.model_name, opt(msg.model_version));
+    } catch {
+      return false; // an unknown model: the plain path answers NOT_FOUND in-band
+    }
+  }
+
+  /** A decoupled model's request: each response is queued for writing as soon as it comes. */
+  #runDecoupled(msg: ModelInferRequestMsg): void {
+    const enqueue = (m: StreamMessage) => {
+      this.#tail = this.#tail.then(() => this.#write(m));
+    };
+    inferDecoupledOne(this.#core, msg, this.#abort.signal, this.#call.getDeadline(), this.#trace, enqueue)
+      .catch((err: unknown) => {
+        const e = logged(err, this.#log, "ModelStreamInfer");
+        const head = { id: msg.id, model_name: msg.model_name, model_version: msg.model_version };
+        enqueue({ out: { error_message: e.message, infer_response: head } });
+      })
+      .finally(() => {
+        this.#tail = this.#tail.then(() => {
+          this.#pending--;
+          this.#maybeEnd();
+        });
+      });
+  }
+
+  /** Writes one message (waiting for the client to drain); its memory goes back once it is serialized. */
+  async #write({ out, release }: StreamMessage): Promise<void> {
+    if (this.#ended) {
+      release?.();
+      return;
+    }
+    try {
+      if (!this.#call.write(out, () => release?.())) await this.#drained();
+    } catch (err) {
+      release?.();
+      // A write into a stream that just went away; the session is ending anyway.
+      this.#log.debug({ err: (err as Error).message }, "ModelStreamInfer write failed");
+    }
   }
 
   /** The client half-closed: answer what is pending, then end. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestBuffer } from "../../core/backend.js";
 import { DATATYPES } from "../../core/datatypes.js";
-import { InvalidArgumentError, ResourceExhaustedError } from "../../core/errors.js";
+import { InvalidArgumentError, ResourceExhaustedError, UnimplementedError } from "../../core/errors.js";
 import type { InferRequest, Parameters } from "../../core/infer.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { RequestLimits } from "../../core/request-limits.js";
@@ -29,6 +29,8 @@ export async function handleInfer(
 ): Promise<void> {
   // Resolve the model first, so an unknown model is a 404 even with a bad body.
   core.isModelReady(model, version);
+  if (core.isModelDecoupled(model, version))
+    throw new UnimplementedError("HTTP end point doesn't support models with decoupled transaction policy");
   const rawHeaderLength = req.headers[HEADER_LENGTH];
   const headerLength = Array.isArray(rawHeaderLength) ? rawHeaderLength[0] : rawHeaderLength;
   // A binary body of known length goes straight into memory the model's backend lends (a Python

@@ -1,0 +1,299 @@
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { supportsReusePort } from "../../src/config.js";
+import { Registry } from "../../src/model/registry.js";
+import { type Server, serve } from "../../src/server.js";
+import { INTERPRETER } from "../helpers/cli.js";
+import { getJson } from "../helpers/json.js";
+import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
+
+process.env.TENSORBIND_PYTHON = INTERPRETER;
+
+// Decoupled Python-backend models (Triton's response sender), driven by tritonclient's gRPC stream.
+const TENSORS = `input [ { name: "IN" data_type: TYPE_INT32 dims: [ 1 ] } ]
+output [
+  { name: "OUT" data_type: TYPE_INT32 dims: [ 1 ] },
+  { name: "NOTE" data_type: TYPE_STRING dims: [ 1 ] }
+]`;
+
+const FILES: Record<string, string> = {
+  "repeat/config.pbtxt": `backend: "python"
+model_transaction_policy { decoupled: true }
+${TENSORS}
+`,
+  // IN = n >= 0: n responses OUT = 0..n-1 sent from execute, then the final flag alone.
+  // IN = -1: an error response (final). IN = -5: execute raises. IN = -9: a response whose NOTE
+  // is what the sender said when the model sent after FINAL (the last request that had n >= 0).
+  "repeat/1/model.py": `${PB_HEADER}
+class TritonPythonModel:
+    def initialize(self, args):
+        assert pb_utils.using_decoupled_model_transaction_policy(json.loads(args["model_config"]))
+        self.after_final = ""
+
+    def execute(self, requests):
+        for request in requests:
+            n = int(pb_utils.get_input_tensor_by_name(request, "IN").as_numpy()[0])
+            sender = request.get_response_sender()
+            if n == -5:
+                raise pb_utils.TritonModelException("asked to fail")
+            if n == -1:
+                sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError("negative count")),
+                            flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+                continue
+            if n == -9:
+                note = np.array([self.after_final.encode()], dtype=np.object_)
+                sender.send(pb_utils.InferenceResponse([pb_utils.Tensor("NOTE", note)]),
+                            flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+                continue
+            for i in range(n):
+                sender.send(pb_utils.InferenceResponse([pb_utils.Tensor("OUT", np.array([i], dtype=np.int32))]))
+            sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+            try:
+                sender.send(pb_utils.InferenceResponse([pb_utils.Tensor("OUT", np.array([99], dtype=np.int32))]))
+            except pb_utils.TritonModelException as exc:
+                self.after_final = str(exc)
+        return None
+`,
+  "threaded/config.pbtxt": `backend: "python"
+model_transaction_policy { decoupled: true }
+${TENSORS}
+`,
+  // Answers from a thread after execute() returned: n responses OUT = 10*i, FINAL on the last.
+  "threaded/1/model.py": `${PB_HEADER}
+import threading, time
+
+class TritonPythonModel:
+    def execute(self, requests):
+        for request in requests:
+            n = int(pb_utils.get_input_tensor_by_name(request, "IN").as_numpy()[0])
+            threading.Thread(target=self.answer, args=(request.get_response_sender(), n, threading.get_ident())).start()
+        return None
+
+    def answer(self, sender, n, caller):
+        time.sleep(0.05)
+        assert threading.get_ident() != caller
+        for i in range(n):
+            flags = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL if i == n - 1 else 0
+            sender.send(pb_utils.InferenceResponse([pb_utils.Tensor("OUT", np.array([10 * i], dtype=np.int32))]), flags=flags)
+`,
+};
+
+const CLIENT = `
+import json, os, queue, numpy as np
+import tritonclient.grpc as grpcclient, tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+client = grpcclient.InferenceServerClient(os.environ["GRPC"])
+got = queue.Queue()
+client.start_stream(callback=lambda result, error: got.put((result, error)))
+
+def request(model, n, rid, empty_final=True):
+    x = grpcclient.InferInput("IN", [1], "INT32")
+    x.set_data_from_numpy(np.array([n], dtype=np.int32))
+    client.async_stream_infer(model, [x], request_id=rid, enable_empty_final_response=empty_final)
+
+def collect(until_finals, timeout=20):
+    out, finals = [], 0
+    while finals < until_finals:
+        result, error = got.get(timeout=timeout)
+        if error is not None:
+            # tritonclient gives the in-band error without the response: its message only
+            out.append({"error": error.message()})
+            finals += 1
+            continue
+        r = result.get_response()
+        final = r.parameters["triton_final_response"].bool_param
+        item = {"id": r.id, "final": final, "outputs": [o.name for o in r.outputs]}
+        if any(o.name == "OUT" for o in r.outputs):
+            item["out"] = int(result.as_numpy("OUT")[0])
+        if any(o.name == "NOTE" for o in r.outputs):
+            item["note"] = result.as_numpy("NOTE")[0].decode()
+        out.append(item)
+        finals += final
+    return out
+
+def done(**results):
+    client.stop_stream()  # its thread would keep the script alive
+    print(json.dumps(results))
+`;
+
+describe("decoupled Python-backend models over gRPC streaming", () => {
+  let repo: string;
+  let server: Server;
+
+  beforeAll(async () => {
+    repo = writeRepository(FILES);
+    server = await serve({
+      http: 0,
+      grpc: 0,
+      metrics: false,
+      dashboard: false,
+      logLevel: "silent",
+      registry: new Registry(),
+      modelRepository: repo,
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  const env = () => ({
+    GRPC: server.urls.grpc!.replace(/^grpc:\/\//, ""),
+    HTTP: server.urls.http!.replace(/^https?:\/\//, ""),
+  });
+
+  it("sends N responses per request (0: the final flag alone), each a stream message with the request id", async () => {
+    const r = await runPython<{ three: unknown[]; zero: unknown[]; silent: unknown[] }>(
+      `${CLIENT}
+request("repeat", 3, "three")
+three = collect(1)
+request("repeat", 0, "zero")
+zero = collect(1)
+# Without triton_enable_empty_final_response the final flag alone sends nothing: the next
+# request's messages come first.
+request("repeat", 0, "silent", empty_final=False)
+request("repeat", 1, "after")
+silent = collect(1)
+done(three=three, zero=zero, silent=silent)
+`,
+      env(),
+    );
+    expect(r.three).toEqual([
+      { id: "three", final: false, outputs: ["OUT"], out: 0 },
+      { id: "three", final: false, outputs: ["OUT"], out: 1 },
+      { id: "three", final: false, outputs: ["OUT"], out: 2 },
+      { id: "three", final: true, outputs: [] },
+    ]);
+    expect(r.zero).toEqual([{ id: "zero", final: true, outputs: [] }]);
+    expect(r.silent).toEqual([
+      { id: "after", final: false, outputs: ["OUT"], out: 0 },
+      { id: "after", final: true, outputs: [] },
+    ]);
+  }, 60_000);
+
+  it("delivers responses a thread sends after execute() returned, interleaving requests", async () => {
+    const r = await runPython<{ items: { id: string; final: boolean; out: number }[] }>(
+      `${CLIENT}
+request("threaded", 3, "a")
+request("threaded", 2, "b")
+done(items=collect(2))
+`,
+      env(),
+    );
+    const of = (id: string) => r.items.filter((i) => i.id === id);
+    expect(of("a").map((i) => [i.out, i.final])).toEqual([
+      [0, false],
+      [10, false],
+      [20, true],
+    ]);
+    expect(of("b").map((i) => [i.out, i.final])).toEqual([
+      [0, false],
+      [10, true],
+    ]);
+  }, 60_000);
+
+  it("reports error responses and a failing execute in-band, refuses a send after FINAL, and keeps serving", async () => {
+    const r = await runPython<{ error: unknown[]; raised: unknown[]; note: unknown[]; again: unknown[] }>(
+      `${CLIENT}
+request("repeat", -1, "err")
+error = collect(1)
+request("repeat", -5, "raise")
+raised = collect(1)
+request("repeat", 2, "two")
+collect(1)
+request("repeat", -9, "note")
+note = collect(1)
+request("repeat", 1, "again")
+again = collect(1)
+done(error=error, raised=raised, note=note, again=again)
+`,
+      env(),
+    );
+    expect(r.error).toEqual([{ error: "negative count" }]);
+    expect(r.raised).toEqual([
+      { error: "Failed to process the request(s) for model 'repeat', message: asked to fail" },
+    ]);
+    expect(r.note).toEqual([
+      {
+        id: "note",
+        final: true,
+        outputs: ["NOTE"],
+        note: "Unable to send response. Response sender has been closed.",
+      },
+    ]);
+    expect(r.again).toEqual([
+      { id: "again", final: false, outputs: ["OUT"], out: 0 },
+      { id: "again", final: true, outputs: [] },
+    ]);
+  }, 60_000);
+
+  it("refuses unary infer on a decoupled model as Triton does (HTTP 501, gRPC UNIMPLEMENTED)", async () => {
+    const r = await runPython<{ http: [string, string]; grpc: [string, string] }>(
+      `${CLIENT}
+x = httpclient.InferInput("IN", [1], "INT32"); x.set_data_from_numpy(np.array([1], dtype=np.int32))
+try:
+    httpclient.InferenceServerClient(os.environ["HTTP"]).infer("repeat", [x]); http = ["", "no error"]
+except InferenceServerException as e:
+    http = [str(e.status()), e.message()]
+g = grpcclient.InferInput("IN", [1], "INT32"); g.set_data_from_numpy(np.array([1], dtype=np.int32))
+try:
+    client.infer("repeat", [g]); grpc = ["", "no error"]
+except InferenceServerException as e:
+    grpc = [str(e.status()), e.message()]
+done(http=http, grpc=grpc)
+`,
+      env(),
+    );
+    expect(r.http).toEqual([
+      "501",
+      "HTTP end point doesn't support models with decoupled transaction policy",
+    ]);
+    expect(r.grpc).toEqual([
+      "StatusCode.UNIMPLEMENTED",
+      "ModelInfer RPC doesn't support models with decoupled transaction policy",
+    ]);
+  }, 60_000);
+
+  it("counts each request once in the model's statistics", async () => {
+    const body = await getJson(`${server.urls.http}/v2/models/repeat/stats`);
+    const stats = body.model_stats[0].inference_stats;
+    expect(stats.success.count).toBeGreaterThanOrEqual(8);
+    expect(stats.fail.count).toBe(1); // the request whose execute raised
+  });
+
+  it.runIf(supportsReusePort())(
+    "streams through frontend threads too (--workers 2)",
+    async () => {
+      const threaded = await serve({
+        http: 0,
+        grpc: 0,
+        workers: 2,
+        metrics: false,
+        dashboard: false,
+        logLevel: "silent",
+        registry: new Registry(),
+        modelRepository: repo,
+      });
+      try {
+        const r = await runPython<{ items: unknown[] }>(
+          `${CLIENT}
+request("threaded", 2, "w")
+request("repeat", 0, "z")
+done(items=collect(2))
+`,
+          { GRPC: threaded.urls.grpc!.replace(/^grpc:\/\//, "") },
+        );
+        expect(r.items).toContainEqual({ id: "z", final: true, outputs: [] });
+        expect(r.items.filter((i) => (i as { id: string }).id === "w")).toEqual([
+          { id: "w", final: false, outputs: ["OUT"], out: 0 },
+          { id: "w", final: true, outputs: ["OUT"], out: 10 },
+        ]);
+      } finally {
+        await threaded.close();
+      }
+    },
+    120_000,
+  );
+});
