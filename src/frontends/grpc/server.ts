@@ -10,6 +10,7 @@ import { raiseConnectionWindow, raiseStreamWindow } from "./flow-control.js";
 import { healthService } from "./health.js";
 import { requestLimitsInterceptor } from "./limits.js";
 import { loadProtos } from "./load.js";
+import { inPlaceReplies } from "./reply.js";
 import { inferenceService } from "./service.js";
 import { StreamRegistry } from "./stream.js";
 import { rejectUndecodable, tolerantDeserializers } from "./undecodable.js";
@@ -79,7 +80,7 @@ export class GrpcFrontend {
       log.debug("this grpc-js version keeps its own HTTP/2 stream window");
     const protos = loadProtos();
     this.#server.addService(
-      tolerantDeserializers(protos.inference),
+      inPlaceReplies(tolerantDeserializers(protos.inference)),
       inferenceService(core, protos.inference, log, this.#streams),
     );
     this.#server.addService(tolerantDeserializers(protos.health), healthService(core));
