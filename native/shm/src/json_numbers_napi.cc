@@ -88,12 +88,106 @@ Napi::Value ScanJson(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// The same two conversions on a libuv pool thread, so a large array never holds the event loop.
+// The JS arrays are held by references until the promise settles; the caller keeps their memory
+// valid (heap buffers it owns, not memory that another request may reuse meanwhile).
+class ParseWorker : public Napi::AsyncWorker {
+ public:
+  ParseWorker(Napi::Env env, Napi::Uint8Array body, std::size_t begin, std::size_t end, JsonKind kind,
+              std::size_t count, int max_depth, Napi::Uint8Array out)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        body_ref_(Napi::Persistent(body)),
+        out_ref_(Napi::Persistent(out)),
+        text_(reinterpret_cast<const char*>(body.Data())),
+        begin_(begin),
+        end_(end),
+        kind_(kind),
+        count_(count),
+        max_depth_(max_depth),
+        out_(out.Data()) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { ok_ = ParseJsonArray(kind_, text_ + begin_, text_ + end_, count_, max_depth_, out_); }
+  void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), ok_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Uint8Array> body_ref_, out_ref_;
+  const char* text_;
+  std::size_t begin_, end_;
+  JsonKind kind_;
+  std::size_t count_;
+  int max_depth_;
+  std::uint8_t* out_;
+  bool ok_ = false;
+};
+
+class FormatWorker : public Napi::AsyncWorker {
+ public:
+  FormatWorker(Napi::Env env, Napi::Uint8Array bytes, JsonKind kind)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        bytes_ref_(Napi::Persistent(bytes)),
+        data_(bytes.Data()),
+        count_(bytes.ByteLength() / JsonKindSize(kind)),
+        kind_(kind) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    text_.reset(new char[JsonArrayCapacity(count_)]);
+    length_ = FormatJsonArray(kind_, data_, count_, text_.get());
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Buffer<char>::Copy(Env(), text_.get(), length_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Uint8Array> bytes_ref_;
+  const std::uint8_t* data_;
+  std::size_t count_;
+  JsonKind kind_;
+  std::unique_ptr<char[]> text_;
+  std::size_t length_ = 0;
+};
+
+// parseJsonArrayAsync(...same arguments as parseJsonArray) -> Promise<boolean>
+Napi::Value ParseJsonAsync(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array body = BytesArg(info, 0);
+  const std::size_t begin = SizeArg(info, 1, body.ByteLength());
+  const std::size_t end = SizeArg(info, 2, body.ByteLength());
+  const JsonKind kind = KindArg(info, 3);
+  Napi::Uint8Array out = BytesArg(info, 6);
+  const std::size_t count = SizeArg(info, 4, out.ByteLength());
+  if (!info[5].IsNumber()) throw Napi::TypeError::New(info.Env(), "maxDepth must be a number");
+  const int max_depth = info[5].As<Napi::Number>().Int32Value();
+  if (begin > end || count * JsonKindSize(kind) != out.ByteLength())
+    throw Napi::RangeError::New(info.Env(), "the output does not hold count elements");
+  auto* worker = new ParseWorker(info.Env(), body, begin, end, kind, count, max_depth, out);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();  // the worker deletes itself once settled
+  return promise;
+}
+
+// formatJsonArrayAsync(bytes, datatype) -> Promise<Buffer>
+Napi::Value FormatJsonAsync(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array bytes = BytesArg(info, 0);
+  const JsonKind kind = KindArg(info, 1);
+  if (bytes.ByteLength() % JsonKindSize(kind) != 0)
+    throw Napi::RangeError::New(info.Env(), "byte length is not whole elements");
+  auto* worker = new FormatWorker(info.Env(), bytes, kind);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 }  // namespace
 
 void InitJsonNumbers(Napi::Env env, Napi::Object exports) {
   exports.Set("formatJsonArray", Napi::Function::New(env, FormatJson, "formatJsonArray"));
   exports.Set("parseJsonArray", Napi::Function::New(env, ParseJson, "parseJsonArray"));
   exports.Set("scanJsonInputData", Napi::Function::New(env, ScanJson, "scanJsonInputData"));
+  exports.Set("parseJsonArrayAsync", Napi::Function::New(env, ParseJsonAsync, "parseJsonArrayAsync"));
+  exports.Set("formatJsonArrayAsync", Napi::Function::New(env, FormatJsonAsync, "formatJsonArrayAsync"));
 }
 
 }  // namespace tensorbind

@@ -45,6 +45,8 @@ export interface DecodeOptions {
   readonly sharedInput?: (ref: SharedMemoryRef, what: string) => SharedView;
   /** JSON parts from this size on have their `data` read by the addon (default JSON_SCAN_MIN_BYTES). */
   readonly jsonScanMinBytes?: number;
+  /** A whole-JSON body scanned, and its `data` read, already (json-offload.ts prepareJsonBody). */
+  readonly prepared?: ScannedHeader | undefined;
 }
 
 export interface DecodedRequest {
@@ -87,10 +89,13 @@ function decodeWithViews(
     }
     if (headerLength === 0) return decodeRawBody(body, opts);
   }
-  const scanned: ScannedHeader | undefined =
-    scan && headerLength >= (opts.jsonScanMinBytes ?? JSON_SCAN_MIN_BYTES)
-      ? scanJsonHeader(body, headerLength)
-      : undefined;
+  const scanned: ScannedHeader | undefined = !scan
+    ? undefined
+    : opts.prepared !== undefined && headerLength === body.length
+      ? opts.prepared
+      : headerLength >= (opts.jsonScanMinBytes ?? JSON_SCAN_MIN_BYTES)
+        ? scanJsonHeader(body, headerLength)
+        : undefined;
   const header = scanned !== undefined ? scanned.header : parseJson(body.toString("utf8", 0, headerLength));
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     throw new InvalidArgumentError("inference request must be a JSON object");
@@ -136,10 +141,11 @@ function decodeWithViews(
       if (input.data === undefined)
         throw new InvalidArgumentError(`${what}: has neither 'data' nor binary_data_size`);
       const range = scanned?.data.get(index);
-      bytes =
-        range === undefined
-          ? jsonDataToBytes(input.datatype, input.shape, input.data, what)
-          : decodeScannedData(body, range, input.datatype, input.shape, what);
+      const early = scanned?.decoded?.get(index);
+      if (range === undefined) bytes = jsonDataToBytes(input.datatype, input.shape, input.data, what);
+      else if (early?.datatype === input.datatype && early.shape === JSON.stringify(input.shape))
+        bytes = early.bytes;
+      else bytes = decodeScannedData(body, range, input.datatype, input.shape, what);
     }
     return new Tensor(input.name, input.datatype, input.shape, bytes);
   });
@@ -269,6 +275,8 @@ export interface EncodedResponse {
 export function encodeInferResponse(
   res: InferResponse,
   binaryOutputs: ReadonlySet<string> | "all",
+  /** JSON text of outputs formatted already (json-offload.ts formatJsonOutputs), by name. */
+  formatted?: ReadonlyMap<string, Buffer>,
 ): EncodedResponse {
   const binary: Uint8Array[] = [];
   const parts: Buffer[] = [];
@@ -289,7 +297,7 @@ export function encodeInferResponse(
       text += `,"parameters":{"binary_data_size":${t.bytes.byteLength}}}`;
       return;
     }
-    const data = tensorToJsonBytes(t);
+    const data = formatted?.get(t.name) ?? tensorToJsonBytes(t);
     parts.push(Buffer.from(`${text},"data":`, "utf8"), data);
     text = "}";
   });

@@ -8,6 +8,7 @@ import type { RequestLimits } from "../../core/request-limits.js";
 import { traceOf } from "../../core/trace-context.js";
 import { binaryBodyLayout, readBody, readBodyInto, releaseWhenClosed } from "./body.js";
 import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH } from "./infer-codec.js";
+import { formatJsonOutputs, prepareJsonBody } from "./json-offload.js";
 import { sendJsonBytes } from "./respond.js";
 
 export interface InferHandlerOptions {
@@ -70,7 +71,10 @@ async function inferDecoded(
     throw new ResourceExhaustedError(
       `JSON request header of ${headerLength} bytes exceeds the limit of ${options.maxJsonBytes} bytes (--max-json-bytes)`,
     );
+  // A whole-JSON body is a heap buffer of its own: its numbers are read off the event loop.
+  const prepared = headerLength === undefined ? await prepareJsonBody(body, options.limits) : undefined;
   const decoded = decodeInferRequest(body, {
+    prepared,
     model,
     version,
     ...(options.limits !== undefined && { limits: options.limits }),
@@ -99,9 +103,15 @@ async function inferDecoded(
   };
   const response = await core.infer(request);
   res.off("close", onClose);
-  // Output memory (a Python worker's slots) goes back once the response is written or abandoned.
-  if (response.release !== undefined) releaseWhenClosed(res, response.release);
-  const encoded = encodeInferResponse(response, decoded.binaryOutputs);
+  // Output memory (a Python worker's slots) goes back once the response is written or abandoned,
+  // and not before large JSON outputs have been formatted from it on pool threads.
+  let formatted: Map<string, Buffer>;
+  try {
+    formatted = await formatJsonOutputs(response, decoded.binaryOutputs);
+  } finally {
+    if (response.release !== undefined) releaseWhenClosed(res, response.release);
+  }
+  const encoded = encodeInferResponse(response, decoded.binaryOutputs, formatted);
   if (encoded.binary.length === 0) return sendJsonBytes(res, 200, encoded.json);
 
   const head = encoded.json;

@@ -24,6 +24,18 @@ export interface JsonNumbersAddon {
   ): boolean;
   /** [inputIndex, begin, end, ...] of each inputs[i].data array in body[0, end); null when ambiguous. */
   scanJsonInputData(body: Uint8Array, end: number): number[] | null;
+  /** parseJsonArray on a libuv pool thread: `body` and `out` must stay unchanged until it settles. */
+  parseJsonArrayAsync(
+    body: Uint8Array,
+    begin: number,
+    end: number,
+    datatype: string,
+    count: number,
+    maxDepth: number,
+    out: Uint8Array,
+  ): Promise<boolean>;
+  /** formatJsonArray on a libuv pool thread: `bytes` must stay valid until it settles. */
+  formatJsonArrayAsync(bytes: Uint8Array, datatype: string): Promise<Buffer>;
 }
 
 let cached: JsonNumbersAddon | null | undefined;
@@ -33,7 +45,7 @@ export function jsonNumbersAddon(): JsonNumbersAddon | undefined {
   if (cached === undefined) {
     try {
       const a = loadShmAddonModule() as Partial<JsonNumbersAddon>;
-      cached = typeof a.formatJsonArray === "function" ? (a as JsonNumbersAddon) : null;
+      cached = typeof a.formatJsonArrayAsync === "function" ? (a as JsonNumbersAddon) : null;
     } catch {
       cached = null;
     }

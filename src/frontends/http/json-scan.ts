@@ -21,6 +21,11 @@ export interface ScannedHeader {
   readonly header: unknown;
   /** inputs[i] → where its `data` array lies in the body. */
   readonly data: ReadonlyMap<number, { readonly begin: number; readonly end: number }>;
+  /** inputs[i] → its bytes, read already off the event loop (json-offload.ts), with the datatype and shape read for. */
+  readonly decoded?: ReadonlyMap<
+    number,
+    { readonly datatype: string; readonly shape: string; readonly bytes: Uint8Array }
+  >;
 }
 
 /** The scanned header of body[0, length), or undefined where the general path must parse it. */

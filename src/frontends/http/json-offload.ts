@@ -1,0 +1,89 @@
+import { DATATYPES, isDatatype } from "../../core/datatypes.js";
+import type { InferResponse } from "../../core/infer.js";
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
+import { jsonNumbersAddon } from "./json-native.js";
+import { JSON_SCAN_MIN_BYTES, type ScannedHeader, scanJsonHeader } from "./json-scan.js";
+
+/**
+ * The number↔text work of large JSON bodies on libuv's pool threads, so the event loop keeps
+ * serving other requests meanwhile (and several bodies convert on several cores). Only what the
+ * addon takes as it is happens here; the synchronous codec then checks everything as always and
+ * reads anything left over itself, with the same errors.
+ */
+
+/**
+ * Scans a JSON body and reads its `data` arrays into typed arrays off the event loop. `body`
+ * must be memory this request owns (a heap buffer, not a lent arena slot another request may
+ * reuse). Undefined when the body is small or the scan declines: decode as usual.
+ */
+export async function prepareJsonBody(
+  body: Buffer,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+  minBytes = JSON_SCAN_MIN_BYTES,
+): Promise<ScannedHeader | undefined> {
+  const addon = jsonNumbersAddon();
+  if (addon === undefined || body.length < minBytes) return undefined;
+  const scanned = scanJsonHeader(body, body.length);
+  if (scanned === undefined) return undefined;
+  const h = scanned.header as { inputs?: unknown } | null;
+  const inputs =
+    typeof h === "object" && h !== null && Array.isArray(h.inputs) ? (h.inputs as unknown[]) : [];
+  if (inputs.length > limits.maxInputs) return scanned; // the codec reports it
+  const decoded = new Map<number, { datatype: string; shape: string; bytes: Uint8Array }>();
+  const jobs: Promise<void>[] = [];
+  for (const [index, range] of scanned.data) {
+    const input = inputs[index] as { datatype?: unknown; shape?: unknown } | undefined;
+    const count = plainCount(input?.shape);
+    const datatype = input?.datatype;
+    if (count === undefined || !isDatatype(datatype) || datatype === "BYTES" || !DATATYPES[datatype].json)
+      continue;
+    // Each element takes a byte of text at least: a larger count is the codec's error to give.
+    if (count > range.end - range.begin) continue;
+    const bytes = new Uint8Array(count * DATATYPES[datatype].size);
+    const depth = (input!.shape as number[]).length - 1;
+    jobs.push(
+      addon.parseJsonArrayAsync(body, range.begin, range.end, datatype, count, depth, bytes).then((ok) => {
+        if (ok) decoded.set(index, { datatype, shape: JSON.stringify(input!.shape), bytes });
+      }),
+    );
+  }
+  await Promise.all(jobs);
+  return { ...scanned, decoded };
+}
+
+/** The element count of a shape of non-negative safe integers; undefined for anything else. */
+function plainCount(shape: unknown): number | undefined {
+  if (!Array.isArray(shape)) return undefined;
+  let n = 1;
+  for (const d of shape) {
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) return undefined;
+    n *= d;
+  }
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** Outputs of at least this many bytes are formatted on a pool thread. */
+const OFFLOAD_MIN_BYTES = 16 * 1024;
+
+/**
+ * The JSON text of each large output that goes back as JSON `data`, formatted off the event
+ * loop. The outputs' memory must stay valid until this settles (release it afterwards).
+ */
+export async function formatJsonOutputs(
+  res: InferResponse,
+  binaryOutputs: ReadonlySet<string> | "all",
+  minBytes = OFFLOAD_MIN_BYTES,
+): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const addon = jsonNumbersAddon();
+  if (addon === undefined || binaryOutputs === "all") return out;
+  await Promise.all(
+    res.outputs.map(async (t) => {
+      const info = DATATYPES[t.datatype];
+      if (binaryOutputs.has(t.name) || res.sharedOutputs?.has(t.name)) return;
+      if (!info.json || t.datatype === "BYTES" || t.bytes.byteLength < minBytes) return;
+      out.set(t.name, await addon.formatJsonArrayAsync(t.bytes, t.datatype));
+    }),
+  );
+  return out;
+}
