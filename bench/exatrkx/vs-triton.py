@@ -1,0 +1,387 @@
+"""ExaTrkX repository: tensorbind against the real tritonserver (the one PyPI's nvidia-pytriton
+ships, Python backend, no libtorch backend), same client, same CPU, side by side.
+
+That tritonserver has no libtorch backend, so the script writes a Triton-servable copy of
+examples/exatrkx/model_repository in a temporary directory: each TorchScript stage (embed, filter,
+gnn) becomes a Python-backend model that `torch.jit.load`s the same model.pt and runs it as
+tensorbind's TorchScript runner does (inference_mode, one call per request); everything else
+(the Python frnn / applyfilter / wcc, the `exatrkx` ensemble, names, shapes, parameters, one CPU
+instance per step) is the same. Three servers, started once, measured in turn (A B C A B C):
+
+  tensorbind            `tensorbind serve --model-repository` of the original repository
+  tensorbind-converted  `tensorbind serve --model-repository` of the converted copy (same backends as Triton)
+  triton                tritonserver (bench/repository-vs-triton/tritonserver.py) of the converted copy
+
+The client is bench/exatrkx/run.py's served mode (c tritonclient gRPC connections, one event in
+flight each, events sent round robin). Before timing, every event's labels from every server are
+compared with each other and with the direct pipeline. After timing, each server's
+/v2/models/stats gives where the time went per step.
+
+    .venv/bin/python bench/exatrkx/vs-triton.py --mu 20 --events 6 --concurrency 1,4,8 --seconds 10 --pairs 2
+
+Needs: npm run build, npm run build:native, npm run build:traccc (or --events-dir), .venv. Creates
+.venv-pytriton (pip install nvidia-pytriton) on first use; the Triton stub imports torch and SciPy
+from .venv (same versions as tensorbind's workers; the models add BENCH_SITE to sys.path).
+Servers run on CPU 0, this client on CPU 1, when there are >= 2 CPUs (--no-pin: none).
+Markdown on stdout, JSON in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+EXAMPLE = REPO / "examples" / "exatrkx"
+sys.path.insert(0, str(EXAMPLE))
+sys.path.insert(0, str(HERE))
+
+from exatrkx.events import generate, read_saved
+from exatrkx.pipeline import Pipeline
+from run import served_run
+
+SIDES = ("tensorbind", "tensorbind-converted", "triton")
+TB_PY = Path(os.environ.get("TENSORBIND_PYTHON", REPO / ".venv/bin/python"))
+PT_VENV = REPO / ".venv-pytriton"
+PT_PY = PT_VENV / "bin/python"
+
+# Triton's stub starts Python without PYTHONPATH: the models append the site-packages that
+# BENCH_SITE names (NumPy, torch, SciPy). Unset under tensorbind: a no-op there.
+PRELUDE = """import os as _os, sys as _sys
+_sys.path.extend(p for p in _os.environ.get("BENCH_SITE", "").split(":") if p and p not in _sys.path)
+"""
+
+# A TorchScript stage as a Python-backend model: what tensorbind's runner does for
+# platform "pytorch_libtorch" (python/tensorbind/triton/runner.py, TorchScriptModel).
+TORCHSCRIPT_MODEL = (
+    PRELUDE
+    + '''
+import json
+import os
+
+import numpy as np
+import torch
+import triton_python_backend_utils as pb_utils
+
+
+def _positional(names):
+    """Triton's `<name>__<index>` order."""
+    try:
+        return [n for _, n in sorted((int(n.rsplit("__", 1)[1]), n) for n in names)]
+    except (IndexError, ValueError):
+        return names
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "model.pt")
+        self.module = torch.jit.load(path, map_location="cpu")
+        self.module.eval()
+        self.inputs = _positional([c["name"] for c in config["input"]])
+        self.outputs = _positional([c["name"] for c in config["output"]])
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            with torch.inference_mode():
+                args = [
+                    torch.from_numpy(np.array(pb_utils.get_input_tensor_by_name(request, n).as_numpy()))
+                    for n in self.inputs
+                ]
+                result = self.module(*args)
+            if isinstance(result, torch.Tensor):
+                result = (result,)
+            tensors = [pb_utils.Tensor(n, np.array(result[i].numpy())) for i, n in enumerate(self.outputs)]
+            responses.append(pb_utils.InferenceResponse(tensors))
+        return responses
+'''
+)
+
+
+def with_prelude(code: str) -> str:
+    """PRELUDE after the module's `from __future__` imports (which must come first)."""
+    lines = code.splitlines(keepends=True)
+    at = max((i + 1 for i, line in enumerate(lines) if line.startswith("from __future__ ")), default=0)
+    return "".join(lines[:at]) + PRELUDE + "".join(lines[at:])
+
+
+def convert(source: Path, dest: Path) -> list[str]:
+    """Writes the Triton-servable copy; returns the models turned into Python-backend models."""
+    shutil.copytree(source, dest)
+    converted = []
+    for config in sorted(dest.glob("*/config.pbtxt")):
+        text = config.read_text()
+        model = config.parent
+        if re.search(r'^\s*platform:\s*"pytorch_libtorch"', text, re.M):
+            config.write_text(
+                re.sub(r'^(\s*)platform:\s*"pytorch_libtorch"', r'\1backend: "python"', text, flags=re.M)
+            )
+            for version in model.iterdir():
+                if version.is_dir() and (version / "model.pt").exists():
+                    (version / "model.py").write_text(TORCHSCRIPT_MODEL)
+            converted.append(model.name)
+        elif re.search(r'^\s*backend:\s*"python"', text, re.M):
+            for py in model.glob("*/model.py"):
+                py.write_text(with_prelude(py.read_text()))
+    return converted
+
+
+def site_packages(python: Path) -> str:
+    return subprocess.run(
+        [str(python), "-c", "import site;print(':'.join(site.getsitepackages()))"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def ensure_pytriton() -> str:
+    if not PT_PY.exists():
+        print("creating .venv-pytriton and installing nvidia-pytriton (once)", file=sys.stderr)
+        base = os.environ.get("PYTRITON_BASE_PYTHON", "python3")
+        subprocess.run([base, "-m", "venv", str(PT_VENV)], check=True)
+        subprocess.run([str(PT_PY), "-m", "pip", "install", "-q", "nvidia-pytriton"], check=True)
+    return subprocess.run(
+        [str(PT_PY), "-c", "import importlib.metadata as m;print(m.version('nvidia-pytriton'))"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One server in its own process group (tritonserver's stubs, tensorbind's workers)."""
+
+    def __init__(self, side: str, repository: Path, out: Path, pin: list[str]):
+        self.side = side
+        self.http, self.grpc, metrics = free_port(), free_port(), free_port()
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        if side == "triton":
+            # The stub's C++ reads NumPy 1 arrays (a NumPy 2 array reaches it empty): the pytriton
+            # venv's NumPy first, then torch and SciPy from tensorbind's venv.
+            env["BENCH_SITE"] = f"{site_packages(PT_PY)}:{site_packages(TB_PY)}"
+            argv = [str(PT_PY), str(REPO / "bench/repository-vs-triton/tritonserver.py"), str(repository),
+                    str(self.http), str(self.grpc), str(metrics)]  # fmt: skip
+        else:
+            env["TENSORBIND_PYTHON"] = str(TB_PY)
+            argv = [shutil.which("node") or "node", str(REPO / "bin/tensorbind.js"), "serve",
+                    "--model-repository", str(repository), "--http-port", str(self.http),
+                    "--grpc-port", str(self.grpc), "--metrics-port", str(metrics), "--log-level", "warn"]  # fmt: skip
+        self.log = out / f"server-{side}.log"
+        t0 = time.perf_counter()
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                pin + argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.time() + 300
+        while not self.ready():
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"{side} did not start: see {self.log}")
+            time.sleep(0.5)
+        self.startup_s = time.perf_counter() - t0
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http}/v2/models/exatrkx/ready", timeout=2
+            ) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/v2/models/stats", timeout=10) as r:
+            return json.loads(r.read())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def labels_of(url: str, features: np.ndarray) -> np.ndarray:
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(url)
+    try:
+        x = grpcclient.InferInput("FEATURES", list(features.shape), "FP32")
+        x.set_data_from_numpy(features)
+        return client.infer("exatrkx", [x]).as_numpy("LABELS")
+    finally:
+        client.close()
+
+
+STAT_KEYS = ("queue", "compute_input", "compute_infer", "compute_output")
+
+
+def per_step(stats: dict) -> dict[str, dict[str, float]]:
+    """Mean ms per request of each model's queue and compute phases (and its request count)."""
+    rows = {}
+    for m in stats.get("model_stats", []):
+        inf = m.get("inference_stats", {})
+        n = int(inf.get("success", {}).get("count", 0))
+        if not n:
+            continue
+        row = {k: int(inf.get(k, {}).get("ns", 0)) / n / 1e6 for k in STAT_KEYS}
+        row["success"] = int(inf.get("success", {}).get("ns", 0)) / n / 1e6
+        row["count"] = n
+        rows[m["name"]] = row
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mu", type=float, default=20)
+    ap.add_argument("--events", type=int, default=6, help="distinct events, sent round robin")
+    ap.add_argument("--events-dir", type=Path, default=None, help="events from make_events.py instead")
+    ap.add_argument("--concurrency", default="1,4,8")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--pairs", type=int, default=2)
+    ap.add_argument("--sides", default=",".join(SIDES))
+    ap.add_argument("--repository", type=Path, default=EXAMPLE / "model_repository")
+    ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "exatrkx-vs-triton")
+    args = ap.parse_args()
+    sides = args.sides.split(",")
+    args.out.mkdir(parents=True, exist_ok=True)
+    pt_version = ensure_pytriton()
+
+    events = (
+        read_saved(args.events_dir)[0][: args.events]
+        if args.events_dir
+        else list(generate(args.mu, args.events, seed=1))
+    )
+    direct = Pipeline(device="cpu")
+    expected = [direct(ev.features) for ev in events]
+
+    pin_ok = not args.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+    server_pin = ["taskset", "-c", "0"] if pin_ok else []
+    work = Path(tempfile.mkdtemp(prefix="exatrkx-vs-triton-"))
+    converted_repo = work / "model_repository"
+    converted = convert(args.repository, converted_repo)
+    repos = {"tensorbind": args.repository, "tensorbind-converted": converted_repo, "triton": converted_repo}
+
+    servers: dict[str, Server] = {}
+    rows = []
+    try:
+        for side in sides:
+            servers[side] = Server(side, repos[side], args.out, server_pin)
+            print(f"{side}: ready in {servers[side].startup_s:.1f} s", file=sys.stderr)
+        if pin_ok:
+            os.sched_setaffinity(0, {1})
+        urls = {side: f"127.0.0.1:{s.grpc}" for side, s in servers.items()}
+        # Answers: every server, every event, equal to the direct pipeline (and so to each other).
+        for side, url in urls.items():
+            for i, ev in enumerate(events):
+                try:
+                    got = labels_of(url, ev.features)
+                except Exception as e:
+                    raise SystemExit(f"{side}: event {i}: {e}") from None
+                if not np.array_equal(got, expected[i]):
+                    raise SystemExit(f"{side}: event {i} labels differ from the direct pipeline")
+        print(
+            f"answers: {len(events)} events x {len(urls)} servers equal to the direct pipeline",
+            file=sys.stderr,
+        )
+        before = {side: per_step(s.stats()) for side, s in servers.items()}
+        for c in [int(x) for x in args.concurrency.split(",")]:
+            got: dict[str, list[float]] = {side: [] for side in sides}
+            for p in range(args.pairs):
+                for side in sides:
+                    got[side].append(served_run(urls[side], events, c, args.seconds))
+                print(
+                    f"c={c} pair {p + 1}: " + ", ".join(f"{s} {got[s][-1]:.2f}/s" for s in sides),
+                    file=sys.stderr,
+                )
+            row = {"concurrency": c, "events_per_s": {s: [round(v, 3) for v in got[s]] for s in sides}}
+            if "triton" in sides:
+                row["over_triton"] = {
+                    s: round(statistics.median([a / b for a, b in zip(got[s], got["triton"])]), 3)
+                    for s in sides
+                    if s != "triton"
+                }
+            rows.append(row)
+        after = {side: s.stats() for side, s in servers.items()}
+    finally:
+        for s in servers.values():
+            s.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    steps = {side: per_step(after[side]) for side in servers}
+    meta = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "pinned": pin_ok,
+        "nvidia_pytriton": pt_version,
+        "converted": converted,
+        "points_per_event": round(float(np.mean([ev.n for ev in events]))),
+        "startup_s": {side: round(s.startup_s, 2) for side, s in servers.items()},
+    }
+    (args.out / "results.json").write_text(
+        json.dumps({"meta": meta, "rows": rows, "steps": steps, "steps_before": before}, indent=2) + "\n"
+    )
+    print(report(meta, rows, steps, sides))
+    return 0
+
+
+def report(meta: dict, rows: list[dict], steps: dict, sides: list[str]) -> str:
+    o = [
+        f"`{meta['command']}` — {meta['date']}, {meta['cpus']} CPUs, load average at end "
+        f"{' '.join(f'{x:.1f}' for x in meta['load_average'])}, "
+        + ("servers on CPU 0, client on CPU 1" if meta["pinned"] else "not pinned")
+        + f"; nvidia-pytriton {meta['nvidia_pytriton']}; μ = {meta['points_per_event']} points per event",
+        "",
+        "| c | "
+        + " | ".join(f"{s} events/s (per pair)" for s in sides)
+        + " | "
+        + " | ".join(f"{s} / triton (median)" for s in sides if s != "triton" and "triton" in sides)
+        + " |",
+        "|---" * (1 + len(sides) + sum(1 for s in sides if s != "triton" and "triton" in sides)) + "|",
+    ]
+    for r in rows:
+        cells = [", ".join(f"{v:.2f}" for v in r["events_per_s"][s]) for s in sides]
+        ratios = [f"**{r['over_triton'][s]:.2f}\u00d7**" for s in r.get("over_triton", {})]
+        o.append(f"| {r['concurrency']} | " + " | ".join(cells + ratios) + " |")
+    o += ["", "Per step, whole run (mean ms per request: queue / compute input / infer / output):", ""]
+    models = sorted({m for s in steps.values() for m in s}, key=lambda m: (m == "exatrkx", m))
+    o.append("| model | " + " | ".join(sides) + " |")
+    o.append("|---" * (1 + len(sides)) + "|")
+    for m in models:
+        cells = []
+        for s in sides:
+            st = steps.get(s, {}).get(m)
+            cells.append(
+                "-" if st is None else " / ".join(f"{st[k]:.1f}" for k in STAT_KEYS) + f" (n {st['count']})"
+            )
+        o.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(o)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
