@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { pipeline } from "../backends/pipeline/index.js";
 import { python } from "../backends/python/index.js";
 import { BACKEND_FACTORY, type Backend, type BackendFactory } from "../core/backend.js";
@@ -18,6 +18,7 @@ import {
   tensorSpecsOf,
 } from "./model-config.js";
 import { type JsonObject, parseModelConfigText } from "./pbtxt.js";
+import { executionEnvironment } from "./python-env.js";
 import { selectVersions, versionDirectories } from "./versions.js";
 
 /** A model directory of a repository, read: its completed config and what each version binds. */
@@ -121,7 +122,9 @@ function workerFactory(
   const modelFile = join(dir, String(version), filename);
   if (!existsSync(modelFile))
     throw new ConfigError(`model '${name}' version ${version}: ${modelFile} does not exist`);
-  const interpreter = interpreterOf(config, dir, file) ?? ctx.interpreter;
+  const given = parameterOf(config, "EXECUTION_ENV_PATH");
+  const own = given === undefined || given === "" ? undefined : executionEnvironment(given, dir, file);
+  const interpreter = own?.interpreter ?? ctx.interpreter;
   // One KIND_GPU group is python()'s own { count, gpus }: each worker pinned to its GPU
   // (CUDA_VISIBLE_DEVICES). Several groups: the runner places each worker on its cuda:N itself.
   const groups = (config.instance_group as JsonObject[] | undefined) ?? [];
@@ -134,6 +137,7 @@ function workerFactory(
     instances,
     ...(interpreter !== undefined && { interpreter }),
     env: {
+      ...own?.env,
       TENSORBIND_TRITON: JSON.stringify({
         kind: backend,
         modelFile,
@@ -150,29 +154,6 @@ function workerFactory(
     kind: "python",
     create: () => withGpus(inner.create(), gpus),
   };
-}
-
-/**
- * `EXECUTION_ENV_PATH`: a per-model Python environment, given as a virtual environment or
- * conda directory (its bin/python runs the model) or as an interpreter. Triton's packed
- * archives (conda-pack .tar.gz) must be unpacked first.
- */
-function interpreterOf(config: JsonObject, dir: string, file: string): string | undefined {
-  const given = parameterOf(config, "EXECUTION_ENV_PATH");
-  if (given === undefined || given === "") return undefined;
-  const path0 = given.replaceAll("$$TRITON_MODEL_DIRECTORY", dir);
-  const path = isAbsolute(path0) ? path0 : join(dir, path0);
-  if (/\.(tar\.gz|tgz|tar)$/.test(path))
-    throw new ConfigError(
-      `${file}: EXECUTION_ENV_PATH ${given} is a packed environment; unpack it and name the directory`,
-    );
-  if (existsSync(path) && statSync(path).isDirectory()) {
-    const bin = join(path, "bin", "python");
-    if (!existsSync(bin)) throw new ConfigError(`${file}: EXECUTION_ENV_PATH ${given} has no bin/python`);
-    return bin;
-  }
-  if (!existsSync(path)) throw new ConfigError(`${file}: EXECUTION_ENV_PATH ${given} does not exist`);
-  return path;
 }
 
 /** The backend with the instance placement of the config's instance_group (for /config and metrics). */
