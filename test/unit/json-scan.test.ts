@@ -156,6 +156,35 @@ describe("the scanning JSON decoder (addon) against the general path", () => {
     }
   });
 
+  it("decodes randomly damaged bodies as the general path does", () => {
+    let x = 0x1b873593;
+    const rand = (n: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const base =
+      `{"id":"r","inputs":[{"name":"a","datatype":"FP32","shape":[2,2],"data":[[1.5,-2],[3e2,0.25]]},` +
+      `{"name":"b","datatype":"INT64","shape":[3],"data":[1,-9007199254740993,7]},` +
+      `{"name":"c","datatype":"BOOL","shape":[2],"data":[true,0]},` +
+      `{"name":"d","datatype":"BYTES","shape":[1],"data":["x\\"]"]}],"outputs":[{"name":"o"}]}`;
+    const alphabet = '[]{},:"\\-.e0123456789 tn';
+    for (let i = 0; i < 3000; i++) {
+      const chars = base.split("");
+      for (let k = 1 + rand(3); k > 0; k--) {
+        const at = rand(chars.length);
+        const op = rand(3);
+        const c = alphabet[rand(alphabet.length)]!;
+        if (op === 0) chars[at] = c;
+        else if (op === 1) chars.splice(at, 1);
+        else chars.splice(at, 0, c);
+      }
+      const text = chars.join("");
+      expect(outcome(text, 0), text).toEqual(outcome(text, Number.POSITIVE_INFINITY));
+    }
+  });
+
   it("decodes a 1 MiB FP32 body to the same bytes as the general path", () => {
     const values = Float32Array.from({ length: 262144 }, (_, i) => Math.fround(Math.sin(i) * 1e3));
     const text = req("FP32", [1, values.length], `[${Array.from(values).join(",")}]`);
