@@ -26,6 +26,24 @@ export interface BatchStats {
   compute_output: Duration;
 }
 
+/** One response index of a decoupled model (Triton's `response_stats`). */
+export interface ResponseStats {
+  compute_infer: Duration;
+  compute_output: Duration;
+  success: Duration;
+  fail: Duration;
+  empty_response: Duration;
+  cancel: Duration;
+}
+
+/** How one response of a decoupled model went: its compute and output times, in nanoseconds. */
+export interface ResponseTiming {
+  readonly inferNs: number;
+  readonly outputNs: number;
+  /** `empty`: the final flag alone, no outputs. */
+  readonly outcome: "success" | "fail" | "empty";
+}
+
 /** Triton's statistics-extension shape for one model version. */
 export interface ModelStatistics {
   name: string;
@@ -35,6 +53,8 @@ export interface ModelStatistics {
   execution_count: number;
   inference_stats: InferenceStats;
   batch_stats: BatchStats[];
+  /** A decoupled model's statistics per response index ("0", "1", …); absent for other models. */
+  response_stats?: Record<string, ResponseStats>;
 }
 
 const zero = (): Duration => ({ count: 0, ns: 0 });
@@ -82,6 +102,7 @@ export class StatisticsRecorder {
     cache_miss: zero(),
   };
   readonly #batches = new Map<number, BatchStats>();
+  readonly #responses = new Map<number, ResponseStats>();
   readonly #failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
   #observers: readonly StatisticsObserver[] = [];
 
@@ -110,6 +131,35 @@ export class StatisticsRecorder {
     this.#failures[reason]++;
     this.#lastInference = Date.now();
     for (const o of this.#observers) o.failure?.(totalNs, reason);
+  }
+
+  /**
+   * The responses of one request to a decoupled model, as Triton counts them by index: compute
+   * and output time of each; success and fail last the sum of both, an empty response (the final
+   * flag alone) its compute time.
+   */
+  recordResponses(timings: readonly ResponseTiming[]): void {
+    timings.forEach((t, i) => {
+      let r = this.#responses.get(i);
+      if (r === undefined) {
+        r = {
+          compute_infer: zero(),
+          compute_output: zero(),
+          success: zero(),
+          fail: zero(),
+          empty_response: zero(),
+          cancel: zero(),
+        };
+        this.#responses.set(i, r);
+      }
+      if (t.outcome === "empty") {
+        add(r.empty_response, t.inferNs);
+        return;
+      }
+      add(r.compute_infer, t.inferNs);
+      add(r.compute_output, t.outputNs);
+      add(t.outcome === "success" ? r.success : r.fail, t.inferNs + t.outputNs);
+    });
   }
 
   /** One execution of the backend on a batch of `batchSize` requests. */
@@ -153,6 +203,21 @@ export class StatisticsRecorder {
           compute_infer: copy(b.compute_infer),
           compute_output: copy(b.compute_output),
         })),
+      ...(this.#responses.size > 0 && {
+        response_stats: Object.fromEntries(
+          [...this.#responses].map(([i, r]) => [
+            String(i),
+            {
+              compute_infer: copy(r.compute_infer),
+              compute_output: copy(r.compute_output),
+              success: copy(r.success),
+              fail: copy(r.fail),
+              empty_response: copy(r.empty_response),
+              cancel: copy(r.cancel),
+            },
+          ]),
+        ),
+      }),
     };
   }
 

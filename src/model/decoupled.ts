@@ -3,9 +3,12 @@ import { InvalidArgumentError, type TensorbindError, toTensorbindError } from ".
 import type { InferRequest, InferResponse, StreamResponse } from "../core/infer.js";
 import { takeRelease } from "../core/release.js";
 import type { ModelSpec } from "../core/spec.js";
+import type { ResponseTiming } from "../core/statistics.js";
 import type { ScheduledResult } from "../scheduler/scheduler.js";
 import type { Model } from "./model.js";
 import { validateOutputs, validateRequest } from "./validate.js";
+
+const now = () => process.hrtime.bigint();
 
 /** Triton's `model_transaction_policy { decoupled: true }`, as the model's config says. */
 export function isDecoupledSpec(spec: ModelSpec): boolean {
@@ -24,7 +27,7 @@ export async function inferDecoupled(
   request: InferRequest,
   onResponse: (response: StreamResponse) => void,
   submit: (execution: ExecutionRequest, batchSize: number) => Promise<ScheduledResult>,
-): Promise<{ scheduled: ScheduledResult } | { error: TensorbindError }> {
+): Promise<({ scheduled: ScheduledResult } | { error: TensorbindError }) & { responses: ResponseTiming[] }> {
   const spec = model.spec;
   const { execution, batchSize } = validateRequest(spec, request);
   if (request.outputs?.some((o) => "shared_memory_region" in o.parameters))
@@ -36,20 +39,35 @@ export async function inferDecoupled(
   const done = new Promise<void>((resolve) => {
     finished = resolve;
   });
+  // Each response's compute time runs from the previous one (the first: from the submission,
+  // less the queue time once the execution says it) to its arrival; its output time is ours.
+  const responses: ResponseTiming[] = [];
+  let last = now();
   const deliver = (r: StreamedResponse): void => {
     if (final) return;
     final = r.final;
-    onResponse(toStreamResponse(model, request, execution.requestedOutputs, batchSize, r));
+    const arrived = now();
+    const response = toStreamResponse(model, request, execution.requestedOutputs, batchSize, r);
+    onResponse(response);
+    const sent = now();
+    const outcome =
+      response.error !== undefined ? "fail" : response.response === undefined ? "empty" : "success";
+    responses.push({ inferNs: Number(arrived - last), outputNs: Number(sent - arrived), outcome });
+    last = sent;
     if (final) finished();
   };
   try {
     const scheduled = await submit({ ...execution, respond: deliver }, batchSize);
     await done;
-    return { scheduled };
+    const first = responses[0];
+    if (first !== undefined)
+      responses[0] = { ...first, inferNs: Math.max(0, first.inferNs - scheduled.queueNs) };
+    return { scheduled, responses };
   } catch (err) {
     const error = toTensorbindError(err);
+    const ran = responses.length > 0;
     deliver({ error, final: true }); // it never ran (queue, deadline), or its execution failed
-    return { error };
+    return { error, responses: ran ? responses : [] };
   }
 }
 

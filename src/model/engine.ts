@@ -208,14 +208,14 @@ export class InferenceEngine implements InferenceCore {
         model.scheduler.submit(execution, submitOptions(request, batchSize)),
       );
     } catch (err) {
-      outcome = { error: toTensorbindError(err) };
+      outcome = { error: toTensorbindError(err), responses: [] };
       this.#recordOutcome(model, request, start, outcome, 0);
       throw outcome.error;
     }
     this.#recordOutcome(model, request, start, outcome, 1);
   }
 
-  /** A decoupled request's statistics: one success (its execution) or failure per request. */
+  /** A decoupled request's statistics: one success (its execution) or failure, and its responses. */
   #recordOutcome(
     model: Model,
     request: InferRequest,
@@ -225,6 +225,7 @@ export class InferenceEngine implements InferenceCore {
   ): void {
     const totalNs = Number(now() - start);
     const base = { request, model: model.name, version: model.version, totalNs };
+    if (outcome.responses.length > 0) model.stats.recordResponses(outcome.responses);
     if ("error" in outcome) {
       const reason = failureReason(outcome.error);
       model.stats.recordFailure(totalNs, reason);

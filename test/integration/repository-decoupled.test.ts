@@ -76,6 +76,41 @@ class TritonPythonModel:
             flags = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL if i == n - 1 else 0
             sender.send(pb_utils.InferenceResponse([pb_utils.Tensor("OUT", np.array([10 * i], dtype=np.int32))]), flags=flags)
 `,
+  "watch/config.pbtxt": `backend: "python"
+model_transaction_policy { decoupled: true }
+${TENSORS}
+`,
+  // IN = 0: responses every 20 ms from a thread until the sender says the client went away, then
+  // FINAL. IN = -1: NOTE says what the last such thread saw.
+  "watch/1/model.py": `${PB_HEADER}
+import threading, time
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.seen = "nothing yet"
+
+    def execute(self, requests):
+        for request in requests:
+            sender = request.get_response_sender()
+            if int(pb_utils.get_input_tensor_by_name(request, "IN").as_numpy()[0]) == -1:
+                note = np.array([self.seen.encode()], dtype=np.object_)
+                sender.send(pb_utils.InferenceResponse([pb_utils.Tensor("NOTE", note)]),
+                            flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+            else:
+                threading.Thread(target=self.stream, args=(request, sender)).start()
+        return None
+
+    def stream(self, request, sender):
+        for i in range(500):
+            if sender.is_cancelled():
+                self.seen = f"cancelled after {i} responses, request says {request.is_cancelled()}"
+                sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+                return
+            sender.send(pb_utils.InferenceResponse([pb_utils.Tensor("OUT", np.array([i], dtype=np.int32))]))
+            time.sleep(0.02)
+        self.seen = "never cancelled"
+        sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+`,
 };
 
 const CLIENT = `
@@ -229,6 +264,32 @@ done(error=error, raised=raised, note=note, again=again)
     ]);
   }, 60_000);
 
+  it("tells the model when the client's stream is gone (is_cancelled)", async () => {
+    const r = await runPython<{ first: unknown; note: string }>(
+      `${CLIENT}
+request("watch", 0, "w")
+first = got.get(timeout=20)[0].get_response().id
+client.stop_stream(cancel_requests=True)
+time_waited = 0
+import time
+note = ""
+while time_waited < 10:
+    time.sleep(0.2); time_waited += 0.2
+    got = queue.Queue()
+    client.start_stream(callback=lambda result, error: got.put((result, error)))
+    request("watch", -1, "ask")
+    note = collect(1)[0]["note"]
+    client.stop_stream()
+    if note.startswith("cancelled"):
+        break
+print(json.dumps({"first": first, "note": note}))
+`,
+      env(),
+    );
+    expect(r.first).toBe("w");
+    expect(r.note).toMatch(/^cancelled after \d+ responses, request says True$/);
+  }, 60_000);
+
   it("refuses unary infer on a decoupled model as Triton does (HTTP 501, gRPC UNIMPLEMENTED)", async () => {
     const r = await runPython<{ http: [string, string]; grpc: [string, string] }>(
       `${CLIENT}
@@ -256,12 +317,29 @@ done(http=http, grpc=grpc)
     ]);
   }, 60_000);
 
-  it("counts each request once in the model's statistics", async () => {
+  it("counts each request once, and each response by its index (Triton's response_stats)", async () => {
     const body = await getJson(`${server.urls.http}/v2/models/repeat/stats`);
-    const stats = body.model_stats[0].inference_stats;
-    expect(stats.success.count).toBeGreaterThanOrEqual(8);
-    expect(stats.fail.count).toBe(1); // the request whose execute raised
-  });
+    const model = body.model_stats[0];
+    expect(model.inference_stats.success.count).toBe(8); // an error response is still an executed request
+    expect(model.inference_stats.fail.count).toBe(1); // the request whose execute raised
+    const responses = model.response_stats;
+    // Index 0: five requests answered with outputs, two with an error, two with the final flag alone.
+    expect(responses["0"].success.count).toBe(5);
+    expect(responses["0"].fail.count).toBe(2);
+    expect(responses["0"].empty_response.count).toBe(2);
+    expect(responses["0"].compute_infer.count).toBe(7);
+    expect(responses["3"].empty_response.count).toBe(1); // "three": OUT 0, 1, 2, then FINAL
+    expect(responses["3"].success.count).toBe(0);
+    const grpc = await runPython<Record<string, Record<string, number>>>(
+      `${CLIENT}
+stats = client.get_inference_statistics("repeat", as_json=True)["model_stats"][0]["response_stats"]
+done(**{k: {f: int(v.get(f, {}).get("count", 0)) for f in ("success", "fail", "empty_response")} for k, v in stats.items()})
+`,
+      env(),
+    );
+    expect(grpc["0"]).toEqual({ success: 5, fail: 2, empty_response: 2 });
+    expect(grpc["3"]).toEqual({ success: 0, fail: 0, empty_response: 1 });
+  }, 60_000);
 
   it.runIf(supportsReusePort())(
     "streams through frontend threads too (--workers 2)",
