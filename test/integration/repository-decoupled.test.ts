@@ -1,5 +1,7 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LazyBackend } from "../../src/backends/lazy.js";
+import type { PythonBackend } from "../../src/backends/python/python-backend.js";
 import { supportsReusePort } from "../../src/config.js";
 import { Registry } from "../../src/model/registry.js";
 import { type Server, serve } from "../../src/server.js";
@@ -155,6 +157,7 @@ def done(**results):
 describe("decoupled Python-backend models over gRPC streaming", () => {
   let repo: string;
   let server: Server;
+  const registry = new Registry();
 
   beforeAll(async () => {
     repo = writeRepository(FILES);
@@ -164,7 +167,7 @@ describe("decoupled Python-backend models over gRPC streaming", () => {
       metrics: false,
       dashboard: false,
       logLevel: "silent",
-      registry: new Registry(),
+      registry,
       modelRepository: repo,
     });
   }, 120_000);
@@ -288,6 +291,39 @@ print(json.dumps({"first": first, "note": note}))
     );
     expect(r.first).toBe("w");
     expect(r.note).toMatch(/^cancelled after \d+ responses, request says True$/);
+  }, 60_000);
+
+  it("ends a request with an error when its worker dies mid-stream; the restarted worker serves", async () => {
+    const backend = (registry.get("watch").backend as LazyBackend).loaded as PythonBackend;
+    const pid = backend.pids[0]!;
+    const r = await runPython<{ first: string; end: unknown; after: unknown }>(
+      `${CLIENT}
+import signal
+request("watch", 0, "w")
+first = got.get(timeout=20)[0].get_response().id
+os.kill(${pid}, signal.SIGKILL)
+end = None
+while end is None:
+    result, error = got.get(timeout=20)
+    if error is not None:
+        end = error.message()
+import time
+after = None
+for _ in range(50):  # the worker restarts after a backoff
+    request("watch", -1, "ask")
+    item = collect(1)[0]
+    if "note" in item:
+        after = item
+        break
+    time.sleep(0.2)
+done(first=first, end=end, after=after)
+`,
+      env(),
+    );
+    expect(r.first).toBe("w");
+    expect(r.end).toMatch(/^python worker 0 of model 'watch' killed by SIGKILL/);
+    expect(r.after).toMatchObject({ id: "ask", final: true, note: "nothing yet" });
+    expect(backend.pids[0]).not.toBe(pid);
   }, 60_000);
 
   it("refuses unary infer on a decoupled model as Triton does (HTTP 501, gRPC UNIMPLEMENTED)", async () => {
