@@ -267,7 +267,10 @@ export class PythonInstance {
     const held: { release(): void }[] = []; // slots this batch reads: copies, and request bodies
     this.#held = held; // BLS answers sent during this batch are held with it
     try {
-      const streams = calls.map((call) => this.#openStreams(batch, call.requests));
+      const cancel = (id: number) => this.#worker?.notify({ type: "cancel", streams: [id] });
+      const streams = calls.map((call) =>
+        this.#streams.openFor(batch, call.requests, this.#incarnation, cancel),
+      );
       let locations: CallLocation[];
       try {
         locations = calls.map((call, k) => ({
@@ -280,7 +283,7 @@ export class PythonInstance {
           ...(streams[k] !== undefined && { streams: streams[k] }),
         }));
       } catch (err) {
-        return this.#endStreams(streams, calls, this.#failAll(calls, results, toTensorbindError(err)));
+        return this.#streams.endFailed(streams, calls, this.#failAll(calls, results, toTensorbindError(err)));
       }
       const arena = this.#opts.arena;
       const segments = arena.segments().filter((s) => !this.#mapped.has(s.id));
@@ -289,7 +292,7 @@ export class PythonInstance {
       try {
         reply = await worker.run({ segments, calls: locations, release: this.#takeReleases() });
       } catch (err) {
-        return this.#endStreams(streams, calls, this.#failAll(calls, results, toTensorbindError(err)));
+        return this.#streams.endFailed(streams, calls, this.#failAll(calls, results, toTensorbindError(err)));
       }
       const mapped = this.#outputs.map(reply.segments);
       if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
@@ -299,48 +302,11 @@ export class PythonInstance {
         if (r?.ok && "inRegion" in r && r.inRegion !== undefined)
           inRegionOutputs(batch[call.requests[0]!]!, r.inRegion, results, call.requests[0]!);
       });
-      return this.#endStreams(streams, calls, results as (ExecutionResult | Error)[]);
+      return this.#streams.endFailed(streams, calls, results as (ExecutionResult | Error)[]);
     } finally {
       this.#held = undefined;
       for (const slot of held) slot.release();
     }
-  }
-
-  /**
-   * Stream ids for a call's decoupled requests (undefined when it has none); a client that goes
-   * away is told to the worker, whose senders then answer is_cancelled().
-   */
-  #openStreams(batch: readonly ExecutionRequest[], requests: readonly number[]): number[] | undefined {
-    if (!requests.some((i) => batch[i]!.respond !== undefined)) return undefined;
-    return requests.map((i) => {
-      const { respond, signal } = batch[i]!;
-      if (respond === undefined) return -1;
-      const onAbort = () => {
-        if (this.#streams.isOpen(id)) this.#worker?.notify({ type: "cancel", streams: [id] });
-      };
-      const id = this.#streams.open((r) => {
-        if (r.final) signal?.removeEventListener("abort", onAbort);
-        respond(r);
-      }, this.#incarnation);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      return id;
-    });
-  }
-
-  /** A decoupled request whose call failed gets the error as its final response. */
-  #endStreams(
-    streams: readonly (number[] | undefined)[],
-    calls: readonly PlannedCall[],
-    results: (ExecutionResult | Error)[],
-  ): (ExecutionResult | Error)[] {
-    calls.forEach((call, k) => {
-      call.requests.forEach((i, j) => {
-        const id = streams[k]?.[j];
-        const r = results[i];
-        if (id !== undefined && id >= 0 && r instanceof Error) this.#streams.fail(id, r);
-      });
-    });
-    return results;
   }
 
   /** A decoupled model's responses: their outputs stay in the worker's slots until written. */

@@ -1,4 +1,4 @@
-import type { ExecutionResult, StreamedResponse } from "../../core/backend.js";
+import type { ExecutionRequest, ExecutionResult, StreamedResponse } from "../../core/backend.js";
 import { InternalError, toTensorbindError } from "../../core/errors.js";
 import type { OutputSlots } from "./output-slots.js";
 import type { StreamResponseJson } from "./protocol.js";
@@ -29,6 +29,48 @@ export class ResponseStreams {
     const id = ++this.#nextId;
     this.#open.set(id, { respond, incarnation });
     return id;
+  }
+
+  /**
+   * Stream ids for a call's decoupled requests (undefined when it has none; -1 for a request that
+   * is not); a client that goes away is reported through `cancel` (the model's is_cancelled()).
+   */
+  openFor(
+    batch: readonly ExecutionRequest[],
+    requests: readonly number[],
+    incarnation: number,
+    cancel: (id: number) => void,
+  ): number[] | undefined {
+    if (!requests.some((i) => batch[i]!.respond !== undefined)) return undefined;
+    return requests.map((i) => {
+      const { respond, signal } = batch[i]!;
+      if (respond === undefined) return -1;
+      const onAbort = () => {
+        if (this.isOpen(id)) cancel(id);
+      };
+      const id = this.open((r) => {
+        if (r.final) signal?.removeEventListener("abort", onAbort);
+        respond(r);
+      }, incarnation);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      return id;
+    });
+  }
+
+  /** A decoupled request whose call failed gets the error as its final response. */
+  endFailed<R>(
+    streams: readonly (number[] | undefined)[],
+    calls: readonly { readonly requests: readonly number[] }[],
+    results: R[],
+  ): R[] {
+    calls.forEach((call, k) => {
+      call.requests.forEach((i, j) => {
+        const id = streams[k]?.[j];
+        const r = results[i];
+        if (id !== undefined && id >= 0 && r instanceof Error) this.fail(id, r);
+      });
+    });
+    return results;
   }
 
   /** Whether the stream still waits for its final response. */
