@@ -24,7 +24,7 @@ model_transaction_policy { decoupled: true }
 ${TENSORS}
 `,
   // IN = n >= 0: n responses OUT = 0..n-1 sent from execute, then the final flag alone.
-  // IN = -1: an error response (final). IN = -5: execute raises. IN = -9: a response whose NOTE
+  // IN = -1: an error response (final). IN = -3: one response, no FINAL. IN = -5: execute raises. IN = -9: a response whose NOTE
   // is what the sender said when the model sent after FINAL (the last request that had n >= 0).
   "repeat/1/model.py": `${PB_HEADER}
 class TritonPythonModel:
@@ -38,6 +38,9 @@ class TritonPythonModel:
             sender = request.get_response_sender()
             if n == -5:
                 raise pb_utils.TritonModelException("asked to fail")
+            if n == -3:  # one response, then the sender is dropped without FINAL
+                sender.send(pb_utils.InferenceResponse([pb_utils.Tensor("OUT", np.array([0], dtype=np.int32))]))
+                continue
             if n == -1:
                 sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError("negative count")),
                             flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
@@ -233,25 +236,38 @@ done(items=collect(2))
   }, 60_000);
 
   it("reports error responses and a failing execute in-band, refuses a send after FINAL, and keeps serving", async () => {
-    const r = await runPython<{ error: unknown[]; raised: unknown[]; note: unknown[]; again: unknown[] }>(
+    const r = await runPython<{
+      error: unknown[];
+      raised: unknown[];
+      dropped: unknown[];
+      note: unknown[];
+      again: unknown[];
+    }>(
       `${CLIENT}
 request("repeat", -1, "err")
 error = collect(1)
 request("repeat", -5, "raise")
 raised = collect(1)
+request("repeat", -3, "drop")
+dropped = collect(1)
 request("repeat", 2, "two")
 collect(1)
 request("repeat", -9, "note")
 note = collect(1)
 request("repeat", 1, "again")
 again = collect(1)
-done(error=error, raised=raised, note=note, again=again)
+done(error=error, raised=raised, dropped=dropped, note=note, again=again)
 `,
       env(),
     );
     expect(r.error).toEqual([{ error: "negative count" }]);
     expect(r.raised).toEqual([
       { error: "Failed to process the request(s) for model 'repeat', message: asked to fail" },
+    ]);
+    // A sender dropped without FINAL ends its request with an error (Triton would leave it open).
+    expect(r.dropped).toEqual([
+      { id: "drop", final: false, outputs: ["OUT"], out: 0 },
+      { error: "the model dropped the request's response sender without sending FINAL" },
     ]);
     expect(r.note).toEqual([
       {
@@ -356,14 +372,15 @@ done(http=http, grpc=grpc)
   it("counts each request once, and each response by its index (Triton's response_stats)", async () => {
     const body = await getJson(`${server.urls.http}/v2/models/repeat/stats`);
     const model = body.model_stats[0];
-    expect(model.inference_stats.success.count).toBe(8); // an error response is still an executed request
+    expect(model.inference_stats.success.count).toBe(9); // an error response is still an executed request
     expect(model.inference_stats.fail.count).toBe(1); // the request whose execute raised
     const responses = model.response_stats;
-    // Index 0: five requests answered with outputs, two with an error, two with the final flag alone.
-    expect(responses["0"].success.count).toBe(5);
+    // Index 0: six requests answered with outputs, two with an error, two with the final flag alone.
+    expect(responses["0"].success.count).toBe(6);
     expect(responses["0"].fail.count).toBe(2);
     expect(responses["0"].empty_response.count).toBe(2);
-    expect(responses["0"].compute_infer.count).toBe(7);
+    expect(responses["0"].compute_infer.count).toBe(8);
+    expect(responses["1"].fail.count).toBe(1); // the dropped sender's error
     expect(responses["3"].empty_response.count).toBe(1); // "three": OUT 0, 1, 2, then FINAL
     expect(responses["3"].success.count).toBe(0);
     const grpc = await runPython<Record<string, Record<string, number>>>(
@@ -373,7 +390,7 @@ done(**{k: {f: int(v.get(f, {}).get("count", 0)) for f in ("success", "fail", "e
 `,
       env(),
     );
-    expect(grpc["0"]).toEqual({ success: 5, fail: 2, empty_response: 2 });
+    expect(grpc["0"]).toEqual({ success: 6, fail: 2, empty_response: 2 });
     expect(grpc["3"]).toEqual({ success: 0, fail: 0, empty_response: 1 });
   }, 60_000);
 

@@ -39,7 +39,7 @@ class ResponseOutbox:
         self.data = data  # the worker's data socket (or its ZeroMQ socket): send_json, recv_json
         self.main = threading.get_ident()
         self.queue: deque[tuple[int, Any, int, list[str]]] = deque()
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entered when a sender's finalizer runs inside a send
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -62,8 +62,12 @@ class ResponseOutbox:
             self.flush()  # other threads' earlier responses first
             self._send([(stream, response, flags, requested)])
             return
+        self.defer(stream, response, flags, requested)
+
+    def defer(self, stream: int, response: Any, flags: int, requested: list[str] | None = None) -> None:
+        """Queues a response for the main loop, from any thread (a finalizer may run inside a send)."""
         with self.lock:
-            self.queue.append((stream, response, flags, requested))
+            self.queue.append((stream, response, flags, requested or []))
         with contextlib.suppress(BlockingIOError):  # a full pipe already wakes the loop
             os.write(self.wake_w, b"\0")
 
@@ -71,9 +75,10 @@ class ResponseOutbox:
         """Sends what other threads queued (main thread only)."""
         if not self.queue:  # an append after this check also wakes the loop
             return
-        with self.lock:
-            items = list(self.queue)
-            self.queue.clear()
+        items = []
+        with self.lock:  # popped one by one: a finalizer may queue more meanwhile
+            while self.queue:
+                items.append(self.queue.popleft())
         self._send(items)
 
     def wait(self, timeout_ms: int | None) -> bool:
@@ -105,6 +110,8 @@ class ResponseOutbox:
 
     def _describe(self, stream: int, response: Any, flags: int, requested: list[str]) -> dict[str, Any]:
         head: dict[str, Any] = {"stream": stream, "final": bool(flags & FINAL)}
+        if flags & FINAL:
+            self.cancelled.discard(stream)
         if response is None:
             return head
         if response.has_error():

@@ -8,6 +8,7 @@ runs unchanged. Names, signatures and behaviour follow Triton's python_backend
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -289,6 +290,21 @@ class InferenceResponseSender:
     def _close(self) -> None:
         with self._lock:
             self._closed = True
+
+    def __del__(self) -> None:
+        # Dropped without FINAL, the request would stay open and its client wait forever (Triton's
+        # behaviour); tensorbind ends it with an error response instead.
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):  # e.g. at interpreter exit
+            error = TritonError(DROPPED_SENDER, TritonError.INTERNAL)
+            self._outbox.defer(
+                self._stream, InferenceResponse(error=error), TRITONSERVER_RESPONSE_COMPLETE_FINAL
+            )
+
+
+DROPPED_SENDER = "the model dropped the request's response sender without sending FINAL"
 
 
 def using_decoupled_model_transaction_policy(model_config: Mapping[str, Any]) -> bool:
