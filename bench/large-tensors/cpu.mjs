@@ -93,6 +93,7 @@ const one = (model) =>
     req.end(payload);
   });
 
+let peakRss = Number.NaN;
 const rows = Object.fromEntries(MODELS.map((m) => [m, { faults: [], user: [], sys: [] }]));
 try {
   for (let r = 0; r < Number(o.rounds); r++) {
@@ -110,13 +111,17 @@ try {
       );
     }
   }
+  const status = readFileSync(`/proc/${tb.pid}/status`, "utf8");
+  peakRss = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 } finally {
   agent.destroy();
   await tb.stop();
 }
 
 console.log(`## Server CPU and page faults per ${BYTES >> 20} MiB request (bench/large-tensors/cpu.mjs)\n`);
-console.log(`- ${machineLine()}; server on CPU ${SERVER_CPU}`);
+console.log(
+  `- ${machineLine()}; server on CPU ${SERVER_CPU}; TENSORBIND_EXTERNAL_MEMORY_GC=${process.env.TENSORBIND_EXTERNAL_MEMORY_GC ?? "(unset)"}; server peak RSS ${fmt(peakRss)} MB`,
+);
 console.log(
   `- \`node bench/large-tensors/cpu.mjs --rounds ${o.rounds} --requests ${o.requests} --bytes ${BYTES}\`\n`,
 );

@@ -58,6 +58,22 @@ const echoSrv = await startServer({
   readyFile: echoReady,
   name: "echo server",
 });
+// The same echo, store-and-forward: a whole request in, then the whole answer out, as a
+// request/response server must on one connection (the duplex echo overlaps the two).
+const storeReady = join(work, "store.json");
+const storeSrv = await startServer({
+  argv: pin(SERVER_CPU, [
+    process.execPath,
+    join(REPO, "bench/python-vs-pytriton/echo.mjs"),
+    "server",
+    "--ready-file",
+    storeReady,
+    "--store-bytes",
+    String(BYTES),
+  ]),
+  readyFile: storeReady,
+  name: "store-and-forward echo server",
+});
 const tbReady = join(work, "tb.json");
 const python = process.env.TENSORBIND_PYTHON ?? join(REPO, ".venv/bin/python");
 const tb = await startServer({
@@ -128,7 +144,7 @@ const client = (args) =>
     },
   ).then(({ out }) => JSON.parse(out.trim().split("\n").pop()));
 
-const rows = { echo: [] };
+const rows = { echo: [], store: [] };
 for (const m of MODELS) rows[m] = [];
 try {
   for (let p = 0; p < PAIRS; p++) {
@@ -140,6 +156,14 @@ try {
     ]);
     rows.echo.push(e);
     log(`pair ${p + 1}: echo ${fmt(e.rps, 2)}/s`);
+    const st = await client([
+      join(REPO, "bench/python-vs-pytriton/echo.mjs"),
+      "client",
+      "--port",
+      String(storeSrv.info.port),
+    ]);
+    rows.store.push(st);
+    log(`pair ${p + 1}: store-and-forward echo ${fmt(st.rps, 2)}/s (${fmt(st.rps / e.rps, 2)} of the echo)`);
     for (const m of MODELS) {
       const t = targetOf(m);
       const r = await client([join(HERE, "client.mjs"), "--url", t.url, "--model", t.model]);
@@ -152,6 +176,7 @@ try {
   await pytriton?.stop();
   await tb.stop();
   await echoSrv.stop();
+  await storeSrv.stop();
 }
 
 const mib = BYTES / (1 << 20);
@@ -168,12 +193,15 @@ const mbps = (rps) => (rps * 2 * BYTES) / 1e6;
 pr(
   `| bare TCP echo | ${rows.echo.map((r) => fmt(r.rps, 2)).join(", ")} | ${fmt(median(rows.echo.map((r) => r.p50)) / 1000, 0)} | ${fmt(mbps(median(rows.echo.map((r) => r.rps))))} | | |`,
 );
-for (const m of MODELS) {
+for (const m of ["store", ...MODELS]) {
   const ratios = rows[m].map((r, i) => r.rps / rows.echo[i].rps);
   pr(
-    `| ${m} | ${rows[m].map((r) => fmt(r.rps, 2)).join(", ")} | ${fmt(median(rows[m].map((r) => r.p50)) / 1000, 0)} | ${fmt(mbps(median(rows[m].map((r) => r.rps))))} | ${ratios.map((x) => fmt(x, 2)).join(", ")} | **${fmt(median(ratios), 2)}** |`,
+    `| ${m === "store" ? "store-and-forward echo" : m} | ${rows[m].map((r) => fmt(r.rps, 2)).join(", ")} | ${fmt(median(rows[m].map((r) => r.p50)) / 1000, 0)} | ${fmt(mbps(median(rows[m].map((r) => r.rps))))} | ${ratios.map((x) => fmt(x, 2)).join(", ")} | **${fmt(median(ratios), 2)}** |`,
   );
 }
+pr(
+  `\nPer model / store-and-forward echo (median of pairs): ${MODELS.map((m) => `${m} ${fmt(median(rows[m].map((r, i) => r.rps / rows.store[i].rps)), 2)}`).join(", ")}`,
+);
 if (pytriton) {
   const ratios = rows.python_identity.map((r, i) => r.rps / rows.pytriton_identity[i].rps);
   pr(

@@ -1,5 +1,6 @@
 // Bare loopback TCP echo: the physical limit for moving N bytes in and N bytes out over a
-// loopback socket. `node echo.mjs server --ready-file F` echoes every byte back;
+// loopback socket. `node echo.mjs server --ready-file F [--store-bytes N]` echoes every byte back
+// (with --store-bytes, each whole N-byte request once it has arrived);
 // `node echo.mjs client --port P --bytes N --concurrency C --duration-ms D` keeps C
 // connections each sending N bytes and reading N bytes back (one "request"), and prints JSON.
 import { writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ const { values: o, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     "ready-file": { type: "string" },
+    "store-bytes": { type: "string" },
     port: { type: "string" },
     bytes: { type: "string", default: String(64 << 20) },
     concurrency: { type: "string", default: "1" },
@@ -18,9 +20,21 @@ const { values: o, positionals } = parseArgs({
 });
 
 if (positionals[0] === "server") {
+  // --store-bytes N: store and forward — read a whole N-byte request, then answer it (what a
+  // request/response server at best does on one connection), instead of echoing as bytes arrive.
+  const store = o["store-bytes"] === undefined ? 0 : Number(o["store-bytes"]);
   const srv = net.createServer((s) => {
     s.setNoDelay(true);
-    s.pipe(s);
+    if (store === 0) return s.pipe(s);
+    const buf = Buffer.allocUnsafe(store);
+    let got = 0;
+    s.on("data", (c) => {
+      c.copy(buf, got);
+      got += c.length;
+      if (got < store) return;
+      got = 0;
+      s.write(buf);
+    });
   });
   srv.listen(0, "127.0.0.1", () => {
     const port = srv.address().port;

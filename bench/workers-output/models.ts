@@ -8,5 +8,5 @@ bind({
   name: "js_identity_copy",
   inputs: { INPUT0: tensor("FP32", [-1, -1]) },
   outputs: { OUTPUT0: tensor("FP32", [-1, -1]) },
-  fn: ({ INPUT0 }) => ({ OUTPUT0: (INPUT0!.data as Float32Array).slice() }),
+  fn: ({ INPUT0 }) => ({ OUTPUT0: { shape: INPUT0!.shape, data: (INPUT0!.data as Float32Array).slice() } }),
 });

@@ -96,6 +96,7 @@ try {
           ]),
         );
         const r = JSON.parse(out.trim().split("\n").pop());
+        if (r.failed > 0) throw new Error(`${name} server: ${r.failed} ${m} requests failed`);
         const requests = r.rps * (Number(o["duration-ms"]) / 1000) + Number(o.concurrency); // + warm-up
         const cpu = (mainThreadMs(s.pid) - before) / requests;
         const key = `${m} ${name}`;

@@ -10,6 +10,7 @@ import { parseBoolean, type ServeOptions } from "../config.js";
 import type { LogLevel } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
 import { serve } from "../server.js";
+import { countBuffersInHeapLimit } from "./gc.js";
 import { stopOnSignals } from "./signals.js";
 
 export const HELP = `tensorbind ${VERSION}: serve functions behind a KServe v2 / Triton-compatible endpoint
@@ -311,6 +312,7 @@ async function serveCommand(args: string[]): Promise<number> {
   if (format !== undefined && format !== "json" && format !== "pretty")
     throw new Error(`--log-format needs json or pretty, got '${format}'`);
   if (format !== undefined) process.env.TENSORBIND_LOG_FORMAT = format;
+  countBuffersInHeapLimit();
   await loadModules(positionals);
   const server = await serve(options);
   if (exitWithParentWanted(values["exit-with-parent"])) watchParent();
