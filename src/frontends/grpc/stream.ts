@@ -96,9 +96,7 @@ export class StreamSession {
     };
     inferDecoupledOne(this.#core, msg, this.#abort.signal, this.#call.getDeadline(), this.#trace, enqueue)
       .catch((err: unknown) => {
-        const e = logged(err, this.#log, "ModelStreamInfer");
-        const head = { id: msg.id, model_name: msg.model_name, model_version: msg.model_version };
-        enqueue({ out: { error_message: e.message, infer_response: head } });
+        enqueue({ out: inBandError(msg, logged(err, this.#log, "ModelStreamInfer").message) });
       })
       .finally(() => {
         this.#tail = this.#tail.then(() => {
@@ -152,11 +150,7 @@ export class StreamSession {
       return { error_message: "", infer_response };
     } catch (err) {
       const e = logged(err, this.#log, "ModelStreamInfer");
-      // The id and model name let a client match the error to its request.
-      return {
-        error_message: e.message,
-        infer_response: { id: msg.id, model_name: msg.model_name, model_version: msg.model_version },
-      };
+      return inBandError(msg, e.message);
     }
   }
 
@@ -178,6 +172,19 @@ export class StreamSession {
     this.#streams.delete(this);
     this.#call.end();
   }
+}
+
+/** A failed request's stream message: the id and model let a client match it to its request. */
+function inBandError(msg: ModelInferRequestMsg, message: string): ModelStreamInferResponseOut {
+  return {
+    error_message: message,
+    infer_response: {
+      id: msg.id,
+      model_name: msg.model_name,
+      model_version: msg.model_version,
+      parameters: { triton_final_response: { bool_param: true } },
+    },
+  };
 }
 
 export function streamInferHandler(core: InferenceCore, log: Logger, streams: StreamRegistry) {
