@@ -1,7 +1,6 @@
 #include "json_numbers.h"
 
 #include <charconv>
-#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -474,87 +473,6 @@ const char* SkipValue(const char* p, const char* end) {
   return depth == 0 ? p : nullptr;
 }
 
-// The end of the string at p (its opening quote), checked as JSON.parse checks it; or nullptr.
-const char* StringEnd(const char* p, const char* end) {
-  for (++p; p < end; ++p) {
-    const unsigned char c = static_cast<unsigned char>(*p);
-    if (c == '"') return p + 1;
-    if (c < 0x20) return nullptr;
-    if (c != '\\') continue;
-    if (++p >= end) return nullptr;
-    if (*p == 'u') {
-      for (int i = 0; i < 4; ++i) {
-        if (++p >= end || !std::isxdigit(static_cast<unsigned char>(*p))) return nullptr;
-      }
-    } else if (std::strchr("\"\\/bfnrt", *p) == nullptr || *p == '\0') {
-      return nullptr;
-    }
-  }
-  return nullptr;
-}
-
-// The end of the JSON value at p, checked strictly (what JSON.parse accepts); nullptr for
-// malformed text or nesting deeper than kMaxNesting (the general path then parses and reports).
-const char* ValidValueEnd(const char* p, const char* end) {
-  constexpr int kMaxNesting = 500;
-  char stack[kMaxNesting];
-  int depth = 0;
-  for (;;) {
-    // A value.
-    p = SkipWs(p, end);
-    if (p >= end) return nullptr;
-    if (*p == '[' || *p == '{') {
-      if (depth == kMaxNesting) return nullptr;
-      const char open = *p;
-      stack[depth++] = open;
-      p = SkipWs(p + 1, end);
-      if (p < end && *p == (open == '[' ? ']' : '}')) {
-        --depth;
-        ++p;
-      } else if (open == '{') {
-        if (p >= end || *p != '"' || (p = StringEnd(p, end)) == nullptr) return nullptr;
-        p = SkipWs(p, end);
-        if (p >= end || *p != ':') return nullptr;
-        ++p;
-        continue;
-      } else {
-        continue;
-      }
-    } else if (*p == '"') {
-      if ((p = StringEnd(p, end)) == nullptr) return nullptr;
-    } else if (end - p >= 4 && (std::memcmp(p, "true", 4) == 0 || std::memcmp(p, "null", 4) == 0)) {
-      p += 4;
-    } else if (end - p >= 5 && std::memcmp(p, "false", 5) == 0) {
-      p += 5;
-    } else {
-      bool integral;
-      if ((p = NumberEnd(p, end, &integral)) == nullptr) return nullptr;
-    }
-    // After a value: close containers, or go on to the next member.
-    for (;;) {
-      if (depth == 0) return p;
-      p = SkipWs(p, end);
-      if (p >= end) return nullptr;
-      const char top = stack[depth - 1];
-      if (*p == (top == '[' ? ']' : '}')) {
-        --depth;
-        ++p;
-        continue;
-      }
-      if (*p != ',') return nullptr;
-      ++p;
-      if (top == '{') {
-        p = SkipWs(p, end);
-        if (p >= end || *p != '"' || (p = StringEnd(p, end)) == nullptr) return nullptr;
-        p = SkipWs(p, end);
-        if (p >= end || *p != ':') return nullptr;
-        ++p;
-      }
-      break;
-    }
-  }
-}
-
 // A key at p (just past its opening quote); false when it has escapes (it could then spell
 // "data" or "inputs" in a way a byte comparison misses).
 bool ReadKey(const char*& p, const char* end, const char** key, std::size_t* len) {
@@ -624,11 +542,10 @@ bool ScanJsonInputData(const char* begin, const char* end, std::vector<std::size
           if (!KeyIs(k, kl, "data")) return SkipValue(dv, end);
           if (saw_data) return nullptr;
           saw_data = true;
-          // A data array is checked strictly: the caller splices it out before JSON.parse sees
-          // the rest, and malformed text must still be reported as the general path reports it.
-          const bool array = dv < end && *dv == '[';
-          const char* de = array ? ValidValueEnd(dv, end) : SkipValue(dv, end);
-          if (de != nullptr && array) {
+          // Not checked here: each array is read strictly later, and the caller takes any error
+          // from its general path (which parses the whole text).
+          const char* de = SkipValue(dv, end);
+          if (de != nullptr && dv < end && *dv == '[') {
             found->push_back(index);
             found->push_back(static_cast<std::size_t>(dv - begin));
             found->push_back(static_cast<std::size_t>(de - begin));

@@ -1,5 +1,5 @@
 import { DATATYPES, isDatatype } from "../../core/datatypes.js";
-import { InvalidArgumentError } from "../../core/errors.js";
+import { InvalidArgumentError, isTensorbindError } from "../../core/errors.js";
 import type {
   InferRequest,
   InferResponse,
@@ -64,7 +64,10 @@ export function decodeInferRequest(body: Buffer, opts: DecodeOptions): DecodedRe
       return decodeWithViews(body, opts, views, scan);
     } catch (err) {
       for (const v of views) v.release();
-      if (!(err instanceof TakeGeneralPath)) throw err;
+      // Errors come from the general path only: the scanning one reads `data` arrays (checking
+      // them) only as it reaches them, so it may meet a bad header before a malformed array
+      // that the general path, parsing the whole text first, reports instead.
+      if (!scan || !(err instanceof TakeGeneralPath || isTensorbindError(err))) throw err;
     }
   }
   throw new Error("unreachable: the general path never takes the fast path's exit");
@@ -266,8 +269,13 @@ function decodeParameters(raw: unknown, what: string): Parameters {
 
 /** An encoded response: a JSON header and, for binary outputs, the buffers that follow it. */
 export interface EncodedResponse {
-  /** The JSON part, UTF-8: output data arrays are written as bytes, never as one large string. */
-  readonly json: Buffer;
+  /**
+   * The JSON part, UTF-8, in pieces to write one after the other: output data arrays are bytes
+   * written by the formatter, never one large string, nor copied into one buffer.
+   */
+  readonly json: readonly Buffer[];
+  /** Bytes in `json`. */
+  readonly jsonLength: number;
   /** Binary output buffers, in output order; empty for a pure JSON response. */
   readonly binary: readonly Uint8Array[];
 }
@@ -302,5 +310,7 @@ export function encodeInferResponse(
     text = "}";
   });
   parts.push(Buffer.from(`${text}]}`, "utf8"));
-  return { json: parts.length === 1 ? parts[0]! : Buffer.concat(parts), binary };
+  let jsonLength = 0;
+  for (const p of parts) jsonLength += p.length;
+  return { json: parts, jsonLength, binary };
 }

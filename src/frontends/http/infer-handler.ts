@@ -9,7 +9,6 @@ import { traceOf } from "../../core/trace-context.js";
 import { binaryBodyLayout, readBody, readBodyInto, releaseWhenClosed } from "./body.js";
 import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH } from "./infer-codec.js";
 import { formatJsonOutputs, prepareJsonBody } from "./json-offload.js";
-import { sendJsonBytes } from "./respond.js";
 
 export interface InferHandlerOptions {
   readonly maxBodyBytes: number;
@@ -112,19 +111,22 @@ async function inferDecoded(
     if (response.release !== undefined) releaseWhenClosed(res, response.release);
   }
   const encoded = encodeInferResponse(response, decoded.binaryOutputs, formatted);
-  if (encoded.binary.length === 0) return sendJsonBytes(res, 200, encoded.json);
-
-  const head = encoded.json;
-  let total = head.length;
+  if (res.headersSent || res.destroyed) return;
+  let total = encoded.jsonLength;
   for (const b of encoded.binary) total += b.byteLength;
-  res.writeHead(200, {
-    "Content-Type": "application/octet-stream",
-    "Content-Length": total,
-    "Inference-Header-Content-Length": head.length,
-  });
-  // Each output buffer goes to the socket as it is: no concatenation copy.
+  res.writeHead(
+    200,
+    encoded.binary.length === 0
+      ? { "Content-Type": "application/json", "Content-Length": total }
+      : {
+          "Content-Type": "application/octet-stream",
+          "Content-Length": total,
+          "Inference-Header-Content-Length": encoded.jsonLength,
+        },
+  );
+  // Each piece goes to the socket as it is: no concatenation copy.
   res.cork();
-  res.write(head);
+  for (const p of encoded.json) res.write(p);
   for (const b of encoded.binary) res.write(b);
   res.end();
   res.uncork();

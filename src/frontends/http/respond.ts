@@ -8,11 +8,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 export function sendJsonText(res: ServerResponse, status: number, text: string): void {
-  sendJsonBytes(res, status, Buffer.from(text, "utf8"));
-}
-
-export function sendJsonBytes(res: ServerResponse, status: number, buf: Buffer): void {
   if (res.headersSent || res.destroyed) return;
+  const buf = Buffer.from(text, "utf8");
   res.writeHead(status, { "Content-Type": JSON_TYPE, "Content-Length": buf.length });
   res.end(buf);
 }
