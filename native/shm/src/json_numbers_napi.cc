@@ -150,6 +150,48 @@ class FormatWorker : public Napi::AsyncWorker {
   std::size_t length_ = 0;
 };
 
+class ScanWorker : public Napi::AsyncWorker {
+ public:
+  ScanWorker(Napi::Env env, Napi::Uint8Array body, std::size_t end)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        body_ref_(Napi::Persistent(body)),
+        text_(reinterpret_cast<const char*>(body.Data())),
+        end_(end) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { ok_ = ScanJsonInputData(text_, text_ + end_, &found_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!ok_) {
+      deferred_.Resolve(env.Null());
+      return;
+    }
+    Napi::Array result = Napi::Array::New(env, found_.size());
+    for (std::size_t i = 0; i < found_.size(); ++i)
+      result.Set(i, Napi::Number::New(env, static_cast<double>(found_[i])));
+    deferred_.Resolve(result);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Uint8Array> body_ref_;
+  const char* text_;
+  std::size_t end_;
+  std::vector<std::size_t> found_;
+  bool ok_ = false;
+};
+
+// scanJsonInputDataAsync(body, end) -> Promise<number[] | null>
+Napi::Value ScanJsonAsync(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array body = BytesArg(info, 0);
+  const std::size_t end = SizeArg(info, 1, body.ByteLength());
+  auto* worker = new ScanWorker(info.Env(), body, end);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // parseJsonArrayAsync(...same arguments as parseJsonArray) -> Promise<boolean>
 Napi::Value ParseJsonAsync(const Napi::CallbackInfo& info) {
   Napi::Uint8Array body = BytesArg(info, 0);
@@ -187,6 +229,7 @@ void InitJsonNumbers(Napi::Env env, Napi::Object exports) {
   exports.Set("parseJsonArray", Napi::Function::New(env, ParseJson, "parseJsonArray"));
   exports.Set("scanJsonInputData", Napi::Function::New(env, ScanJson, "scanJsonInputData"));
   exports.Set("parseJsonArrayAsync", Napi::Function::New(env, ParseJsonAsync, "parseJsonArrayAsync"));
+  exports.Set("scanJsonInputDataAsync", Napi::Function::New(env, ScanJsonAsync, "scanJsonInputDataAsync"));
   exports.Set("formatJsonArrayAsync", Napi::Function::New(env, FormatJsonAsync, "formatJsonArrayAsync"));
 }
 

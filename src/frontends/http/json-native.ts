@@ -24,6 +24,8 @@ export interface JsonNumbersAddon {
   ): boolean;
   /** [inputIndex, begin, end, ...] of each inputs[i].data array in body[0, end); null when ambiguous. */
   scanJsonInputData(body: Uint8Array, end: number): number[] | null;
+  /** scanJsonInputData on a libuv pool thread: `body` must stay unchanged until it settles. */
+  scanJsonInputDataAsync(body: Uint8Array, end: number): Promise<number[] | null>;
   /** parseJsonArray on a libuv pool thread: `body` and `out` must stay unchanged until it settles. */
   parseJsonArrayAsync(
     body: Uint8Array,
@@ -45,7 +47,7 @@ export function jsonNumbersAddon(): JsonNumbersAddon | undefined {
   if (cached === undefined) {
     try {
       const a = loadShmAddonModule() as Partial<JsonNumbersAddon>;
-      cached = typeof a.formatJsonArrayAsync === "function" ? (a as JsonNumbersAddon) : null;
+      cached = typeof a.scanJsonInputDataAsync === "function" ? (a as JsonNumbersAddon) : null;
     } catch {
       cached = null;
     }

@@ -2,7 +2,7 @@ import { DATATYPES, isDatatype } from "../../core/datatypes.js";
 import type { InferResponse } from "../../core/infer.js";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
 import { jsonNumbersAddon } from "./json-native.js";
-import { JSON_SCAN_MIN_BYTES, type ScannedHeader, scanJsonHeader } from "./json-scan.js";
+import { JSON_SCAN_MIN_BYTES, type ScannedHeader, spliceScanned } from "./json-scan.js";
 
 /**
  * The number↔text work of large JSON bodies on libuv's pool threads, so the event loop keeps
@@ -23,7 +23,7 @@ export async function prepareJsonBody(
 ): Promise<ScannedHeader | undefined> {
   const addon = jsonNumbersAddon();
   if (addon === undefined || body.length < minBytes) return undefined;
-  const scanned = scanJsonHeader(body, body.length);
+  const scanned = spliceScanned(body, body.length, await addon.scanJsonInputDataAsync(body, body.length));
   if (scanned === undefined) return undefined;
   const h = scanned.header as { inputs?: unknown } | null;
   const inputs =

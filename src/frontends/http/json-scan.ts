@@ -32,7 +32,15 @@ export interface ScannedHeader {
 export function scanJsonHeader(body: Buffer, length: number): ScannedHeader | undefined {
   const addon = jsonNumbersAddon();
   if (addon === undefined) return undefined;
-  const found = addon.scanJsonInputData(body, length);
+  return spliceScanned(body, length, addon.scanJsonInputData(body, length));
+}
+
+/** The header of body[0, length) parsed with the `data` arrays the scan `found` replaced by `[]`. */
+export function spliceScanned(
+  body: Buffer,
+  length: number,
+  found: number[] | null,
+): ScannedHeader | undefined {
   if (found === null || found.length === 0) return undefined;
   const parts: string[] = [];
   const data = new Map<number, { begin: number; end: number }>();
