@@ -14,7 +14,7 @@
 // Servers run on CPU 0, clients on CPU 1 (taskset), when there are >= 2 CPUs.
 // Markdown report on stdout; progress on stderr.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
@@ -43,7 +43,7 @@ const SIZES = (opt.sizes ?? "1024,4194304").split(",").map(Number);
 const CONCS = opt.concurrency.split(",").map(Number);
 const MODELS = opt.models.split(",");
 const STARTUP_RUNS = Number(opt["startup-runs"] ?? (smoke ? 1 : 3));
-const NAN = { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN };
+const NAN = { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN, cpu: Number.NaN };
 const human = (el) => {
   const b = el * 4;
   return b >= 1 << 20 ? `${b / (1 << 20)} MiB` : `${b / 1024} KiB`;
@@ -172,14 +172,35 @@ function paArgs(s, model, elements, conc) {
     maxTrials: 5,
   });
 }
+// CPU time of a server with everything it started (its process group: workers, stubs), in µs.
+const TICK_US = 1e6 / Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim() || 100);
+function groupCpuUs(pgid) {
+  let ticks = 0;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3 (state)
+      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]); // pgrp; utime + stime
+    } catch {} // gone meanwhile
+  }
+  return ticks * TICK_US;
+}
+async function inferences(s, model) {
+  const r = await fetch(`http://127.0.0.1:${s.http}/v2/models/${model}/stats`);
+  return Number((await r.json()).model_stats[0].inference_count);
+}
 async function measure(s, model, elements, conc) {
   try {
+    const [cpu0, n0] = [groupCpuUs(s.pid), await inferences(s, model)];
     const r = await runPerfAnalyzer(PA, paArgs(s, model, elements, conc), {
       pin,
       timeoutMs: 240_000,
       label: `${s.kind} ${model} ${elements} c${conc}`,
     });
-    return { rps: r.rps, p50: r.p50Us, p99: r.p99Us };
+    // Server CPU per request over the whole run (warm-up windows included), both sides alike.
+    const cpu = (groupCpuUs(s.pid) - cpu0) / ((await inferences(s, model)) - n0);
+    return { rps: r.rps, p50: r.p50Us, p99: r.p99Us, cpu };
   } catch (e) {
     log(String(e.message).slice(0, 1500));
     return NAN;
@@ -231,6 +252,9 @@ pr(`- date: ${started.toISOString()}; host: ${machineLine({ load: false })}`);
 pr(
   `- load average at start ${load0.map((x) => x.toFixed(2)).join(" ")}, at end ${load1.map((x) => x.toFixed(2)).join(" ")}`,
 );
+pr(
+  `- worker hop: ${process.env.TENSORBIND_WORKER_HOP === "zeromq" ? "ZeroMQ (TENSORBIND_WORKER_HOP=zeromq)" : "data socket (default)"}; server CPU: the server's process group (workers, stubs) over each whole perf_analyzer run / inferences`,
+);
 pr(`- pinning: ${pinOk ? `servers on CPU ${SERVER_CPU}, clients on the other CPU (taskset)` : "none"}`);
 pr(
   `- Triton: the tritonserver and python backend of nvidia-pytriton ${ptVersion}; tensorbind: \`serve --model-repository\`; the same repository (bench/repository-vs-triton/run.mjs writes it): identity and a three-step ensemble of identity Python models, max_batch_size 8, one instance each`,
@@ -240,16 +264,16 @@ pr(
 );
 pr();
 pr(
-  "| model | tensor | concurrency | tensorbind infer/s | Triton infer/s | ratio (median of pairs) | tensorbind p50 µs | Triton p50 µs |",
+  "| model | tensor | concurrency | tensorbind infer/s | Triton infer/s | ratio (median of pairs) | tensorbind p50 µs | Triton p50 µs | server CPU µs/request: tensorbind / Triton |",
 );
-pr("|---|---|---|---|---|---|---|---|");
+pr("|---|---|---|---|---|---|---|---|---|");
 for (const model of MODELS) {
   for (const elements of SIZES) {
     for (const conc of CONCS) {
       const rows = results.filter((r) => r.model === model && r.elements === elements && r.conc === conc);
       const ratio = median(rows.map((r) => r.tb.rps / r.tr.rps));
       pr(
-        `| ${model} | ${human(elements)} | ${conc} | ${fmt(median(rows.map((r) => r.tb.rps)), 1)} | ${fmt(median(rows.map((r) => r.tr.rps)), 1)} | **${fmt(ratio, 2)}×** | ${fmt(median(rows.map((r) => r.tb.p50)))} | ${fmt(median(rows.map((r) => r.tr.p50)))} |`,
+        `| ${model} | ${human(elements)} | ${conc} | ${fmt(median(rows.map((r) => r.tb.rps)), 1)} | ${fmt(median(rows.map((r) => r.tr.rps)), 1)} | **${fmt(ratio, 2)}×** | ${fmt(median(rows.map((r) => r.tb.p50)))} | ${fmt(median(rows.map((r) => r.tr.p50)))} | ${fmt(median(rows.map((r) => r.tb.cpu)))} / ${fmt(median(rows.map((r) => r.tr.cpu)))} |`,
       );
     }
   }
