@@ -212,7 +212,12 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   let repository: ModelRepository | undefined;
   try {
     // Models reach each other (pipelines, BLS) through the engine, as a client would.
-    await registry.start({ log, runtimeDir, infer: (request) => core.infer(request) });
+    await registry.start({
+      log,
+      runtimeDir,
+      infer: (request) => core.infer(request),
+      inferStream: (request, onResponse) => core.inferStream(request, onResponse),
+    });
     repository = await startRepository(options, { registry, core, log, runtimeDir });
     telemetry?.start();
     const pages =

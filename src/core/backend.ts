@@ -1,4 +1,4 @@
-import type { InferRequest, InferResponse, Parameters } from "./infer.js";
+import type { InferRequest, InferResponse, Parameters, StreamResponse } from "./infer.js";
 import type { InstanceGroup } from "./instance-groups.js";
 import type { Logger } from "./logger.js";
 import type { BatchingOptions, QueueOptions } from "./scheduling.js";
@@ -79,6 +79,11 @@ export interface BackendStartContext {
   readonly runtimeDir: string;
   /** The server's own request path: pipelines (and Python models' BLS calls) reach other models through it. */
   readonly infer?: (request: InferRequest) => Promise<InferResponse>;
+  /** Its streaming form (a decoupled model's responses as they come; see InferenceCore.inferStream). */
+  readonly inferStream?: (
+    request: InferRequest,
+    onResponse: (response: StreamResponse) => void,
+  ) => Promise<void>;
 }
 
 /** Gauges a backend may report for metrics (read at scrape time). */

@@ -6,7 +6,7 @@ import { supportsReusePort } from "../../src/config.js";
 import { Registry } from "../../src/model/registry.js";
 import { type Server, serve } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
-import { getJson } from "../helpers/json.js";
+import { getJson, jsonOf } from "../helpers/json.js";
 import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
@@ -115,6 +115,33 @@ class TritonPythonModel:
             time.sleep(0.02)
         self.seen = "never cancelled"
         sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+`,
+  // A plain model calling the decoupled ones through BLS: exec(decoupled=True) iterates their responses.
+  "bls_caller/config.pbtxt": `backend: "python"
+input [ { name: "IN" data_type: TYPE_INT32 dims: [ 1 ] } ]
+output [ { name: "NOTE" data_type: TYPE_STRING dims: [ 1 ] } ]
+`,
+  "bls_caller/1/model.py": `${PB_HEADER}
+def responses(model, n):
+    call = pb_utils.InferenceRequest(model_name=model, requested_output_names=["OUT"],
+                                     inputs=[pb_utils.Tensor("IN", np.array([n], dtype=np.int32))])
+    seen = []
+    for r in call.exec(decoupled=True):
+        if r.has_error():
+            seen.append("error: " + r.error().message())
+            continue
+        t = pb_utils.get_output_tensor_by_name(r, "OUT")
+        seen.append(int(t.as_numpy()[0]) if t is not None else "empty")
+    return seen
+
+class TritonPythonModel:
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            n = int(pb_utils.get_input_tensor_by_name(r, "IN").as_numpy()[0])
+            note = {"repeat": responses("repeat", n), "threaded": responses("threaded", 2)}
+            out.append(pb_utils.InferenceResponse([pb_utils.Tensor("NOTE", np.array([json.dumps(note).encode()], dtype=np.object_))]))
+        return out
 `,
 };
 
@@ -392,6 +419,20 @@ done(**{k: {f: int(v.get(f, {}).get("count", 0)) for f in ("success", "fail", "e
     );
     expect(grpc["0"]).toEqual({ success: 6, fail: 2, empty_response: 2 });
     expect(grpc["3"]).toEqual({ success: 0, fail: 0, empty_response: 1 });
+  }, 60_000);
+
+  it("lets a model iterate a decoupled model's responses through BLS (exec(decoupled=True))", async () => {
+    const call = async (n: number) => {
+      const res = await fetch(`${server.urls.http}/v2/models/bls_caller/infer`, {
+        method: "POST",
+        body: JSON.stringify({ inputs: [{ name: "IN", datatype: "INT32", shape: [1], data: [n] }] }),
+      });
+      expect(res.status).toBe(200);
+      return JSON.parse((await jsonOf(res)).outputs[0].data[0]);
+    };
+    // The final flag alone comes as an empty response; a thread's responses come after execute returned.
+    expect(await call(3)).toEqual({ repeat: [0, 1, 2, "empty"], threaded: [0, 10] });
+    expect(await call(-1)).toEqual({ repeat: ["error: negative count"], threaded: [0, 10] });
   }, 60_000);
 
   it.runIf(supportsReusePort())(

@@ -174,7 +174,8 @@ class InferenceResponse:
 # How InferenceRequest.exec()/async_exec() and the response sender reach the server; the
 # worker installs them (BLS and decoupled models).
 _bls_exec: Callable[[InferenceRequest], InferenceResponse] | None = None
-_bls_async_exec: Callable[[InferenceRequest], Any] | None = None
+_bls_async_exec: Callable[..., Any] | None = None
+_bls_exec_stream: Callable[[InferenceRequest], Any] | None = None
 
 
 class InferenceRequest:
@@ -247,13 +248,16 @@ class InferenceRequest:
         """Runs this request on another model of the server (BLS) and returns its response."""
         if _bls_exec is None:
             raise TritonModelException("InferenceRequest.exec() is not available in this worker")
+        if decoupled and _bls_exec_stream is not None:  # an iterator of the called model's responses
+            return _bls_exec_stream(self)
         return _bls_exec(self) if not decoupled else iter([_bls_exec(self)])
 
     async def async_exec(self, decoupled: bool = False) -> Any:
         if _bls_async_exec is None:
             raise TritonModelException("InferenceRequest.async_exec() is not available in this worker")
-        response = await _bls_async_exec(self)
-        return iter([response]) if decoupled else response
+        if decoupled:
+            return iter(await _bls_async_exec(self, decoupled=True))
+        return await _bls_async_exec(self)
 
 
 class InferenceResponseSender:

@@ -1,7 +1,7 @@
 // Over 400 lines on purpose: one worker's whole life (start, calls, restarts, shared-memory
 // slots it holds, stop) is one state machine; the process and protocol parts live beside it.
 
-import type { ExecutionRequest, ExecutionResult } from "../../core/backend.js";
+import type { BackendStartContext, ExecutionRequest, ExecutionResult } from "../../core/backend.js";
 import {
   InternalError,
   InvalidArgumentError,
@@ -9,7 +9,7 @@ import {
   toTensorbindError,
   UnavailableError,
 } from "../../core/errors.js";
-import type { InferRequest, InferResponse } from "../../core/infer.js";
+import type { InferRequest, InferResponse, StreamResponse } from "../../core/infer.js";
 import { takeRelease } from "../../core/release.js";
 import { sharedMemoryBudget } from "../shm-budget.js";
 import { arenaPrefix, sweepSegments } from "../shm-names.js";
@@ -44,6 +44,8 @@ export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped"
   readonly restarts: RestartPolicy;
   /** The server's request path, for the model's calls to other models (BLS). */
   readonly infer?: ((request: InferRequest) => Promise<InferResponse>) | undefined;
+  /** Its streaming form, for `exec(decoupled=True)`. */
+  readonly inferStream?: BackendStartContext["inferStream"];
 };
 
 /**
@@ -147,7 +149,7 @@ export class PythonInstance {
 
   async #spawn(): Promise<WorkerProcess> {
     const shmPrefix = arenaPrefix();
-    const { arena: _arena, infer: _infer, ...spawn } = this.#opts;
+    const { arena: _arena, infer: _infer, inferStream: _inferStream, ...spawn } = this.#opts;
     const worker = await WorkerProcess.spawn({
       ...spawn,
       // The worker's outputs: the model's cap, else what the server-wide cap allows at most.
@@ -323,33 +325,57 @@ export class PythonInstance {
    * the outputs are written into the input arena, held until the worker's batch ends.
    */
   async #bls(worker: WorkerProcess, m: BlsMessage): Promise<void> {
-    const held = this.#held ?? [];
+    const batch = this.#held;
     let request: ExecutionResult | undefined;
     try {
-      const infer = this.#opts.infer;
-      if (infer === undefined) throw new UnavailableError("InferenceRequest.exec() needs a server");
+      const { infer, inferStream } = this.#opts;
+      if (infer === undefined || (m.decoupled === true && inferStream === undefined))
+        throw new UnavailableError("InferenceRequest.exec() needs a server");
       const mapped = this.#outputs.map(m.segments);
       if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
       request = this.#slots.result(m.inputs, this.#incarnation);
-      const response = await infer({
+      const call: InferRequest = {
         model: m.model,
         ...(m.version !== "" && { version: m.version }),
         parameters: { ...m.parameters },
         inputs: Object.values(request),
         ...(m.requested.length > 0 && { outputs: m.requested.map((name) => ({ name, parameters: {} })) }),
-      });
-      const outputs = response.outputs.map((t) =>
-        this.#place({ name: t.name, datatype: t.datatype, shape: t.shape, parts: [t.bytes] }, held),
-      );
-      response.release?.();
-      const segments = this.#opts.arena.segments().filter((s) => !this.#mapped.has(s.id));
-      for (const s of segments) this.#mapped.add(s.id);
-      worker.notify({ type: "bls_result", id: m.id, ok: true, outputs, segments });
+      };
+      // exec(decoupled=True): each response of the called model as it comes, the last final.
+      if (m.decoupled === true) await inferStream!(call, (r) => this.#blsAnswer(worker, m.id, r, batch));
+      else this.#blsAnswer(worker, m.id, { response: await infer(call), final: true }, batch);
     } catch (err) {
-      worker.notify({ type: "bls_result", id: m.id, ok: false, error: toTensorbindError(err).message });
+      const error = toTensorbindError(err).message;
+      worker.notify({ type: "bls_result", id: m.id, ok: false, error, final: true });
     } finally {
       if (request !== undefined) takeRelease(request)?.();
     }
+  }
+
+  /** One answer to a BLS call: its outputs copied into the input arena, held until the batch ends. */
+  #blsAnswer(
+    worker: WorkerProcess,
+    id: number,
+    r: StreamResponse,
+    batch: { release(): void }[] | undefined,
+  ): void {
+    if (batch !== undefined && batch !== this.#held) {
+      // The calling batch is over (the model stopped iterating): nobody reads this answer.
+      r.response?.release?.();
+      return;
+    }
+    const held = batch ?? [];
+    if (r.error !== undefined) {
+      worker.notify({ type: "bls_result", id, ok: false, error: r.error.message, final: r.final });
+      return;
+    }
+    const outputs = (r.response?.outputs ?? []).map((t) =>
+      this.#place({ name: t.name, datatype: t.datatype, shape: t.shape, parts: [t.bytes] }, held),
+    );
+    r.response?.release?.();
+    const segments = this.#opts.arena.segments().filter((s) => !this.#mapped.has(s.id));
+    for (const s of segments) this.#mapped.add(s.id);
+    worker.notify({ type: "bls_result", id, ok: true, outputs, segments, final: r.final });
   }
 
   #place(col: ColumnInput, held: { release(): void }[]): TensorLocation {

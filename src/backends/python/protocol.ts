@@ -204,9 +204,14 @@ export interface BlsMessage {
   readonly parameters: Readonly<Record<string, string | number | boolean>>;
   readonly inputs: OutputSet;
   readonly segments: readonly SegmentInfo[];
+  /** `exec(decoupled=True)`: every response of the called model, each a BlsResultMessage with `final`. */
+  readonly decoupled?: boolean;
 }
 
-/** The answer to a BlsMessage: the outputs in the server's arena (slots held until the call ends). */
+/**
+ * The answer to a BlsMessage: the outputs in the server's arena (slots held until the call ends).
+ * A decoupled call gets several, the last with `final` (absent: final).
+ */
 export type BlsResultMessage =
   | {
       readonly type: "bls_result";
@@ -214,5 +219,12 @@ export type BlsResultMessage =
       readonly ok: true;
       readonly outputs: readonly TensorLocation[];
       readonly segments: readonly SegmentInfo[];
+      readonly final?: boolean;
     }
-  | { readonly type: "bls_result"; readonly id: number; readonly ok: false; readonly error: string };
+  | {
+      readonly type: "bls_result";
+      readonly id: number;
+      readonly ok: false;
+      readonly error: string;
+      readonly final?: boolean;
+    };

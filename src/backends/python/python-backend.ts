@@ -58,6 +58,7 @@ export class PythonBackend implements Backend {
           runtimeDir: ctx.runtimeDir,
           log: ctx.log,
           infer: ctx.infer,
+          inferStream: ctx.inferStream,
         }),
     );
     // Workers keep clients' regions mapped between requests; they let go when the server does.
