@@ -1,4 +1,5 @@
 import { rmSync } from "node:fs";
+import { type ClientDuplexStream, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LazyBackend } from "../../src/backends/lazy.js";
 import type { PythonBackend } from "../../src/backends/python/python-backend.js";
@@ -6,6 +7,7 @@ import { supportsReusePort } from "../../src/config.js";
 import { Registry } from "../../src/model/registry.js";
 import { type Server, serve } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
+import { inferenceClient } from "../helpers/grpc.js";
 import { getJson, jsonOf } from "../helpers/json.js";
 import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
 
@@ -468,4 +470,39 @@ done(items=collect(2))
     },
     120_000,
   );
+
+  it("stops within its grace period with a request still streaming: the stream is cancelled, the workers exit", async () => {
+    const ownRegistry = new Registry();
+    const own = await serve({
+      http: false,
+      grpc: 0,
+      metrics: false,
+      dashboard: false,
+      logLevel: "silent",
+      shutdownGraceMs: 300,
+      registry: ownRegistry,
+      modelRepository: repo,
+    });
+    const client = inferenceClient(own.urls.grpc!);
+    const call = (client.raw.ModelStreamInfer as () => ClientDuplexStream<unknown, unknown>).call(client.raw);
+    const first = new Promise<void>((resolve) => call.once("data", () => resolve()));
+    const ended = new Promise<string>((resolve) => {
+      call.on("error", (e: { code?: number }) => resolve(`error ${e.code}`));
+      call.on("status", (st: { code: number }) => resolve(`status ${st.code}`));
+    });
+    call.write({
+      model_name: "watch",
+      id: "w",
+      inputs: [{ name: "IN", datatype: "INT32", shape: [1] }],
+      raw_input_contents: [Buffer.alloc(4)],
+    });
+    await first;
+    const pid = ((ownRegistry.get("watch").backend as LazyBackend).loaded as PythonBackend).pids[0]!;
+    const started = Date.now();
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await ended).toBe(`error ${status.CANCELLED}`); // the grace period ended the stream
+    expect(() => process.kill(pid, 0)).toThrow(); // the worker is gone
+    client.close();
+  }, 60_000);
 });
