@@ -31,11 +31,10 @@ import type {
 } from "./protocol.js";
 import { ResponseStreams } from "./response-streams.js";
 import { CRASH_LOOP_AFTER, type RestartPolicy, STABLE_AFTER_MS } from "./restart-policy.js";
+import { SlotReleases } from "./slot-releases.js";
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
 
 const MAX_FAILED_RESTARTS = 5;
-/** How long a released output slot waits for a batch to carry it back to the worker. */
-const RELEASE_DELAY_MS = 2;
 
 export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped" | "onBls"> & {
   /** The model's input arena, shared by all its instances. */
@@ -69,8 +68,7 @@ export class PythonInstance {
   #quickCrashes = 0;
   #startedAt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
-  #releases: SlotRef[] = [];
-  #flushScheduled = false;
+  readonly #releases = new SlotReleases((release) => this.#worker?.notify({ type: "release", release }));
   #stopped = false;
   #chain: Promise<unknown> = Promise.resolve();
   #configure: ConfigureMessage | undefined;
@@ -178,7 +176,7 @@ export class PythonInstance {
     this.#mapped = new Set();
     this.#outputs.clear(); // the previous incarnation's segments leave the server-wide count
     this.#outputs = new OutputSegments();
-    this.#releases = [];
+    this.#releases.clear();
     if (this.#configure !== undefined) worker.notify(this.#configure);
     void worker.exited.then((e) => this.#onExit(worker, e));
     this.#opts.restarts.started(this.#opts.instance);
@@ -452,21 +450,9 @@ export class PythonInstance {
   #release(incarnation: number, slot: SlotRef): void {
     if (incarnation !== this.#incarnation || this.#stopped) return; // that worker is gone
     this.#releases.push(slot);
-    // Releases ride on the next batch; a message of their own only when no batch comes soon. Each
-    // message of its own wakes the worker for nothing, a context switch per request under load.
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setTimeout(() => {
-        this.#flushScheduled = false;
-        const release = this.#takeReleases();
-        if (release.length > 0) this.#worker?.notify({ type: "release", release });
-      }, RELEASE_DELAY_MS).unref();
-    }
   }
 
   #takeReleases(): SlotRef[] {
-    const out = this.#releases;
-    this.#releases = [];
-    return out;
+    return this.#releases.take();
   }
 }
