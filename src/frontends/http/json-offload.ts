@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { DATATYPES, isDatatype } from "../../core/datatypes.js";
 import type { InferResponse } from "../../core/infer.js";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
@@ -12,6 +13,31 @@ import { JSON_SCAN_MIN_BYTES, type ScannedHeader, spliceScanned } from "./json-s
  */
 
 /**
+ * Conversions run at most this many at a time, the rest wait in arrival order: one core is left
+ * to the event loop (and the model), requests finish in the order they came rather than all
+ * slowing down together, and one pool thread stays free for file system and DNS work, which
+ * shares libuv's pool (UV_THREADPOOL_SIZE, default 4).
+ */
+const LANES = Math.max(
+  1,
+  Math.min(availableParallelism() - 1, Number(process.env.UV_THREADPOOL_SIZE ?? 4) - 1),
+);
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function inLane<T>(job: () => Promise<T>): Promise<T> {
+  if (running >= LANES) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await job();
+  } finally {
+    const next = waiting.shift();
+    if (next !== undefined) next();
+    else running--;
+  }
+}
+
+/**
  * Scans a JSON body and reads its `data` arrays into typed arrays off the event loop. `body`
  * must be memory this request owns (a heap buffer, not a lent arena slot another request may
  * reuse). Undefined when the body is small or the scan declines: decode as usual.
@@ -23,7 +49,11 @@ export async function prepareJsonBody(
 ): Promise<ScannedHeader | undefined> {
   const addon = jsonNumbersAddon();
   if (addon === undefined || body.length < minBytes) return undefined;
-  const scanned = spliceScanned(body, body.length, await addon.scanJsonInputDataAsync(body, body.length));
+  const scanned = spliceScanned(
+    body,
+    body.length,
+    await inLane(() => addon.scanJsonInputDataAsync(body, body.length)),
+  );
   if (scanned === undefined) return undefined;
   const h = scanned.header as { inputs?: unknown } | null;
   const inputs =
@@ -42,7 +72,9 @@ export async function prepareJsonBody(
     const bytes = new Uint8Array(count * DATATYPES[datatype].size);
     const depth = (input!.shape as number[]).length - 1;
     jobs.push(
-      addon.parseJsonArrayAsync(body, range.begin, range.end, datatype, count, depth, bytes).then((ok) => {
+      inLane(() =>
+        addon.parseJsonArrayAsync(body, range.begin, range.end, datatype, count, depth, bytes),
+      ).then((ok) => {
         if (ok) decoded.set(index, { datatype, shape: JSON.stringify(input!.shape), bytes });
       }),
     );
@@ -82,7 +114,7 @@ export async function formatJsonOutputs(
       const info = DATATYPES[t.datatype];
       if (binaryOutputs.has(t.name) || res.sharedOutputs?.has(t.name)) return;
       if (!info.json || t.datatype === "BYTES" || t.bytes.byteLength < minBytes) return;
-      out.set(t.name, await addon.formatJsonArrayAsync(t.bytes, t.datatype));
+      out.set(t.name, await inLane(() => addon.formatJsonArrayAsync(t.bytes, t.datatype)));
     }),
   );
   return out;
