@@ -66,6 +66,32 @@ PRELUDE = """import os as _os, sys as _sys
 _sys.path.extend(p for p in _os.environ.get("BENCH_SITE", "").split(":") if p and p not in _sys.path)
 """
 
+# Appended to every converted model.py: each execute() call's own time (the model's work, no
+# transport) goes to BENCH_TIMING/<pid>.txt, so serving cost = client time - the models' time.
+POSTLUDE = """
+
+def _bench_timed(execute):
+    import time
+
+    model = _os.path.basename(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
+    folder = _os.environ.get("BENCH_TIMING")
+
+    def timed(self, requests):
+        t0 = time.perf_counter()
+        try:
+            return execute(self, requests)
+        finally:
+            if folder:
+                t1 = time.perf_counter()
+                with open(_os.path.join(folder, f"{_os.getpid()}.txt"), "a") as f:
+                    f.write(f"{model} {len(requests)} {time.time():.6f} {t1 - t0:.6f}\\n")
+
+    return timed
+
+
+TritonPythonModel.execute = _bench_timed(TritonPythonModel.execute)
+"""
+
 # A TorchScript stage as a Python-backend model: what tensorbind's runner does for
 # platform "pytorch_libtorch" (python/tensorbind/triton/runner.py, TorchScriptModel).
 TORCHSCRIPT_MODEL = (
@@ -134,11 +160,11 @@ def convert(source: Path, dest: Path) -> list[str]:
             )
             for version in model.iterdir():
                 if version.is_dir() and (version / "model.pt").exists():
-                    (version / "model.py").write_text(TORCHSCRIPT_MODEL)
+                    (version / "model.py").write_text(TORCHSCRIPT_MODEL + POSTLUDE)
             converted.append(model.name)
         elif re.search(r'^\s*backend:\s*"python"', text, re.M):
             for py in model.glob("*/model.py"):
-                py.write_text(with_prelude(py.read_text()))
+                py.write_text(with_prelude(py.read_text()) + POSTLUDE)
     return converted
 
 
@@ -174,6 +200,10 @@ class Server:
         self.side = side
         self.http, self.grpc, metrics = free_port(), free_port(), free_port()
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        self.timing = out / f"timing-{side}"
+        shutil.rmtree(self.timing, ignore_errors=True)
+        self.timing.mkdir()
+        env["BENCH_TIMING"] = str(self.timing)
         if side == "triton":
             # The stub's C++ reads NumPy 1 arrays (a NumPy 2 array reaches it empty): the pytriton
             # venv's NumPy first, then torch and SciPy from tensorbind's venv.
@@ -253,6 +283,33 @@ def per_step(stats: dict) -> dict[str, dict[str, float]]:
     return rows
 
 
+def models_share(servers: dict, windows: list) -> dict[int, dict[str, dict[str, float]]]:
+    """Per concurrency and converted side: the models' own execute() time per event (ms) and
+    as a share of the run's wall time, from the timing lines written inside each run's window."""
+    lines = {}
+    for side, s in servers.items():
+        rows = []
+        for f in s.timing.glob("*.txt"):
+            for line in f.read_text().splitlines():
+                _model, _n, end, dt = line.split()
+                rows.append((float(end), float(dt)))
+        lines[side] = rows
+    out: dict[int, dict[str, dict[str, list[float]]]] = {}
+    for side, c, t0, t1, rate in windows:
+        if not lines.get(side):
+            continue
+        busy = sum(dt for end, dt in lines[side] if t0 <= end <= t1)
+        events = max(rate * (t1 - t0), 1e-9)
+        d = out.setdefault(c, {}).setdefault(side, {"ms_per_event": [], "share": [], "wall_ms_per_event": []})
+        d["ms_per_event"].append(busy / events * 1000)
+        d["wall_ms_per_event"].append(1000 / rate if rate else float("nan"))
+        d["share"].append(busy / (t1 - t0))
+    return {
+        c: {side: {k: round(statistics.median(v), 3) for k, v in d.items()} for side, d in sides.items()}
+        for c, sides in out.items()
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mu", type=float, default=20)
@@ -308,11 +365,14 @@ def main() -> int:
             file=sys.stderr,
         )
         before = {side: per_step(s.stats()) for side, s in servers.items()}
+        windows: list[tuple[str, int, float, float, float]] = []
         for c in [int(x) for x in args.concurrency.split(",")]:
             got: dict[str, list[float]] = {side: [] for side in sides}
             for p in range(args.pairs):
                 for side in sides:
+                    t0 = time.time()
                     got[side].append(served_run(urls[side], events, c, args.seconds))
+                    windows.append((side, c, t0, time.time(), got[side][-1]))
                 print(
                     f"c={c} pair {p + 1}: " + ", ".join(f"{s} {got[s][-1]:.2f}/s" for s in sides),
                     file=sys.stderr,
@@ -332,6 +392,9 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     steps = {side: per_step(after[side]) for side in servers}
+    model_time = models_share(servers, windows)
+    for row in rows:
+        row["models_share"] = model_time.get(row["concurrency"], {})
     meta = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -368,6 +431,18 @@ def report(meta: dict, rows: list[dict], steps: dict, sides: list[str]) -> str:
         cells = [", ".join(f"{v:.2f}" for v in r["events_per_s"][s]) for s in sides]
         ratios = [f"**{r['over_triton'][s]:.2f}\u00d7**" for s in r.get("over_triton", {})]
         o.append(f"| {r['concurrency']} | " + " | ".join(cells + ratios) + " |")
+    o += [
+        "",
+        "The models' own execute() time (timed inside model.py; converted copy only), median of pairs:",
+        "",
+        "| c | side | client wall ms per event | models' ms per event | models' share of wall time |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        for side, d in r.get("models_share", {}).items():
+            o.append(
+                f"| {r['concurrency']} | {side} | {d['wall_ms_per_event']:.0f} | {d['ms_per_event']:.0f} | {d['share']:.2f} |"
+            )
     o += ["", "Per step, whole run (mean ms per request: queue / compute input / infer / output):", ""]
     models = sorted({m for s in steps.values() for m in s}, key=lambda m: (m == "exatrkx", m))
     o.append("| model | " + " | ".join(sides) + " |")
