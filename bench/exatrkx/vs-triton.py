@@ -66,8 +66,9 @@ PRELUDE = """import os as _os, sys as _sys
 _sys.path.extend(p for p in _os.environ.get("BENCH_SITE", "").split(":") if p and p not in _sys.path)
 """
 
-# Appended to every converted model.py: each execute() call's own time (the model's work, no
-# transport) goes to BENCH_TIMING/<pid>.txt, so serving cost = client time - the models' time.
+# Appended to every converted model.py: each execute() call's own wall and CPU time (the model's
+# work, no transport; torch runs on the calling thread with OMP_NUM_THREADS=1) goes to
+# BENCH_TIMING/<pid>.txt, so a server's CPU per event splits into the models' and the serving's.
 POSTLUDE = """
 
 def _bench_timed(execute):
@@ -77,14 +78,14 @@ def _bench_timed(execute):
     folder = _os.environ.get("BENCH_TIMING")
 
     def timed(self, requests):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return execute(self, requests)
         finally:
             if folder:
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.thread_time()
                 with open(_os.path.join(folder, f"{_os.getpid()}.txt"), "a") as f:
-                    f.write(f"{model} {len(requests)} {time.time():.6f} {t1 - t0:.6f}\\n")
+                    f.write(f"{model} {len(requests)} {time.time():.6f} {t1 - t0:.6f} {c1 - c0:.6f}\\n")
 
     return timed
 
@@ -239,6 +240,26 @@ class Server:
         except OSError:
             return False
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """User + system CPU of the server's main process (node, tritonserver) and of the rest of
+        its process group (Python workers, backend stubs)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        main = rest = 0
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.proc.pid:  # pgrp
+                ticks = int(fields[11]) + int(fields[12])  # utime, stime
+                if int(pid) == self.proc.pid:
+                    main += ticks
+                else:
+                    rest += ticks
+        return main / tick, rest / tick
+
     def stats(self) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/v2/models/stats", timeout=10) as r:
             return json.loads(r.read())
@@ -283,29 +304,30 @@ def per_step(stats: dict) -> dict[str, dict[str, float]]:
     return rows
 
 
-def models_share(servers: dict, windows: list) -> dict[int, dict[str, dict[str, float]]]:
-    """Per concurrency and converted side: the models' own execute() time per event (ms) and
-    as a share of the run's wall time, from the timing lines written inside each run's window."""
+def cpu_split(servers: dict, windows: list) -> dict[int, dict[str, dict[str, float]]]:
+    """Per concurrency and side (median of pairs): the server's CPU ms per event (all its
+    processes) and, on the converted copy, the models' own execute() CPU and wall ms per event
+    (the timing lines written inside each run's window)."""
     lines = {}
     for side, s in servers.items():
         rows = []
         for f in s.timing.glob("*.txt"):
             for line in f.read_text().splitlines():
-                _model, _n, end, dt = line.split()
-                rows.append((float(end), float(dt)))
+                _model, _n, end, wall, cpu = line.split()
+                rows.append((float(end), float(wall), float(cpu)))
         lines[side] = rows
     out: dict[int, dict[str, dict[str, list[float]]]] = {}
-    for side, c, t0, t1, rate in windows:
-        if not lines.get(side):
-            continue
-        busy = sum(dt for end, dt in lines[side] if t0 <= end <= t1)
+    for side, c, t0, t1, rate, main_cpu, workers_cpu in windows:
         events = max(rate * (t1 - t0), 1e-9)
-        d = out.setdefault(c, {}).setdefault(side, {"ms_per_event": [], "share": [], "wall_ms_per_event": []})
-        d["ms_per_event"].append(busy / events * 1000)
-        d["wall_ms_per_event"].append(1000 / rate if rate else float("nan"))
-        d["share"].append(busy / (t1 - t0))
+        d = out.setdefault(c, {}).setdefault(side, {})
+        d.setdefault("server_cpu_ms", []).append((main_cpu + workers_cpu) / events * 1000)
+        d.setdefault("main_cpu_ms", []).append(main_cpu / events * 1000)
+        if lines.get(side):
+            inside = [(w, cpu) for end, w, cpu in lines[side] if t0 <= end <= t1]
+            d.setdefault("models_cpu_ms", []).append(sum(cpu for _, cpu in inside) / events * 1000)
+            d.setdefault("models_wall_ms", []).append(sum(w for w, _ in inside) / events * 1000)
     return {
-        c: {side: {k: round(statistics.median(v), 3) for k, v in d.items()} for side, d in sides.items()}
+        c: {side: {k: round(statistics.median(v), 1) for k, v in d.items()} for side, d in sides.items()}
         for c, sides in out.items()
     }
 
@@ -365,14 +387,15 @@ def main() -> int:
             file=sys.stderr,
         )
         before = {side: per_step(s.stats()) for side, s in servers.items()}
-        windows: list[tuple[str, int, float, float, float]] = []
+        windows: list[tuple[str, int, float, float, float, float, float]] = []
         for c in [int(x) for x in args.concurrency.split(",")]:
             got: dict[str, list[float]] = {side: [] for side in sides}
             for p in range(args.pairs):
                 for side in sides:
-                    t0 = time.time()
+                    t0, cpu0 = time.time(), servers[side].cpu_seconds()
                     got[side].append(served_run(urls[side], events, c, args.seconds))
-                    windows.append((side, c, t0, time.time(), got[side][-1]))
+                    t1, cpu1 = time.time(), servers[side].cpu_seconds()
+                    windows.append((side, c, t0, t1, got[side][-1], cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]))
                 print(
                     f"c={c} pair {p + 1}: " + ", ".join(f"{s} {got[s][-1]:.2f}/s" for s in sides),
                     file=sys.stderr,
@@ -392,9 +415,9 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     steps = {side: per_step(after[side]) for side in servers}
-    model_time = models_share(servers, windows)
+    split = cpu_split(servers, windows)
     for row in rows:
-        row["models_share"] = model_time.get(row["concurrency"], {})
+        row["cpu_per_event"] = split.get(row["concurrency"], {})
     meta = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -433,15 +456,20 @@ def report(meta: dict, rows: list[dict], steps: dict, sides: list[str]) -> str:
         o.append(f"| {r['concurrency']} | " + " | ".join(cells + ratios) + " |")
     o += [
         "",
-        "The models' own execute() time (timed inside model.py; converted copy only), median of pairs:",
+        "CPU per event (median of pairs): the server's processes in all; of it, the models' own "
+        "execute() (timed inside model.py, converted copy only); the rest is serving:",
         "",
-        "| c | side | client wall ms per event | models' ms per event | models' share of wall time |",
-        "|---|---|---|---|---|",
+        "| c | side | server CPU ms / event | of it, main process | models' CPU ms / event | serving CPU ms / event |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        for side, d in r.get("models_share", {}).items():
+        for side, d in r.get("cpu_per_event", {}).items():
+            models = d.get("models_cpu_ms")
+            rest = "-" if models is None else f"{d['server_cpu_ms'] - models:.1f}"
             o.append(
-                f"| {r['concurrency']} | {side} | {d['wall_ms_per_event']:.0f} | {d['ms_per_event']:.0f} | {d['share']:.2f} |"
+                f"| {r['concurrency']} | {side} | {d['server_cpu_ms']:.0f} | {d['main_cpu_ms']:.1f} | "
+                + ("-" if models is None else f"{models:.0f}")
+                + f" | {rest} |"
             )
     o += ["", "Per step, whole run (mean ms per request: queue / compute input / infer / output):", ""]
     models = sorted({m for s in steps.values() for m in s}, key=lambda m: (m == "exatrkx", m))
