@@ -6,6 +6,7 @@ import {
   isReservedParameter,
   type Parameters,
 } from "../../core/infer.js";
+import { attachRelease } from "../../core/release.js";
 import type { ModelSpec } from "../../core/spec.js";
 import type { Tensor } from "../../core/tensor.js";
 
@@ -64,6 +65,33 @@ export class PipelineBackend implements Backend {
   async stop(): Promise<void> {}
 
   async #run(request: ExecutionRequest): Promise<ExecutionResult> {
+    const responses: InferResponse[] = [];
+    let result: ExecutionResult | undefined;
+    try {
+      result = await this.#runSteps(request, responses);
+      return result;
+    } finally {
+      this.#giveBack(responses, result);
+    }
+  }
+
+  /**
+   * The steps' outputs view memory their models want back (a Python worker's output slots): the
+   * ones the pipeline does not answer with go back as soon as it is done, so the next request
+   * reuses the same warm slots; the others once the pipeline's own response is written.
+   */
+  #giveBack(responses: readonly InferResponse[], result: ExecutionResult | undefined): void {
+    const answered = new Set(Object.values(result ?? {}).map((t) => t.bytes.buffer));
+    const later: (() => void)[] = [];
+    for (const r of responses) {
+      if (r.release === undefined) continue;
+      if (r.outputs.some((t) => answered.has(t.bytes.buffer))) later.push(r.release);
+      else r.release();
+    }
+    if (later.length > 0 && result !== undefined) attachRelease(result, () => later.forEach((f) => f()));
+  }
+
+  async #runSteps(request: ExecutionRequest, responses: InferResponse[]): Promise<ExecutionResult> {
     const pool = new Map<string, Tensor>(Object.entries(request.inputs));
     const parameters: Parameters = {};
     for (const [k, v] of Object.entries(request.parameters)) if (!isReservedParameter(k)) parameters[k] = v;
@@ -79,7 +107,7 @@ export class PipelineBackend implements Backend {
       }
       pending = pending.filter((p) => !ready.includes(p));
       await Promise.all(
-        ready.map(({ step, index }) => this.#step(step, index, pool, parameters, request.signal)),
+        ready.map(({ step, index }) => this.#step(step, index, pool, parameters, request.signal, responses)),
       );
     }
     const result: ExecutionResult = {};
@@ -96,6 +124,7 @@ export class PipelineBackend implements Backend {
     pool: Map<string, Tensor>,
     parameters: Parameters,
     signal: AbortSignal | undefined,
+    responses: InferResponse[],
   ): Promise<void> {
     let response: InferResponse;
     try {
@@ -116,6 +145,7 @@ export class PipelineBackend implements Backend {
         { cause: e },
       );
     }
+    responses.push(response);
     for (const t of response.outputs) {
       const target = step.outputs[t.name];
       if (target !== undefined) pool.set(target, t);
