@@ -88,7 +88,10 @@ export class PipelineBackend implements Backend {
       if (r.outputs.some((t) => answered.has(t.bytes.buffer))) later.push(r.release);
       else r.release();
     }
-    if (later.length > 0 && result !== undefined) attachRelease(result, () => later.forEach((f) => f()));
+    if (later.length > 0 && result !== undefined)
+      attachRelease(result, () => {
+        for (const release of later) release();
+      });
   }
 
   async #runSteps(request: ExecutionRequest, responses: InferResponse[]): Promise<ExecutionResult> {
