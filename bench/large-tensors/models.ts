@@ -19,3 +19,14 @@ bind({
   outputs: { OUTPUT0: tensor("FP32", [-1, -1]) },
   fn: ({ INPUT0 }) => ({ OUTPUT0: { shape: INPUT0!.shape, data: (INPUT0!.data as Float32Array).slice() } }),
 });
+// The same with ctx.output(): the array's memory is reused from response to response.
+bind({
+  name: "js_identity_pooled",
+  inputs: { INPUT0: tensor("FP32", [-1, -1]) },
+  outputs: { OUTPUT0: tensor("FP32", [-1, -1]) },
+  fn: ({ INPUT0 }, ctx) => {
+    const y = ctx.output("OUTPUT0", INPUT0!.shape) as Float32Array;
+    y.set(INPUT0!.data as Float32Array);
+    return { OUTPUT0: { shape: INPUT0!.shape, data: y } };
+  },
+});

@@ -35,6 +35,7 @@ const callCtx = (id: string): CallContext => ({
   parameters: {},
   requestedOutputs: [],
   signal: undefined,
+  output: () => new Float32Array(0),
 });
 const ctxFor = (requests: Request[], s: ModelSpec = spec): BatchContext => ({
   requests: requests.map((_, i) => callCtx(String(i))),

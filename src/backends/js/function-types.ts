@@ -17,6 +17,12 @@ export interface CallContext {
   readonly requestedOutputs: readonly string[];
   /** Aborted when the client goes away; long computations may check it. */
   readonly signal: AbortSignal | undefined;
+  /**
+   * A typed array for output `name` (its declared datatype) holding `shape`, to fill and return.
+   * Large ones reuse the memory of earlier responses instead of fresh pages: the array is valid
+   * until this request's response has been written, so return it and do not keep it.
+   */
+  output(name: string, shape: readonly number[]): NumericArray;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Backend, ExecutionRequest, ExecutionResult } from "../../core/backend.js";
 import { DATATYPES, type Datatype, type NumericArray } from "../../core/datatypes.js";
 import { InternalError, toTensorbindError } from "../../core/errors.js";
+import { attachRelease } from "../../core/release.js";
 import { elementCount, formatShape } from "../../core/shape.js";
 import type { ModelSpec } from "../../core/spec.js";
 import { Tensor } from "../../core/tensor.js";
@@ -12,6 +13,7 @@ import {
   type OutputValue,
   type RequestsFunction,
 } from "./function-types.js";
+import { OutputArrayPool, OutputLease } from "./output-arrays.js";
 
 /**
  * Runs a JS function in the server process; `instances` is the number of executions in flight
@@ -22,6 +24,7 @@ export class JsBackend implements Backend {
   readonly kind = "js" as const;
   readonly instances: number;
   readonly #fn: ModelFunction | RequestsFunction;
+  readonly #arrays = new OutputArrayPool();
   #spec: ModelSpec | undefined;
 
   constructor(fn: ModelFunction | RequestsFunction, instances = 1) {
@@ -42,10 +45,12 @@ export class JsBackend implements Backend {
     if (isRequestsFunction(fn)) return this.#executeBatch(fn, batch);
     const results: (ExecutionResult | Error)[] = [];
     for (const req of batch) {
+      const lease = new OutputLease(this.#arrays, this.#spec!);
       try {
-        const outputs = await fn({ ...req.inputs }, contextOf(req));
-        results.push(this.#convert(outputs, req));
+        const outputs = await fn({ ...req.inputs }, contextOf(req, lease));
+        results.push(this.#settle(this.#convert(outputs, req), lease));
       } catch (err) {
+        lease.settle(new Set());
         results.push(toTensorbindError(err));
       }
     }
@@ -57,10 +62,11 @@ export class JsBackend implements Backend {
     batch: readonly ExecutionRequest[],
   ): Promise<(ExecutionResult | Error)[]> {
     const spec = this.#spec!;
+    const leases = batch.map(() => new OutputLease(this.#arrays, spec));
     try {
       const outputs = await fn.call(
         batch.map((r) => ({ ...r.inputs })),
-        { requests: batch.map(contextOf), spec },
+        { requests: batch.map((r, i) => contextOf(r, leases[i]!)), spec },
       );
       if (!Array.isArray(outputs) || outputs.length !== batch.length) {
         throw new InternalError(
@@ -69,18 +75,29 @@ export class JsBackend implements Backend {
       }
       return batch.map((req, i) => {
         try {
-          return this.#convert(outputs[i]!, req);
+          return this.#settle(this.#convert(outputs[i]!, req), leases[i]!);
         } catch (err) {
+          leases[i]!.settle(new Set());
           return toTensorbindError(err);
         }
       });
     } catch (err) {
+      for (const l of leases) l.settle(new Set());
       const e = toTensorbindError(err);
       return batch.map(() => e);
     }
   }
 
-  async stop(): Promise<void> {}
+  /** ctx.output() arrays the result carries go back when its response is written. */
+  #settle(result: ExecutionResult, lease: OutputLease): ExecutionResult {
+    const release = lease.settle(new Set(Object.values(result).map((t) => t.bytes.buffer)));
+    if (release !== undefined) attachRelease(result, release);
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    this.#arrays.clear();
+  }
 
   #convert(outputs: Partial<Outputs>, req: ExecutionRequest): ExecutionResult {
     const spec = this.#spec!;
@@ -109,12 +126,13 @@ export class JsBackend implements Backend {
   }
 }
 
-function contextOf(req: ExecutionRequest): CallContext {
+function contextOf(req: ExecutionRequest, lease: OutputLease): CallContext {
   return {
     id: req.id,
     parameters: req.parameters,
     requestedOutputs: req.requestedOutputs,
     signal: req.signal,
+    output: (name, shape) => lease.output(name, shape),
   };
 }
 
