@@ -3,7 +3,7 @@ import { DATATYPES, isDatatype } from "../../core/datatypes.js";
 import type { InferResponse } from "../../core/infer.js";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
 import { jsonNumbersAddon } from "./json-native.js";
-import { JSON_SCAN_MIN_BYTES, type ScannedHeader, spliceScanned } from "./json-scan.js";
+import { type ScannedHeader, spliceScanned } from "./json-scan.js";
 
 /**
  * The number↔text work of large JSON bodies on libuv's pool threads, so the event loop keeps
@@ -38,6 +38,13 @@ async function inLane<T>(job: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * Bodies and outputs from these sizes on convert on the pool: below them the work (under a
+ * millisecond, bench/json-identity/codec.mjs --elements) costs less than the hop to a thread.
+ */
+const OFFLOAD_BODY_BYTES = 256 * 1024;
+const OFFLOAD_OUTPUT_BYTES = 64 * 1024;
+
+/**
  * Scans a JSON body and reads its `data` arrays into typed arrays off the event loop. `body`
  * must be memory this request owns (a heap buffer, not a lent arena slot another request may
  * reuse). Undefined when the body is small or the scan declines: decode as usual.
@@ -45,7 +52,7 @@ async function inLane<T>(job: () => Promise<T>): Promise<T> {
 export async function prepareJsonBody(
   body: Buffer,
   limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
-  minBytes = JSON_SCAN_MIN_BYTES,
+  minBytes = OFFLOAD_BODY_BYTES,
 ): Promise<ScannedHeader | undefined> {
   const addon = jsonNumbersAddon();
   if (addon === undefined || body.length < minBytes) return undefined;
@@ -94,9 +101,6 @@ function plainCount(shape: unknown): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-/** Outputs of at least this many bytes are formatted on a pool thread. */
-const OFFLOAD_MIN_BYTES = 16 * 1024;
-
 /**
  * The JSON text of each large output that goes back as JSON `data`, formatted off the event
  * loop. The outputs' memory must stay valid until this settles (release it afterwards).
@@ -104,7 +108,7 @@ const OFFLOAD_MIN_BYTES = 16 * 1024;
 export async function formatJsonOutputs(
   res: InferResponse,
   binaryOutputs: ReadonlySet<string> | "all",
-  minBytes = OFFLOAD_MIN_BYTES,
+  minBytes = OFFLOAD_OUTPUT_BYTES,
 ): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   const addon = jsonNumbersAddon();
