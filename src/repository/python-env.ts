@@ -68,20 +68,24 @@ export function environmentCache(): string {
 /**
  * The archive unpacked into the cache (once per content): into a fresh directory, moved into
  * place, then conda-pack's `bin/conda-unpack` run there (it rewrites the packed prefixes to the
- * final one) and a marker written; a directory without the marker is a broken attempt, redone.
+ * final one) and a marker written. Another server unpacking the same archive meanwhile is waited
+ * for; a directory left without its marker for STALE_MS (a crashed attempt) is replaced.
  */
 function unpacked(archive: string, what: string): string {
   const root = environmentCache();
   const target = join(root, sha256(archive).slice(0, 32));
-  if (existsSync(join(target, READY))) return target;
+  if (isReady(target)) return target;
   const scratch = `${target}.${process.pid}-${randomBytes(4).toString("hex")}`;
   try {
     mkdirSync(scratch, { recursive: true });
     execFileSync("tar", [archive.endsWith(".tar") ? "-xf" : "-xzf", archive, "-C", scratch], {
       stdio: "pipe",
     });
-    rmSync(target, { recursive: true, force: true });
-    renameSync(scratch, target);
+    if (!claim(scratch, target)) {
+      rmSync(scratch, { recursive: true, force: true });
+      if (waitReady(target)) return target;
+      throw new Error(`${target} is being unpacked by another process that has not finished`);
+    }
     const unpack = join(target, "bin", "conda-unpack");
     if (existsSync(unpack)) execFileSync(join(target, "bin", "python"), [unpack], { stdio: "pipe" });
     writeFileSync(join(target, READY), `${archive}\n`);
@@ -92,6 +96,36 @@ function unpacked(archive: string, what: string): string {
     throw new ConfigError(`${what}: cannot unpack ${archive} into ${root}: ${detail}`);
   }
   return target;
+}
+
+const STALE_MS = 10 * 60_000;
+const WAIT_MS = 120_000;
+
+function isReady(dir: string): boolean {
+  return existsSync(join(dir, READY));
+}
+
+/** Moves the unpacked copy into place; false when another one is there (ready or on its way). */
+function claim(scratch: string, target: string): boolean {
+  try {
+    renameSync(scratch, target);
+    return true;
+  } catch {
+    if (isReady(target)) return false;
+    // No marker: a crashed attempt once it is old enough, else another server still at work.
+    if (Date.now() - statSync(target).mtimeMs < STALE_MS) return false;
+    rmSync(target, { recursive: true, force: true });
+    renameSync(scratch, target);
+    return true;
+  }
+}
+
+/** Waits (blocking: this runs while the model loads) for another process's unpacking to finish. */
+function waitReady(target: string): boolean {
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (const end = Date.now() + WAIT_MS; Date.now() < end; Atomics.wait(sleeper, 0, 0, 100))
+    if (isReady(target)) return true;
+  return isReady(target);
 }
 
 function sha256(file: string): string {

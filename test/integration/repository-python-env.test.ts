@@ -1,5 +1,16 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,6 +40,8 @@ describe("EXECUTION_ENV_PATH: a repository model's own Python environment", () =
   let tmp: string;
   let venv: string;
   let cache: string;
+  let stale: string;
+  let busy: string;
   let repo: string;
   let server: Server;
 
@@ -55,10 +68,31 @@ describe("EXECUTION_ENV_PATH: a repository model's own Python environment", () =
       "packed/1/model.py": WHICH,
       "missing/config.pbtxt": config("$$TRITON_MODEL_DIRECTORY/nowhere"),
       "missing/1/model.py": WHICH,
+      "waits/config.pbtxt": config("$$TRITON_MODEL_DIRECTORY/env.tgz"),
+      "waits/1/model.py": WHICH,
       "not_env/config.pbtxt": config(tmp),
       "not_env/1/model.py": WHICH,
     });
     execFileSync("tar", ["-czf", join(repo, "packed", "env.tar.gz"), "-C", venv, "."]);
+    // A crashed earlier attempt left the archive's cache directory without its ready marker.
+    const key = createHash("sha256")
+      .update(readFileSync(join(repo, "packed", "env.tar.gz")))
+      .digest("hex");
+    stale = join(cache, key.slice(0, 32));
+    mkdirSync(join(stale, "bin"), { recursive: true });
+    writeFileSync(join(stale, "half-written"), "");
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(stale, hourAgo, hourAgo);
+    // Another archive that "another server" is unpacking right now (no marker yet, fresh): the
+    // load waits for its marker rather than unpacking it again.
+    writeFileSync(join(venv, "variant"), "2");
+    execFileSync("tar", ["-czf", join(repo, "waits", "env.tgz"), "-C", venv, "."]);
+    const key2 = createHash("sha256")
+      .update(readFileSync(join(repo, "waits", "env.tgz")))
+      .digest("hex");
+    busy = join(cache, key2.slice(0, 32));
+    execFileSync("cp", ["-a", venv, busy]);
+    spawn("sh", ["-c", `sleep 1 && touch ${busy}/.tensorbind-ready`], { stdio: "ignore" });
     process.env.TENSORBIND_ENV_CACHE = cache;
     server = await serve({
       http: 0,
@@ -94,9 +128,11 @@ describe("EXECUTION_ENV_PATH: a repository model's own Python environment", () =
 
   it("unpacks a packed environment once into a cache keyed by its content, and runs the model under it", async () => {
     const [exe, path0] = await which("packed");
-    const entries = readdirSync(cache);
+    const entries = readdirSync(cache).filter((e) => join(cache, e) !== busy);
     expect(entries).toHaveLength(1);
     const unpacked = join(cache, entries[0]!);
+    expect(unpacked).toBe(stale); // the crashed attempt's directory was replaced
+    expect(existsSync(join(unpacked, "half-written"))).toBe(false);
     expect(exe).toBe(join(unpacked, "bin", "python"));
     expect(path0).toBe(join(unpacked, "bin"));
     const marker = join(unpacked, ".tensorbind-ready");
@@ -106,8 +142,14 @@ describe("EXECUTION_ENV_PATH: a repository model's own Python environment", () =
     expect(load.status).toBe(200);
     expect(await which("packed")).toEqual([exe, path0]);
     expect(statSync(marker).mtimeMs).toBe(first);
-    expect(readdirSync(cache)).toHaveLength(1);
+    expect(readdirSync(cache)).toHaveLength(2); // this archive's and the other server's
   }, 60_000);
+
+  it("waits for another server's unpacking of the same archive instead of redoing it", async () => {
+    const [exe] = await which("waits");
+    expect(exe).toBe(join(busy, "bin", "python"));
+    expect(readFileSync(join(busy, ".tensorbind-ready"), "utf8")).toBe(""); // the other one's marker
+  });
 
   it("refuses to load a model whose environment is missing or has no python, naming the path", async () => {
     const index: { name: string; state: string; reason: string }[] = await getJson(
