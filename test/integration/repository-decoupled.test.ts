@@ -1,4 +1,8 @@
-import { rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { type ClientDuplexStream, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LazyBackend } from "../../src/backends/lazy.js";
@@ -6,12 +10,13 @@ import type { PythonBackend } from "../../src/backends/python/python-backend.js"
 import { supportsReusePort } from "../../src/config.js";
 import { Registry } from "../../src/model/registry.js";
 import { type Server, serve } from "../../src/server.js";
-import { INTERPRETER } from "../helpers/cli.js";
+import { INTERPRETER, ROOT } from "../helpers/cli.js";
 import { inferenceClient } from "../helpers/grpc.js";
 import { getJson, jsonOf } from "../helpers/json.js";
 import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
+const run = promisify(execFile);
 
 // Decoupled Python-backend models (Triton's response sender), driven by tritonclient's gRPC stream.
 const TENSORS = `input [ { name: "IN" data_type: TYPE_INT32 dims: [ 1 ] } ]
@@ -440,6 +445,35 @@ done(**{k: {f: int(v.get(f, {}).get("count", 0)) for f in ("success", "fail", "e
     expect(await call(3)).toEqual({ repeat: [0, 1, 2, "empty"], threaded: [0, 10] });
     expect(await call(-1)).toEqual({ repeat: ["error: negative count"], threaded: [0, 10] });
   }, 60_000);
+
+  it("is measured by perf_analyzer --streaming as a decoupled model (every response counted)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tb-pa-"));
+    try {
+      const data = join(dir, "in.json");
+      writeFileSync(data, JSON.stringify({ data: [{ IN: [3] }] }));
+      const pa = process.env.PERF_ANALYZER ?? join(ROOT, ".venv", "bin", "perf_analyzer");
+      const { stdout } = await run(
+        pa,
+        ["-m", "threaded", "-u", env().GRPC, "-i", "grpc", "--streaming", "--input-data", data].concat([
+          "--concurrency-range",
+          "2",
+          "--measurement-interval",
+          "2000",
+          "--stability-percentage",
+          "100",
+        ]),
+        { timeout: 120_000 },
+      );
+      expect(stdout).toContain("Detected decoupled model");
+      const requests = Number(/Throughput: ([\d.]+) infer\/sec/.exec(stdout)?.[1]);
+      const responses = Number(/Response Throughput: ([\d.]+) infer\/sec/.exec(stdout)?.[1]);
+      expect(requests).toBeGreaterThan(0);
+      expect(responses / requests).toBeGreaterThan(2.8); // three responses per request
+      expect(responses / requests).toBeLessThan(3.2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it.runIf(supportsReusePort())(
     "streams through frontend threads too (--workers 2)",
