@@ -23,6 +23,7 @@ Needs: npm run build, npm run build:native, npm run build:traccc (or --events-di
 .venv-pytriton (pip install nvidia-pytriton) on first use; the Triton stub imports torch and SciPy
 from .venv (same versions as tensorbind's workers; the models add BENCH_SITE to sys.path).
 Servers run on CPU 0, this client on CPU 1, when there are >= 2 CPUs (--no-pin: none).
+`--convert-only DIR` writes the converted copy and exits (the ExaTrkX integration test serves it).
 Markdown on stdout, JSON in --out.
 """
 
@@ -343,8 +344,12 @@ def main() -> int:
     ap.add_argument("--sides", default=",".join(SIDES))
     ap.add_argument("--repository", type=Path, default=EXAMPLE / "model_repository")
     ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--convert-only", type=Path, default=None, help="write the converted copy here and exit")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "exatrkx-vs-triton")
     args = ap.parse_args()
+    if args.convert_only:
+        print(" ".join(convert(args.repository, args.convert_only)))
+        return 0
     sides = args.sides.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
     pt_version = ensure_pytriton()

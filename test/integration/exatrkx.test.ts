@@ -5,7 +5,8 @@
 // reach the example's target. Needs torch and scipy (CI installs both)
 // and the traccc example's generator (npm run build:traccc).
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,4 +119,37 @@ describe.skipIf(missing !== undefined)("ExaTrkX example, the tensorbind way (mod
     expect(ok.status).toBe(200);
     expect(ok.body.outputs[0].data).toEqual([0, 0, 1]);
   }, 60_000);
+});
+
+// bench/exatrkx/vs-triton.py serves a copy of the repository to nvidia-pytriton's tritonserver
+// (no libtorch backend there): embed, filter and gnn as Python-backend models that torch.jit.load
+// the same model.pt. The copy must answer exactly as the original does.
+describe.skipIf(missing !== undefined)("ExaTrkX example, the copy the Triton comparison serves", () => {
+  let server: ServerProcess;
+  let copy: string;
+  beforeAll(async () => {
+    copy = join(mkdtempSync(join(tmpdir(), "exatrkx-converted-")), "model_repository");
+    const converted = await promisify(execFile)(
+      INTERPRETER,
+      [join(ROOT, "bench/exatrkx/vs-triton.py"), "--convert-only", copy],
+      { cwd: ROOT, timeout: 120_000 },
+    );
+    expect(converted.stdout.trim()).toBe("embed filter gnn");
+    server = await serveExample(["--model-repository", copy]);
+  }, 300_000);
+  afterAll(async () => {
+    if (server) expect(await server.stop("SIGTERM")).toBe(0);
+    if (copy) rmSync(join(copy, ".."), { recursive: true, force: true });
+  });
+
+  it("has no TorchScript platform left and labels mu = 20 events as the direct pipeline does", async () => {
+    for (const step of ["embed", "filter", "gnn"]) {
+      const config = readFileSync(join(copy, step, "config.pbtxt"), "utf8");
+      expect(config, step).toMatch(/^backend: "python"$/m);
+      expect(config, step).not.toMatch(/pytorch_libtorch/);
+    }
+    const report = await runClient(server, ["--mu", "20", "--events", "2", "--concurrency", "2"]);
+    expect(report.requests).toBe(2);
+    expect(report.mismatches).toBe(0);
+  }, 300_000);
 });
