@@ -114,8 +114,11 @@ export class CoreHost {
         const view = shm.view(a as SharedMemoryRef, b as string);
         const handle = ++this.#nextView;
         this.#views.set(handle, view);
-        return { handle, bytes: view.bytes.slice(), placement: view.placement };
+        // No bytes: the request comes back naming the view, and the model reads the region here.
+        return { handle, placement: view.placement };
       }
+      case "viewBytes":
+        return this.#views.get(a as number)?.bytes.slice();
       case "release":
         this.#views.get(a as number)?.release();
         this.#views.delete(a as number);
@@ -178,7 +181,7 @@ export class CoreHost {
     this.#aborts.set(msg.id, abort);
     let request: ReturnType<typeof unpackRequest>;
     try {
-      request = unpackRequest(msg.req, abort.signal);
+      request = unpackRequest(msg.req, abort.signal, (h) => this.#views.get(h));
     } catch (err) {
       this.#aborts.delete(msg.id);
       this.#post({ t: "fail", id: msg.id, err: packError(err) });
@@ -229,7 +232,7 @@ export class CoreHost {
     };
     let request: ReturnType<typeof unpackRequest>;
     try {
-      request = unpackRequest(req, abort.signal);
+      request = unpackRequest(req, abort.signal, (h) => this.#views.get(h));
     } catch (err) {
       this.#aborts.delete(id);
       this.#post({ t: "fail", id, err: packError(err) });

@@ -75,6 +75,7 @@ export type ShmOp =
   | "cudaRegister"
   | "cudaUnregister"
   | "view"
+  | "viewBytes"
   | "release";
 
 /** A page rendered on the engine's thread (the dashboard), written out by the frontend thread. */

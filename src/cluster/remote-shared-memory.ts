@@ -7,15 +7,17 @@ import type {
   SystemRegionStatus,
 } from "../core/shared-memory.js";
 import type { ShmOp } from "./messages.js";
+import { rememberViewHandle } from "./view-handles.js";
 
 /** A blocking call to the engine's thread (RemoteCore's). */
 export type ShmCall = (op: ShmOp, ...args: unknown[]) => unknown;
 
 /**
  * The shared-memory extensions as a frontend thread sees them: every call is answered by the
- * engine's thread, which owns the mappings. An input in a client's region reaches the thread as
- * a copy of its bytes (plus its placement, which backends that read regions themselves use);
- * the engine keeps its view until the thread releases it.
+ * engine's thread, which owns the mappings. An input in a client's region becomes a tensor whose
+ * request names the engine's view of it (view-handles.ts): its bytes never cross threads (the
+ * engine reads the region, a Python worker or a GPU model in place); they are fetched here only if
+ * this thread reads them. The engine keeps its view until the thread releases it.
  */
 export class RemoteSharedMemory implements SharedMemoryCore {
   readonly #call: ShmCall;
@@ -48,14 +50,20 @@ export class RemoteSharedMemory implements SharedMemoryCore {
     this.#call("cudaUnregister", name);
   }
   view(ref: SharedMemoryRef, what: string): SharedView {
-    const got = this.#call("view", ref, what) as {
-      handle: number;
-      bytes: Uint8Array;
-      placement: SharedPlacement;
-    };
+    const got = this.#call("view", ref, what) as { handle: number; placement: SharedPlacement };
+    rememberViewHandle(got.placement, got.handle);
     let released = false;
+    let bytes: Uint8Array | undefined;
+    // Fetched only if this thread reads them; a request names the view and the engine reads it.
+    const load = (): Uint8Array => {
+      bytes ??= this.#call("viewBytes", got.handle) as Uint8Array;
+      return bytes;
+    };
     return {
-      bytes: got.bytes,
+      get bytes() {
+        return load();
+      },
+      load,
       placement: got.placement,
       release: () => {
         if (released) return;

@@ -15,10 +15,12 @@ import {
   UnimplementedError,
 } from "../core/errors.js";
 import type { InferRequest, InferResponse, Parameters, RequestedOutput } from "../core/infer.js";
-import type { SharedPlacement } from "../core/shared-placement.js";
+import { type SharedView, tensorOfView } from "../core/shared-memory.js";
+import type { SharedMemoryRef, SharedPlacement } from "../core/shared-placement.js";
 import { Tensor } from "../core/tensor.js";
 import type { RequestTrace } from "../core/trace-context.js";
 import { borrow, type Lender } from "./lend.js";
+import { viewHandleOf } from "./view-handles.js";
 
 /**
  * What crosses between a frontend thread and the engine's thread. Tensors travel as
@@ -38,6 +40,10 @@ export interface WireTensor {
   readonly address?: number;
   /** Where the bytes live in a client's shared-memory region, when they do. */
   readonly placement?: SharedPlacement;
+  /** An output written into the client's region: no bytes travel (nothing reads them). */
+  readonly inRegion?: true;
+  /** An input in a client's region: the engine's handle of its view (no bytes travel). */
+  readonly view?: number;
 }
 
 export interface WireRequest {
@@ -58,6 +64,8 @@ export interface WireResponse {
   readonly version: string;
   readonly parameters: Parameters;
   readonly outputs: WireTensor[];
+  /** Outputs already in the client's region (answered without data): their bytes do not cross. */
+  readonly sharedOutputs?: readonly (readonly [string, SharedMemoryRef])[];
 }
 
 export interface WireError {
@@ -82,6 +90,10 @@ export function packTensors(
   const used = new Map<ArrayBufferLike, number>();
   for (const t of tensors) used.set(t.bytes.buffer, (used.get(t.bytes.buffer) ?? 0) + t.bytes.byteLength);
   return tensors.map((t) => {
+    const view = viewHandleOf(t.placement);
+    if (view !== undefined) {
+      return { name: t.name, datatype: t.datatype, shape: t.shape, offset: 0, length: t.byteLength, view };
+    }
     const b = t.bytes;
     const backing = b.buffer;
     const move =
@@ -117,12 +129,25 @@ function wire(t: Tensor, buffer: ArrayBuffer, offset: number, length: number): W
   };
 }
 
-export function unpackTensors(tensors: readonly WireTensor[]): Tensor[] {
+export function unpackTensors(
+  tensors: readonly WireTensor[],
+  views?: (handle: number) => SharedView | undefined,
+): Tensor[] {
   return tensors.map((t) => {
+    if (t.view !== undefined) {
+      const view = views?.(t.view);
+      if (view === undefined) throw new InternalError(`input '${t.name}': its shared-memory view is gone`);
+      return tensorOfView(t.name, t.datatype, t.shape, view);
+    }
+    if (t.inRegion) return Tensor.deferred(t.name, t.datatype, t.shape, t.length, regionOutputRead);
     const bytes =
       t.address !== undefined ? borrow(t.address, t.length) : new Uint8Array(t.buffer!, t.offset, t.length);
     return new Tensor(t.name, t.datatype, t.shape, bytes);
   });
+}
+
+function regionOutputRead(): never {
+  throw new InternalError("an output in the client's shared-memory region was read on a frontend thread");
 }
 
 export function packRequest(req: InferRequest, transfer: ArrayBuffer[]): WireRequest {
@@ -140,13 +165,17 @@ export function packRequest(req: InferRequest, transfer: ArrayBuffer[]): WireReq
   };
 }
 
-export function unpackRequest(w: WireRequest, signal: AbortSignal): InferRequest {
+export function unpackRequest(
+  w: WireRequest,
+  signal: AbortSignal,
+  views?: (handle: number) => SharedView | undefined,
+): InferRequest {
   return {
     ...(w.id !== undefined && { id: w.id }),
     model: w.model,
     ...(w.version !== undefined && { version: w.version }),
     parameters: w.parameters,
-    inputs: unpackTensors(w.inputs),
+    inputs: unpackTensors(w.inputs, views),
     ...(w.outputs !== undefined && { outputs: w.outputs }),
     signal,
     ...(w.deadlineInMs !== undefined && { deadline: performance.now() + w.deadlineInMs }),
@@ -167,12 +196,34 @@ export function packResponse(
 ): WireResponse {
   const ours = new Set<ArrayBufferLike>();
   for (const t of req.inputs) if (t.buffer !== undefined) ours.add(t.buffer);
+  const shared = res.sharedOutputs;
+  // An output in the client's region is answered without data: only its name, type and shape go.
+  const inRegion = (t: Tensor) => shared?.has(t.name) === true;
+  const packed = packTensors(
+    res.outputs.filter((t) => !inRegion(t)),
+    transfer,
+    ours,
+    lend,
+  );
+  let next = 0;
   return {
     ...(res.id !== undefined && { id: res.id }),
     model: res.model,
     version: res.version,
     parameters: res.parameters,
-    outputs: packTensors(res.outputs, transfer, ours, lend),
+    outputs: res.outputs.map((t) =>
+      inRegion(t)
+        ? {
+            name: t.name,
+            datatype: t.datatype,
+            shape: t.shape,
+            offset: 0,
+            length: t.byteLength,
+            inRegion: true,
+          }
+        : packed[next++]!,
+    ),
+    ...(shared !== undefined && { sharedOutputs: [...shared] }),
   };
 }
 
@@ -188,6 +239,7 @@ export function unpackResponse(w: WireResponse): InferResponse {
     version: w.version,
     parameters: w.parameters,
     outputs: unpackTensors(w.outputs),
+    ...(w.sharedOutputs !== undefined && { sharedOutputs: new Map(w.sharedOutputs) }),
   };
 }
 

@@ -1,9 +1,12 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { python } from "../../src/backends/python/index.js";
 import { supportsReusePort, workers } from "../../src/config.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
+import { INTERPRETER } from "../helpers/cli.js";
 import { inferenceClient } from "../helpers/grpc.js";
 import { simpleModel, simpleRequest } from "../helpers/models.js";
 import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
@@ -237,6 +240,51 @@ describe.runIf(supportsReusePort())("workers with the shared-memory extension", 
           outputs: [{ name: "Y", parameters: region(16) }],
         });
         expect(res.status).toBe(200);
+        // Written into the region: answered without data, as on one thread (and in Triton).
+        expect(res.body.outputs).toEqual([{ name: "Y", datatype: "FP32", shape: [4] }]);
+      }
+      const out = new Float32Array(Uint8Array.from(readFileSync(`/dev/shm/${key}`).subarray(16, 32)).buffer);
+      expect([...out]).toEqual([2, 4, 6, 8]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("a Python model's inputs in a client's region, with frontend threads", () => {
+  const key = `tbtest-workers-py-${process.pid}`;
+  afterEach(() => rmSync(`/dev/shm/${key}`, { force: true }));
+
+  it("are mapped by the worker from the client's segment: the request names the region, no bytes cross threads", async () => {
+    writeFileSync(`/dev/shm/${key}`, Buffer.from(new Float32Array([1, 2, 3, 4, 0, 0, 0, 0]).buffer));
+    const model = fileURLToPath(new URL("../conformance/models/shm_model.py", import.meta.url));
+    const server = await startServer(
+      [{ name: "where", fn: python(model, "where", { interpreter: INTERPRETER }) }],
+      {
+        workers: 2,
+        shmExtension: "system",
+      },
+    );
+    try {
+      const reg = await postOnce(`${server.urls.http}/v2/systemsharedmemory/region/r/register`, {
+        key: `/${key}`,
+        offset: 0,
+        byte_size: 32,
+      });
+      expect(reg.status).toBe(200);
+      const region = (offset: number) => ({
+        shared_memory_region: "r",
+        shared_memory_byte_size: 16,
+        shared_memory_offset: offset,
+      });
+      for (let i = 0; i < 4; i++) {
+        const res = await postOnce(`${server.urls.http}/v2/models/where/infer`, {
+          inputs: [{ name: "INPUT0", datatype: "FP32", shape: [4], parameters: region(0) }],
+          outputs: [{ name: "OUTPUT0", parameters: region(16) }, { name: "MAPPING" }],
+        });
+        expect(res.status).toBe(200);
+        const mapping = res.body.outputs.find((o: { name: string }) => o.name === "MAPPING");
+        expect(mapping.data).toEqual([`/dev/shm/${key}`]);
       }
       const out = new Float32Array(Uint8Array.from(readFileSync(`/dev/shm/${key}`).subarray(16, 32)).buffer);
       expect([...out]).toEqual([2, 4, 6, 8]);

@@ -41,7 +41,8 @@ def view_input(segments: Mapping[int, mmap.mmap], d: Mapping[str, Any], *, writa
     dtype = NUMPY_DTYPES[dt]
     if count == 0 or length == 0:
         return np.empty(shape, dtype=dtype)
-    arr = np.frombuffer(segments[d["segment"]], dtype=dtype, count=length // dtype.itemsize, offset=d["offset"])
+    segment = segments[d["segment"]]
+    arr = np.frombuffer(segment, dtype=dtype, count=length // dtype.itemsize, offset=d["offset"])
     arr = arr.reshape(shape)
     if not writable:
         arr.flags.writeable = False
@@ -96,7 +97,7 @@ def encode_outputs(
             "name": name, "datatype": dt, "shape": shape, "segment": -1, "offset": 0, "length": 0
         }
         if nbytes > 0 and slot is not None:
-            # One memcpy (C-contiguous: _array made it so); a NumPy view plus copyto costs ~15× more per call.
+            # One memcpy (C-contiguous: _array made it so); a NumPy view plus copyto costs ~15x more per call.
             arena.segments[slot[0]][pos : pos + nbytes] = data
             d.update(segment=slot[0], offset=pos, length=nbytes)
             pos += (nbytes + ALIGN - 1) // ALIGN * ALIGN

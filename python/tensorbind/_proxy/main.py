@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--module")
     p.add_argument("--function")
     p.add_argument("--endpoint")
-    p.add_argument("--data-socket", help="the server's Unix socket for request messages (else ZeroMQ carries them)")
+    p.add_argument("--data-socket", help="the server's Unix socket for request messages (else ZeroMQ)")
     p.add_argument("--framework", default="numpy")
     p.add_argument("--device", default="cpu")
     p.add_argument("--parent-pid", type=int, default=0)
