@@ -306,6 +306,11 @@ export function encodeInferResponse(
       return;
     }
     const data = formatted?.get(t.name) ?? tensorToJsonBytes(t);
+    // Small data joins the text (one buffer, one write); large data stays a piece of its own.
+    if (data.length < 16 * 1024) {
+      text += `,"data":${data.toString("utf8")}}`;
+      return;
+    }
     parts.push(Buffer.from(`${text},"data":`, "utf8"), data);
     text = "}";
   });

@@ -71,7 +71,8 @@ async function inferDecoded(
       `JSON request header of ${headerLength} bytes exceeds the limit of ${options.maxJsonBytes} bytes (--max-json-bytes)`,
     );
   // A whole-JSON body is a heap buffer of its own: its numbers are read off the event loop.
-  const prepared = headerLength === undefined ? await prepareJsonBody(body, options.limits) : undefined;
+  const preparing = headerLength === undefined ? prepareJsonBody(body, options.limits) : undefined;
+  const prepared = preparing === undefined ? undefined : await preparing;
   const decoded = decodeInferRequest(body, {
     prepared,
     model,
@@ -104,9 +105,10 @@ async function inferDecoded(
   res.off("close", onClose);
   // Output memory (a Python worker's slots) goes back once the response is written or abandoned,
   // and not before large JSON outputs have been formatted from it on pool threads.
-  let formatted: Map<string, Buffer>;
+  let formatted: Map<string, Buffer> | undefined;
   try {
-    formatted = await formatJsonOutputs(response, decoded.binaryOutputs);
+    const formatting = formatJsonOutputs(response, decoded.binaryOutputs);
+    formatted = formatting === undefined ? undefined : await formatting;
   } finally {
     if (response.release !== undefined) releaseWhenClosed(res, response.release);
   }

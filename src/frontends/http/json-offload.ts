@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import { DATATYPES, isDatatype } from "../../core/datatypes.js";
 import type { InferResponse } from "../../core/infer.js";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
-import { jsonNumbersAddon } from "./json-native.js";
+import { type JsonNumbersAddon, jsonNumbersAddon } from "./json-native.js";
 import { type ScannedHeader, spliceScanned } from "./json-scan.js";
 
 /**
@@ -49,13 +49,22 @@ const OFFLOAD_OUTPUT_BYTES = 64 * 1024;
  * must be memory this request owns (a heap buffer, not a lent arena slot another request may
  * reuse). Undefined when the body is small or the scan declines: decode as usual.
  */
-export async function prepareJsonBody(
+export function prepareJsonBody(
   body: Buffer,
   limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
   minBytes = OFFLOAD_BODY_BYTES,
-): Promise<ScannedHeader | undefined> {
+): Promise<ScannedHeader | undefined> | undefined {
   const addon = jsonNumbersAddon();
+  // Undefined at once (no promise to wait for) when there is nothing to do off the loop.
   if (addon === undefined || body.length < minBytes) return undefined;
+  return prepareOnPool(body, limits, addon);
+}
+
+async function prepareOnPool(
+  body: Buffer,
+  limits: RequestLimits,
+  addon: JsonNumbersAddon,
+): Promise<ScannedHeader | undefined> {
   const scanned = spliceScanned(
     body,
     body.length,
@@ -105,21 +114,27 @@ function plainCount(shape: unknown): number | undefined {
  * The JSON text of each large output that goes back as JSON `data`, formatted off the event
  * loop. The outputs' memory must stay valid until this settles (release it afterwards).
  */
-export async function formatJsonOutputs(
+export function formatJsonOutputs(
   res: InferResponse,
   binaryOutputs: ReadonlySet<string> | "all",
   minBytes = OFFLOAD_OUTPUT_BYTES,
-): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
+): Promise<Map<string, Buffer>> | undefined {
   const addon = jsonNumbersAddon();
-  if (addon === undefined || binaryOutputs === "all") return out;
-  await Promise.all(
-    res.outputs.map(async (t) => {
-      const info = DATATYPES[t.datatype];
-      if (binaryOutputs.has(t.name) || res.sharedOutputs?.has(t.name)) return;
-      if (!info.json || t.datatype === "BYTES" || t.bytes.byteLength < minBytes) return;
+  if (addon === undefined || binaryOutputs === "all") return undefined;
+  const large = res.outputs.filter(
+    (t) =>
+      !binaryOutputs.has(t.name) &&
+      !res.sharedOutputs?.has(t.name) &&
+      DATATYPES[t.datatype].json &&
+      t.datatype !== "BYTES" &&
+      t.bytes.byteLength >= minBytes,
+  );
+  // Undefined at once (no promise to wait for) when no output is worth a pool thread.
+  if (large.length === 0) return undefined;
+  const out = new Map<string, Buffer>();
+  return Promise.all(
+    large.map(async (t) => {
       out.set(t.name, await inLane(() => addon.formatJsonArrayAsync(t.bytes, t.datatype)));
     }),
-  );
-  return out;
+  ).then(() => out);
 }
