@@ -1,29 +1,29 @@
 """ExaTrkX repository: tensorbind against the real tritonserver (the one PyPI's nvidia-pytriton
 ships, Python backend, no libtorch backend), same client, same CPU, side by side.
 
-That tritonserver has no libtorch backend, so the script writes a Triton-servable copy of
-examples/exatrkx/model_repository in a temporary directory: each TorchScript stage (embed, filter,
-gnn) becomes a Python-backend model that `torch.jit.load`s the same model.pt and runs it as
-tensorbind's TorchScript runner does (inference_mode, one call per request); everything else
-(the Python frnn / applyfilter / wcc, the `exatrkx` ensemble, names, shapes, parameters, one CPU
-instance per step) is the same. Three servers, started once, measured in turn (A B C A B C):
+That tritonserver has no libtorch backend, so the script serves it a Triton-servable copy of
+examples/exatrkx/model_repository (triton_copy.py: embed, filter and gnn become Python-backend
+models that `torch.jit.load` the same model.pt; everything else is the same). Three servers,
+started once, measured in turn (A B C A B C):
 
   tensorbind            `tensorbind serve --model-repository` of the original repository
-  tensorbind-converted  `tensorbind serve --model-repository` of the converted copy (same backends as Triton)
-  triton                tritonserver (bench/repository-vs-triton/tritonserver.py) of the converted copy
+  tensorbind-converted  `tensorbind serve --model-repository` of the copy (same backends as Triton)
+  triton                tritonserver (bench/repository-vs-triton/tritonserver.py) of the copy
 
 The client is bench/exatrkx/run.py's served mode (c tritonclient gRPC connections, one event in
 flight each, events sent round robin). Before timing, every event's labels from every server are
-compared with each other and with the direct pipeline. After timing, each server's
-/v2/models/stats gives where the time went per step.
+compared with the direct pipeline's. Reported: events/s per run and the median ratio to Triton;
+each server's CPU per event (all its processes, from /proc, which the machine's load hardly
+changes) and, on the copy, the models' own execute() CPU, so what serving adds is measured; and
+each server's /v2/models/stats per step.
 
-    .venv/bin/python bench/exatrkx/vs-triton.py --mu 20 --events 6 --concurrency 1,4,8 --seconds 10 --pairs 2
+    .venv/bin/python bench/exatrkx/vs-triton.py --mu 20 --events 6 --concurrency 1,4,8 --seconds 12 --pairs 3
 
 Needs: npm run build, npm run build:native, npm run build:traccc (or --events-dir), .venv. Creates
-.venv-pytriton (pip install nvidia-pytriton) on first use; the Triton stub imports torch and SciPy
-from .venv (same versions as tensorbind's workers; the models add BENCH_SITE to sys.path).
+.venv-pytriton (pip install nvidia-pytriton) on first use; Triton's stub imports NumPy from it and
+torch and SciPy from .venv (the copy's models add BENCH_SITE to sys.path).
 Servers run on CPU 0, this client on CPU 1, when there are >= 2 CPUs (--no-pin: none).
-`--convert-only DIR` writes the converted copy and exits (the ExaTrkX integration test serves it).
+`--convert-only DIR` writes the copy and exits (the ExaTrkX integration test serves it).
 Markdown on stdout, JSON in --out.
 """
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -55,119 +54,12 @@ sys.path.insert(0, str(HERE))
 from exatrkx.events import generate, read_saved
 from exatrkx.pipeline import Pipeline
 from run import served_run
+from triton_copy import convert
 
 SIDES = ("tensorbind", "tensorbind-converted", "triton")
 TB_PY = Path(os.environ.get("TENSORBIND_PYTHON", REPO / ".venv/bin/python"))
 PT_VENV = REPO / ".venv-pytriton"
 PT_PY = PT_VENV / "bin/python"
-
-# Triton's stub starts Python without PYTHONPATH: the models append the site-packages that
-# BENCH_SITE names (NumPy, torch, SciPy). Unset under tensorbind: a no-op there.
-PRELUDE = """import os as _os, sys as _sys
-_sys.path.extend(p for p in _os.environ.get("BENCH_SITE", "").split(":") if p and p not in _sys.path)
-"""
-
-# Appended to every converted model.py: each execute() call's own wall and CPU time (the model's
-# work, no transport; torch runs on the calling thread with OMP_NUM_THREADS=1) goes to
-# BENCH_TIMING/<pid>.txt, so a server's CPU per event splits into the models' and the serving's.
-POSTLUDE = """
-
-def _bench_timed(execute):
-    import time
-
-    model = _os.path.basename(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-    folder = _os.environ.get("BENCH_TIMING")
-
-    def timed(self, requests):
-        t0, c0 = time.perf_counter(), time.thread_time()
-        try:
-            return execute(self, requests)
-        finally:
-            if folder:
-                t1, c1 = time.perf_counter(), time.thread_time()
-                with open(_os.path.join(folder, f"{_os.getpid()}.txt"), "a") as f:
-                    f.write(f"{model} {len(requests)} {time.time():.6f} {t1 - t0:.6f} {c1 - c0:.6f}\\n")
-
-    return timed
-
-
-TritonPythonModel.execute = _bench_timed(TritonPythonModel.execute)
-"""
-
-# A TorchScript stage as a Python-backend model: what tensorbind's runner does for
-# platform "pytorch_libtorch" (python/tensorbind/triton/runner.py, TorchScriptModel).
-TORCHSCRIPT_MODEL = (
-    PRELUDE
-    + '''
-import json
-import os
-
-import numpy as np
-import torch
-import triton_python_backend_utils as pb_utils
-
-
-def _positional(names):
-    """Triton's `<name>__<index>` order."""
-    try:
-        return [n for _, n in sorted((int(n.rsplit("__", 1)[1]), n) for n in names)]
-    except (IndexError, ValueError):
-        return names
-
-
-class TritonPythonModel:
-    def initialize(self, args):
-        config = json.loads(args["model_config"])
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "model.pt")
-        self.module = torch.jit.load(path, map_location="cpu")
-        self.module.eval()
-        self.inputs = _positional([c["name"] for c in config["input"]])
-        self.outputs = _positional([c["name"] for c in config["output"]])
-
-    def execute(self, requests):
-        responses = []
-        for request in requests:
-            with torch.inference_mode():
-                args = [
-                    torch.from_numpy(np.array(pb_utils.get_input_tensor_by_name(request, n).as_numpy()))
-                    for n in self.inputs
-                ]
-                result = self.module(*args)
-            if isinstance(result, torch.Tensor):
-                result = (result,)
-            tensors = [pb_utils.Tensor(n, np.array(result[i].numpy())) for i, n in enumerate(self.outputs)]
-            responses.append(pb_utils.InferenceResponse(tensors))
-        return responses
-'''
-)
-
-
-def with_prelude(code: str) -> str:
-    """PRELUDE after the module's `from __future__` imports (which must come first)."""
-    lines = code.splitlines(keepends=True)
-    at = max((i + 1 for i, line in enumerate(lines) if line.startswith("from __future__ ")), default=0)
-    return "".join(lines[:at]) + PRELUDE + "".join(lines[at:])
-
-
-def convert(source: Path, dest: Path) -> list[str]:
-    """Writes the Triton-servable copy; returns the models turned into Python-backend models."""
-    shutil.copytree(source, dest)
-    converted = []
-    for config in sorted(dest.glob("*/config.pbtxt")):
-        text = config.read_text()
-        model = config.parent
-        if re.search(r'^\s*platform:\s*"pytorch_libtorch"', text, re.M):
-            config.write_text(
-                re.sub(r'^(\s*)platform:\s*"pytorch_libtorch"', r'\1backend: "python"', text, flags=re.M)
-            )
-            for version in model.iterdir():
-                if version.is_dir() and (version / "model.pt").exists():
-                    (version / "model.py").write_text(TORCHSCRIPT_MODEL + POSTLUDE)
-            converted.append(model.name)
-        elif re.search(r'^\s*backend:\s*"python"', text, re.M):
-            for py in model.glob("*/model.py"):
-                py.write_text(with_prelude(py.read_text()) + POSTLUDE)
-    return converted
 
 
 def site_packages(python: Path) -> str:
