@@ -1,5 +1,6 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { datatypeCode, loadNativeAddon } from "../../src/backends/native/addon.js";
 import { native } from "../../src/backends/native/index.js";
 import type { NativeBackend } from "../../src/backends/native/native-backend.js";
 import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
@@ -92,6 +93,32 @@ describe("native output pool", () => {
     expect(await send(12)).toBe(before);
     expect(pool().blocks).toBe(1);
   });
+
+  it("gives an idle block's pages back even while a released buffer still views it", async () => {
+    const api = loadNativeAddon(FIXTURES);
+    const inst = new api.Instance("output_address", 0, -1);
+    await inst.start();
+    try {
+      const x = new Float32Array(N).fill(3);
+      const outs = await inst.run(
+        ["X"],
+        [datatypeCode("FP32")],
+        [[N]],
+        [new Uint8Array(x.buffer)],
+        ["Y", "ADDR"],
+      );
+      const y = outs.find((o) => o[0] === "Y")!;
+      const kept = new Float32Array(y[3] as ArrayBuffer); // held on purpose: the collector cannot free it
+      expect(kept[7]).toBe(3);
+      inst.release!([y[4]!]);
+      const end = Date.now() + 10_000; // idle blocks go after 2 s, checked every second
+      while (inst.poolStats!().blocks > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(inst.poolStats!()).toMatchObject({ blocks: 0, bytes: 0, leased: 0 });
+      expect(kept.every((v) => v === 0)).toBe(true); // its pages went back: zeros, never freed memory
+    } finally {
+      await inst.stop();
+    }
+  }, 20_000);
 
   it("frees idle blocks after a burst", async () => {
     await Promise.all([send(20), send(21), send(22)]);

@@ -89,39 +89,6 @@ inline void capture_error(Work& w) {
   }
 }
 
-/**
- * Outputs lent from a BlockPool that JavaScript still holds, by token: release(tokens) ends a
- * lease once the response is written; the ArrayBuffer's finalizer ends it otherwise. Shared by
- * the instance and the finalizers, which may outlive it.
- */
-struct Leases {
-  std::mutex mu;
-  std::uint64_t next = 0;
-  std::unordered_map<std::uint64_t, std::unique_ptr<Storage>> held;
-
-  std::uint64_t add(std::unique_ptr<Storage> s) {
-    std::lock_guard<std::mutex> lock(mu);
-    held.emplace(++next, std::move(s));
-    return next;
-  }
-  void end(std::uint64_t token) {
-    std::unique_ptr<Storage> s;  // destroyed outside the lock: it gives its block back
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = held.find(token);
-    if (it == held.end()) return;
-    s = std::move(it->second);
-    held.erase(it);
-  }
-};
-
-/// What the finalizer of an ArrayBuffer over a pooled block needs.
-struct PooledView {
-  std::shared_ptr<Leases> leases;
-  std::shared_ptr<BlockPool> pool;
-  BlockPool::Block* block;
-  std::uint64_t token;
-};
-
 inline const ModelDef* find_model(const std::string& name) {
   for (const auto& m : registry())
     if (m->name() == name) return m.get();
@@ -541,40 +508,47 @@ class InstanceWrap : public Napi::ObjectWrap<InstanceWrap> {
       } else if (o.in_target) {
         entry.Set(3u, Napi::String::New(env, "target"));  // already in the client's memory
       } else if (PooledStorage* p = o.storage ? o.storage->pooled() : nullptr; p != nullptr && p->size() > 0) {
-        // A pooled block: lent to JavaScript until release(token) or the buffer's collection.
-        std::shared_ptr<BlockPool> pool = p->pool();
-        BlockPool::Block* block = p->block();
-        std::byte* data = p->data();
-        std::size_t n = p->size();
-        std::uint64_t token = leases_->add(std::move(o.storage));
-        auto* view = new PooledView{leases_, pool, block, token};
-        pool->add_view(block);
-        napi_value value;
-        napi_status status = napi_create_external_arraybuffer(
-            env, data, n,
-            [](napi_env, void*, void* hint) {
-              std::unique_ptr<PooledView> v(static_cast<PooledView*>(hint));
-              v->leases->end(v->token);
-              v->pool->drop_view(v->block);
-            },
-            view, &value);
-        if (status != napi_ok) {  // external buffers forbidden: copy, and the block goes back now
-          Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, n);
-          std::memcpy(copy.Data(), data, n);
-          leases_->end(token);
-          pool->drop_view(block);
-          delete view;
-          entry.Set(3u, copy);
-        } else {
-          entry.Set(3u, Napi::ArrayBuffer(env, value));
-          entry.Set(4u, Napi::Number::New(env, static_cast<double>(token)));
-        }
+        std::uint64_t token = 0;
+        entry.Set(3u, LendPooled(env, std::move(o.storage), *leases_, leases_, &token));
+        if (token != 0) entry.Set(4u, Napi::Number::New(env, static_cast<double>(token)));
       } else {
         entry.Set(3u, ToArrayBuffer(env, std::move(o.storage)));
       }
       out.Set(i++, entry);
     }
     return out;
+  }
+
+  /// A pooled block as an external ArrayBuffer, lent to JavaScript until release(token) or the
+  /// buffer's collection; `*token` is 0 where external buffers are forbidden (then a copy, and
+  /// the block goes back at once).
+  static Napi::ArrayBuffer LendPooled(Napi::Env env, std::unique_ptr<Storage> storage, Leases& leases,
+                                      const std::shared_ptr<Leases>& shared, std::uint64_t* token) {
+    PooledStorage* p = storage->pooled();
+    std::shared_ptr<BlockPool> pool = p->pool();
+    BlockPool::Block* block = p->block();
+    std::byte* data = p->data();
+    std::size_t n = p->size();
+    *token = leases.add(std::move(storage));
+    auto* view = new PooledView{shared, pool, block, *token};
+    pool->add_view(block);
+    napi_value value;
+    napi_status status = napi_create_external_arraybuffer(
+        env, data, n,
+        [](napi_env, void*, void* hint) {
+          std::unique_ptr<PooledView> v(static_cast<PooledView*>(hint));
+          v->leases->end(v->token);
+          v->pool->drop_view(v->block);
+        },
+        view, &value);
+    if (status == napi_ok) return Napi::ArrayBuffer(env, value);
+    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, n);
+    std::memcpy(copy.Data(), data, n);
+    leases.end(*token);
+    pool->drop_view(block);
+    delete view;
+    *token = 0;
+    return copy;
   }
 
   /// Hands the storage to an external ArrayBuffer whose finalizer frees it: no copy. Where the
