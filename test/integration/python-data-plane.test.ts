@@ -132,6 +132,36 @@ describe("python data plane: copy budget over HTTP", () => {
     }
   }, 30_000);
 
+  it("reads a large JSON body's data into an arena slot that the worker reads in place", async () => {
+    const arena = backendOf("where").arena!;
+    const alloc = vi.spyOn(SharedArena.prototype, "alloc");
+    try {
+      const x = Float32Array.from({ length: 100_003 }, (_, i) => i * 0.5 - 7.25);
+      const res = await fetch(`${base}/v2/models/where/infer`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          inputs: [{ name: "x", datatype: "FP32", shape: [x.length], data: Array.from(x) }],
+          outputs: [{ name: "path" }, { name: "offset" }, { name: "y" }],
+        }),
+      });
+      const body = (await res.json()) as { outputs: { name: string; data: unknown[] }[] };
+      expect(res.status, JSON.stringify(body).slice(0, 300)).toBe(200);
+      const out = Object.fromEntries(body.outputs.map((o) => [o.name, o.data]));
+      // One slot, for the numbers the addon read from the body: no slot for a copy of them.
+      // (A copy of heap numbers would be placed by the instance: alloc(400_012), no alignment.)
+      expect(alloc.mock.calls).toEqual([[Math.ceil(x.byteLength / 64) * 64, 0]]);
+      const slot = alloc.mock.results[0]!.value as { segment: number; bytes: Uint8Array };
+      const segment = arena.segments().find((s) => s.id === slot.segment)!;
+      expect(out.path).toEqual([`/dev/shm${segment.name}`]);
+      expect(out.offset).toEqual([slot.bytes.byteOffset]);
+      expect(slot.bytes.byteOffset % 64).toBe(0);
+      expect(Float32Array.from(out.y as number[])).toEqual(x);
+    } finally {
+      alloc.mockRestore();
+    }
+  }, 30_000);
+
   it("gives output slots back when the response is written and shrinks the arenas after a burst", async () => {
     const backend = backendOf("echo");
     const worker = backend.pids[0]!;

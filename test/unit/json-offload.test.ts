@@ -11,7 +11,7 @@ const req = (datatype: string, shape: number[], data: string) =>
 async function outcome(text: string, offload: boolean): Promise<unknown> {
   const body = Buffer.from(text);
   try {
-    const prepared = offload ? await prepareJsonBody(body, undefined, 0) : undefined;
+    const prepared = offload ? await prepareJsonBody(body, { minBytes: 0 }) : undefined;
     const d = decodeInferRequest(body, {
       model: "m",
       version: undefined,

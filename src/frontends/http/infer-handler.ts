@@ -8,7 +8,7 @@ import type { RequestLimits } from "../../core/request-limits.js";
 import { traceOf } from "../../core/trace-context.js";
 import { binaryBodyLayout, readBody, readBodyInto, releaseWhenClosed } from "./body.js";
 import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH } from "./infer-codec.js";
-import { formatJsonOutputs, prepareJsonBody } from "./json-offload.js";
+import { formatJsonOutputs, type PreparedBody, prepareJsonBody } from "./json-offload.js";
 
 export interface InferHandlerOptions {
   readonly maxBodyBytes: number;
@@ -70,9 +70,35 @@ async function inferDecoded(
     throw new ResourceExhaustedError(
       `JSON request header of ${headerLength} bytes exceeds the limit of ${options.maxJsonBytes} bytes (--max-json-bytes)`,
     );
-  // A whole-JSON body is a heap buffer of its own: its numbers are read off the event loop.
-  const preparing = headerLength === undefined ? prepareJsonBody(body, options.limits) : undefined;
+  // A whole-JSON body is a heap buffer of its own: its numbers are read off the event loop,
+  // into memory the model's backend lends (a Python model's shared memory) where it has some.
+  const preparing =
+    headerLength === undefined
+      ? prepareJsonBody(body, {
+          limits: options.limits,
+          allocate: (n) => core.requestBuffer(model, version, n, 0),
+        })
+      : undefined;
   const prepared = preparing === undefined ? undefined : await preparing;
+  try {
+    await inferPrepared(core, req, res, model, version, body, headerLength, options, prepared);
+  } finally {
+    // The lent memory lives until the response is written (the inputs may be views of it).
+    if (prepared?.release !== undefined) releaseWhenClosed(res, prepared.release);
+  }
+}
+
+async function inferPrepared(
+  core: InferenceCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  model: string,
+  version: string | undefined,
+  body: Buffer,
+  headerLength: string | undefined,
+  options: InferHandlerOptions,
+  prepared: PreparedBody | undefined,
+): Promise<void> {
   const decoded = decodeInferRequest(body, {
     prepared,
     model,

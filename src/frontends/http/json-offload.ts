@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
-import { DATATYPES, isDatatype } from "../../core/datatypes.js";
+import type { RequestBuffer } from "../../core/backend.js";
+import { DATATYPES, type Datatype, isDatatype } from "../../core/datatypes.js";
 import type { InferResponse } from "../../core/infer.js";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../core/request-limits.js";
 import { type JsonNumbersAddon, jsonNumbersAddon } from "./json-native.js";
@@ -44,6 +45,21 @@ async function inLane<T>(job: () => Promise<T>): Promise<T> {
 const OFFLOAD_BODY_BYTES = 256 * 1024;
 const OFFLOAD_OUTPUT_BYTES = 64 * 1024;
 
+export interface PrepareOptions {
+  readonly limits?: RequestLimits | undefined;
+  /** Bodies from this size on (default 256 KiB). */
+  readonly minBytes?: number;
+  /**
+   * Memory for the decoded inputs, `byteLength` bytes 64-byte aligned at its start (a Python
+   * model's shared-memory slot: the worker then reads the numbers where they were written).
+   * Heap arrays when absent or when it throws.
+   */
+  readonly allocate?: (byteLength: number) => RequestBuffer;
+}
+
+/** A prepared body; `release` gives back the memory `allocate` lent, once the response is written. */
+export type PreparedBody = ScannedHeader & { readonly release?: () => void };
+
 /**
  * Scans a JSON body and reads its `data` arrays into typed arrays off the event loop. `body`
  * must be memory this request owns (a heap buffer, not a lent arena slot another request may
@@ -51,20 +67,23 @@ const OFFLOAD_OUTPUT_BYTES = 64 * 1024;
  */
 export function prepareJsonBody(
   body: Buffer,
-  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
-  minBytes = OFFLOAD_BODY_BYTES,
-): Promise<ScannedHeader | undefined> | undefined {
+  options: PrepareOptions = {},
+): Promise<PreparedBody | undefined> | undefined {
   const addon = jsonNumbersAddon();
   // Undefined at once (no promise to wait for) when there is nothing to do off the loop.
-  if (addon === undefined || body.length < minBytes) return undefined;
-  return prepareOnPool(body, limits, addon);
+  if (addon === undefined || body.length < (options.minBytes ?? OFFLOAD_BODY_BYTES)) return undefined;
+  return prepareOnPool(body, options, addon);
 }
+
+/** Bytes an input takes in lent memory: each starts 64-byte aligned. */
+const aligned = (n: number) => Math.ceil(n / 64) * 64;
 
 async function prepareOnPool(
   body: Buffer,
-  limits: RequestLimits,
+  options: PrepareOptions,
   addon: JsonNumbersAddon,
-): Promise<ScannedHeader | undefined> {
+): Promise<PreparedBody | undefined> {
+  const limits = options.limits ?? DEFAULT_REQUEST_LIMITS;
   const scanned = spliceScanned(
     body,
     body.length,
@@ -75,8 +94,7 @@ async function prepareOnPool(
   const inputs =
     typeof h === "object" && h !== null && Array.isArray(h.inputs) ? (h.inputs as unknown[]) : [];
   if (inputs.length > limits.maxInputs) return scanned; // the codec reports it
-  const decoded = new Map<number, { datatype: string; shape: string; bytes: Uint8Array }>();
-  const jobs: Promise<void>[] = [];
+  const planned: { index: number; datatype: Datatype; shape: number[]; count: number; size: number }[] = [];
   for (const [index, range] of scanned.data) {
     const input = inputs[index] as { datatype?: unknown; shape?: unknown } | undefined;
     const count = plainCount(input?.shape);
@@ -85,18 +103,35 @@ async function prepareOnPool(
       continue;
     // Each element takes a byte of text at least: a larger count is the codec's error to give.
     if (count > range.end - range.begin) continue;
-    const bytes = new Uint8Array(count * DATATYPES[datatype].size);
-    const depth = (input!.shape as number[]).length - 1;
-    jobs.push(
-      inLane(() =>
-        addon.parseJsonArrayAsync(body, range.begin, range.end, datatype, count, depth, bytes),
-      ).then((ok) => {
-        if (ok) decoded.set(index, { datatype, shape: JSON.stringify(input!.shape), bytes });
-      }),
-    );
+    const shape = input!.shape as number[];
+    planned.push({ index, datatype, shape, count, size: count * DATATYPES[datatype].size });
   }
-  await Promise.all(jobs);
-  return { ...scanned, decoded };
+  let lent: RequestBuffer | undefined;
+  const total = planned.reduce((n, p) => n + aligned(p.size), 0);
+  try {
+    if (options.allocate !== undefined && total > 0) lent = options.allocate(total);
+  } catch {
+    lent = undefined; // no shared memory to spare: heap arrays, copied later as before
+  }
+  const decoded = new Map<number, { datatype: string; shape: string; bytes: Uint8Array }>();
+  let offset = 0;
+  const jobs = planned.map((p) => {
+    const range = scanned.data.get(p.index)!;
+    const bytes = lent !== undefined ? lent.bytes.subarray(offset, offset + p.size) : new Uint8Array(p.size);
+    offset += aligned(p.size);
+    return inLane(() =>
+      addon.parseJsonArrayAsync(body, range.begin, range.end, p.datatype, p.count, p.shape.length - 1, bytes),
+    ).then((ok) => {
+      if (ok) decoded.set(p.index, { datatype: p.datatype, shape: JSON.stringify(p.shape), bytes });
+    });
+  });
+  try {
+    await Promise.all(jobs);
+  } catch (err) {
+    lent?.release();
+    throw err;
+  }
+  return { ...scanned, decoded, ...(lent !== undefined && { release: lent.release }) };
 }
 
 /** The element count of a shape of non-negative safe integers; undefined for anything else. */
