@@ -9,6 +9,8 @@
 # events here first (SciPy and the generator are needed for them):
 #   .venv/bin/python examples/exatrkx/make_events.py --mu 20 --events 8 --out examples/exatrkx/gpu-events/mu20
 #   .venv/bin/python examples/exatrkx/make_events.py --mu 200 --events 2 --out examples/exatrkx/gpu-events/mu200
+# EXATRKX_GPU_INSTANCES (default 1): instances per GPU step; EXATRKX_STEPS (default "1 2 3"): which
+# of the steps above to run; EXATRKX_MUS (default "mu20 mu200"): which event sets.
 # Carry: .gpu-carry/node.xz .gpu-carry/node_modules.tar.gz .gpu-carry/whl .gpu-carry/whl-traccc dist
 #   native/shm/build/Release examples/exatrkx/gpu-events. Results under $OUT.
 set -uo pipefail
@@ -24,30 +26,39 @@ E=examples/exatrkx/gpu-events
 [ -d "$E/mu20" ] || fail "$E was not carried (make it with make_events.py, see the header)"
 export OMP_NUM_THREADS=1 TENSORBIND_PYTHON=python3 PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
 
+STEPS="${EXATRKX_STEPS:-1 2 3}" MUS="${EXATRKX_MUS:-mu20 mu200}" N="${EXATRKX_GPU_INSTANCES:-1}"
+step() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+R="$T/model_repository"; cp -r examples/exatrkx/model_repository "$R"
+sed -i "s/count: 1, kind: KIND_CPU/count: $N, kind: KIND_GPU, gpus: [ 0 ]/" "$R"/{embed,filter,gnn,frnn,wcc}/config.pbtxt
+grep -h instance_group "$R"/*/config.pbtxt | sort | uniq -c
+
+if step 1; then
 echo "== 1. CPU labels against the direct GPU pipeline"
-for mu in mu20 mu200; do
+for mu in $MUS; do
   timeout 120 python3 bench/exatrkx/compare_devices.py --events-dir "$E/$mu" --device cuda:0 --json "$OUT/devices-$mu.json" | tail -1
 done
+fi
 
+if step 2; then
 echo "== 2. the repository on the GPU (KIND_GPU), answers against the direct GPU pipeline"
-R="$T/model_repository"; cp -r examples/exatrkx/model_repository "$R"
-sed -i 's/kind: KIND_CPU/kind: KIND_GPU, gpus: [ 0 ]/' "$R"/{embed,filter,gnn,frnn,wcc}/config.pbtxt
-grep -h instance_group "$R"/*/config.pbtxt | sort | uniq -c
 timeout 150 node bin/tensorbind.js serve --model-repository "$R" --http-port 0 --grpc-port 0 --metrics-port 0 \
   --ready-file "$T/ready.json" > "$OUT/server.log" 2>&1 &
 SPID=$!
 for _ in $(seq 120); do [ -s "$T/ready.json" ] && break; sleep 1; done
 [ -s "$T/ready.json" ] || { tail -20 "$OUT/server.log"; fail "server not ready"; }
 G=$(python3 -c "import json;print(json.load(open('$T/ready.json'))['grpc'])")
-for mu in mu20 mu200; do
+for mu in $MUS; do
   timeout 120 python3 examples/exatrkx/client.py --url "$G" --events-dir "$E/$mu" --events 8 --concurrency 4 \
     --device cuda:0 --json "$OUT/client-$mu.json" | tail -3
 done
 kill -TERM "$SPID"; wait "$SPID"; SPID=
+fi
 
-echo "== 3. served vs direct on the GPU, mu = 20 and 200"
-for mu in mu20 mu200; do
+if step 3; then
+echo "== 3. served vs direct on the GPU ($MUS), $N instance(s) per GPU step"
+for mu in $MUS; do
   timeout 150 python3 bench/exatrkx/run.py --serve repository --repository "$R" --device cuda:0 \
     --events-dir "$E/$mu" --concurrency 1,4,8 --seconds 4 --pairs 1 --out "$OUT/bench-$mu" | tail -3
 done
+fi
 echo "== done"
