@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <system_error>
@@ -153,17 +154,12 @@ char* WriteInt(char* p, T v) {
   return std::to_chars(p, p + 24, v).ptr;
 }
 
-// Longest element text: "-" + 17 digits + "." + "e-308" or "0.00000" + 17 digits, with room.
+// Longest element text and its comma: FP64 "-0.00000" + 17 digits is 25, with room.
 constexpr std::size_t kMaxElementChars = 32;
 
-}  // namespace
-
-std::size_t JsonArrayCapacity(std::size_t count) { return 2 + count * kMaxElementChars; }
-
-std::size_t FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count, char* out) {
-  char* p = out;
-  *p++ = '[';
-  for (std::size_t i = 0; i < count; ++i) {
+// Writes elements [begin, end) with the commas before them (none before element 0).
+char* WriteElements(JsonKind kind, const std::uint8_t* data, std::size_t begin, std::size_t end, char* p) {
+  for (std::size_t i = begin; i < end; ++i) {
     if (i > 0) *p++ = ',';
     switch (kind) {
       case JsonKind::kBool:
@@ -187,8 +183,37 @@ std::size_t FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t
       case JsonKind::kF64: p = WriteJsonFloat(p, Load<double>(data, i)); break;
     }
   }
-  *p++ = ']';
-  return static_cast<std::size_t>(p - out);
+  return p;
+}
+
+}  // namespace
+
+bool JsonText::Reserve(std::size_t n) {
+  if (n <= capacity) return true;
+  std::size_t grown = capacity < 4096 ? 4096 : capacity;
+  while (grown < n) grown *= 2;
+  char* bigger = static_cast<char*>(std::realloc(data, grown));  // never zero-filled
+  if (bigger == nullptr) return false;
+  data = bigger;
+  capacity = grown;
+  return true;
+}
+
+JsonText::~JsonText() { std::free(data); }
+
+bool FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count, JsonText* out) {
+  // Blocks of elements, each with room for its longest text: memory grows with the text written
+  // (about 10 bytes a float), not with the worst case of 32 bytes an element.
+  constexpr std::size_t kBlock = 8192;
+  if (!out->Reserve(out->size + 2 + (count < kBlock ? count : kBlock) * kMaxElementChars)) return false;
+  out->data[out->size++] = '[';
+  for (std::size_t i = 0; i < count; i += kBlock) {
+    const std::size_t end = i + kBlock < count ? i + kBlock : count;
+    if (!out->Reserve(out->size + 1 + (end - i) * kMaxElementChars)) return false;
+    out->size = static_cast<std::size_t>(WriteElements(kind, data, i, end, out->data + out->size) - out->data);
+  }
+  out->data[out->size++] = ']';
+  return true;
 }
 
 namespace {

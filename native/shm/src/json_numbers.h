@@ -22,9 +22,20 @@ std::size_t JsonKindSize(JsonKind kind);
 // Floats: the shortest text that reads back as the same value of their own width (FP32 as
 // float32), laid out as ECMAScript's Number::toString does; -0 as "-0.0"; NaN and infinities as
 // null. Integers exact, BOOL as true/false.
-// Writes into `out`, which holds JsonArrayCapacity(count) bytes; returns the length written.
-std::size_t FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count, char* out);
-std::size_t JsonArrayCapacity(std::size_t count);
+// Growable text, malloc'd and never zero-filled (a 1 MiB tensor's text is a few MiB).
+struct JsonText {
+  char* data = nullptr;
+  std::size_t size = 0;
+  std::size_t capacity = 0;
+  JsonText() = default;
+  JsonText(const JsonText&) = delete;
+  JsonText& operator=(const JsonText&) = delete;
+  ~JsonText();
+  bool Reserve(std::size_t n);  // false when memory ran out
+};
+
+// Appends the array to `out`; false when memory ran out.
+bool FormatJsonArray(JsonKind kind, const std::uint8_t* data, std::size_t count, JsonText* out);
 
 // Reads the JSON array text [begin, end) into `out` (count elements of `kind`), flattening nested
 // arrays no deeper than `max_depth` levels below the top one. Returns false, leaving `out`

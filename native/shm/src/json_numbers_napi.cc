@@ -1,6 +1,7 @@
 // Node-API boundary of json_numbers: the HTTP frontend's JSON `data` arrays to and from bytes.
 #include <napi.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,20 +39,16 @@ Napi::Value FormatJson(const Napi::CallbackInfo& info) {
   const JsonKind kind = KindArg(info, 1);
   const std::size_t size = JsonKindSize(kind);
   if (bytes.ByteLength() % size != 0) throw Napi::RangeError::New(info.Env(), "byte length is not whole elements");
-  // Scratch reused from call to call (never zero-filled): a 1 MiB tensor's text is a few MiB.
-  thread_local std::unique_ptr<char[]> scratch;
-  thread_local std::size_t capacity = 0;
-  const std::size_t count = bytes.ByteLength() / size;
-  const std::size_t need = JsonArrayCapacity(count);
-  if (need > capacity) {
-    scratch.reset(new char[need]);
-    capacity = need;
-  }
-  const std::size_t length = FormatJsonArray(kind, bytes.Data(), count, scratch.get());
-  auto out = Napi::Buffer<char>::Copy(info.Env(), scratch.get(), length);
-  if (capacity > (std::size_t{64} << 20)) {
-    scratch.reset();
-    capacity = 0;
+  // Scratch reused from call to call (never zero-filled), dropped when it grew large.
+  thread_local JsonText text;
+  text.size = 0;
+  if (!FormatJsonArray(kind, bytes.Data(), bytes.ByteLength() / size, &text))
+    throw Napi::Error::New(info.Env(), "out of memory formatting JSON");
+  auto out = Napi::Buffer<char>::Copy(info.Env(), text.data, text.size);
+  if (text.capacity > (std::size_t{64} << 20)) {
+    std::free(text.data);
+    text.data = nullptr;
+    text.capacity = 0;
   }
   return out;
 }
@@ -134,10 +131,9 @@ class FormatWorker : public Napi::AsyncWorker {
         kind_(kind) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
-    text_.reset(new char[JsonArrayCapacity(count_)]);
-    length_ = FormatJsonArray(kind_, data_, count_, text_.get());
+    if (!FormatJsonArray(kind_, data_, count_, &text_)) SetError("out of memory formatting JSON");
   }
-  void OnOK() override { deferred_.Resolve(Napi::Buffer<char>::Copy(Env(), text_.get(), length_)); }
+  void OnOK() override { deferred_.Resolve(Napi::Buffer<char>::Copy(Env(), text_.data, text_.size)); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -146,8 +142,7 @@ class FormatWorker : public Napi::AsyncWorker {
   const std::uint8_t* data_;
   std::size_t count_;
   JsonKind kind_;
-  std::unique_ptr<char[]> text_;
-  std::size_t length_ = 0;
+  JsonText text_;
 };
 
 class ScanWorker : public Napi::AsyncWorker {
