@@ -146,8 +146,11 @@ def main() -> None:
     )
     rows = []
     try:
-        served_run(url, events[:1], 1, 0.01)  # warm-up: the first request loads lazily
-        direct_run(pipeline, events[:1], 1, 0.01)
+        # Warm-up of every instance (the first request of each loads lazily: CUDA context, TorchScript
+        # profiling runs) and of the direct threads, at the highest concurrency, outside the windows.
+        top = max(int(x) for x in args.concurrency.split(","))
+        served_run(url, events, top, min(args.seconds, 3.0))
+        direct_run(pipeline, events, top, min(args.seconds, 3.0))
         for c in [int(x) for x in args.concurrency.split(",")]:
             direct, served = [], []
             for _ in range(args.pairs):
