@@ -55,6 +55,20 @@ def die_with_parent(parent_pid: int, on_death: Callable[[], object], interval: f
     threading.Thread(target=watch, name="tensorbind-parent-watchdog", daemon=True).start()
 
 
+def parent_gone(parent_pid: int, within: float = 0.5) -> bool:
+    """Whether the parent dies within `within` seconds (it is reparented away from us).
+
+    A killed server's sockets close before the kernel reparents its children, so a worker that
+    sees the data socket close waits a moment to tell a dead server from one that is stopping.
+    """
+    deadline = time.monotonic() + within
+    while os.getppid() == parent_pid:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def exit_on_sigterm() -> None:
     """SIGTERM raises SystemExit, so `finally` blocks and atexit handlers run (unlinking segments).
 

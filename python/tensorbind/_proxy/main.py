@@ -23,7 +23,7 @@ from tensorbind._proxy.bls import BlsClient
 from tensorbind._proxy.codec import decode_call, encode_outputs
 from tensorbind._proxy.data_socket import DataSocket, PeerClosed
 from tensorbind._proxy.frameworks import Framework, make_framework
-from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm
+from tensorbind._proxy.lifecycle import die_with_parent, exit_on_sigterm, parent_gone
 from tensorbind._proxy.loader import load_function
 from tensorbind.batching import make_requests, takes_requests
 from tensorbind.decorators import ModelInfo
@@ -273,7 +273,9 @@ def main(argv: list[str] | None = None) -> None:
                 worker.outbox.flush()  # a decoupled model's responses before its call's result
                 data.send_json(reply)
     except PeerClosed:  # the server is gone or stopping: nothing more will come
-        pass
+        # Killed, it closed this socket before the parent-death signal came: sweep for it here.
+        if args.parent_pid and parent_gone(args.parent_pid):
+            arena.sweep(server_prefix)
     finally:
         close()
         if data is not sock:
