@@ -1,7 +1,7 @@
 // Over 400 lines on purpose: the composition root, where every part the server is made of is
 // built, wired and taken down in order; splitting it would hide that order.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { claimRuntimeDir, prepareSharedMemory, removeStaleRuntimeDirs } from "./backends/shm-startup.js";
@@ -300,7 +300,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       );
     }
     logBanner(log, urls, registry, config.dashboard);
-    if (config.readyFile) writeFileSync(config.readyFile, JSON.stringify({ ...urls, pid: process.pid }));
+    if (config.readyFile) writeReadyFile(config.readyFile, { ...urls, pid: process.pid });
     return server;
   } catch (err) {
     telemetry?.stop();
@@ -439,4 +439,14 @@ function logBanner(log: Logger, urls: ServerUrls, registry: Registry, dashboard:
     { urls, models: registry.list().map((m) => `${m.name}@${m.version}`), banner: lines },
     "tensorbind is ready",
   );
+}
+
+/**
+ * Written whole, then renamed into place: whoever polls for the file (scripts, Slurm steps,
+ * tests) never reads it empty or half-written.
+ */
+function writeReadyFile(path: string, info: object): void {
+  const partial = `${path}.${process.pid}.partial`;
+  writeFileSync(partial, JSON.stringify(info));
+  renameSync(partial, path);
 }
