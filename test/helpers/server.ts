@@ -1,3 +1,4 @@
+import { request as httpRequest } from "node:http";
 import { bind } from "../../src/bind.js";
 import type { ServeOptions } from "../../src/config.js";
 import { silentLogger } from "../../src/core/logger.js";
@@ -83,4 +84,30 @@ export function parseBinaryResponse(
     }
   }
   return { header, outputs };
+}
+
+/**
+ * POST of a JSON text on a connection of its own (no keep-alive agent): with frontend threads the
+ * kernel spreads such requests over the threads.
+ */
+export function postAlone(url: string, text: string): Promise<{ status: number; text: string }> {
+  const data = Buffer.from(text);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: "POST",
+        agent: false,
+        headers: { "Content-Type": "application/json", "Content-Length": data.length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString() }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
 }

@@ -1,9 +1,8 @@
-import { request as httpRequest } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { supportsReusePort } from "../../src/config.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import type { BindOptions } from "../../src/model/model.js";
-import { startServer } from "../helpers/server.js";
+import { postAlone, startServer } from "../helpers/server.js";
 
 /** Identities for large JSON tensors: their `data` is read and written by the addon on pool threads. */
 const models: BindOptions[] = [
@@ -21,28 +20,7 @@ const models: BindOptions[] = [
   },
 ];
 
-/** POST on a connection of its own (so that with several frontends they spread over the threads). */
-function post(url: string, text: string): Promise<{ status: number; text: string }> {
-  const data = Buffer.from(text);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      {
-        method: "POST",
-        agent: false,
-        headers: { "Content-Type": "application/json", "Content-Length": data.length },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString() }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
-  });
-}
+const post = postAlone;
 
 const fp32Values = (n: number, seed: number) => {
   const bits = new Uint32Array(n);

@@ -1,5 +1,4 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { python } from "../../src/backends/python/index.js";
@@ -9,7 +8,7 @@ import type { BindOptions } from "../../src/model/model.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { inferenceClient } from "../helpers/grpc.js";
 import { simpleModel, simpleRequest } from "../helpers/models.js";
-import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
+import { binaryBody, parseBinaryResponse, postAlone, startServer } from "../helpers/server.js";
 
 /** An FP32 identity that runs one request at a time and holds each until `open()` is called. */
 function gatedIdentity(): { model: BindOptions; open(): void } {
@@ -31,29 +30,31 @@ function gatedIdentity(): { model: BindOptions; open(): void } {
   };
 }
 
-/** One request on a connection of its own, so that the kernel spreads them over the threads. */
-function postOnce(url: string, body: unknown): Promise<{ status: number; body: any }> {
-  const data = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      {
-        method: "POST",
-        agent: false,
-        headers: { "Content-Type": "application/json", "Content-Length": data.length },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
+/** Region 'r': a 32-byte segment `key` holding 1, 2, 3, 4 and four zeros; spans of 16 bytes. */
+async function registerFloats(http: string, key: string) {
+  writeFileSync(`/dev/shm/${key}`, Buffer.from(new Float32Array([1, 2, 3, 4, 0, 0, 0, 0]).buffer));
+  const reg = await postOnce(`${http}/v2/systemsharedmemory/region/r/register`, {
+    key: `/${key}`,
+    offset: 0,
+    byte_size: 32,
   });
+  expect(reg.status).toBe(200);
+  return (offset: number) => ({
+    shared_memory_region: "r",
+    shared_memory_byte_size: 16,
+    shared_memory_offset: offset,
+  });
+}
+
+/** The four floats at offset 16 of segment `key` (where the tests' outputs go). */
+const writtenFloats = (key: string) => [
+  ...new Float32Array(Uint8Array.from(readFileSync(`/dev/shm/${key}`).subarray(16, 32)).buffer),
+];
+
+/** One request on a connection of its own, so that the kernel spreads them over the threads. */
+async function postOnce(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  const r = await postAlone(url, JSON.stringify(body));
+  return { status: r.status, body: JSON.parse(r.text) };
 }
 
 async function frontendCounts(metricsUrl: string, family: string): Promise<number[]> {
@@ -209,7 +210,6 @@ describe.runIf(supportsReusePort())("workers with the shared-memory extension", 
   afterEach(() => rmSync(`/dev/shm/${key}`, { force: true }));
 
   it("reads inputs from and writes outputs into a client's region from any frontend thread", async () => {
-    writeFileSync(`/dev/shm/${key}`, Buffer.from(new Float32Array([1, 2, 3, 4, 0, 0, 0, 0]).buffer));
     const server = await startServer(
       [
         {
@@ -222,17 +222,7 @@ describe.runIf(supportsReusePort())("workers with the shared-memory extension", 
       { workers: 2, shmExtension: "system" },
     );
     try {
-      const reg = await postOnce(`${server.urls.http}/v2/systemsharedmemory/region/r/register`, {
-        key: `/${key}`,
-        offset: 0,
-        byte_size: 32,
-      });
-      expect(reg.status).toBe(200);
-      const region = (offset: number) => ({
-        shared_memory_region: "r",
-        shared_memory_byte_size: 16,
-        shared_memory_offset: offset,
-      });
+      const region = await registerFloats(server.urls.http!, key);
       // Separate connections: the threads that answer are not the one that registered.
       for (let i = 0; i < 6; i++) {
         const res = await postOnce(`${server.urls.http}/v2/models/double/infer`, {
@@ -243,8 +233,7 @@ describe.runIf(supportsReusePort())("workers with the shared-memory extension", 
         // Written into the region: answered without data, as on one thread (and in Triton).
         expect(res.body.outputs).toEqual([{ name: "Y", datatype: "FP32", shape: [4] }]);
       }
-      const out = new Float32Array(Uint8Array.from(readFileSync(`/dev/shm/${key}`).subarray(16, 32)).buffer);
-      expect([...out]).toEqual([2, 4, 6, 8]);
+      expect(writtenFloats(key)).toEqual([2, 4, 6, 8]);
     } finally {
       await server.close();
     }
@@ -256,7 +245,6 @@ describe("a Python model's inputs in a client's region, with frontend threads", 
   afterEach(() => rmSync(`/dev/shm/${key}`, { force: true }));
 
   it("are mapped by the worker from the client's segment: the request names the region, no bytes cross threads", async () => {
-    writeFileSync(`/dev/shm/${key}`, Buffer.from(new Float32Array([1, 2, 3, 4, 0, 0, 0, 0]).buffer));
     const model = fileURLToPath(new URL("../conformance/models/shm_model.py", import.meta.url));
     const server = await startServer(
       [{ name: "where", fn: python(model, "where", { interpreter: INTERPRETER }) }],
@@ -266,17 +254,7 @@ describe("a Python model's inputs in a client's region, with frontend threads", 
       },
     );
     try {
-      const reg = await postOnce(`${server.urls.http}/v2/systemsharedmemory/region/r/register`, {
-        key: `/${key}`,
-        offset: 0,
-        byte_size: 32,
-      });
-      expect(reg.status).toBe(200);
-      const region = (offset: number) => ({
-        shared_memory_region: "r",
-        shared_memory_byte_size: 16,
-        shared_memory_offset: offset,
-      });
+      const region = await registerFloats(server.urls.http!, key);
       for (let i = 0; i < 4; i++) {
         const res = await postOnce(`${server.urls.http}/v2/models/where/infer`, {
           inputs: [{ name: "INPUT0", datatype: "FP32", shape: [4], parameters: region(0) }],
@@ -286,8 +264,7 @@ describe("a Python model's inputs in a client's region, with frontend threads", 
         const mapping = res.body.outputs.find((o: { name: string }) => o.name === "MAPPING");
         expect(mapping.data).toEqual([`/dev/shm/${key}`]);
       }
-      const out = new Float32Array(Uint8Array.from(readFileSync(`/dev/shm/${key}`).subarray(16, 32)).buffer);
-      expect([...out]).toEqual([2, 4, 6, 8]);
+      expect(writtenFloats(key)).toEqual([2, 4, 6, 8]);
     } finally {
       await server.close();
     }

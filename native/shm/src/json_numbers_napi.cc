@@ -53,22 +53,36 @@ Napi::Value FormatJson(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The arguments of parseJsonArray and parseJsonArrayAsync, checked.
+struct ParseArgs {
+  Napi::Uint8Array body, out;
+  std::size_t begin, end, count;
+  JsonKind kind;
+  int max_depth;
+  const char* text() const { return reinterpret_cast<const char*>(body.Data()); }
+};
+
+ParseArgs ReadParseArgs(const Napi::CallbackInfo& info) {
+  ParseArgs a;
+  a.body = BytesArg(info, 0);
+  a.begin = SizeArg(info, 1, a.body.ByteLength());
+  a.end = SizeArg(info, 2, a.body.ByteLength());
+  a.kind = KindArg(info, 3);
+  a.out = BytesArg(info, 6);
+  a.count = SizeArg(info, 4, a.out.ByteLength());
+  if (!info[5].IsNumber()) throw Napi::TypeError::New(info.Env(), "maxDepth must be a number");
+  a.max_depth = info[5].As<Napi::Number>().Int32Value();
+  if (a.begin > a.end || a.count * JsonKindSize(a.kind) != a.out.ByteLength())
+    throw Napi::RangeError::New(info.Env(), "the output does not hold count elements");
+  return a;
+}
+
 // parseJsonArray(body, begin, end, datatype, count, maxDepth, out) -> whether `out` now holds
 // the `count` elements of the array text body[begin, end); false leaves the decision to JS.
 Napi::Value ParseJson(const Napi::CallbackInfo& info) {
-  Napi::Uint8Array body = BytesArg(info, 0);
-  const std::size_t begin = SizeArg(info, 1, body.ByteLength());
-  const std::size_t end = SizeArg(info, 2, body.ByteLength());
-  const JsonKind kind = KindArg(info, 3);
-  Napi::Uint8Array out = BytesArg(info, 6);
-  const std::size_t count = SizeArg(info, 4, out.ByteLength());
-  if (!info[5].IsNumber()) throw Napi::TypeError::New(info.Env(), "maxDepth must be a number");
-  const int max_depth = info[5].As<Napi::Number>().Int32Value();
-  if (begin > end || count * JsonKindSize(kind) != out.ByteLength())
-    throw Napi::RangeError::New(info.Env(), "the output does not hold count elements");
-  const char* text = reinterpret_cast<const char*>(body.Data());
-  return Napi::Boolean::New(info.Env(),
-                            ParseJsonArray(kind, text + begin, text + end, count, max_depth, out.Data()));
+  ParseArgs a = ReadParseArgs(info);
+  return Napi::Boolean::New(
+      info.Env(), ParseJsonArray(a.kind, a.text() + a.begin, a.text() + a.end, a.count, a.max_depth, a.out.Data()));
 }
 
 // scanJsonInputData(body, end) -> [inputIndex, begin, end, ...] of each inputs[i].data array in
@@ -90,19 +104,18 @@ Napi::Value ScanJson(const Napi::CallbackInfo& info) {
 // valid (heap buffers it owns, not memory that another request may reuse meanwhile).
 class ParseWorker : public Napi::AsyncWorker {
  public:
-  ParseWorker(Napi::Env env, Napi::Uint8Array body, std::size_t begin, std::size_t end, JsonKind kind,
-              std::size_t count, int max_depth, Napi::Uint8Array out)
+  ParseWorker(Napi::Env env, ParseArgs a)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
-        body_ref_(Napi::Persistent(body)),
-        out_ref_(Napi::Persistent(out)),
-        text_(reinterpret_cast<const char*>(body.Data())),
-        begin_(begin),
-        end_(end),
-        kind_(kind),
-        count_(count),
-        max_depth_(max_depth),
-        out_(out.Data()) {}
+        body_ref_(Napi::Persistent(a.body)),
+        out_ref_(Napi::Persistent(a.out)),
+        text_(a.text()),
+        begin_(a.begin),
+        end_(a.end),
+        kind_(a.kind),
+        count_(a.count),
+        max_depth_(a.max_depth),
+        out_(a.out.Data()) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { ok_ = ParseJsonArray(kind_, text_ + begin_, text_ + end_, count_, max_depth_, out_); }
   void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), ok_)); }
@@ -189,17 +202,7 @@ Napi::Value ScanJsonAsync(const Napi::CallbackInfo& info) {
 
 // parseJsonArrayAsync(...same arguments as parseJsonArray) -> Promise<boolean>
 Napi::Value ParseJsonAsync(const Napi::CallbackInfo& info) {
-  Napi::Uint8Array body = BytesArg(info, 0);
-  const std::size_t begin = SizeArg(info, 1, body.ByteLength());
-  const std::size_t end = SizeArg(info, 2, body.ByteLength());
-  const JsonKind kind = KindArg(info, 3);
-  Napi::Uint8Array out = BytesArg(info, 6);
-  const std::size_t count = SizeArg(info, 4, out.ByteLength());
-  if (!info[5].IsNumber()) throw Napi::TypeError::New(info.Env(), "maxDepth must be a number");
-  const int max_depth = info[5].As<Napi::Number>().Int32Value();
-  if (begin > end || count * JsonKindSize(kind) != out.ByteLength())
-    throw Napi::RangeError::New(info.Env(), "the output does not hold count elements");
-  auto* worker = new ParseWorker(info.Env(), body, begin, end, kind, count, max_depth, out);
+  auto* worker = new ParseWorker(info.Env(), ReadParseArgs(info));
   Napi::Promise promise = worker->Promise();
   worker->Queue();  // the worker deletes itself once settled
   return promise;

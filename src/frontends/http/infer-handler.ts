@@ -48,22 +48,24 @@ export async function handleInfer(
     } else {
       body = await readBody(req, options.maxBodyBytes);
     }
-    await inferDecoded(core, req, res, model, version, body, headerLength, options);
+    await inferDecoded({ core, req, res, model, version, options }, body, headerLength);
   } finally {
     if (lent !== undefined) releaseWhenClosed(res, lent.release);
   }
 }
 
-async function inferDecoded(
-  core: InferenceCore,
-  req: IncomingMessage,
-  res: ServerResponse,
-  model: string,
-  version: string | undefined,
-  body: Buffer,
-  headerLength: string | undefined,
-  options: InferHandlerOptions,
-): Promise<void> {
+/** What every step of one infer call is about. */
+interface InferCall {
+  readonly core: InferenceCore;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly model: string;
+  readonly version: string | undefined;
+  readonly options: InferHandlerOptions;
+}
+
+async function inferDecoded(call: InferCall, body: Buffer, headerLength: string | undefined): Promise<void> {
+  const { core, res, model, version, options } = call;
   const jsonLength = Number(headerLength);
   // A length past the body is the codec's 400; one within it but over the JSON limit is refused here.
   if (headerLength !== undefined && jsonLength <= body.length && jsonLength > options.maxJsonBytes)
@@ -81,7 +83,7 @@ async function inferDecoded(
       : undefined;
   const prepared = preparing === undefined ? undefined : await preparing;
   try {
-    await inferPrepared(core, req, res, model, version, body, headerLength, options, prepared);
+    await inferPrepared(call, body, headerLength, prepared);
   } finally {
     // The lent memory lives until the response is written (the inputs may be views of it).
     if (prepared?.release !== undefined) releaseWhenClosed(res, prepared.release);
@@ -89,16 +91,12 @@ async function inferDecoded(
 }
 
 async function inferPrepared(
-  core: InferenceCore,
-  req: IncomingMessage,
-  res: ServerResponse,
-  model: string,
-  version: string | undefined,
+  call: InferCall,
   body: Buffer,
   headerLength: string | undefined,
-  options: InferHandlerOptions,
   prepared: PreparedBody | undefined,
 ): Promise<void> {
+  const { core, req, res, model, version, options } = call;
   const decoded = decodeInferRequest(body, {
     prepared,
     model,
