@@ -20,8 +20,8 @@ export type SharedPlacement =
       /** The device address of the tensor's first byte (as a bigint). */
       readonly devicePointer: bigint;
       readonly byteSize: number;
-      /** The client's CUDA IPC handle (64 bytes), so another process on the GPU can open it too. */
-      readonly ipcHandle: Uint8Array;
+      /** The client's CUDA IPC handle (64 bytes, base64), so another process on the GPU can open it too. */
+      readonly ipcHandle: string;
       /** One registration's name for that handle: what processes that opened it cache it by. */
       readonly ipcKey: string;
       /** The tensor's offset from the start of the allocation the handle names. */

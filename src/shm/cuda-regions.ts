@@ -14,7 +14,8 @@ interface CudaRegion {
   readonly deviceId: number;
   readonly byteSize: number;
   readonly pointer: bigint;
-  readonly handle: Uint8Array;
+  /** The IPC handle in base64, encoded once: what Python workers are sent with each request. */
+  readonly handle: string;
   /** Unique per registration: Python workers that opened the handle themselves cache it by this. */
   readonly ipcKey: string;
   users: number;
@@ -86,7 +87,7 @@ export class CudaRegions {
       deviceId,
       byteSize,
       pointer: opened.pointer,
-      handle: Uint8Array.from(rawHandle),
+      handle: Buffer.from(rawHandle).toString("base64"),
       ipcKey: `cuda-ipc/${name}/${++this.#registrations}`,
       users: 0,
       unregistered: false,

@@ -135,7 +135,7 @@ describe("CUDA regions, zero copy", () => {
       deviceId: 0,
       devicePointer: 0x1000n,
       byteSize: 8,
-      ipcHandle: handle(),
+      ipcHandle: Buffer.from(handle()).toString("base64"),
       ipcKey: "cuda-ipc/g/1",
       offset: 0,
     };

@@ -85,7 +85,7 @@ export function planCalls(
           key: p.ipcKey,
           offset: p.offset,
           byteSize: p.byteSize,
-          cuda: { handle: Buffer.from(p.ipcHandle).toString("base64") },
+          cuda: { handle: p.ipcHandle },
         });
       } else columns.push({ name, datatype: t.datatype, shape: t.shape, parts: [t.bytes] });
     }
