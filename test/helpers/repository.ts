@@ -3,6 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import type { ServeOptions } from "../../src/config.js";
+import { Registry } from "../../src/model/registry.js";
+import { type Server, serve } from "../../src/server.js";
 import { INTERPRETER, ROOT } from "./cli.js";
 
 const run = promisify(execFile);
@@ -53,3 +56,20 @@ export const PB_HEADER = `import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 `;
+
+/**
+ * A server of the repository (or repositories) on a free HTTP port, a fresh registry, no gRPC,
+ * metrics or dashboard, silent; `extra` changes any of that.
+ */
+export function serveRepository(repo: string | string[], extra: ServeOptions = {}): Promise<Server> {
+  return serve({
+    http: 0,
+    grpc: false,
+    metrics: false,
+    dashboard: false,
+    logLevel: "silent",
+    registry: new Registry(),
+    modelRepository: repo,
+    ...extra,
+  });
+}

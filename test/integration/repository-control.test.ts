@@ -1,11 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Registry } from "../../src/model/registry.js";
-import { type Server, serve } from "../../src/server.js";
+import type { Server } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { getJson, jsonOf } from "../helpers/json.js";
-import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, runPython, serveRepository, writeRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -64,17 +63,7 @@ describe("explicit model control: load, unload and reload through the repository
       "chain/config.pbtxt": ENSEMBLE,
       "chain/1/.keep": "",
     });
-    server = await serve({
-      http: 0,
-      grpc: 0,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry: new Registry(),
-      modelRepository: repo,
-      modelControlMode: "explicit",
-      loadModels: ["plus"],
-    });
+    server = await serveRepository(repo, { grpc: 0, modelControlMode: "explicit", loadModels: ["plus"] });
   }, 120_000);
 
   afterAll(async () => {
@@ -211,17 +200,7 @@ print(json.dumps({"y": y, "config": g.get_model_config("uploaded", as_json=True)
 });
 
 describe("poll and watch: the repository on disk is followed", () => {
-  const start = (repo: string, extra: Parameters<typeof serve>[0]) =>
-    serve({
-      http: 0,
-      grpc: false,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry: new Registry(),
-      modelRepository: repo,
-      ...extra,
-    });
+  const start = serveRepository;
 
   it("poll mode loads a new version directory and keeps serving through a broken config.pbtxt", async () => {
     const repo = writeRepository({ "plus/config.pbtxt": CONFIG, "plus/1/model.py": modelPy(100) });

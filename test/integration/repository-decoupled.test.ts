@@ -9,11 +9,11 @@ import type { LazyBackend } from "../../src/backends/lazy.js";
 import type { PythonBackend } from "../../src/backends/python/python-backend.js";
 import { supportsReusePort } from "../../src/config.js";
 import { Registry } from "../../src/model/registry.js";
-import { type Server, serve } from "../../src/server.js";
+import type { Server } from "../../src/server.js";
 import { INTERPRETER, ROOT } from "../helpers/cli.js";
 import { inferenceClient } from "../helpers/grpc.js";
 import { getJson, jsonOf } from "../helpers/json.js";
-import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, runPython, serveRepository, writeRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 const run = promisify(execFile);
@@ -202,15 +202,7 @@ describe("decoupled Python-backend models over gRPC streaming", () => {
 
   beforeAll(async () => {
     repo = writeRepository(FILES);
-    server = await serve({
-      http: 0,
-      grpc: 0,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry,
-      modelRepository: repo,
-    });
+    server = await serveRepository(repo, { grpc: 0, registry });
   }, 120_000);
 
   afterAll(async () => {
@@ -478,16 +470,7 @@ done(**{k: {f: int(v.get(f, {}).get("count", 0)) for f in ("success", "fail", "e
   it.runIf(supportsReusePort())(
     "streams through frontend threads too (--workers 2)",
     async () => {
-      const threaded = await serve({
-        http: 0,
-        grpc: 0,
-        workers: 2,
-        metrics: false,
-        dashboard: false,
-        logLevel: "silent",
-        registry: new Registry(),
-        modelRepository: repo,
-      });
+      const threaded = await serveRepository(repo, { grpc: 0, workers: 2 });
       try {
         const r = await runPython<{ items: unknown[] }>(
           `${CLIENT}
@@ -511,15 +494,11 @@ done(items=collect(2))
 
   it("stops within its grace period with a request still streaming: the stream is cancelled, the workers exit", async () => {
     const ownRegistry = new Registry();
-    const own = await serve({
+    const own = await serveRepository(repo, {
       http: false,
       grpc: 0,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
       shutdownGraceMs: 300,
       registry: ownRegistry,
-      modelRepository: repo,
     });
     const client = inferenceClient(own.urls.grpc!);
     const call = (client.raw.ModelStreamInfer as () => ClientDuplexStream<unknown, unknown>).call(client.raw);

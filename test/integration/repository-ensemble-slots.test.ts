@@ -1,9 +1,9 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Server, serve } from "../../src/server.js";
+import type { Server } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { parseExposition, value } from "../helpers/prometheus.js";
-import { PB_HEADER, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, serveRepository, writeRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -68,14 +68,7 @@ describe("an ensemble of Python models gives its steps' output slots back", () =
 
   beforeAll(async () => {
     repo = writeRepository(FILES);
-    server = await serve({
-      http: 0,
-      grpc: false,
-      metrics: 0,
-      dashboard: false,
-      logLevel: "silent",
-      modelRepository: repo,
-    });
+    server = await serveRepository(repo, { metrics: 0 });
   }, 120_000);
 
   afterAll(async () => {

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pipeline } from "../../src/backends/pipeline/index.js";
 import { tensor } from "../../src/core/tensor-factory.js";
 import { Registry } from "../../src/model/registry.js";
-import { type Server, serve } from "../../src/server.js";
+import type { Server } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { getJson, jsonOf } from "../helpers/json.js";
-import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, runPython, serveRepository, writeRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -109,15 +109,7 @@ describe("a repository mixing TorchScript, ONNX and Python-backend models in an 
         { model: "total", inputs: { V: "squared" }, outputs: { SUM: "OUT" } },
       ]),
     });
-    server = await serve({
-      http: 0,
-      grpc: 0,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry,
-      modelRepository: repo,
-    });
+    server = await serveRepository(repo, { grpc: 0, registry });
   }, 180_000);
 
   afterAll(async () => {

@@ -1,11 +1,9 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Registry } from "../../src/model/registry.js";
-import { serve } from "../../src/server.js";
 import { INTERPRETER, ROOT } from "../helpers/cli.js";
 import { getJson, jsonOf } from "../helpers/json.js";
-import { PB_HEADER, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, serveRepository, writeRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -43,15 +41,7 @@ class TritonPythonModel:
         return [pb_utils.InferenceResponse([pb_utils.Tensor("B", pb_utils.get_input_tensor_by_name(r, "A").as_numpy() + 1)]) for r in requests]
 `,
     });
-    const server = await serve({
-      http: 0,
-      grpc: false,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry: new Registry(),
-      modelRepository: repo,
-    });
+    const server = await serveRepository(repo);
     const infer = async (model: string, input: object) =>
       jsonOf(
         fetch(`${server.urls.http}/v2/models/${model}/infer`, {

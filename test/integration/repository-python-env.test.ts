@@ -14,11 +14,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Registry } from "../../src/model/registry.js";
-import { type Server, serve } from "../../src/server.js";
+import type { Server } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { getJson, jsonOf } from "../helpers/json.js";
-import { PB_HEADER, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, serveRepository, writeRepository } from "../helpers/repository.js";
 
 // Per-model Python environments (Triton's EXECUTION_ENV_PATH): a real second virtual environment
 // made here, used as a directory and packed as a .tar.gz the server unpacks into its cache.
@@ -94,15 +93,7 @@ describe("EXECUTION_ENV_PATH: a repository model's own Python environment", () =
     execFileSync("cp", ["-a", venv, busy]);
     spawn("sh", ["-c", `sleep 1 && touch ${busy}/.tensorbind-ready`], { stdio: "ignore" });
     process.env.TENSORBIND_ENV_CACHE = cache;
-    server = await serve({
-      http: 0,
-      grpc: false,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry: new Registry(),
-      modelRepository: repo,
-    });
+    server = await serveRepository(repo);
   }, 120_000);
 
   afterAll(async () => {

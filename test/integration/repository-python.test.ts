@@ -1,11 +1,10 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Registry } from "../../src/model/registry.js";
-import { type Server, serve } from "../../src/server.js";
+import type { Server } from "../../src/server.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { getJson, jsonOf } from "../helpers/json.js";
-import { PB_HEADER, runPython, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, runPython, serveRepository, writeRepository } from "../helpers/repository.js";
 
 // The repository's workers use the project's interpreter (numpy, tritonclient).
 process.env.TENSORBIND_PYTHON = INTERPRETER;
@@ -120,15 +119,7 @@ describe("a Triton repository of Python-backend models", () => {
 
   beforeAll(async () => {
     repo = writeRepository(FILES);
-    server = await serve({
-      http: 0,
-      grpc: 0,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry: new Registry(),
-      modelRepository: repo,
-    });
+    server = await serveRepository(repo, { grpc: 0 });
   }, 120_000);
 
   afterAll(async () => {
@@ -283,15 +274,7 @@ class TritonPythonModel:
         return [pb_utils.InferenceResponse([pb_utils.Tensor("EXE", np.array([sys.executable.encode()], dtype=np.object_))]) for _ in requests]
 `,
     });
-    const server = await serve({
-      http: 0,
-      grpc: false,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry: new Registry(),
-      modelRepository: [repo],
-    });
+    const server = await serveRepository([repo]);
     try {
       const res = await fetch(`${server.urls.http}/v2/models/which/infer`, {
         method: "POST",
@@ -339,15 +322,7 @@ class TritonPythonModel:
         return out
 `,
     });
-    const server = await serve({
-      http: 0,
-      grpc: false,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry: new Registry(),
-      modelRepository: repo,
-    });
+    const server = await serveRepository(repo);
     try {
       const before = (await getJson(`${server.urls.http}/v2/models/add_sub/stats`)).model_stats[0]
         .inference_stats.success.count;
@@ -391,15 +366,7 @@ class TritonPythonModel:
                 for r in requests]
 `,
     });
-    const server = await serve({
-      http: 0,
-      grpc: false,
-      metrics: false,
-      dashboard: false,
-      logLevel: "silent",
-      registry: new Registry(),
-      modelRepository: repo,
-    });
+    const server = await serveRepository(repo);
     try {
       const res = await fetch(`${server.urls.http}/v2/models/ongpu/infer`, {
         method: "POST",
