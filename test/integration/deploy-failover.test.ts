@@ -18,12 +18,23 @@ interface LoadResult {
   failedHttp: number;
   failedGrpc: number;
   errors: string[];
+  /** Every failed call: when it was sent (ms since the load began) and what it got. */
+  failures: { sentMs: number; error: string }[];
   latenciesMs: number[];
 }
 
 /** Closed-loop clients hitting the balancer until `until` resolves. */
 async function load(lb: Balancer, until: Promise<void>, httpClients: number, grpcClients: number) {
-  const result: LoadResult = { ok: 0, failed: 0, failedHttp: 0, failedGrpc: 0, errors: [], latenciesMs: [] };
+  const result: LoadResult = {
+    ok: 0,
+    failed: 0,
+    failedHttp: 0,
+    failedGrpc: 0,
+    errors: [],
+    failures: [],
+    latenciesMs: [],
+  };
+  const start = performance.now();
   let done = false;
   void until.then(() => (done = true));
   const record = (t0: number, error?: string) => {
@@ -33,6 +44,7 @@ async function load(lb: Balancer, until: Promise<void>, httpClients: number, grp
       result.failed++;
       if (error.startsWith("HTTP")) result.failedHttp++;
       else result.failedGrpc++;
+      result.failures.push({ sentMs: t0 - start, error });
       if (result.errors.length < 5) result.errors.push(error);
     }
   };
@@ -120,8 +132,10 @@ describe.each(["haproxy", "nginx"] as const)("failover behind %s", (kind) => {
 
     let stopLoad!: () => void;
     const until = new Promise<void>((r) => (stopLoad = r));
+    const loadStart = performance.now();
     const running = load(lb, until, HTTP_CLIENTS, GRPC_CLIENTS);
     await sleep(1500);
+    const killedAtMs = performance.now() - loadStart;
     servers[0]!.child.kill("SIGKILL");
     await sleep(1500);
     const termed = servers[1]!.stop("SIGTERM");
@@ -142,7 +156,16 @@ describe.each(["haproxy", "nginx"] as const)("failover behind %s", (kind) => {
     };
     console.log(`failover ${JSON.stringify(summary)}`);
     if (kind === "haproxy") {
-      expect(result.errors).toEqual([]);
+      // HAProxy resends every request that met a dead or draining replica before its answer
+      // began. What no proxy can resend is a gRPC call whose response the SIGKILLed replica had
+      // begun to send (headers out, trailers not yet: grpc-js sends them once the message has
+      // been flushed): the client sees the stream end without a gRPC status. Seen in one CI run
+      // of many (2 calls) on a loaded machine; any other failure, or at another moment, fails.
+      expect(result.failedHttp).toBe(0);
+      const unretryable = (f: { sentMs: number; error: string }) =>
+        f.error.includes("without gRPC status") && Math.abs(f.sentMs - killedAtMs) < 1000;
+      expect(result.failures.filter((f) => !unretryable(f))).toEqual([]);
+      expect(result.failedGrpc).toBeLessThanOrEqual(GRPC_CLIENTS);
     } else {
       // nginx streams a gRPC call's body upstream and cannot resend it: calls in flight on the
       // SIGKILLed replica, or sent to the SIGTERMed one just as it closed, fail with UNAVAILABLE —
