@@ -88,7 +88,12 @@ export function packTensors(
   lend?: Lender,
 ): WireTensor[] {
   const used = new Map<ArrayBufferLike, number>();
-  for (const t of tensors) used.set(t.bytes.buffer, (used.get(t.bytes.buffer) ?? 0) + t.bytes.byteLength);
+  for (const t of tensors) {
+    // A tensor over a client's region crosses as the engine's view: reading its bytes here would
+    // fetch the whole region from the engine (and a CUDA region from the device) per request.
+    if (viewHandleOf(t.placement) !== undefined) continue;
+    used.set(t.bytes.buffer, (used.get(t.bytes.buffer) ?? 0) + t.bytes.byteLength);
+  }
   return tensors.map((t) => {
     const view = viewHandleOf(t.placement);
     if (view !== undefined) {
