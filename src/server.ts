@@ -26,7 +26,7 @@ import { MetricsServer } from "./metrics/metrics-server.js";
 import { Telemetry } from "./metrics/telemetry.js";
 import { InferenceEngine } from "./model/engine.js";
 import type { Registry } from "./model/registry.js";
-import { ModelRepository } from "./repository/repository.js";
+import type { ModelRepository } from "./repository/repository.js";
 import { SharedMemoryRegistry } from "./shm/shared-memory.js";
 import { requestLogger } from "./tracing/request-log.js";
 
@@ -210,6 +210,20 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       : undefined;
   const urls: { http?: string; grpc?: string; metrics?: string } = {};
   let repository: ModelRepository | undefined;
+  const httpOptions = config.http === false ? undefined : httpOptionsOf(config);
+  const grpcOptions = config.grpc === false ? undefined : grpcOptionsOf(config);
+  const workers = frontendThreads(config.workers, log);
+  const pooled = workers > 1 && (httpOptions !== undefined || grpcOptions !== undefined);
+  // grpc-js and the service definitions load while Python workers start their interpreters (this
+  // thread is idle then), not after the models are ready; never before the workers are spawned,
+  // which the synchronous part of the loading would delay.
+  let grpcModule: ReturnType<typeof loadGrpcFrontend> | undefined;
+  const preloadGrpc =
+    grpcOptions !== undefined && !pooled
+      ? () => {
+          grpcModule ??= loadGrpcFrontend();
+        }
+      : undefined;
   try {
     // Models reach each other (pipelines, BLS) through the engine, as a client would.
     await registry.start({
@@ -217,6 +231,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
       runtimeDir,
       infer: (request) => core.infer(request),
       inferStream: (request, onResponse) => core.inferStream(request, onResponse),
+      ...(preloadGrpc !== undefined && { waiting: preloadGrpc }),
     });
     repository = await startRepository(options, { registry, core, log, runtimeDir });
     telemetry?.start();
@@ -229,11 +244,8 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
             urls: () => urls,
           })
         : undefined;
-    const httpOptions = config.http === false ? undefined : httpOptionsOf(config);
-    const grpcOptions = config.grpc === false ? undefined : grpcOptionsOf(config);
     if (grpcOptions !== undefined) warnIgnoredPingSettings(config, log);
-    const workers = frontendThreads(config.workers, log);
-    if (workers > 1 && (httpOptions !== undefined || grpcOptions !== undefined)) {
+    if (pooled) {
       // Every core takes requests in: frontend threads share the ports and feed this engine.
       const { FrontendPool } = await import("./cluster/frontend-pool.js");
       frontends = new FrontendPool(
@@ -261,8 +273,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
         urls.http = `${httpScheme(config)}://${hostForUrl(config.host)}:${port}`;
       }
       if (grpcOptions !== undefined) {
-        // grpc-js and the .proto files load only when gRPC is on: HTTP-only start-up stays fast.
-        const { GrpcFrontend } = await import("./frontends/grpc/server.js");
+        const { GrpcFrontend } = await (grpcModule ?? loadGrpcFrontend());
         grpc = new GrpcFrontend(core, { ...grpcOptions, access: grpcAccess }, log);
         const port = await grpc.listen();
         urls.grpc = `${hostForUrl(config.grpcHost)}:${port}`;
@@ -316,6 +327,19 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
   }
 }
 
+/**
+ * The gRPC frontend's module with its service definitions parsed. It loads only when gRPC is on,
+ * so HTTP-only start-up stays fast; a failure surfaces where the frontend is built.
+ */
+function loadGrpcFrontend(): Promise<typeof import("./frontends/grpc/server.js")> {
+  const loading = import("./frontends/grpc/server.js").then((m) => {
+    m.prepareGrpcServices();
+    return m;
+  });
+  loading.catch(() => undefined); // awaited later, or never when a model fails to load first
+  return loading;
+}
+
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
 
 /** Whether no port is reachable from the network (the shared-memory extensions are on by default then). */
@@ -346,6 +370,9 @@ async function startRepository(
   const given = options.modelRepository ?? process.env.TENSORBIND_MODEL_REPOSITORY;
   const paths = given === undefined ? [] : typeof given === "string" ? [given] : [...given];
   if (paths.length === 0) return undefined;
+  // Loaded only for a repository: its config parser (protobufjs) and Python listing (execa) are
+  // ~200 modules that a server of bound functions would load for nothing.
+  const { ModelRepository } = await import("./repository/repository.js");
   const repository = new ModelRepository({
     registry: parts.registry,
     log: parts.log,

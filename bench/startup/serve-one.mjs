@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 
 const t0 = performance.now();
 const { bind, serve, tensor, python, Registry } = await import("../../dist/index.js");
-const { silentLogger } = await import("../../dist/logger.js");
+const { silentLogger } = await import("../../dist/core/logger.js");
 const imported = performance.now();
 const registry = new Registry();
 const pythonModel = process.env.BENCH_MODEL === "python";

@@ -84,6 +84,11 @@ export interface BackendStartContext {
     request: InferRequest,
     onResponse: (response: StreamResponse) => void,
   ) => Promise<void>;
+  /**
+   * Called once the backend's start only waits on processes it started (a Python worker's
+   * interpreter start-up): the server may use this thread meanwhile, e.g. to load a frontend.
+   */
+  readonly waiting?: () => void;
 }
 
 /** Gauges a backend may report for metrics (read at scrape time). */

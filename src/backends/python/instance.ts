@@ -45,6 +45,8 @@ export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped"
   readonly infer?: ((request: InferRequest) => Promise<InferResponse>) | undefined;
   /** Its streaming form, for `exec(decoupled=True)`. */
   readonly inferStream?: BackendStartContext["inferStream"];
+  /** A worker process was spawned (it now starts its interpreter). */
+  readonly onSpawned?: () => void;
 };
 
 /**
@@ -147,7 +149,7 @@ export class PythonInstance {
 
   async #spawn(): Promise<WorkerProcess> {
     const shmPrefix = arenaPrefix();
-    const { arena: _arena, infer: _infer, inferStream: _inferStream, ...spawn } = this.#opts;
+    const { arena: _arena, infer: _infer, inferStream: _inferStream, onSpawned, ...spawn } = this.#opts;
     const worker = await WorkerProcess.spawn({
       ...spawn,
       // The worker's outputs: the model's cap, else what the server-wide cap allows at most.
@@ -159,6 +161,7 @@ export class PythonInstance {
       onBls: (message) => void this.#bls(worker, message),
       onResponses: (message) => this.#responses(worker, message),
     });
+    onSpawned?.();
     try {
       await worker.waitReady();
     } catch (err) {

@@ -45,6 +45,7 @@ export class PythonBackend implements Backend {
       },
     });
     this.#arena = arena;
+    let spawned = 0;
     this.#pool = Array.from(
       { length: instances },
       (_, instance) =>
@@ -59,6 +60,10 @@ export class PythonBackend implements Backend {
           log: ctx.log,
           infer: ctx.infer,
           inferStream: ctx.inferStream,
+          // Every first worker spawned: the server's thread is free while their interpreters start.
+          onSpawned: () => {
+            if (++spawned === instances) ctx.waiting?.();
+          },
         }),
     );
     // Workers keep clients' regions mapped between requests; they let go when the server does.

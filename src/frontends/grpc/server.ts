@@ -37,6 +37,11 @@ export interface GrpcOptions {
   readonly limits?: RequestLimits | undefined;
 }
 
+/** Parses the service definitions ahead of the frontend, e.g. while models load (they are cached). */
+export function prepareGrpcServices(): void {
+  loadProtos();
+}
+
 /**
  * The KServe v2 / Triton gRPC frontend on @grpc/grpc-js: inference.GRPCInferenceService plus
  * grpc.health.v1.Health on one port. It only translates messages to InferenceCore calls.
