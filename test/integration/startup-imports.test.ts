@@ -43,7 +43,10 @@ describe("start-up imports", () => {
       expect(loaded.some((u) => u.endsWith("/dist/server.js"))).toBe(true); // the hook saw the imports
       const heavy = HEAVY.filter((pkg) => loaded.some((u) => u.includes(`/node_modules/${pkg}/`)));
       expect(heavy, entry).toEqual([]);
-      expect(loaded.filter((u) => u.includes("/dist/repository/")), entry).toEqual([]);
+      expect(
+        loaded.filter((u) => u.includes("/dist/repository/")),
+        entry,
+      ).toEqual([]);
     }
   });
 });
