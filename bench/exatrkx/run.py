@@ -87,9 +87,41 @@ def served_run(url: str, events: list[Event], c: int, seconds: float) -> float:
     return timed(c, seconds, keep)
 
 
+def model_stats(http: str | None) -> dict[str, dict[str, float]]:
+    """Per model: successful requests and the summed queue/compute times (ns) of /v2/models/stats."""
+    if http is None:
+        return {}
+    import urllib.request
+
+    with urllib.request.urlopen(f"{http}/v2/models/stats", timeout=10) as res:
+        body = json.load(res)
+    out = {}
+    for m in body["model_stats"]:
+        s = m["inference_stats"]
+        out[m["name"]] = {
+            "n": s["success"]["count"],
+            **{k: s[k]["ns"] for k in ("queue", "compute_input", "compute_infer", "compute_output")},
+            "request": s["success"]["ns"],
+        }
+    return out
+
+
+def per_request_ms(before: dict, after: dict) -> dict[str, dict[str, float]]:
+    """What each model's requests cost on average between two snapshots, in ms."""
+    rows = {}
+    for name, a in after.items():
+        b = before.get(name, {k: 0 for k in a})
+        n = a["n"] - b["n"]
+        if n > 0:
+            rows[name] = {"requests": n} | {
+                k: round((a[k] - b[k]) / n / 1e6, 3) for k in a if k != "n"
+            }
+    return rows
+
+
 def start_server(
     kind: str, out: Path, device: str, instances: int, repository: Path
-) -> tuple[subprocess.Popen, str]:
+) -> tuple[subprocess.Popen, str, str]:
     ready = out / f"ready-{kind}.json"
     ready.unlink(missing_ok=True)
     target = ["examples/exatrkx/models.ts"] if kind == "models" else ["--model-repository", str(repository)]
@@ -111,7 +143,8 @@ def start_server(
         if proc.poll() is not None or time.time() > deadline:
             raise RuntimeError(f"server did not start: see {out}/server-{kind}.log")
         time.sleep(0.5)
-    return proc, json.loads(ready.read_text())["grpc"]
+    urls = json.loads(ready.read_text())
+    return proc, urls["grpc"], urls["http"]
 
 
 def main() -> None:
@@ -139,8 +172,8 @@ def main() -> None:
     else:
         events = list(generate(args.mu, args.events, seed=1))
     pipeline = Pipeline(device=args.device)
-    proc, url = (
-        (None, args.url)
+    proc, url, http = (
+        (None, args.url, None)
         if args.url
         else start_server(args.serve, args.out, args.device, args.instances, args.repository)
     )
@@ -153,9 +186,12 @@ def main() -> None:
         direct_run(pipeline, events, top, min(args.seconds, 3.0))
         for c in [int(x) for x in args.concurrency.split(",")]:
             direct, served = [], []
+            before = model_stats(http)
             for _ in range(args.pairs):
                 direct.append(direct_run(pipeline, events, c, args.seconds))
                 served.append(served_run(url, events, c, args.seconds))
+            # Where a served event's time goes, step by step (the server's own statistics).
+            steps = per_request_ms(before, model_stats(http))
             ratios = [s / d for s, d in zip(served, direct)]
             row = {
                 "mu": args.mu,
@@ -164,6 +200,7 @@ def main() -> None:
                 "served_ev_s": [round(v, 2) for v in served],
                 "served_over_direct": [round(r, 3) for r in ratios],
                 "median_ratio": round(statistics.median(ratios), 3),
+                **({"server_ms_per_request": steps} if steps else {}),
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
