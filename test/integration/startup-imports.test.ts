@@ -49,4 +49,10 @@ describe("start-up imports", () => {
       ).toEqual([]);
     }
   });
+
+  it("the Python backend's module, loaded before its first worker is spawned, loads no process wrapper", async () => {
+    const loaded = await modulesLoadedBy("dist/backends/python/python-backend.js");
+    expect(loaded.some((u) => u.includes("/node_modules/zeromq/"))).toBe(true);
+    expect(loaded.filter((u) => /\/node_modules\/(execa|cross-spawn|signal-exit)\//.test(u))).toEqual([]);
+  });
 });

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import secrets
 
 try:
     import _posixshmem  # type: ignore[import-not-found]
@@ -80,7 +79,7 @@ def open_segment(name: str) -> mmap.mmap:
 
 
 def create_segment(size: int, prefix: str = "/tb-") -> tuple[str, mmap.mmap]:
-    name = prefix + secrets.token_hex(16)
+    name = prefix + os.urandom(16).hex()  # as secrets.token_hex, without its ~4 ms import
     fd = _open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL)
     try:
         os.ftruncate(fd, size)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from tensorbind._proxy import cuda_regions
 from tensorbind._proxy.datatypes import NUMPY_DTYPES, datatype_of
 from tensorbind.decorators import TensorSpec
 from tensorbind.errors import InvalidArgument
@@ -79,7 +79,11 @@ def _segment(key: str, end: int, writable: bool) -> mmap.mmap:
 def forget(keys: Iterable[str]) -> None:
     """Drops the mappings of regions the server no longer has (CUDA openings included)."""
     keys = list(keys)
-    cuda_regions.forget(keys)
+    # cuda_regions (ctypes and its helpers: ~20 ms of a worker's start-up) loads with the first
+    # CUDA region a torch worker opens; a worker that never loaded it holds no CUDA opening.
+    cuda_regions = sys.modules.get("tensorbind._proxy.cuda_regions")
+    if cuda_regions is not None:
+        cuda_regions.forget(keys)
     for key in keys:
         hit = _cache.pop(str(key), None)
         if hit is not None:

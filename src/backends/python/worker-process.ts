@@ -1,8 +1,8 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { execa, type ResultPromise } from "execa";
 import { ConfigError, InternalError, UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { ControlChannel } from "./channel.js";
@@ -56,13 +56,20 @@ export interface ExitInfo {
 
 const STDERR_TAIL = 20;
 
-type SpawnOptions = {
-  env: Record<string, string>;
-  stdin: "ignore";
-  buffer: false;
-  reject: false;
-  cleanup: true;
-};
+// Workers still running when the server's process exits are killed (their own parent-death
+// watch covers a server killed outright).
+const running = new Set<ChildProcess>();
+let killOnExit = false;
+function track(child: ChildProcess): void {
+  if (!killOnExit) {
+    killOnExit = true;
+    process.once("exit", () => {
+      for (const c of running) c.kill("SIGKILL");
+    });
+  }
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+}
 
 /** One worker process (one incarnation): spawn, handshake, batches, exit. */
 export class WorkerProcess {
@@ -77,7 +84,7 @@ export class WorkerProcess {
   readonly #channel: ControlChannel;
   /** Where request messages go: the data socket, or the control channel in `zeromq` hop mode. */
   readonly #data: ControlChannel | DataSocket;
-  readonly #process: ResultPromise<SpawnOptions>;
+  readonly #process: ChildProcess;
   readonly #opts: WorkerSpawnOptions;
   #onMessage: (m: WorkerMessage) => void = () => undefined;
 
@@ -99,35 +106,45 @@ export class WorkerProcess {
       "--shm-prefix", opts.shmPrefix,
       ...(Number.isFinite(opts.shmLimitBytes) ? ["--shm-limit", String(opts.shmLimitBytes)] : []),
     ];
-    const spawnOptions: SpawnOptions = {
+    // node:child_process rather than a wrapper package: its ~80 ms of import came before every
+    // first worker's spawn.
+    this.#process = spawn(opts.interpreter, args, {
       // TENSORBIND_INSTANCE: which instance this worker is (the GPU of a Triton instance group).
       env: {
+        ...process.env,
         ...opts.env,
         ...gpuPinning(opts.gpu, opts.env.CUDA_VISIBLE_DEVICES ?? process.env.CUDA_VISIBLE_DEVICES),
         PYTHONPATH: pythonPath,
         PYTHONUNBUFFERED: "1",
         TENSORBIND_INSTANCE: String(opts.instance),
       },
-      stdin: "ignore",
-      buffer: false,
-      reject: false,
-      cleanup: true,
-    };
-    this.#process = execa(opts.interpreter, args, spawnOptions);
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.pid = this.#process.pid;
+    if (this.pid !== undefined) track(this.#process);
     this.#forward(this.#process.stdout, "stdout");
     this.#forward(this.#process.stderr, "stderr");
-    this.exited = this.#process.then((r) => {
-      const spawnFailed = r.exitCode === undefined && r.signal === undefined;
-      this.#exit = {
-        exitCode: r.exitCode,
-        signal: r.signal,
-        spawnError: spawnFailed ? (r.originalMessage ?? r.shortMessage) : undefined,
-      };
+    this.exited = new Promise<ExitInfo>((resolveExit) => {
+      if (this.pid === undefined) {
+        // Not spawned (e.g. ENOENT): 'error' says why.
+        this.#process.once("error", (err) =>
+          resolveExit({ exitCode: undefined, signal: undefined, spawnError: err.message }),
+        );
+        return;
+      }
+      this.#process.on("error", (err) =>
+        opts.log.warn({ err, pid: this.pid }, "python worker process error"),
+      );
+      // 'close': the process has exited and its stderr is read to the end (the tail explains it).
+      this.#process.once("close", (code, signal) =>
+        resolveExit({ exitCode: code ?? undefined, signal: signal ?? undefined, spawnError: undefined }),
+      );
+    }).then((exit) => {
+      this.#exit = exit;
       this.#failPending(
         this.#stopping ? new UnavailableError(`model '${opts.model}' is stopping`) : this.#died(),
       );
-      return this.#exit;
+      return exit;
     });
     void channel
       .receive((m) => this.#onMessage(m))
