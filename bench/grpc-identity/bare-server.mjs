@@ -6,7 +6,7 @@
 import { renameSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { loadProtos } from "../../dist/protocol/grpc/load.js";
+import { loadProtos } from "../../dist/frontends/grpc/load.js";
 
 const { values: args } = parseArgs({ options: { "ready-file": { type: "string" } } });
 const MODEL = "identity_fp32";

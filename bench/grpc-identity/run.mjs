@@ -32,7 +32,7 @@ const ELEMENTS = 1024; // FP32: 4 KiB per tensor
 const CONCURRENCY = 8;
 const TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? 180_000);
 
-requireFiles([["dist/ (npm run build)", "dist/protocol/grpc/load.js"]]);
+requireFiles([["dist/ (npm run build)", "dist/frontends/grpc/load.js"]]);
 const pa = requirePerfAnalyzer();
 const work = workDir();
 

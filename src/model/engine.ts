@@ -237,7 +237,12 @@ export class InferenceEngine implements InferenceCore {
     this.#onRequest?.({ ok: true, ...base, queueNs, batchSize, timings });
   }
 
-  async #infer(model: Model, request: InferRequest, start: bigint): Promise<InferResponse> {
+  /**
+   * Not async: without output regions there is nothing to release afterwards, and one async
+   * frame and promise less per request count on the small-request path. A throw here is
+   * caught by infer()'s try like a rejection.
+   */
+  #infer(model: Model, request: InferRequest, start: bigint): Promise<InferResponse> {
     if (!model.isReady)
       throw new UnavailableError(`model '${model.name}' version ${model.version} is not ready`);
     if (isDecoupledSpec(model.spec))
@@ -249,25 +254,34 @@ export class InferenceEngine implements InferenceCore {
     const { execution, batchSize } = validateRequest(spec, request);
     // Output regions are resolved (and bounds-checked) before the model runs.
     const shared = this.#outputRegions(request);
+    if (shared.size === 0) return this.#run(model, request, start, execution, batchSize, shared);
+    return this.#inferShared(model, request, start, execution, batchSize, shared);
+  }
+
+  async #inferShared(
+    model: Model,
+    request: InferRequest,
+    start: bigint,
+    execution: ReturnType<typeof validateRequest>["execution"],
+    batchSize: number,
+    shared: Map<string, { ref: SharedMemoryRef; view: SharedView }>,
+  ): Promise<InferResponse> {
     try {
-      const withShared =
-        shared.size === 0
-          ? execution
-          : {
-              ...execution,
-              sharedOutputs: Object.fromEntries(
-                [...shared].map(([name, { view }]) => [
-                  name,
-                  // A getter: a CUDA region's host staging is made only if the model writes host memory.
-                  {
-                    get bytes() {
-                      return view.bytes;
-                    },
-                    placement: view.placement,
-                  },
-                ]),
-              ),
-            };
+      const withShared = {
+        ...execution,
+        sharedOutputs: Object.fromEntries(
+          [...shared].map(([name, { view }]) => [
+            name,
+            // A getter: a CUDA region's host staging is made only if the model writes host memory.
+            {
+              get bytes() {
+                return view.bytes;
+              },
+              placement: view.placement,
+            },
+          ]),
+        ),
+      };
       return await this.#run(model, request, start, withShared, batchSize, shared);
     } finally {
       for (const { view } of shared.values()) view.release();

@@ -264,7 +264,8 @@ export class PythonInstance {
     takesRequests: boolean,
   ): Promise<(ExecutionResult | Error)[]> {
     if (this.#stopped) throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
-    const worker = await this.#ready;
+    // A running worker without a microtask turn; a restarting one is waited for.
+    const worker = this.#worker ?? (await this.#ready);
     const { calls, results } = planCalls(batch, maxBatchSize, takesRequests, this.#cudaGpu());
     if (calls.length === 0) return results as (ExecutionResult | Error)[];
     const held: { release(): void }[] = []; // slots this batch reads: copies, and request bodies

@@ -64,26 +64,30 @@ interface InferCall {
   readonly options: InferHandlerOptions;
 }
 
-async function inferDecoded(call: InferCall, body: Buffer, headerLength: string | undefined): Promise<void> {
-  const { core, res, model, version, options } = call;
+/** Not async: a binary request goes on to inferPrepared without a promise and frame of its own. */
+function inferDecoded(call: InferCall, body: Buffer, headerLength: string | undefined): Promise<void> {
+  if (headerLength === undefined) return inferJson(call, body);
   const jsonLength = Number(headerLength);
+  const { maxJsonBytes } = call.options;
   // A length past the body is the codec's 400; one within it but over the JSON limit is refused here.
-  if (headerLength !== undefined && jsonLength <= body.length && jsonLength > options.maxJsonBytes)
+  if (jsonLength <= body.length && jsonLength > maxJsonBytes)
     throw new ResourceExhaustedError(
-      `JSON request header of ${headerLength} bytes exceeds the limit of ${options.maxJsonBytes} bytes (--max-json-bytes)`,
+      `JSON request header of ${headerLength} bytes exceeds the limit of ${maxJsonBytes} bytes (--max-json-bytes)`,
     );
+  return inferPrepared(call, body, headerLength, undefined);
+}
+
+async function inferJson(call: InferCall, body: Buffer): Promise<void> {
+  const { core, res, model, version, options } = call;
   // A whole-JSON body is a heap buffer of its own: its numbers are read off the event loop,
   // into memory the model's backend lends (a Python model's shared memory) where it has some.
-  const preparing =
-    headerLength === undefined
-      ? prepareJsonBody(body, {
-          limits: options.limits,
-          allocate: (n) => core.requestBuffer(model, version, n, 0),
-        })
-      : undefined;
+  const preparing = prepareJsonBody(body, {
+    limits: options.limits,
+    allocate: (n) => core.requestBuffer(model, version, n, 0),
+  });
   const prepared = preparing === undefined ? undefined : await preparing;
   try {
-    await inferPrepared(call, body, headerLength, prepared);
+    await inferPrepared(call, body, undefined, prepared);
   } finally {
     // The lent memory lives until the response is written (the inputs may be views of it).
     if (prepared?.release !== undefined) releaseWhenClosed(res, prepared.release);
