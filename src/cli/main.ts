@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { discardPrewarmed, prewarmWorker } from "../backends/python/prewarm.js";
 import { defaultRegistry } from "../bind.js";
 import { parseBoolean, type ServeOptions } from "../config.js";
 import type { LogLevel } from "../core/logger.js";
@@ -313,8 +314,15 @@ async function serveCommand(args: string[]): Promise<number> {
     throw new Error(`--log-format needs json or pretty, got '${format}'`);
   if (format !== undefined) process.env.TENSORBIND_LOG_FORMAT = format;
   countBuffersInHeapLimit();
-  await loadModules(positionals);
-  const server = await serve(options);
+  // A Python worker's interpreter starts now, while the modules load (backends/python/prewarm.ts).
+  if (bindsPythonModels(positionals)) prewarmWorker(process.env.TENSORBIND_PYTHON ?? "python3");
+  let server: Awaited<ReturnType<typeof serve>>;
+  try {
+    await loadModules(positionals);
+    server = await serve(options);
+  } finally {
+    discardPrewarmed();
+  }
   if (exitWithParentWanted(values["exit-with-parent"])) watchParent();
   await stopOnSignals(server);
   return process.exitCode === undefined ? 0 : Number(process.exitCode);
@@ -406,6 +414,18 @@ function editDistance(a: string, b: string): number {
     prev = row;
   }
   return prev[b.length]!;
+}
+
+/** Whether the modules look like they bind Python models: a .py file, or a module that calls python(). */
+function bindsPythonModels(files: readonly string[]): boolean {
+  return files.some((file) => {
+    if (file.endsWith(".py")) return true;
+    try {
+      return /\.[cm]?[jt]sx?$/.test(file) && /\bpython\s*\(/.test(readFileSync(file, "utf8"));
+    } catch {
+      return false; // loadModules reports a missing file
+    }
+  });
 }
 
 /** Loads each module in turn; a model name bound twice names both files. */

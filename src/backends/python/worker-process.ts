@@ -8,8 +8,7 @@ import type { Logger } from "../../core/logger.js";
 import { ControlChannel } from "./channel.js";
 import { DataSocket } from "./data-socket.js";
 import { explainPythonFailure, PythonTraceback } from "./diagnose.js";
-import { gpuPinning } from "./gpu-pinning.js";
-import { workerPythonPath } from "./package-dir.js";
+import { adoptPrewarmed, killOnExit, workerEnv } from "./prewarm.js";
 import type {
   BlsMessage,
   BlsResultMessage,
@@ -56,21 +55,6 @@ export interface ExitInfo {
 
 const STDERR_TAIL = 20;
 
-// Workers still running when the server's process exits are killed (their own parent-death
-// watch covers a server killed outright).
-const running = new Set<ChildProcess>();
-let killOnExit = false;
-function track(child: ChildProcess): void {
-  if (!killOnExit) {
-    killOnExit = true;
-    process.once("exit", () => {
-      for (const c of running) c.kill("SIGKILL");
-    });
-  }
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-}
-
 /** One worker process (one incarnation): spawn, handshake, batches, exit. */
 export class WorkerProcess {
   readonly pid: number | undefined;
@@ -92,7 +76,6 @@ export class WorkerProcess {
     this.#opts = opts;
     this.#channel = channel;
     this.#data = data ?? channel;
-    const pythonPath = workerPythonPath(opts.env.PYTHONPATH ?? process.env.PYTHONPATH);
     // biome-ignore format: one argument pair per line reads best
     const args = [
       "-m", "tensorbind.worker",
@@ -106,22 +89,18 @@ export class WorkerProcess {
       "--shm-prefix", opts.shmPrefix,
       ...(Number.isFinite(opts.shmLimitBytes) ? ["--shm-limit", String(opts.shmLimitBytes)] : []),
     ];
+    const env = workerEnv(opts.env, opts.gpu, opts.instance);
     // node:child_process rather than a wrapper package: its ~80 ms of import came before every
-    // first worker's spawn.
-    this.#process = spawn(opts.interpreter, args, {
-      // TENSORBIND_INSTANCE: which instance this worker is (the GPU of a Triton instance group).
-      env: {
-        ...process.env,
-        ...opts.env,
-        ...gpuPinning(opts.gpu, opts.env.CUDA_VISIBLE_DEVICES ?? process.env.CUDA_VISIBLE_DEVICES),
-        PYTHONPATH: pythonPath,
-        PYTHONUNBUFFERED: "1",
-        TENSORBIND_INSTANCE: String(opts.instance),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // first worker's spawn. `tensorbind serve` may have started this interpreter already.
+    const prewarmed = adoptPrewarmed(opts.interpreter, args, env);
+    this.#process = prewarmed ?? spawn(opts.interpreter, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     this.pid = this.#process.pid;
-    if (this.pid !== undefined) track(this.#process);
+    if (prewarmed !== undefined)
+      opts.log.debug(
+        { model: opts.model, pid: this.pid },
+        "the worker took over the interpreter started ahead",
+      );
+    if (this.pid !== undefined) killOnExit(this.#process);
     this.#forward(this.#process.stdout, "stdout");
     this.#forward(this.#process.stderr, "stderr");
     this.exited = new Promise<ExitInfo>((resolveExit) => {
