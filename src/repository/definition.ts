@@ -18,7 +18,7 @@ import {
   tensorSpecsOf,
 } from "./model-config.js";
 import { type JsonObject, parseModelConfigText } from "./pbtxt.js";
-import { executionEnvironment } from "./python-env.js";
+import { executionEnvironment, type PythonEnvironment } from "./python-env.js";
 import { selectVersions, versionDirectories } from "./versions.js";
 
 /** A model directory of a repository, read: its completed config and what each version binds. */
@@ -42,12 +42,12 @@ export interface DefinitionContext {
  * bind() options of every version its version policy serves. Throws ConfigError naming the file
  * (and line, for syntax errors).
  */
-export function readDefinition(
+export async function readDefinition(
   name: string,
   dir: string,
   ctx: DefinitionContext,
   configOverride?: string,
-): ModelDefinition {
+): Promise<ModelDefinition> {
   const file = join(dir, "config.pbtxt");
   let raw: JsonObject;
   if (configOverride !== undefined) {
@@ -81,11 +81,13 @@ export function readDefinition(
   const steps = backend === "ensemble" ? stepsOf(config, file) : [];
   if (backend === "ensemble" && (!inputs || !outputs))
     throw new ConfigError(`${file}: an ensemble must declare its input and output tensors`);
+  const given = backend === "ensemble" ? undefined : parameterOf(config, "EXECUTION_ENV_PATH");
+  const own = given === undefined || given === "" ? undefined : await executionEnvironment(given, dir, file);
   const bindOptions = versions.map((version): BindOptions => {
     const fn =
       backend === "ensemble"
         ? pipeline(steps, { label: "ensemble" })
-        : workerFactory(name, dir, version, backend, config, placement, ctx, file);
+        : workerFactory(name, dir, version, backend, config, placement, ctx, file, own);
     return {
       name,
       version,
@@ -117,13 +119,12 @@ function workerFactory(
   placement: number[],
   ctx: DefinitionContext,
   file: string,
+  own: PythonEnvironment | undefined,
 ): BackendFactory {
   const filename = defaultModelFile(backend, config)!;
   const modelFile = join(dir, String(version), filename);
   if (!existsSync(modelFile))
     throw new ConfigError(`model '${name}' version ${version}: ${modelFile} does not exist`);
-  const given = parameterOf(config, "EXECUTION_ENV_PATH");
-  const own = given === undefined || given === "" ? undefined : executionEnvironment(given, dir, file);
   const interpreter = own?.interpreter ?? ctx.interpreter;
   // One KIND_GPU group is python()'s own { count, gpus }: each worker pinned to its GPU
   // (CUDA_VISIBLE_DEVICES). Several groups: the runner places each worker on its cuda:N itself.

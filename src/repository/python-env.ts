@@ -1,11 +1,8 @@
-import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
-  closeSync,
+  createReadStream,
   existsSync,
   mkdirSync,
-  openSync,
-  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -13,6 +10,8 @@ import {
 } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { execa } from "execa";
 import { ConfigError } from "../core/errors.js";
 
 /** A model's own Python: the interpreter its workers run, and the variables that activate its environment. */
@@ -31,14 +30,22 @@ const READY = ".tensorbind-ready";
  * content; a directory that is an environment (a venv or conda prefix: its `bin/python`); or an
  * interpreter. Workers of an environment directory get its `bin` first on PATH and its `lib` on
  * LD_LIBRARY_PATH, as Triton's `bin/activate` gives them.
+ *
+ * Asynchronous throughout: a model loaded through the repository API while others serve may
+ * unpack a packed environment of gigabytes (hash, tar, conda-unpack) — the server's event loop
+ * keeps answering the other models meanwhile.
  */
-export function executionEnvironment(given: string, modelDir: string, file: string): PythonEnvironment {
+export async function executionEnvironment(
+  given: string,
+  modelDir: string,
+  file: string,
+): Promise<PythonEnvironment> {
   const substituted = given.replaceAll("$$TRITON_MODEL_DIRECTORY", modelDir);
   const path = isAbsolute(substituted) ? substituted : join(modelDir, substituted);
   const what = `${file}: EXECUTION_ENV_PATH '${given}'`;
   if (!existsSync(path)) throw new ConfigError(`${what}: ${path} does not exist`);
   if (statSync(path).isDirectory()) return activated(path, what);
-  if (ARCHIVE.test(path)) return activated(unpacked(path, what), what);
+  if (ARCHIVE.test(path)) return activated(await unpacked(path, what), what);
   return { interpreter: path, env: {} };
 }
 
@@ -71,28 +78,29 @@ export function environmentCache(): string {
  * final one) and a marker written. Another server unpacking the same archive meanwhile is waited
  * for; a directory left without its marker for STALE_MS (a crashed attempt) is replaced.
  */
-function unpacked(archive: string, what: string): string {
+async function unpacked(archive: string, what: string): Promise<string> {
   const root = environmentCache();
-  const target = join(root, sha256(archive).slice(0, 32));
+  const target = join(root, (await sha256(archive)).slice(0, 32));
   if (isReady(target)) return target;
   const scratch = `${target}.${process.pid}-${randomBytes(4).toString("hex")}`;
   try {
     mkdirSync(scratch, { recursive: true });
-    execFileSync("tar", [archive.endsWith(".tar") ? "-xf" : "-xzf", archive, "-C", scratch], {
-      stdio: "pipe",
+    await execa("tar", [archive.endsWith(".tar") ? "-xf" : "-xzf", archive, "-C", scratch], {
+      stdin: "ignore",
     });
     if (!claim(scratch, target)) {
       rmSync(scratch, { recursive: true, force: true });
-      if (waitReady(target)) return target;
+      if (await waitReady(target)) return target;
       throw new Error(`${target} is being unpacked by another process that has not finished`);
     }
     const unpack = join(target, "bin", "conda-unpack");
-    if (existsSync(unpack)) execFileSync(join(target, "bin", "python"), [unpack], { stdio: "pipe" });
+    if (existsSync(unpack)) await execa(join(target, "bin", "python"), [unpack], { stdin: "ignore" });
     writeFileSync(join(target, READY), `${archive}\n`);
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });
-    const e = err as { stderr?: Buffer; message: string };
-    const detail = e.stderr?.toString().trim() || e.message;
+    // execa's errors carry the command's stderr; say that, not the whole command line.
+    const e = err as { stderr?: unknown; shortMessage?: string; message: string };
+    const detail = (typeof e.stderr === "string" && e.stderr.trim()) || e.shortMessage || e.message;
     throw new ConfigError(`${what}: cannot unpack ${archive} into ${root}: ${detail}`);
   }
   return target;
@@ -120,22 +128,14 @@ function claim(scratch: string, target: string): boolean {
   }
 }
 
-/** Waits (blocking: this runs while the model loads) for another process's unpacking to finish. */
-function waitReady(target: string): boolean {
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  for (const end = Date.now() + WAIT_MS; Date.now() < end; Atomics.wait(sleeper, 0, 0, 100))
-    if (isReady(target)) return true;
+/** Waits for another process's unpacking of the same archive to finish. */
+async function waitReady(target: string): Promise<boolean> {
+  for (const end = Date.now() + WAIT_MS; Date.now() < end; await sleep(100)) if (isReady(target)) return true;
   return isReady(target);
 }
 
-function sha256(file: string): string {
+async function sha256(file: string): Promise<string> {
   const hash = createHash("sha256");
-  const fd = openSync(file, "r");
-  try {
-    const chunk = Buffer.allocUnsafe(1 << 20);
-    for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) hash.update(chunk.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest("hex");
 }

@@ -281,7 +281,7 @@ export class ModelRepository {
           : undefined;
       definition =
         native === undefined
-          ? readDefinition(name, dir, this.#context, overrides.config)
+          ? await readDefinition(name, dir, this.#context, overrides.config)
           : {
               name,
               dir,
