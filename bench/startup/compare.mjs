@@ -6,6 +6,7 @@
 // The other checkout needs its own dist/ and native addon (npm run build && npm run build:native).
 //
 //   node bench/startup/compare.mjs --base ../old-checkout [--runs 5] [--mode serve,cli] [--pin]
+//   --base-env K=V (repeatable): set for the base's processes only, e.g. --base . --base-env TENSORBIND_PYTHON_PREWARM=0
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -20,6 +21,7 @@ const { values: opt } = parseArgs({
     runs: { type: "string", default: "5" },
     mode: { type: "string", default: "serve,cli" },
     pin: { type: "boolean", default: false },
+    "base-env": { type: "string", multiple: true, default: [] },
   },
 });
 if (opt.base === undefined) throw new Error("--base <other checkout> is needed");
@@ -28,12 +30,19 @@ const runs = Number(opt.runs);
 const modes = opt.mode.split(",");
 const { on: pinned, pin } = pinning(opt.pin);
 const python = process.env.TENSORBIND_PYTHON ?? join(REPO, ".venv/bin/python");
+const envOf = {
+  base: {
+    ...process.env,
+    ...Object.fromEntries(opt["base-env"].map((kv) => kv.split(/=(.*)/s).slice(0, 2))),
+  },
+  this: process.env,
+};
 const work = mkdtempSync(join(tmpdir(), "tb-startup-"));
 
-function serveOne(root) {
+function serveOne(root, env) {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [join(root, "bench/startup/serve-one.mjs")], {
-      env: { ...process.env, BENCH_MODEL: "python", TENSORBIND_PYTHON: python },
+      env: { ...env, BENCH_MODEL: "python", TENSORBIND_PYTHON: python },
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
@@ -46,7 +55,7 @@ function serveOne(root) {
   });
 }
 
-async function cliOne(root, i) {
+async function cliOne(root, env, i) {
   const readyFile = join(work, `ready-${i}.json`);
   const s = await startServer({
     argv: pin(
@@ -58,7 +67,7 @@ async function cliOne(root, i) {
         readyFile,
       }),
     ),
-    env: { ...process.env, TENSORBIND_PYTHON: python },
+    env: { ...env, TENSORBIND_PYTHON: python },
     readyFile,
     timeoutMs: 60_000,
     name: "tensorbind serve",
@@ -78,7 +87,8 @@ const table = (what, a, b) => {
 try {
   if (modes.includes("serve")) {
     const r = { base: [], this: [] };
-    for (let i = 0; i < runs; i++) for (const k of ["base", "this"]) r[k].push(await serveOne(roots[k]));
+    for (let i = 0; i < runs; i++)
+      for (const k of ["base", "this"]) r[k].push(await serveOne(roots[k], envOf[k]));
     table(
       "serve() to ready, Python model, HTTP + gRPC (ms)",
       r.base.map((x) => x.serveMs),
@@ -93,7 +103,7 @@ try {
   if (modes.includes("cli")) {
     const r = { base: [], this: [] };
     for (let i = 0; i < runs; i++)
-      for (const k of ["base", "this"]) r[k].push(await cliOne(roots[k], `${k}-${i}`));
+      for (const k of ["base", "this"]) r[k].push(await cliOne(roots[k], envOf[k], `${k}-${i}`));
     table(`CLI spawn to ready file${pinned ? ", pinned to one CPU" : ""} (ms)`, r.base, r.this);
   }
 } finally {
@@ -102,7 +112,7 @@ try {
 console.log(
   `- load average ${load0.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end; ${runs} runs, A B alternating`,
 );
-console.log(`- base: ${roots.base}; this: ${roots.this}\n`);
+console.log(`- base: ${roots.base} ${opt["base-env"].join(" ")}; this: ${roots.this}\n`);
 console.log("| what | base runs | base median | this runs | this median | base / this |");
 console.log("|---|---|---|---|---|---|");
 for (const r of rows) console.log(r);

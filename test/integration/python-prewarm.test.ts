@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { INTERPRETER, infer, ROOT, spawnServer } from "../helpers/cli.js";
@@ -43,7 +44,9 @@ describe("tensorbind serve starts a Python worker's interpreter ahead of the mod
       { env },
     );
     try {
-      expect(server.output()).toMatch(TOOK_OVER);
+      // With one CPU there is no head start to take over (the two would only take turns).
+      if (availableParallelism() >= 2) expect(server.output()).toMatch(TOOK_OVER);
+      else expect(server.output()).not.toMatch(TOOK_OVER);
       const [instance, stdinNull, mark, argv0] = await workerFacts(server.info.http);
       expect({ instance, stdinNull, mark, argv0 }).toEqual({ instance: 0, stdinNull: 1, mark: 1, argv0: 1 });
     } finally {

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { gpuPinning } from "./gpu-pinning.js";
 import { workerPythonPath } from "./package-dir.js";
 
@@ -8,8 +9,9 @@ import { workerPythonPath } from "./package-dir.js";
  * start-up) run while the server loads its own modules and the model file. The first worker
  * spawned with the same interpreter, working directory and environment takes it over: it gets
  * its arguments on stdin and goes on exactly as a freshly spawned worker would. Anything else
- * spawns as usual, and an unused head start is stopped once the server is up.
- * TENSORBIND_PYTHON_PREWARM=0 turns it off.
+ * spawns as usual, and an unused head start is stopped once the server is up. It needs a second
+ * CPU (a server pinned to one gains nothing: the two would take turns); TENSORBIND_PYTHON_PREWARM=0
+ * turns it off.
  */
 interface Prewarmed {
   readonly child: ChildProcess;
@@ -40,6 +42,7 @@ export function workerEnv(
 /** Starts a worker's interpreter ahead of its model (instance 0 of a model with no own env or GPU). */
 export function prewarmWorker(interpreter: string): void {
   if (prewarmed !== undefined || process.env.TENSORBIND_PYTHON_PREWARM === "0") return;
+  if (availableParallelism() < 2) return;
   const env = workerEnv({}, -1, 0);
   const child = spawn(interpreter, ["-m", "tensorbind._proxy.prewarm"], {
     env,
