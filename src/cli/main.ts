@@ -1,17 +1,20 @@
-// Over 400 lines on purpose: the help text and the flag table list every Triton-named flag one
-// per line, so that a flag, its help line and its mapping to an option are read together.
+// About 400 lines on purpose: the help text lists every Triton-named flag one per line, so that a
+// flag's help line and its mapping to an option are read together (the flag table: flags.ts, which
+// the Python head start parses too before this module loads).
 
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { discardPrewarmed, prewarmWorker } from "../backends/python/prewarm.js";
+import { discardPrewarmed } from "../backends/python/prewarm.js";
 import { defaultRegistry } from "../bind.js";
 import { parseBoolean, type ServeOptions } from "../config.js";
 import type { LogLevel } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
 import { serve } from "../server.js";
+import { SERVE_FLAGS } from "./flags.js";
 import { countBuffersInHeapLimit } from "./gc.js";
+import { startPythonHeadStart } from "./python-head-start.js";
 import { stopOnSignals } from "./signals.js";
 
 export const HELP = `tensorbind ${VERSION}: serve functions behind a KServe v2 / Triton-compatible endpoint
@@ -78,69 +81,6 @@ Options for serve (each also a TENSORBIND_* environment variable; a flag wins):
   --workers <n|auto>               event loops taking requests in on the shared ports (1)  TENSORBIND_WORKERS
   --watch                          development: reload a repository model when its files change
 `;
-
-const SERVE_FLAGS = {
-  "http-port": { type: "string" },
-  "grpc-port": { type: "string" },
-  "metrics-port": { type: "string" },
-  "metrics-interval-ms": { type: "string" },
-  "allow-gpu-metrics": { type: "string" },
-  "allow-cpu-metrics": { type: "string" },
-  "nvidia-smi": { type: "string" },
-  dashboard: { type: "string" },
-  "log-requests": { type: "string" },
-  "shm-extension": { type: "string" },
-  "shm-status-keys": { type: "string" },
-  "restricted-api": { type: "string", multiple: true },
-  "http-restricted-api": { type: "string", multiple: true },
-  "grpc-restricted-api": { type: "string", multiple: true },
-  "grpc-address": { type: "string" },
-  "grpc-max-receive-bytes": { type: "string" },
-  "grpc-max-send-bytes": { type: "string" },
-  "grpc-keepalive-time": { type: "string" },
-  "grpc-keepalive-timeout": { type: "string" },
-  "grpc-keepalive-permit-without-calls": { type: "string" },
-  "grpc-http2-min-recv-ping-interval-without-data": { type: "string" },
-  "grpc-flow-control-window": { type: "string" },
-  "allow-http": { type: "string" },
-  "allow-grpc": { type: "string" },
-  "allow-metrics": { type: "string" },
-  host: { type: "string" },
-  "http-address": { type: "string" },
-  id: { type: "string" },
-  "log-verbose": { type: "string" },
-  "log-level": { type: "string" },
-  "max-body-bytes": { type: "string" },
-  "max-json-bytes": { type: "string" },
-  "max-inputs": { type: "string" },
-  "max-outputs": { type: "string" },
-  "max-parameters": { type: "string" },
-  "request-timeout-ms": { type: "string" },
-  "shutdown-grace-ms": { type: "string" },
-  "shutdown-delay-ms": { type: "string" },
-  "http-header-forward-pattern": { type: "string" },
-  "runtime-dir": { type: "string" },
-  "ready-file": { type: "string" },
-  "log-format": { type: "string" },
-  "exit-with-parent": { type: "string" },
-  "allowed-host": { type: "string", multiple: true },
-  "allow-browser-forms": { type: "string" },
-  "tls-cert-file": { type: "string" },
-  "tls-key-file": { type: "string" },
-  "tls-ca-file": { type: "string" },
-  "auth-token": { type: "string" },
-  "auth-token-file": { type: "string" },
-  "auth-open-health": { type: "string" },
-  python: { type: "string" },
-  "model-repository": { type: "string", multiple: true },
-  "model-control-mode": { type: "string" },
-  "load-model": { type: "string", multiple: true },
-  "repository-poll-secs": { type: "string" },
-  workers: { type: "string" },
-  watch: { type: "boolean" },
-  "shm-limit": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
 
 /**
  * Runs the CLI and returns the exit code. A failure is one line on stderr (`tensorbind: …`);
@@ -314,8 +254,7 @@ async function serveCommand(args: string[]): Promise<number> {
     throw new Error(`--log-format needs json or pretty, got '${format}'`);
   if (format !== undefined) process.env.TENSORBIND_LOG_FORMAT = format;
   countBuffersInHeapLimit();
-  // A Python worker's interpreter starts now, while the modules load (backends/python/prewarm.ts).
-  if (bindsPythonModels(positionals)) prewarmWorker(process.env.TENSORBIND_PYTHON ?? "python3");
+  startPythonHeadStart(args); // bin/tensorbind.js has started it already, unless main() runs on its own
   let server: Awaited<ReturnType<typeof serve>>;
   try {
     await loadModules(positionals);
@@ -414,18 +353,6 @@ function editDistance(a: string, b: string): number {
     prev = row;
   }
   return prev[b.length]!;
-}
-
-/** Whether the modules look like they bind Python models: a .py file, or a module that calls python(). */
-function bindsPythonModels(files: readonly string[]): boolean {
-  return files.some((file) => {
-    if (file.endsWith(".py")) return true;
-    try {
-      return /\.[cm]?[jt]sx?$/.test(file) && /\bpython\s*\(/.test(readFileSync(file, "utf8"));
-    } catch {
-      return false; // loadModules reports a missing file
-    }
-  });
 }
 
 /** Loads each module in turn; a model name bound twice names both files. */

@@ -39,11 +39,14 @@ export function workerEnv(
   };
 }
 
-/** Starts a worker's interpreter ahead of its model (instance 0 of a model with no own env or GPU). */
-export function prewarmWorker(interpreter: string): void {
+/**
+ * Starts a worker's interpreter ahead of its model (instance 0 of a model with no own env or GPU);
+ * `serverEnv`: variables the server will have set by the time it spawns its workers.
+ */
+export function prewarmWorker(interpreter: string, serverEnv: Readonly<Record<string, string>> = {}): void {
   if (prewarmed !== undefined || process.env.TENSORBIND_PYTHON_PREWARM === "0") return;
   if (availableParallelism() < 2) return;
-  const env = workerEnv({}, -1, 0);
+  const env = { ...workerEnv({}, -1, 0), ...serverEnv };
   const child = spawn(interpreter, ["-m", "tensorbind._proxy.prewarm"], {
     env,
     stdio: ["pipe", "pipe", "pipe"],
