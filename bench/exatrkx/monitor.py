@@ -1,9 +1,15 @@
-"""The Grafana dashboard's pipeline panels for the ExaTrkX example under load, rendered without
-Grafana: serve the model repository, let Prometheus scrape it every second while the example's
-client sends events, then evaluate the panels' own PromQL (from deploy/grafana/tensorbind.json,
-variables set to match everything) over Prometheus's HTTP API and draw them with matplotlib.
+"""The Grafana dashboard (deploy/grafana/tensorbind.json) with the ExaTrkX example under load:
+serve the model repository, let Prometheus scrape it every second while the example's client
+sends events, then either
 
-    .venv/bin/python bench/exatrkx/monitor.py --seconds 60 --png examples/exatrkx/dashboard.png
+- with --grafana GRAFANA_HOME: start that Grafana with the dashboard and a Prometheus data source
+  provisioned (bench/exatrkx/grafana.py) and screenshot the dashboard in headless Chromium, Model
+  set to the ensemble and its six steps; or
+- without Grafana (the fallback): evaluate the "Pipeline steps" panels' own PromQL (variables
+  matching everything) over Prometheus's HTTP API and draw them with matplotlib.
+
+    .venv/bin/python bench/exatrkx/monitor.py --seconds 60 --grafana GRAFANA_HOME
+    .venv/bin/python bench/exatrkx/monitor.py --seconds 60   # matplotlib fallback
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "exatrkx"))
+import grafana
 from run import served_run, start_server
 
 sys.path.insert(0, str(REPO / "examples" / "exatrkx"))
 from exatrkx.events import generate
 
+STEPS = ["exatrkx", "embed", "frnn", "filter", "applyfilter", "gnn", "wcc"]
 PANELS = ["Compute time per request, by step", "Queue time per request, by step", "Requests/s by step"]
 
 
@@ -56,10 +64,12 @@ def main() -> None:
     ap.add_argument("--mu", type=float, default=20)
     ap.add_argument("--png", type=Path, default=REPO / "examples/exatrkx/dashboard.png")
     ap.add_argument("--prometheus", default=str(REPO / ".tools/prometheus/prometheus"))
+    ap.add_argument("--grafana", type=Path, metavar="GRAFANA_HOME", help="screenshot this Grafana")
+    ap.add_argument("--size", default="1600x2560", help="browser window for the screenshot, WxH")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="exatrkx-monitor-"))
     server, grpc_url = start_server("repository", tmp, "cpu", 1, REPO / "examples/exatrkx/model_repository")
-    prom = None
+    prom = graf = None
     try:
         metrics = json.loads((tmp / "ready-repository.json").read_text())["metrics"]
         target = urllib.parse.urlparse(metrics).netloc
@@ -72,13 +82,20 @@ def main() -> None:
              "--web.listen-address=127.0.0.1:19099"],
             stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "wb"),  # noqa: SIM115
         )  # fmt: skip
+        if args.grafana:
+            graf, graf_url = grafana.start(args.grafana, tmp / "grafana", "http://127.0.0.1:19099")
         events = list(generate(args.mu, 8, seed=1))
         time.sleep(5)
         start = time.time()
         rate = served_run(grpc_url, events, args.concurrency, args.seconds)
+        loaded = time.time()  # the screenshot's range ends here, so the panels' last values are under load
         time.sleep(6)
         end = time.time()
         print(f"{rate:.2f} events/s at concurrency {args.concurrency} while scraped")
+        if graf is not None:
+            width, height = (int(v) for v in args.size.split("x"))
+            grafana.screenshot(grafana.dashboard_url(graf_url, STEPS, start - 5, loaded - 1), args.png, width, height)
+            return
         results = []
         for title, expr, unit in panel_queries():
             q = urllib.parse.urlencode({"query": expr, "start": start - 5, "end": end, "step": 2})
@@ -87,6 +104,9 @@ def main() -> None:
             results.append((title, expr, unit, data))
         plot(results, start, args)
     finally:
+        if graf is not None:
+            graf.terminate()
+            graf.wait()
         if prom is not None:
             prom.terminate()
             prom.wait()
@@ -102,7 +122,7 @@ def plot(results, start: float, args) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(18, 4.8), dpi=100)
     fig.patch.set_facecolor("#181b1f")
-    order = ["exatrkx", "embed", "frnn", "filter", "applyfilter", "gnn", "wcc"]
+    order = STEPS
     for ax, (title, _expr, unit, data) in zip(axes, results):
         ax.set_facecolor("#181b1f")
         series = sorted(
