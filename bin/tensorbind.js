@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-import { statSync } from "node:fs";
 import module from "node:module";
-import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 
-// V8's compiled code for the server's modules is kept on disk (os.tmpdir()/node-compile-cache, or
-// NODE_COMPILE_CACHE; NODE_DISABLE_COMPILE_CACHE=1 turns it off): later starts skip compiling them.
-// Only where the temp folder exists: Node's mkdir -p under a missing /proc entry never returns.
-if (statSync(tmpdir(), { throwIfNoEntry: false })?.isDirectory()) module.enableCompileCache?.(); // Node >= 22.1
+// V8's compiled code for the server's modules is kept beside them, as Python keeps __pycache__
+// (<package>/.cache/node-compile-cache; NODE_COMPILE_CACHE=dir puts it elsewhere,
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off): later starts skip compiling them. A read-only
+// install has none; nothing is written outside the package (a container's /tmp stays empty).
+module.enableCompileCache?.(fileURLToPath(new URL("../.cache/node-compile-cache", import.meta.url))); // Node >= 22.1
 // Stack traces name the TypeScript sources, which ship with the package (src/), not dist/'s output.
 process.setSourceMapsEnabled(true);
 const args = process.argv.slice(2);
