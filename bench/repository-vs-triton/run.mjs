@@ -8,6 +8,9 @@
 //
 //   node bench/repository-vs-triton/run.mjs            full run
 //   node bench/repository-vs-triton/run.mjs --smoke    1 pair, short windows
+//   ... --baseline ../other-checkout                   also serves the repository with another built
+//                                                      checkout of tensorbind (before/after a change),
+//                                                      measured in the same rotation
 //
 // Needs: npm run build, npm run build:native, .venv (scripts/setup-python.sh: numpy, pyzmq,
 // pyarrow, perf_analyzer). Creates .venv-pytriton (pip install nvidia-pytriton) on first use.
@@ -17,7 +20,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { loadavg } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fmt, log, machineLine, median, REPO, requireFiles, workDir } from "../lib/common.mjs";
@@ -35,6 +38,7 @@ const { values: opt } = parseArgs({
     models: { type: "string", default: "identity,pipeline" },
     "startup-runs": { type: "string" },
     "no-pin": { type: "boolean", default: false },
+    baseline: { type: "string" },
   },
 });
 const smoke = opt.smoke;
@@ -49,6 +53,7 @@ const human = (el) => {
   return b >= 1 << 20 ? `${b / (1 << 20)} MiB` : `${b / 1024} KiB`;
 };
 const { on: pinOk, pin } = pinning(!opt["no-pin"]);
+const BASELINE = opt.baseline === undefined ? undefined : resolve(opt.baseline);
 
 const TB_PY = process.env.TENSORBIND_PYTHON ?? join(REPO, ".venv/bin/python");
 requireFiles([
@@ -56,6 +61,9 @@ requireFiles([
   ["dist/ (npm run build)", "dist/cli/main.js"],
   ["native addon (npm run build:native)", "native/shm/build/Release/tensorbind_shm.node"],
 ]);
+for (const f of ["dist/cli/main.js", "native/shm/build/Release/tensorbind_shm.node"])
+  if (BASELINE !== undefined && !existsSync(join(BASELINE, f)))
+    throw new Error(`--baseline ${BASELINE}: ${f} is missing (npm run build && npm run build:native there)`);
 const PA = requirePerfAnalyzer();
 
 // ------------------------------------------------------------------ Triton (from nvidia-pytriton)
@@ -136,9 +144,9 @@ async function start(kind) {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   // biome-ignore format: one flag per line
   const argv =
-    kind === "tensorbind"
+    kind !== "triton"
       ? [
-          process.execPath, join(REPO, "bin/tensorbind.js"), "serve",
+          process.execPath, join(kind === "baseline" ? BASELINE : REPO, "bin/tensorbind.js"), "serve",
           "--model-repository", repo,
           "--http-port", String(http), "--grpc-port", String(grpc), "--metrics-port", String(metrics),
           "--max-body-bytes", String(256 << 20), "--log-level", "warn",
@@ -221,6 +229,7 @@ for (let i = 0; i < STARTUP_RUNS; i++) {
 }
 const results = [];
 const tb = await start("tensorbind");
+const base = BASELINE === undefined ? undefined : await start("baseline");
 const tr = await start("triton");
 try {
   for (const model of MODELS) {
@@ -228,10 +237,11 @@ try {
       for (const conc of CONCS) {
         for (let p = 0; p < PAIRS; p++) {
           const a = await measure(tb, model, elements, conc);
+          const c = base === undefined ? undefined : await measure(base, model, elements, conc);
           const b = await measure(tr, model, elements, conc);
-          results.push({ model, elements, conc, pair: p, tb: a, tr: b });
+          results.push({ model, elements, conc, pair: p, tb: a, tr: b, base: c });
           log(
-            `${model} ${human(elements)} c${conc} pair ${p + 1}: tensorbind ${fmt(a.rps, 1)}/s, Triton ${fmt(b.rps, 1)}/s, ratio ${fmt(a.rps / b.rps, 2)}`,
+            `${model} ${human(elements)} c${conc} pair ${p + 1}: tensorbind ${fmt(a.rps, 1)}/s${c === undefined ? "" : `, baseline ${fmt(c.rps, 1)}/s`}, Triton ${fmt(b.rps, 1)}/s, ratio ${fmt(a.rps / b.rps, 2)}`,
           );
         }
       }
@@ -239,11 +249,17 @@ try {
   }
 } finally {
   await tb.stop();
+  await base?.stop();
   await tr.stop();
 }
 const load1 = loadavg();
 
 // ------------------------------------------------------------------ report
+function gitHead(dir) {
+  return (
+    spawnSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim() || "?"
+  );
+}
 const o = [];
 const pr = (s = "") => o.push(s);
 pr(`## Model repository: tensorbind vs Triton's Python backend${smoke ? " (smoke)" : ""}`);
@@ -255,6 +271,10 @@ pr(
 pr(
   `- worker hop: ${process.env.TENSORBIND_WORKER_HOP === "zeromq" ? "ZeroMQ (TENSORBIND_WORKER_HOP=zeromq)" : "data socket (default)"}; server CPU: the server's process group (workers, stubs) over each whole perf_analyzer run / inferences`,
 );
+if (BASELINE !== undefined)
+  pr(
+    `- baseline: the same repository served by the tensorbind checkout in ${BASELINE} (git ${gitHead(BASELINE)}), against this one (git ${gitHead(REPO)}), in the same rotation`,
+  );
 pr(`- pinning: ${pinOk ? `servers on CPU ${SERVER_CPU}, clients on the other CPU (taskset)` : "none"}`);
 pr(
   `- Triton: the tritonserver and python backend of nvidia-pytriton ${ptVersion}; tensorbind: \`serve --model-repository\`; the same repository (bench/repository-vs-triton/run.mjs writes it): identity and a three-step ensemble of identity Python models, max_batch_size 8, one instance each`,
@@ -275,6 +295,36 @@ for (const model of MODELS) {
       pr(
         `| ${model} | ${human(elements)} | ${conc} | ${fmt(median(rows.map((r) => r.tb.rps)), 1)} | ${fmt(median(rows.map((r) => r.tr.rps)), 1)} | **${fmt(ratio, 2)}×** | ${fmt(median(rows.map((r) => r.tb.p50)))} | ${fmt(median(rows.map((r) => r.tr.p50)))} | ${fmt(median(rows.map((r) => r.tb.cpu)))} / ${fmt(median(rows.map((r) => r.tr.cpu)))} |`,
       );
+    }
+  }
+}
+if (BASELINE !== undefined) {
+  pr();
+  pr(
+    "| model | tensor | concurrency | baseline infer/s | tensorbind infer/s | tensorbind / baseline (median of pairs) | baseline / Triton | server CPU µs/request: baseline / tensorbind / Triton |",
+  );
+  pr("|---|---|---|---|---|---|---|---|");
+  for (const model of MODELS) {
+    for (const elements of SIZES) {
+      for (const conc of CONCS) {
+        const rows = results.filter((r) => r.model === model && r.elements === elements && r.conc === conc);
+        const m = (f) => median(rows.map(f));
+        pr(
+          `| ${model} | ${human(elements)} | ${conc} | ${fmt(
+            m((r) => r.base.rps),
+            1,
+          )} | ${fmt(
+            m((r) => r.tb.rps),
+            1,
+          )} | **${fmt(
+            m((r) => r.tb.rps / r.base.rps),
+            2,
+          )}×** | ${fmt(
+            m((r) => r.base.rps / r.tr.rps),
+            2,
+          )}× | ${fmt(m((r) => r.base.cpu))} / ${fmt(m((r) => r.tb.cpu))} / ${fmt(m((r) => r.tr.cpu))} |`,
+        );
+      }
     }
   }
 }

@@ -22,6 +22,7 @@ export class LazyBackend implements Backend {
   readonly instanceGroups: readonly InstanceGroup[] | undefined;
   readonly #load: () => Promise<Backend>;
   #backend: Backend | undefined;
+  #executeMany: Backend["executeMany"];
 
   constructor(
     kind: Backend["kind"],
@@ -44,7 +45,14 @@ export class LazyBackend implements Backend {
 
   async start(ctx: BackendStartContext): Promise<ModelDeclaration | undefined> {
     this.#backend ??= await this.#load();
-    return this.#backend.start(ctx);
+    const backend = this.#backend;
+    this.#executeMany = backend.executeMany?.bind(backend);
+    return backend.start(ctx);
+  }
+
+  /** The loaded backend's, when it has one: the scheduler bundles batches only then. */
+  get executeMany(): Backend["executeMany"] {
+    return this.#executeMany;
   }
 
   configure(spec: ModelSpec): void {

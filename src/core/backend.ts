@@ -120,6 +120,18 @@ export interface Backend {
    */
   execute(batch: readonly ExecutionRequest[], instance: number): Promise<(ExecutionResult | Error)[]>;
   /**
+   * Runs several batches on one instance, one after another, each as execute() would (a model
+   * call per batch), and returns each batch's results. For a backend whose every execution costs
+   * a round trip (a Python worker): the scheduler hands it the batches that queue for a busy
+   * instance (src/scheduler/bundle.ts), one message instead of one each.
+   */
+  readonly executeMany?:
+    | ((
+        batches: readonly (readonly ExecutionRequest[])[],
+        instance: number,
+      ) => Promise<(ExecutionResult | Error)[][]>)
+    | undefined;
+  /**
    * Lends memory for a request body of `byteLength` bytes whose tensor data starts at `alignAt`
    * (see RequestBuffer). Backends without one get an aligned heap buffer. May throw
    * SharedMemoryExhaustedError.

@@ -13,6 +13,7 @@ import {
 import { FIFO, resolveScheduling, type SchedulingConfig, type TimeoutAction } from "../core/scheduling.js";
 import type { ExecutionTimings } from "../core/statistics.js";
 import { type BatchCandidate, type BatcherSettings, nextBatch } from "./batcher.js";
+import { bundleMore } from "./bundle.js";
 import { type Clock, systemClock, type TimerHandle } from "./clock.js";
 import { InstancePool } from "./instance-pool.js";
 import { type QueueEntry, RequestQueue } from "./request-queue.js";
@@ -225,7 +226,8 @@ export class Scheduler {
         }
         if (batch.length === 0) continue;
         const instance = this.#instances.take();
-        this.#execute(instance, batch);
+        const more = this.#backend.executeMany === undefined ? [] : this.#bundleMore();
+        this.#execute(instance, more.length === 0 ? [batch] : [batch, ...more]);
       }
       // A batch timer is only needed while a batch waits to fill; a busy pool re-dispatches itself.
       if (!waiting && this.#batchTimer !== undefined) {
@@ -249,44 +251,64 @@ export class Scheduler {
     }, at - this.#clock.now());
   }
 
-  #execute(instance: number, batch: Pending[]): void {
-    for (const p of batch) p.state = "running";
-    this.#inFlight += batch.length;
-    this.#executing++;
-    void this.#run(instance, batch).finally(() => {
-      this.#executing--;
+  /** Further batches for the instance just taken (bundle.ts says which may go). */
+  #bundleMore(): Pending[][] {
+    const more = bundleMore(this.#queue, this.#config, {
+      freeCount: this.#instances.freeCount,
+      instances: this.#backend.instances,
+    });
+    for (const batch of more) for (const p of batch) this.#queue.remove(p);
+    return more;
+  }
+
+  /** Runs batches on one instance: usually one; several when the backend takes them in one go. */
+  #execute(instance: number, batches: Pending[][]): void {
+    for (const batch of batches) {
+      for (const p of batch) p.state = "running";
+      this.#inFlight += batch.length;
+    }
+    this.#executing += batches.length;
+    void this.#run(instance, batches).finally(() => {
+      this.#executing -= batches.length;
       this.#instances.give(instance);
       this.#dispatch();
       this.#notifyIdle();
     });
   }
 
-  async #run(instance: number, batch: Pending[]): Promise<void> {
+  async #run(instance: number, batches: Pending[][]): Promise<void> {
     const start = hrnow();
-    let results: (ExecutionResult | Error)[];
+    const requests = (batch: Pending[]) => batch.map((p) => p.request);
+    let results: (ExecutionResult | Error)[][];
     try {
-      results = await this.#backend.execute(
-        batch.map((p) => p.request),
-        instance,
-      );
+      results =
+        batches.length === 1
+          ? [await this.#backend.execute(requests(batches[0]!), instance)]
+          : await this.#backend.executeMany!(batches.map(requests), instance);
     } catch (err) {
       const e = toTensorbindError(err);
-      for (const p of batch) this.#settle(p, e, true);
+      for (const batch of batches) for (const p of batch) this.#settle(p, e, true);
       return;
     }
-    const inferNs = Number(hrnow() - start);
-    const timings: ExecutionTimings = { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 };
-    // Triton keys batch statistics by the execution's batch size: the sum of the requests' batch dims.
-    this.#options.onExecution?.(
-      batch.reduce((n, p) => n + p.batchSize, 0),
-      timings,
-    );
-    batch.forEach((p, i) => {
-      const r = results[i];
-      if (r === undefined)
-        this.#settle(p, new InternalError("backend returned fewer results than requests"), true);
-      else if (r instanceof Error) this.#settle(p, r, true);
-      else this.#settle(p, { result: r, queueNs: Number(start - p.enqueuedNs), timings }, true);
+    // Batches run one after another: each is counted an equal share of the time, and the shares
+    // before it as its queue time (the worker runs them in order, like the queue would have).
+    const shareNs = Number(hrnow() - start) / batches.length;
+    batches.forEach((batch, k) => {
+      const inferNs = batches.length === 1 ? shareNs : Math.round(shareNs);
+      const timings: ExecutionTimings = { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 };
+      // Triton keys batch statistics by the execution's batch size: the sum of the requests' batch dims.
+      this.#options.onExecution?.(
+        batch.reduce((n, p) => n + p.batchSize, 0),
+        timings,
+      );
+      const waitedNs = Math.round(k * shareNs);
+      batch.forEach((p, i) => {
+        const r = results[k]?.[i];
+        if (r === undefined)
+          this.#settle(p, new InternalError("backend returned fewer results than requests"), true);
+        else if (r instanceof Error) this.#settle(p, r, true);
+        else this.#settle(p, { result: r, queueNs: Number(start - p.enqueuedNs) + waitedNs, timings }, true);
+      });
     });
   }
 

@@ -120,6 +120,40 @@ const CUDA_WORKER_TYPES = new Set([
   "FP64",
 ]);
 
+/**
+ * planCalls for several batches sent together: each batch planned on its own (a batch is never
+ * merged with another: the model is called once per batch, as if they had come one by one), the
+ * calls' request indices counting through the batches laid end to end.
+ */
+export function planBatches(
+  batches: readonly (readonly ExecutionRequest[])[],
+  maxBatchSize: number,
+  takesRequests = false,
+  cudaGpu?: number,
+): { calls: PlannedCall[]; results: (ExecutionResult | Error | undefined)[] } {
+  if (batches.length === 1) return planCalls(batches[0]!, maxBatchSize, takesRequests, cudaGpu);
+  const calls: PlannedCall[] = [];
+  const results: (ExecutionResult | Error | undefined)[] = [];
+  for (const batch of batches) {
+    const offset = results.length;
+    const plan = planCalls(batch, maxBatchSize, takesRequests, cudaGpu);
+    for (const call of plan.calls) calls.push({ ...call, requests: call.requests.map((i) => i + offset) });
+    results.push(...plan.results);
+  }
+  return { calls, results };
+}
+
+/** The results of batches laid end to end, batch by batch. */
+export function splitByBatch<T>(all: T[], batches: readonly (readonly unknown[])[]): T[][] {
+  if (batches.length === 1) return [all];
+  let start = 0;
+  return batches.map((b) => {
+    const part = all.slice(start, start + b.length);
+    start += b.length;
+    return part;
+  });
+}
+
 function opensCudaRegion(
   p: SharedPlacement | undefined,
   datatype: Datatype,

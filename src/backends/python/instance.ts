@@ -14,7 +14,7 @@ import { takeRelease } from "../../core/release.js";
 import { sharedMemoryBudget } from "../shm-budget.js";
 import { arenaPrefix, sweepSegments } from "../shm-names.js";
 import { OutputSegments, type SharedArena } from "./arena.js";
-import { type ColumnInput, type PlannedCall, planCalls } from "./batching.js";
+import { type ColumnInput, type PlannedCall, planBatches, splitByBatch } from "./batching.js";
 import { inRegionOutputs } from "./client-regions.js";
 import { OutputSlots } from "./output-slots.js";
 import type {
@@ -129,7 +129,18 @@ export class PythonInstance {
     maxBatchSize: number,
     takesRequests = false,
   ): Promise<(ExecutionResult | Error)[]> {
-    const run = this.#chain.then(() => this.#execute(batch, maxBatchSize, takesRequests));
+    const run = this.#chain.then(() => this.#execute([batch], maxBatchSize, takesRequests));
+    this.#chain = run.catch(() => undefined);
+    return run.then((results) => results[0]!);
+  }
+
+  /** Several batches in one message to the worker, which calls the model once per batch, in order. */
+  executeMany(
+    batches: readonly (readonly ExecutionRequest[])[],
+    maxBatchSize: number,
+    takesRequests = false,
+  ): Promise<(ExecutionResult | Error)[][]> {
+    const run = this.#chain.then(() => this.#execute(batches, maxBatchSize, takesRequests));
     this.#chain = run.catch(() => undefined);
     return run;
   }
@@ -258,16 +269,19 @@ export class PythonInstance {
     return gpu >= 0 ? gpu : Number(/^cuda:(\d+)$/.exec(device)?.[1] ?? 0);
   }
 
+  /** Each batch's results. The batches' calls go in one message: one round trip for all. */
   async #execute(
-    batch: readonly ExecutionRequest[],
+    batches: readonly (readonly ExecutionRequest[])[],
     maxBatchSize: number,
     takesRequests: boolean,
-  ): Promise<(ExecutionResult | Error)[]> {
+  ): Promise<(ExecutionResult | Error)[][]> {
     if (this.#stopped) throw new UnavailableError(`model '${this.#opts.model}' is stopping`);
     // A running worker without a microtask turn; a restarting one is waited for.
     const worker = this.#worker ?? (await this.#ready);
-    const { calls, results } = planCalls(batch, maxBatchSize, takesRequests, this.#cudaGpu());
-    if (calls.length === 0) return results as (ExecutionResult | Error)[];
+    const batch = batches.length === 1 ? batches[0]! : batches.flat();
+    const { calls, results } = planBatches(batches, maxBatchSize, takesRequests, this.#cudaGpu());
+    const split = (all: (ExecutionResult | Error)[]) => splitByBatch(all, batches);
+    if (calls.length === 0) return split(results as (ExecutionResult | Error)[]);
     const held: { release(): void }[] = []; // slots this batch reads: copies, and request bodies
     this.#held = held; // BLS answers sent during this batch are held with it
     try {
@@ -287,7 +301,9 @@ export class PythonInstance {
           ...(streams[k] !== undefined && { streams: streams[k] }),
         }));
       } catch (err) {
-        return this.#streams.endFailed(streams, calls, this.#failAll(calls, results, toTensorbindError(err)));
+        return split(
+          this.#streams.endFailed(streams, calls, this.#failAll(calls, results, toTensorbindError(err))),
+        );
       }
       const arena = this.#opts.arena;
       const segments = arena.segments().filter((s) => !this.#mapped.has(s.id));
@@ -296,7 +312,9 @@ export class PythonInstance {
       try {
         reply = await worker.run({ segments, calls: locations, release: this.#takeReleases() });
       } catch (err) {
-        return this.#streams.endFailed(streams, calls, this.#failAll(calls, results, toTensorbindError(err)));
+        return split(
+          this.#streams.endFailed(streams, calls, this.#failAll(calls, results, toTensorbindError(err))),
+        );
       }
       const mapped = this.#outputs.map(reply.segments);
       if (mapped.length > 0) worker.notify({ type: "mapped", names: mapped });
@@ -306,7 +324,7 @@ export class PythonInstance {
         if (r?.ok && "inRegion" in r && r.inRegion !== undefined)
           inRegionOutputs(batch[call.requests[0]!]!, r.inRegion, results, call.requests[0]!);
       });
-      return this.#streams.endFailed(streams, calls, results as (ExecutionResult | Error)[]);
+      return split(this.#streams.endFailed(streams, calls, results as (ExecutionResult | Error)[]));
     } finally {
       this.#held = undefined;
       for (const slot of held) slot.release();

@@ -107,6 +107,15 @@ export class PythonBackend implements Backend {
     return worker.execute(batch, this.#maxBatchSize, this.#takesRequests);
   }
 
+  executeMany(
+    batches: readonly (readonly ExecutionRequest[])[],
+    instance: number,
+  ): Promise<(ExecutionResult | Error)[][]> {
+    const worker = this.#pool[instance];
+    if (worker === undefined) return Promise.reject(new RangeError(`no instance ${instance}`));
+    return worker.executeMany(batches, this.#maxBatchSize, this.#takesRequests);
+  }
+
   /** A request body lands in the model's arena: the worker reads it where the socket wrote it. */
   allocateRequest(byteLength: number, alignAt: number): RequestBuffer | undefined {
     return this.#arena?.alloc(byteLength, alignAt);
