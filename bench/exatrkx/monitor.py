@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--size", default="1600x2560", help="browser window for the screenshot, WxH")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="exatrkx-monitor-"))
-    server, grpc_url = start_server("repository", tmp, "cpu", 1, REPO / "examples/exatrkx/model_repository")
+    server, grpc_url, _http = start_server("repository", tmp, "cpu", 1, REPO / "examples/exatrkx/model_repository")
     prom = graf = None
     try:
         metrics = json.loads((tmp / "ready-repository.json").read_text())["metrics"]
