@@ -99,6 +99,9 @@ describe("the npm package", () => {
       },
     );
     expect(readdirSync(join(proj, "node_modules/tensorbind/dist")).length).toBeGreaterThan(0);
+    // The install hook compiled the Python half's bytecode: workers do not compile it at every start.
+    const pycache = join(proj, "node_modules/tensorbind/python/tensorbind/__pycache__");
+    expect(existsSync(pycache) && readdirSync(pycache).some((f) => f.endsWith(".pyc"))).toBe(true);
 
     // Strict tsc against the installed declarations (the repository's own tsc, same version).
     const tsc = await run(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", proj]).then(
