@@ -13,6 +13,7 @@
 #   SHAPE            FP32 elements per request (default 1024: 4 KiB)
 #   WINDOW_MS        perf_analyzer's measurement interval (default 2000)
 #   CONFIG_EXTRA     a line added to config.pbtxt, e.g. "dynamic_batching { }"
+#   TENSORBIND_PYTHON the workers' interpreter (a wrapper running them under cProfile, say)
 #   PERF=1           also `perf record` the server (cpu-clock, call graphs) from the second case
 #                    on; give --perf-basic-prof as a node flag to name JIT frames
 # Examples:
@@ -52,7 +53,7 @@ class TritonPythonModel:
 PY
 PORT=$((20000 + RANDOM % 20000))
 cd "$WORK" # --cpu-prof and friends write here
-TENSORBIND_PYTHON="$HERE/.venv/bin/python" taskset -c 0 node "$@" "$ROOT/bin/tensorbind.js" serve \
+TENSORBIND_PYTHON="${TENSORBIND_PYTHON:-$HERE/.venv/bin/python}" taskset -c 0 node "$@" "$ROOT/bin/tensorbind.js" serve \
   --model-repository "$WORK/models" --http-port $PORT --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) \
   --log-level warn --ready-file "$WORK/ready.json" > "$WORK/server.log" 2>&1 &
 SPID=$!

@@ -253,10 +253,16 @@ export class Scheduler {
 
   /** Further batches for the instance just taken (bundle.ts says which may go). */
   #bundleMore(): Pending[][] {
-    const more = bundleMore(this.#queue, this.#config, {
-      freeCount: this.#instances.freeCount,
-      instances: this.#backend.instances,
-    });
+    const more = bundleMore(
+      this.#queue,
+      this.#config,
+      { freeCount: this.#instances.freeCount, instances: this.#backend.instances },
+      (p) => {
+        let n = 0;
+        for (const name in p.request.inputs) n += p.request.inputs[name]!.byteLength;
+        return n;
+      },
+    );
     for (const batch of more) for (const p of batch) this.#queue.remove(p);
     return more;
   }

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/core/backend.js";
 import { resolveScheduling } from "../../src/core/scheduling.js";
 import type { ExecutionTimings } from "../../src/core/statistics.js";
+import { Tensor } from "../../src/core/tensor.js";
+import { MAX_BUNDLE_BYTES } from "../../src/scheduler/bundle.js";
 import { Scheduler } from "../../src/scheduler/scheduler.js";
 
 /** A backend that takes several batches at once; each run ends when the test says so. */
@@ -75,6 +77,28 @@ describe("Scheduler with a backend that runs several batches in one go", () => {
     expect(backend.runs[3]).toEqual([["f"], ["g"]]);
     backend.release();
     backend.release();
+    await Promise.all(done);
+  });
+
+  it("bundles no more than MAX_BUNDLE_BYTES of inputs: large requests go one by one", async () => {
+    const backend = new BundlingBackend(1);
+    const s = new Scheduler(backend);
+    const big = (id: string): ExecutionRequest => ({
+      ...req(id),
+      inputs: {
+        x: new Tensor("x", "UINT8", [MAX_BUNDLE_BYTES / 2 + 1], new Uint8Array(MAX_BUNDLE_BYTES / 2 + 1)),
+      },
+    });
+    const done = [s.submit(req("a")), s.submit(big("b")), s.submit(big("c")), s.submit(big("d"))];
+    await tick();
+    backend.release();
+    await tick();
+    expect(backend.runs[1]).toEqual([["b"], ["c"]]); // c fits under the cap, c and d together do not
+    for (let i = 0; i < 3; i++) {
+      backend.release();
+      await tick();
+    }
+    expect(backend.runs[2]).toEqual([["d"]]);
     await Promise.all(done);
   });
 
