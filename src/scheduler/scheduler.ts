@@ -109,6 +109,8 @@ export class Scheduler {
   #batchTimerAt = Number.POSITIVE_INFINITY;
   #nextSeq = 0;
   #releaseSeq = 0;
+  /** How long the latest execution took (a bundle's share), for bundle.ts. */
+  #recentExecutionNs = 0;
   readonly #held = new Map<number, () => void>();
 
   constructor(backend: Backend, options: SchedulerOptions = {}) {
@@ -262,6 +264,7 @@ export class Scheduler {
         for (const name in p.request.inputs) n += p.request.inputs[name]!.byteLength;
         return n;
       },
+      this.#recentExecutionNs,
     );
     for (const batch of more) for (const p of batch) this.#queue.remove(p);
     return more;
@@ -299,6 +302,7 @@ export class Scheduler {
     // Batches run one after another: each is counted an equal share of the time, and the shares
     // before it as its queue time (the worker runs them in order, like the queue would have).
     const shareNs = Number(hrnow() - start) / batches.length;
+    this.#recentExecutionNs = shareNs;
     batches.forEach((batch, k) => {
       const inferNs = batches.length === 1 ? shareNs : Math.round(shareNs);
       const timings: ExecutionTimings = { computeInputNs: 0, computeInferNs: inferNs, computeOutputNs: 0 };

@@ -7,7 +7,8 @@ import { PB_HEADER, serveRepository, writeRepository } from "../helpers/reposito
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
 // The first request (value 0) holds the only instance for a while, so the others queue behind
-// it and reach the worker together in one message (src/scheduler/bundle.ts). Each execute()
+// it; once executions are quick again they reach the worker together in one message
+// (src/scheduler/bundle.ts). Each execute()
 // answers how many requests it got, how many calls the worker's message held (read off the
 // worker's handle(msg) frame) and its input plus one.
 const MODEL = `${PB_HEADER}import inspect
@@ -26,7 +27,7 @@ class TritonPythonModel:
         for r in requests:
             x = pb_utils.get_input_tensor_by_name(r, "IN").as_numpy()
             if x[0, 0] == 0:
-                time.sleep(0.3)
+                time.sleep(0.6)
             out.append(pb_utils.InferenceResponse([
                 pb_utils.Tensor("OUT", x + 1),
                 pb_utils.Tensor("N", np.array([[len(requests)]], dtype=np.int32)),
@@ -74,16 +75,19 @@ describe("requests queued for a busy Python instance", () => {
   it("are each executed on their own, answered with their own outputs, and counted one execution each", async () => {
     const base = server.urls.http!;
     const first = infer(base, 0);
-    await new Promise((r) => setTimeout(r, 100)); // the first one is in the model now
+    await new Promise((r) => setTimeout(r, 200)); // the first one is in the model now
     const answers = await Promise.all([first, ...[1, 2, 3, 4, 5, 6, 7].map((v) => infer(base, v))]);
     answers.forEach((a, v) => {
       const out = a.outputs.find((o) => o.name === "OUT")!;
       expect(out.data).toEqual([v + 1, 8, 8, 8]);
       expect(a.outputs.find((o) => o.name === "N")!.data).toEqual([1]); // never merged into one call
     });
-    // The seven that queued went to the worker in one message, one call each.
+    // The first took 0.6 s: the next one goes alone (slow models do not bundle); it is quick, so
+    // the six still queued then go to the worker in one message, one call each.
     const calls = answers.map((a) => a.outputs.find((o) => o.name === "CALLS")!.data[0]);
-    expect(calls).toEqual([1, 7, 7, 7, 7, 7, 7, 7]);
+    expect(calls[0]).toBe(1);
+    expect(calls.filter((c) => c === 1)).toHaveLength(2);
+    expect(calls.filter((c) => c === 6)).toHaveLength(6);
     const stats = (await (await fetch(`${base}/v2/models/slow/stats`)).json()) as {
       model_stats: {
         inference_count: number;
@@ -95,7 +99,7 @@ describe("requests queued for a busy Python instance", () => {
     expect(s.inference_count).toBe(8);
     expect(s.execution_count).toBe(8);
     expect(s.inference_stats.compute_infer!.count).toBe(8);
-    // The queued ones waited for the first (0.3 s) in the queue, not in their own compute time.
+    // The queued ones waited for the first (0.6 s) in the queue, not in their own compute time.
     expect(s.inference_stats.queue!.ns / 1e9).toBeGreaterThan(7 * 0.1);
     expect(s.inference_stats.compute_infer!.ns / 1e9).toBeLessThan(1.5);
   }, 60_000);

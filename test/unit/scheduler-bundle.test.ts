@@ -3,7 +3,7 @@ import type { Backend, ExecutionRequest, ExecutionResult } from "../../src/core/
 import { resolveScheduling } from "../../src/core/scheduling.js";
 import type { ExecutionTimings } from "../../src/core/statistics.js";
 import { Tensor } from "../../src/core/tensor.js";
-import { MAX_BUNDLE_BYTES } from "../../src/scheduler/bundle.js";
+import { BUNDLE_BELOW_NS, MAX_BUNDLE_BYTES } from "../../src/scheduler/bundle.js";
 import { Scheduler } from "../../src/scheduler/scheduler.js";
 
 /** A backend that takes several batches at once; each run ends when the test says so. */
@@ -99,6 +99,22 @@ describe("Scheduler with a backend that runs several batches in one go", () => {
       await tick();
     }
     expect(backend.runs[2]).toEqual([["d"]]);
+    await Promise.all(done);
+  });
+
+  it("does not bundle while executions are slow: a bundled request would only be answered later when cancelled", async () => {
+    const backend = new BundlingBackend(1);
+    const s = new Scheduler(backend);
+    const done = ["a", "b", "c", "d"].map((id) => s.submit(req(id)));
+    await tick();
+    await new Promise((r) => setTimeout(r, (BUNDLE_BELOW_NS / 1e6) * 2)); // a takes 20 ms
+    backend.release();
+    await tick();
+    expect(backend.runs[1]).toEqual([["b"]]);
+    backend.release(); // b was quick: c and d go together
+    await tick();
+    expect(backend.runs[2]).toEqual([["c"], ["d"]]);
+    backend.release();
     await Promise.all(done);
   });
 
