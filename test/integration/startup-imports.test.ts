@@ -50,6 +50,12 @@ describe("start-up imports", () => {
     }
   });
 
+  it("the gRPC frontend builds its services without @grpc/proto-loader", async () => {
+    const loaded = await modulesLoadedBy("dist/frontends/grpc/server.js");
+    expect(loaded.some((u) => u.includes("/node_modules/@grpc/grpc-js/"))).toBe(true);
+    expect(loaded.filter((u) => u.includes("/node_modules/@grpc/proto-loader/"))).toEqual([]);
+  });
+
   it("the Python backend's module, loaded before its first worker is spawned, loads no process wrapper", async () => {
     const loaded = await modulesLoadedBy("dist/backends/python/python-backend.js");
     expect(loaded.some((u) => u.includes("/node_modules/zeromq/"))).toBe(true);

@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { GrpcObject, ServiceDefinition } from "@grpc/grpc-js";
-import { loadPackageDefinition } from "@grpc/grpc-js";
-import { loadSync, type Options } from "@grpc/proto-loader";
+import type { GrpcObject, MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+import type { Options } from "@grpc/proto-loader";
+import protobuf from "protobufjs";
 
 /**
  * Loads the project's .proto files. They ship in the package as `src/frontends/grpc/proto`
@@ -37,21 +39,73 @@ export interface Protos {
 
 let cached: Protos | undefined;
 
-/** The inference and health service definitions; parsed once per process. */
+const FILES = ["grpc_service.proto", "health.proto"];
+
+/**
+ * The inference and health service definitions; parsed once per process. They are built from
+ * protobufjs' reflection as @grpc/proto-loader builds them (same paths, (de)serializers and
+ * options; test/unit/grpc-services.test.ts compares the two), without the descriptor protos that
+ * proto-loader also encodes for every method: ~50 ms of every gRPC server's start (target P5).
+ */
 export function loadProtos(): Protos {
   if (cached) return cached;
   if (!existsSync(PROTO_DIR))
     throw new Error(`tensorbind's .proto files are missing (looked in ${PROTO_DIR})`);
-  const definition = loadSync(["grpc_service.proto", "health.proto"], LOADER_OPTIONS);
-  const grpc = loadPackageDefinition(definition);
-  const inference = grpc.inference as GrpcObject;
-  const health = (((grpc.grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject).Health as {
-    service: ServiceDefinition;
-  };
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => (isAbsolute(target) ? target : join(PROTO_DIR, target));
+  root.loadSync(FILES, { keepCase: true });
+  root.resolveAll();
+  let grpc: GrpcObject | undefined;
   cached = {
-    inference: (inference.GRPCInferenceService as { service: ServiceDefinition }).service,
-    health: health.service,
-    grpc,
+    inference: serviceDefinition(root.lookupService("inference.GRPCInferenceService")),
+    health: serviceDefinition(root.lookupService("grpc.health.v1.Health")),
+    get grpc() {
+      grpc ??= packageTree();
+      return grpc;
+    },
   };
   return cached;
+}
+
+/** What @grpc/proto-loader's createServiceDefinition makes of `service`, less the descriptors. */
+function serviceDefinition(service: protobuf.Service): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methodsArray) {
+    const request = method.resolvedRequestType!;
+    const response = method.resolvedResponseType!;
+    definition[method.name] = {
+      path: `/${service.fullName.slice(1)}/${method.name}`,
+      requestStream: method.requestStream === true,
+      responseStream: method.responseStream === true,
+      requestSerialize: serializer(request),
+      requestDeserialize: deserializer(request),
+      responseSerialize: serializer(response),
+      responseDeserialize: deserializer(response),
+      originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
+    };
+  }
+  return definition as ServiceDefinition;
+}
+
+function serializer(type: protobuf.Type): (value: unknown) => Buffer {
+  return (value) => {
+    if (Array.isArray(value))
+      throw new Error(
+        `Failed to serialize message: expected object with ${type.name} structure, got array instead`,
+      );
+    // protobufjs' writer in Node yields a Buffer (what proto-loader hands to grpc-js as well)
+    return type.encode(type.fromObject(value as Record<string, unknown>)).finish() as Buffer;
+  };
+}
+
+function deserializer(type: protobuf.Type): (bytes: Buffer) => unknown {
+  return (bytes) => type.toObject(type.decode(bytes), LOADER_OPTIONS);
+}
+
+/** The whole package tree through @grpc/proto-loader, for building clients (tests, tools): loaded on first use. */
+function packageTree(): GrpcObject {
+  const require = createRequire(import.meta.url);
+  const { loadSync } = require("@grpc/proto-loader") as typeof import("@grpc/proto-loader");
+  const { loadPackageDefinition } = require("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
+  return loadPackageDefinition(loadSync(FILES, LOADER_OPTIONS));
 }
