@@ -12,7 +12,7 @@ import type { ModelSpec } from "../core/spec.js";
 
 /**
  * A backend whose implementation module is imported only when the model loads. The Python
- * backend pulls in zeromq and execa (seconds of import on a busy machine);
+ * backend pulls in zeromq and its native addon;
  * a server that serves only JS models should not pay for them at start-up.
  */
 export class LazyBackend implements Backend {

@@ -31,7 +31,7 @@ export function python(
         instances === undefined
           ? resolved
           : resolvePythonOptions(modulePath, functionName, { ...options, instances });
-      // The backend's module (zeromq, apache-arrow, execa) loads with the model, not with the package.
+      // The backend's module (zeromq) loads with the model, not with the package.
       return new LazyBackend(
         "python",
         opts.instances,
