@@ -1,6 +1,7 @@
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { InternalError, MethodNotAllowedError, NotFoundError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
+import { createServer } from "../core/node-http.js";
 import { listenOn } from "../frontends/http/listen.js";
 import { sendError } from "../frontends/http/respond.js";
 import { pathOf } from "../frontends/http/routes.js";

@@ -20,6 +20,8 @@ const hook = "export async function initialize({ port }) { globalThis.port = por
 register("data:text/javascript," + encodeURIComponent(hook), { data: { port: port2 }, transferList: [port2] });
 await import(process.argv[1]);
 await new Promise((resolve) => setTimeout(resolve, 100)); // the last messages
+// Node's own modules that loaded: node:http's ES module facade would load undici (fetch, WebSocket).
+for (const m of process.moduleLoadList) if (m.includes("undici")) urls.push("node-internal:" + m);
 process.stdout.write(JSON.stringify(urls));
 `;
 
@@ -45,6 +47,11 @@ describe("start-up imports", () => {
       expect(heavy, entry).toEqual([]);
       expect(
         loaded.filter((u) => u.includes("/dist/repository/")),
+        entry,
+      ).toEqual([]);
+      // Nor undici, which an ES import of node:http loads (~25 ms): core/node-http.ts requires it.
+      expect(
+        loaded.filter((u) => u.startsWith("node-internal:")),
         entry,
       ).toEqual([]);
     }

@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { AccessControl } from "../../core/access.js";
 import { isServerFault, isTensorbindError, MethodNotAllowedError, NotFoundError } from "../../core/errors.js";
 import type { InferenceCore } from "../../core/inference-core.js";
 import type { Logger } from "../../core/logger.js";
+import { createHttpsServer, createServer } from "../../core/node-http.js";
 import type { RequestLimits } from "../../core/request-limits.js";
 import { traceFields, traceOf } from "../../core/trace-context.js";
 import { type BrowserGuardOptions, checkBrowserRequest } from "./browser-guard.js";
