@@ -10,7 +10,9 @@
 #   .venv/bin/python examples/exatrkx/make_events.py --mu 20 --events 8 --out examples/exatrkx/gpu-events/mu20
 #   .venv/bin/python examples/exatrkx/make_events.py --mu 200 --events 2 --out examples/exatrkx/gpu-events/mu200
 # EXATRKX_GPU_INSTANCES (default 1): instances per GPU step; EXATRKX_STEPS (default "1 2 3"): which
-# of the steps above to run; EXATRKX_MUS (default "mu20 mu200"): which event sets.
+# of the steps above to run; EXATRKX_MUS (default "mu20 mu200"): which event sets. EXATRKX_MPS=1:
+# run under CUDA MPS (the six step workers then share the GPU without context switches; see
+# docs/PERFORMANCE.md, ExaTrkX on the H100).
 # Carry: .gpu-carry/node.xz .gpu-carry/node_modules.tar.gz .gpu-carry/whl .gpu-carry/whl-traccc dist
 #   native/shm/build/Release examples/exatrkx/gpu-events. Results under $OUT.
 set -uo pipefail
@@ -26,6 +28,13 @@ E=examples/exatrkx/gpu-events
 [ -d "$E/mu20" ] || fail "$E was not carried (make it with make_events.py, see the header)"
 export OMP_NUM_THREADS=1 TENSORBIND_PYTHON=python3 PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
 
+if [ "${EXATRKX_MPS:-0}" = 1 ]; then
+  export CUDA_MPS_PIPE_DIRECTORY="$T/mps" CUDA_MPS_LOG_DIRECTORY="$T/mps-log"
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  nvidia-cuda-mps-control -d || fail "EXATRKX_MPS=1: nvidia-cuda-mps-control -d failed"
+  trap 'echo quit | nvidia-cuda-mps-control; _gpu_on_exit' EXIT
+  echo "CUDA MPS on"
+fi
 STEPS="${EXATRKX_STEPS:-1 2 3}" MUS="${EXATRKX_MUS:-mu20 mu200}" N="${EXATRKX_GPU_INSTANCES:-1}"
 step() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 R="$T/model_repository"; cp -r examples/exatrkx/model_repository "$R"

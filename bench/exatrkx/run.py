@@ -61,7 +61,9 @@ def timed(c: int, seconds: float, once) -> float:
     return sum(done) / (time.perf_counter() - t0)
 
 
-def direct_run(pipeline: Pipeline, events: list[Event], c: int, seconds: float) -> float:
+def direct_run(
+    pipeline: Pipeline, events: list[Event], c: int, seconds: float
+) -> float:
     def once(_t, k, state):
         pipeline(events[k % len(events)].features)
 
@@ -76,7 +78,9 @@ def served_run(url: str, events: list[Event], c: int, seconds: float) -> float:
         ev = events[k % len(events)]
         x = grpcclient.InferInput("FEATURES", list(ev.features.shape), "FP32")
         x.set_data_from_numpy(ev.features)
-        client.infer("exatrkx", [x], outputs=[grpcclient.InferRequestedOutput("LABELS")])
+        client.infer(
+            "exatrkx", [x], outputs=[grpcclient.InferRequestedOutput("LABELS")]
+        )
         return client
 
     states: dict = {}
@@ -85,6 +89,21 @@ def served_run(url: str, events: list[Event], c: int, seconds: float) -> float:
         states[t] = once(t, k, states.get(t))
 
     return timed(c, seconds, keep)
+
+
+def warm_up(run, window: float = 2.0, limit: float = 40.0) -> None:
+    """Runs 2 s windows until two in a row agree within 15% (every instance warm), at most `limit` s.
+
+    A fresh GPU instance's first requests (CUDA context, cuDNN, TorchScript's profiling runs) take
+    up to ~100x a warm one's; with several instances per step a fixed 3 s was not enough for all.
+    """
+    before, spent = run(window), window
+    while spent < limit:
+        now = run(window)
+        spent += window
+        if before > 0 and abs(now - before) / before < 0.15:
+            return
+        before = now
 
 
 def model_stats(http: str | None) -> dict[str, dict[str, float]]:
@@ -100,7 +119,10 @@ def model_stats(http: str | None) -> dict[str, dict[str, float]]:
         s = m["inference_stats"]
         out[m["name"]] = {
             "n": s["success"]["count"],
-            **{k: s[k]["ns"] for k in ("queue", "compute_input", "compute_infer", "compute_output")},
+            **{
+                k: s[k]["ns"]
+                for k in ("queue", "compute_input", "compute_infer", "compute_output")
+            },
             "request": s["success"]["ns"],
         }
     return out
@@ -124,13 +146,19 @@ def start_server(
 ) -> tuple[subprocess.Popen, str, str]:
     ready = out / f"ready-{kind}.json"
     ready.unlink(missing_ok=True)
-    target = ["examples/exatrkx/models.ts"] if kind == "models" else ["--model-repository", str(repository)]
+    target = (
+        ["examples/exatrkx/models.ts"]
+        if kind == "models"
+        else ["--model-repository", str(repository)]
+    )
     env = {
         **os.environ,
         "EXATRKX_DEVICE": device,
         "EXATRKX_INSTANCES": str(instances),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-        "TENSORBIND_PYTHON": os.environ.get("TENSORBIND_PYTHON", str(REPO / ".venv/bin/python")),
+        "TENSORBIND_PYTHON": os.environ.get(
+            "TENSORBIND_PYTHON", str(REPO / ".venv/bin/python")
+        ),
     }
     log = open(out / f"server-{kind}.log", "wb")  # noqa: SIM115 (lives as long as the server)
     proc = subprocess.Popen(
@@ -148,21 +176,39 @@ def start_server(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--mu", type=float, default=20)
-    ap.add_argument("--events", type=int, default=8, help="distinct events, sent round robin")
     ap.add_argument(
-        "--events-dir", type=Path, default=None, help="events from make_events.py instead of the generator"
+        "--events", type=int, default=8, help="distinct events, sent round robin"
+    )
+    ap.add_argument(
+        "--events-dir",
+        type=Path,
+        default=None,
+        help="events from make_events.py instead of the generator",
     )
     ap.add_argument("--concurrency", default="1,4,8")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--serve", choices=("models", "repository"), default="models")
-    ap.add_argument("--url", default=None, help="a running server's gRPC host:port instead of starting one")
-    ap.add_argument("--device", default="cpu", help="cpu or cuda:0 (networks and frnn), both sides")
-    ap.add_argument("--instances", type=int, default=1, help="workers per stage (served, models.ts)")
     ap.add_argument(
-        "--repository", type=Path, default=EXAMPLE / "model_repository", help="for --serve repository"
+        "--url",
+        default=None,
+        help="a running server's gRPC host:port instead of starting one",
+    )
+    ap.add_argument(
+        "--device", default="cpu", help="cpu or cuda:0 (networks and frnn), both sides"
+    )
+    ap.add_argument(
+        "--instances", type=int, default=1, help="workers per stage (served, models.ts)"
+    )
+    ap.add_argument(
+        "--repository",
+        type=Path,
+        default=EXAMPLE / "model_repository",
+        help="for --serve repository",
     )
     ap.add_argument("--out", type=Path, default=Path("/tmp/exatrkx-bench"))
     args = ap.parse_args()
@@ -175,15 +221,17 @@ def main() -> None:
     proc, url, http = (
         (None, args.url, None)
         if args.url
-        else start_server(args.serve, args.out, args.device, args.instances, args.repository)
+        else start_server(
+            args.serve, args.out, args.device, args.instances, args.repository
+        )
     )
     rows = []
     try:
         # Warm-up of every instance (the first request of each loads lazily: CUDA context, TorchScript
         # profiling runs) and of the direct threads, at the highest concurrency, outside the windows.
         top = max(int(x) for x in args.concurrency.split(","))
-        served_run(url, events, top, min(args.seconds, 3.0))
-        direct_run(pipeline, events, top, min(args.seconds, 3.0))
+        warm_up(lambda s: served_run(url, events, top, s))
+        warm_up(lambda s: direct_run(pipeline, events, top, s))
         for c in [int(x) for x in args.concurrency.split(",")]:
             direct, served = [], []
             before = model_stats(http)
@@ -217,7 +265,9 @@ def main() -> None:
         "points_per_event": round(float(np.mean([e.n for e in events]))),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
-    (args.out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    (args.out / "results.json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":
