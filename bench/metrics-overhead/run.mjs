@@ -171,7 +171,7 @@ log(
 
 // The statistics recorder's own cost per request, which both sides pay (it cannot be turned
 // off: the statistics extension reads it).
-const { StatisticsRecorder } = await import("../../dist/metrics/statistics.js");
+const { StatisticsRecorder } = await import("../../dist/core/statistics.js");
 const rec = new StatisticsRecorder("m", "1");
 const timings = { computeInputNs: 1000, computeInferNs: 2000, computeOutputNs: 500 };
 const N = 2_000_000;

@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 
 const [mode, readyFile] = process.argv.slice(2);
 const { bind, serve, tensor, Registry } = await import("../../dist/index.js");
-const { createLogger, silentLogger } = await import("../../dist/logger.js");
+const { createLogger, silentLogger } = await import("../../dist/core/logger.js");
 const registry = new Registry();
 bind(
   {
