@@ -332,12 +332,26 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
  * so HTTP-only start-up stays fast; a failure surfaces where the frontend is built.
  */
 function loadGrpcFrontend(): Promise<typeof import("./frontends/grpc/server.js")> {
-  const loading = import("./frontends/grpc/server.js").then((m) => {
+  grpcLoading ??= import("./frontends/grpc/server.js").then((m) => {
     m.prepareGrpcServices();
     return m;
   });
-  loading.catch(() => undefined); // awaited later, or never when a model fails to load first
-  return loading;
+  grpcLoading.catch(() => undefined); // awaited later, or never when a model fails to load first
+  return grpcLoading;
+}
+
+let grpcLoading: ReturnType<typeof loadGrpcFrontend> | undefined;
+
+/**
+ * Starts loading what `serve(options)` will need of its own modules (the gRPC frontend) before it
+ * is called: `tensorbind serve` does it while esbuild bundles the model modules and this thread
+ * would wait. A mistake in the options is left to serve() to report.
+ */
+export function preloadForServe(options: ServeOptions): void {
+  try {
+    const config = resolveConfig(options);
+    if (config.grpc !== false && config.workers <= 1) void loadGrpcFrontend();
+  } catch {}
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);

@@ -11,7 +11,7 @@ import { defaultRegistry } from "../bind.js";
 import { parseBoolean, type ServeOptions } from "../config.js";
 import type { LogLevel } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
-import { serve } from "../server.js";
+import { preloadForServe, serve } from "../server.js";
 import { SERVE_FLAGS } from "./flags.js";
 import { countBuffersInHeapLimit } from "./gc.js";
 import { startPythonHeadStart } from "./python-head-start.js";
@@ -257,7 +257,9 @@ async function serveCommand(args: string[]): Promise<number> {
   startPythonHeadStart(args); // bin/tensorbind.js has started it already, unless main() runs on its own
   let server: Awaited<ReturnType<typeof serve>>;
   try {
-    await loadModules(positionals);
+    // While esbuild bundles a TypeScript module (or Python lists a .py file's models), this thread
+    // loads what serve() will need.
+    await loadModules(positionals, () => preloadForServe(options));
     server = await serve(options);
   } finally {
     discardPrewarmed();
@@ -356,11 +358,11 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Loads each module in turn; a model name bound twice names both files. */
-async function loadModules(files: readonly string[]): Promise<void> {
+async function loadModules(files: readonly string[], whileWaiting?: () => void): Promise<void> {
   const boundBy = new Map<string, string>();
   for (const file of files) {
     try {
-      await loadModule(file);
+      await loadModule(file, whileWaiting);
     } catch (err) {
       const name = /model '([^']+)' version \S+ is already bound/.exec((err as Error).message)?.[1];
       const first = name === undefined ? undefined : boundBy.get(name);
@@ -374,17 +376,19 @@ async function loadModules(files: readonly string[]): Promise<void> {
 }
 
 /** Imports a model module; TypeScript runs directly (bundled by esbuild, or through tsx), with no build step. */
-async function loadModule(file: string): Promise<void> {
+async function loadModule(file: string, whileWaiting?: () => void): Promise<void> {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`no such file: ${file}`);
   if (path.endsWith(".py")) {
     const { bindPythonFile } = await import("./python-file.js");
-    await bindPythonFile(path);
+    const binding = bindPythonFile(path); // the listing runs in its own Python process meanwhile
+    whileWaiting?.();
+    await binding;
     return;
   }
   if (/\.[cm]?tsx?$/.test(path)) {
     const { importTypeScript } = await import("../repository/import-module.js");
-    await importTypeScript(path);
+    await importTypeScript(path, whileWaiting);
     return;
   }
   await import(pathToFileURL(path).href);

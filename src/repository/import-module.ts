@@ -20,10 +20,10 @@ const SELF = new URL("../index.js", import.meta.url).href;
  * cannot be made, since it handles whatever Node can load; TENSORBIND_TS_LOADER=esbuild or =tsx
  * picks one of the two without the other.
  */
-export async function importTypeScript(path: string): Promise<void> {
+export async function importTypeScript(path: string, whileBundling?: () => void): Promise<void> {
   const loader = process.env.TENSORBIND_TS_LOADER; // "esbuild" or "tsx" to use only that one
   if (loader !== "tsx") {
-    const code = await bundle(path).catch((err: unknown) => {
+    const code = await bundle(path, whileBundling).catch((err: unknown) => {
       // A mistake in the module (syntax, an import that does not resolve) is reported as such;
       // only what esbuild cannot bundle at all goes on to tsx.
       const mistake = describeBuildFailure(err);
@@ -43,12 +43,12 @@ export async function importTypeScript(path: string): Promise<void> {
 }
 
 /** The module and its local imports as one ES module; undefined when esbuild is not there. */
-async function bundle(path: string): Promise<string | undefined> {
+async function bundle(path: string, whileBundling?: () => void): Promise<string | undefined> {
   const esbuild = await import("esbuild").catch(() => undefined);
   if (esbuild === undefined) return undefined;
   // esbuild's service process (~12 MB) is needed only while bundling: stop it once done, or it
   // stays for the server's whole life.
-  const result = await esbuild
+  const building = esbuild
     .build({
       entryPoints: [path],
       bundle: true,
@@ -61,6 +61,9 @@ async function bundle(path: string): Promise<string | undefined> {
       plugins: [packagesByUrl(), ownImportMeta()],
     })
     .finally(() => esbuild.stop());
+  // The request is on its way to esbuild's process: this thread may do other work meanwhile.
+  whileBundling?.();
+  const result = await building;
   return result.outputFiles[0]?.text;
 }
 
