@@ -87,7 +87,7 @@ export async function readDefinition(
     const fn =
       backend === "ensemble"
         ? pipeline(steps, { label: "ensemble" })
-        : workerFactory(name, dir, version, backend, config, placement, ctx, file, own);
+        : workerFactory(name, dir, version, backend, config, placement, ctx, own);
     return {
       name,
       version,
@@ -118,7 +118,6 @@ function workerFactory(
   config: JsonObject,
   placement: number[],
   ctx: DefinitionContext,
-  file: string,
   own: PythonEnvironment | undefined,
 ): BackendFactory {
   const filename = defaultModelFile(backend, config)!;
