@@ -254,18 +254,12 @@ export class InferenceEngine implements InferenceCore {
     const { execution, batchSize } = validateRequest(spec, request);
     // Output regions are resolved (and bounds-checked) before the model runs.
     const shared = this.#outputRegions(request);
-    if (shared.size === 0) return this.#run(model, request, start, execution, batchSize, shared);
-    return this.#inferShared(model, request, start, execution, batchSize, shared);
+    const call: RunCall = { model, request, start, execution, batchSize, shared };
+    return shared.size === 0 ? this.#run(call) : this.#inferShared(call);
   }
 
-  async #inferShared(
-    model: Model,
-    request: InferRequest,
-    start: bigint,
-    execution: ReturnType<typeof validateRequest>["execution"],
-    batchSize: number,
-    shared: Map<string, { ref: SharedMemoryRef; view: SharedView }>,
-  ): Promise<InferResponse> {
+  async #inferShared(call: RunCall): Promise<InferResponse> {
+    const { execution, shared } = call;
     try {
       const withShared = {
         ...execution,
@@ -282,14 +276,14 @@ export class InferenceEngine implements InferenceCore {
           ]),
         ),
       };
-      return await this.#run(model, request, start, withShared, batchSize, shared);
+      return await this.#run({ ...call, execution: withShared });
     } finally {
       for (const { view } of shared.values()) view.release();
     }
   }
 
-  #outputRegions(request: InferRequest): Map<string, { ref: SharedMemoryRef; view: SharedView }> {
-    const shared = new Map<string, { ref: SharedMemoryRef; view: SharedView }>();
+  #outputRegions(request: InferRequest): OutputRegions {
+    const shared: OutputRegions = new Map();
     if (request.outputs === undefined) return shared;
     try {
       for (const o of request.outputs) {
@@ -304,14 +298,7 @@ export class InferenceEngine implements InferenceCore {
     return shared;
   }
 
-  async #run(
-    model: Model,
-    request: InferRequest,
-    start: bigint,
-    execution: ReturnType<typeof validateRequest>["execution"],
-    batchSize: number,
-    shared: Map<string, { ref: SharedMemoryRef; view: SharedView }>,
-  ): Promise<InferResponse> {
+  async #run({ model, request, start, execution, batchSize, shared }: RunCall): Promise<InferResponse> {
     const spec = model.spec;
     const inputDone = now();
     const scheduled = await model.scheduler.submit(execution, submitOptions(request, batchSize));
@@ -361,6 +348,19 @@ export class InferenceEngine implements InferenceCore {
       ...(release !== undefined && { release }),
     };
   }
+}
+
+/** The client's output regions of a request, by output name: the reference and its mapped view. */
+type OutputRegions = Map<string, { ref: SharedMemoryRef; view: SharedView }>;
+
+/** One validated request on its way through the scheduler. */
+interface RunCall {
+  readonly model: Model;
+  readonly request: InferRequest;
+  readonly start: bigint;
+  readonly execution: ReturnType<typeof validateRequest>["execution"];
+  readonly batchSize: number;
+  readonly shared: OutputRegions;
 }
 
 /** The scheduler's options of a request: its deadline, priority and queue timeout. */
