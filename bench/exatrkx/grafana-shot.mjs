@@ -1,5 +1,5 @@
 // Screenshot of a Grafana dashboard in headless Chromium (Debian's chromium driven by
-// playwright-core, as test/integration/dashboard-browser.test.ts does; TENSORBIND_CHROMIUM points
+// playwright-core, with the flags of test/helpers/chromium.ts; TENSORBIND_CHROMIUM points
 // at another). Used by bench/exatrkx/monitor.py --grafana.
 //   node bench/exatrkx/grafana-shot.mjs URL PNG [WIDTH] [HEIGHT]
 import { mkdtempSync, rmSync } from "node:fs";

@@ -3,24 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
+import { CHROMIUM, CHROMIUM_FLAGS } from "../helpers/chromium.js";
 import { ROOT } from "../helpers/cli.js";
 import { gatedModel, simpleModel, simpleRequest } from "../helpers/models.js";
 import { fakeNvidiaSmi } from "../helpers/nvidia-smi.js";
 import { startServer } from "../helpers/server.js";
 
-// A real browser: Debian's chromium driven by playwright-core (which never downloads browsers).
-// CI installs it in .ci/run; elsewhere: apt-get install chromium, or point TENSORBIND_CHROMIUM at one.
-const CHROMIUM = process.env.TENSORBIND_CHROMIUM ?? "/usr/bin/chromium";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const GPU = "GPU-5a1e39c0-8b3f-4e0c-a1d2-0123456789ab";
 
@@ -43,7 +31,7 @@ describe("dashboard in a real browser", () => {
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: FLAGS,
+      args: CHROMIUM_FLAGS,
       viewport: { width: 1400, height: 1000 },
     });
     try {

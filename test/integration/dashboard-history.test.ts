@@ -7,20 +7,13 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { tensor } from "../../src/core/tensor-factory.js";
+import { CHROMIUM, CHROMIUM_FLAGS } from "../helpers/chromium.js";
 import { ROOT } from "../helpers/cli.js";
 import { startServer } from "../helpers/server.js";
 
 // Runs in the page (the test's TypeScript has no DOM library).
 declare const getComputedStyle: (el: unknown) => { backgroundColor: string; borderLeftColor: string };
 
-const CHROMIUM = process.env.TENSORBIND_CHROMIUM ?? "/usr/bin/chromium";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-];
 const spec = { inputs: { X: tensor("FP32", [2]) }, outputs: { Y: tensor("FP32", [2]) } };
 const body = JSON.stringify({ inputs: [{ name: "X", datatype: "FP32", shape: [2], data: [1, 2] }] });
 
@@ -43,7 +36,7 @@ describe("dashboard opened on a busy server", () => {
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: FLAGS,
+      args: CHROMIUM_FLAGS,
     });
     try {
       const base = server.urls.http!;
