@@ -6,6 +6,7 @@ import {
   ResourceExhaustedError,
   UnsupportedMediaTypeError,
 } from "../../core/errors.js";
+import { readBodyPastParser } from "./socket-body.js";
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -122,9 +123,13 @@ export function binaryBodyLayout(
 
 /**
  * Reads a body of exactly `into.byteLength` bytes (its Content-Length) from the socket into
- * memory lent for it: the one copy on the way in, with no concatenation.
+ * memory lent for it: a large one straight from the socket (socket-body.ts), a small one
+ * chunk by chunk as node:http parses it, with no concatenation.
  */
-export function readBodyInto(req: IncomingMessage, into: Uint8Array): Promise<Buffer> {
+export function readBodyInto(req: IncomingMessage, res: ServerResponse, into: Uint8Array): Promise<Buffer> {
+  const whole = () => Buffer.from(into.buffer, into.byteOffset, into.byteLength);
+  const direct = readBodyPastParser(req, res, into);
+  if (direct !== undefined) return direct.then(whole);
   let pos = 0;
   return consume(req, {
     data(chunk) {
@@ -139,7 +144,7 @@ export function readBodyInto(req: IncomingMessage, into: Uint8Array): Promise<Bu
     end: (): Buffer | Error =>
       pos !== into.byteLength
         ? new InvalidArgumentError(`request body has ${pos} of its ${into.byteLength} bytes`)
-        : Buffer.from(into.buffer, into.byteOffset, into.byteLength),
+        : whole(),
   });
 }
 

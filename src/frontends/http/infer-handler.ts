@@ -41,7 +41,7 @@ export async function handleInfer(
     let body: Buffer;
     if (layout !== undefined) {
       lent = core.requestBuffer(model, version, layout.byteLength, layout.alignAt);
-      body = await readBodyInto(req, lent.bytes);
+      body = await readBodyInto(req, res, lent.bytes);
     } else if (headerLength === undefined) {
       // Without the binary extension the whole body is JSON.
       body = await readBody(req, Math.min(options.maxBodyBytes, options.maxJsonBytes), "JSON request body");

@@ -15,6 +15,7 @@ import { repositoryIndex, repositoryLoad, repositoryUnload } from "./repository-
 import { sendError, sendJson } from "./respond.js";
 import { matchRoute, pathOf, type RouteMatch } from "./routes.js";
 import { handleShm, matchShmRoute } from "./shm-handler.js";
+import { bodyReadPastParser } from "./socket-body.js";
 import { type HttpTlsOptions, httpsOptions } from "./tls.js";
 
 export interface HttpOptions {
@@ -133,6 +134,8 @@ export class HttpFrontend {
   /** Forcibly drops every connection (after a drain grace period has passed). */
   destroyConnections(): void {
     this.#server.closeAllConnections();
+    // Those node:http no longer lists: a body read past its parser (socket-body.ts).
+    for (const res of this.#active) res.socket?.destroy();
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -155,7 +158,8 @@ export class HttpFrontend {
     const match = matchRoute(path);
     this.#route(req, res, match, path).catch((err: unknown) => {
       // A body we refused to read must not be parsed as the next request on this connection.
-      if (!req.complete) closeAfterResponse(req, res, lingerBytes(this.#options.maxBodyBytes));
+      if (!req.complete && !bodyReadPastParser(req))
+        closeAfterResponse(req, res, lingerBytes(this.#options.maxBodyBytes));
       const e = sendError(
         res,
         err,
@@ -176,7 +180,8 @@ export class HttpFrontend {
       check();
       return false;
     } catch (err) {
-      if (!req.complete) closeAfterResponse(req, res, lingerBytes(this.#options.maxBodyBytes));
+      if (!req.complete && !bodyReadPastParser(req))
+        closeAfterResponse(req, res, lingerBytes(this.#options.maxBodyBytes));
       const e = sendError(res, err, authenticateHeader(err));
       this.#log.debug({ code: e.code, error: e.message }, "request refused");
       return true;
