@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { datatypeCode, loadNativeAddon } from "../../src/backends/native/addon.js";
 import { native } from "../../src/backends/native/index.js";
 import type { NativeBackend } from "../../src/backends/native/native-backend.js";
+import { takeRelease } from "../../src/core/release.js";
+import { Tensor } from "../../src/core/tensor.js";
 import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
 
 // A native model's large outputs come from a pool of blocks that go back when the response has
@@ -128,4 +130,21 @@ describe("native output pool", () => {
     while (pool().blocks > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     expect(pool()).toMatchObject({ blocks: 0, bytes: 0, leased: 0 });
   }, 20_000);
+
+  it("detaches a pooled output's buffer when its block goes back: no view reads reused memory, V8 stops counting it", async () => {
+    const backend = server.registry.get("out").backend as NativeBackend;
+    const x = new Float32Array(N).fill(5);
+    const X = new Tensor("X", "FP32", [N], new Uint8Array(x.buffer));
+    const [result] = await backend.execute(
+      [{ id: undefined, inputs: { X }, parameters: {}, requestedOutputs: ["Y"], signal: undefined }],
+      0,
+    );
+    if (result instanceof Error) throw result;
+    const y = result!.Y!.data as Float32Array;
+    expect(y.length).toBe(N);
+    expect(y[9]).toBe(5);
+    takeRelease(result!)!();
+    expect(y.buffer.byteLength).toBe(0);
+    expect(pool().leased).toBe(0);
+  });
 });

@@ -217,9 +217,33 @@ export class NativeBackend implements Backend {
  */
 function leaseRelease(inst: NativeInstance, outputs: NativeOutput[]): (() => void) | undefined {
   const leases: number[] = [];
-  for (const o of outputs) if (o[4] !== undefined) leases.push(o[4]);
+  const lent: ArrayBuffer[] = [];
+  for (const o of outputs) {
+    if (o[4] === undefined) continue;
+    leases.push(o[4]);
+    if (o[3] instanceof ArrayBuffer) lent.push(o[3]);
+  }
   if (leases.length === 0 || inst.release === undefined) return undefined;
-  return () => inst.release!(leases);
+  return () => {
+    inst.release!(leases);
+    for (const buffer of lent) detach(buffer);
+  };
+}
+
+/**
+ * Detaches a pooled output's ArrayBuffer once its block is back in the pool. Its memory serves
+ * the next request, so no view may read it any more; and V8 counts every live ArrayBuffer's
+ * bytes towards its next full collection, so a 64 MiB output left to the collector cost a major
+ * GC every few requests (most of the server's user CPU for a 64 MiB native copy model;
+ * docs/PERFORMANCE.md, P10). Detaching takes the bytes off V8's count at once.
+ */
+function detach(buffer: ArrayBuffer): void {
+  const transfer = (buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer;
+  try {
+    transfer?.call(buffer, 0); // ES2024; zero length: nothing is copied
+  } catch {
+    // not detachable here: the collector frees it as before
+  }
 }
 
 function toRequestError(err: unknown): TensorbindError {
