@@ -4,7 +4,7 @@
 #   2. runs the C++ tests, including CUDA-vs-CPU agreement and concurrent GPU instances;
 #   3. compares GPU and CPU reconstructions of the same events (mu = 20 and 200);
 #   4. times the GPU chain stage by stage at mu = 200;
-#   5. measures events/s served (tensorbind gRPC, k processes of the example's tritonclient client,
+#   5. measures events/s served (tensorbind gRPC or HTTP, k processes of the example's tritonclient client,
 #      2 in flight each) against direct in-process calls (k threads) at mu = 20, 50, 100, 200, k = 1..4
 #      instances, alternating direct/served, with request/response sizes and GPU utilisation.
 # Runs on the device machine from the repo root (no Node.js, no network there). Carry:
@@ -15,12 +15,15 @@
 # 1): at least this many served client processes (2 events in flight each) in step 5.
 # Options: --shared-memory none|system|cuda: how the served clients send the cells (system: a
 #   region per client; cuda: a torch allocation on cuda:0 per client, which the model reads as
-#   device pointers, docs/SHARED_MEMORY.md); --quick: build, then only step 5 at mu = 200 with one pair.
+#   device pointers, docs/SHARED_MEMORY.md); --protocol grpc|http (default grpc): the served clients'
+#   protocol (http: tritonclient.http with binary tensors, to the server's HTTP port; not with
+#   --shared-memory cuda); --quick: build, then only step 5 at mu = 200 with one pair.
 set -uo pipefail
-SHM=none QUICK=0
+SHM=none QUICK=0 PROTOCOL=grpc
 while [ $# -gt 0 ]; do
   case "$1" in
     --shared-memory) SHM="$2"; shift 2 ;;
+    --protocol) PROTOCOL="$2"; shift 2 ;;
     --quick) QUICK=1; shift ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
@@ -29,6 +32,11 @@ case "$SHM" in
   none|system|cuda) ;;
   *) echo "--shared-memory must be none, system or cuda"; exit 2 ;;
 esac
+case "$PROTOCOL" in
+  grpc|http) ;;
+  *) echo "--protocol must be grpc or http"; exit 2 ;;
+esac
+[ "$PROTOCOL:$SHM" = http:cuda ] && { echo "--shared-memory cuda is gRPC only: use --protocol grpc"; exit 2; }
 . bench/gpu/lib.sh
 gpu_prelude traccc
 START=$SECONDS
@@ -47,7 +55,7 @@ fi
 echo "== unpack"
 unpack_node || exit 1
 unpack_wheels whl-traccc || exit 1
-python3 -c 'import tritonclient.grpc, numpy; print("tritonclient ok, numpy", numpy.__version__)' || exit 1
+python3 -c "import tritonclient.$PROTOCOL, numpy; print('tritonclient.$PROTOCOL ok, numpy', numpy.__version__)" || exit 1
 [ -f dist/index.js ] || { echo "dist/ was not carried (npm run build, carry dist)"; exit 1; }
 
 echo "== build (CUDA, sm_90)"
@@ -78,12 +86,12 @@ echo "== served vs direct at mu = 200, 1-4 instances, 2 pairs ($(left) s left)"
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv -lms 500 > "$OUT/gpu-util.csv" 2>&1 &
 SMI=$!
 timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 200 --instances "${TRACCC_INSTANCES:-1,2,3,4}" \
-  --events 10 --seconds 2.5 --pairs "$PAIRS" --shared-memory "$SHM" --min-clients "${MIN_CLIENTS:-1}" --out "$OUT/bench-mu200"
+  --events 10 --seconds 2.5 --pairs "$PAIRS" --shared-memory "$SHM" --protocol "$PROTOCOL" --min-clients "${MIN_CLIENTS:-1}" --out "$OUT/bench-mu200"
 bench_rc=$?
 echo "== served vs direct at mu = 20, 50, 100, 1-4 instances, 1 pair ($(left) s left)"
 if [ "$QUICK" = 0 ] && [ "$(left)" -gt 60 ]; then
   timeout "$(left)" python3 bench/traccc/run.py --device cuda --mu 20,50,100 --instances 1,2,3,4 \
-    --events 10 --seconds 2 --pairs 1 --shared-memory "$SHM" --out "$OUT/bench-mu20-100"
+    --events 10 --seconds 2 --pairs 1 --shared-memory "$SHM" --protocol "$PROTOCOL" --out "$OUT/bench-mu20-100"
   bench_rc=$(( bench_rc || $? ))
 fi
 kill $SMI 2>/dev/null

@@ -1,4 +1,4 @@
-"""traccc service benchmark: served (tensorbind, gRPC, the example's tritonclient client) versus
+"""traccc service benchmark: served (tensorbind, gRPC or HTTP, the example's tritonclient client) versus
 direct in-process calls of the same reconstruction (examples/traccc traccc-reco --threads), side
 by side, for several pile-up values and instance counts.
 
@@ -6,9 +6,11 @@ For each instance count k a server runs with k instances; for each mu the direct
 each its own Reconstructor) and the served run alternate `--pairs` times, each for `--seconds`.
 The served run uses k client processes with 2 requests in flight each (2k in all, so no instance
 waits for the network, and no Python GIL limits the client at 7 MB per request). GPU utilisation
-is sampled with nvidia-smi when there is one. Writes results.json and results.md to --out.
+is sampled with nvidia-smi when there is one. --protocol http: the clients send over HTTP (binary
+tensors) to the server's HTTP port instead of gRPC. Writes results.json and results.md to --out.
 
     .venv/bin/python bench/traccc/run.py --device cpu --mu 20,50 --instances 1,2 --out /tmp/traccc-bench
+    .venv/bin/python bench/traccc/run.py --device cpu --mu 20 --instances 1 --protocol http --out /tmp/traccc-http
     python3 bench/traccc/run.py --device cuda --mu 20,50,100,200 --instances 1,2,3,4 --out "$OUT"
 """
 
@@ -31,8 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "traccc"
 sys.path.insert(0, str(EXAMPLE))
-import client as traccc_client  # noqa: E402
-import numpy as np  # noqa: E402
+import client as traccc_client
+import numpy as np
 
 
 class GpuSampler:
@@ -132,7 +134,13 @@ def direct(
 
 
 def _served_worker(
-    url: str, events_dir: str, seconds: float, barrier, results, shm: str = "none"
+    url: str,
+    events_dir: str,
+    seconds: float,
+    barrier,
+    results,
+    shm: str = "none",
+    protocol: str = "grpc",
 ) -> None:
     """One client process: loads the events, waits for the others, sends for `seconds`."""
     try:
@@ -140,19 +148,19 @@ def _served_worker(
         pitch = traccc_client.pitch_table(Path(events_dir) / "meta.json")
         barrier.wait(timeout=120)
         rep, _ = traccc_client.run(
-            url, "traccc", evs, 2, 1, pitch, duration_s=seconds, shared_memory=shm
+            url, "traccc", evs, 2, 1, pitch, duration_s=seconds, shared_memory=shm, protocol=protocol
         )
         results.put(("ok", rep))
-    except BaseException as e:  # reported by the parent
+    except BaseException as e:  # noqa: BLE001 (reported by the parent)
         results.put(("error", repr(e)))
 
 
-def same_as_body(url: str, events_dir: Path, shm: str, n: int = 3) -> bool:
+def same_as_body(url: str, events_dir: Path, shm: str, n: int = 3, protocol: str = "grpc") -> bool:
     """Whether n events sent through shared memory get the outputs the request-body path gets."""
     evs = traccc_client.read_event_dir(events_dir, n)
     pitch = traccc_client.pitch_table(events_dir / "meta.json")
-    _, body = traccc_client.run(url, "traccc", evs, 1, 1, pitch)
-    _, shared = traccc_client.run(url, "traccc", evs, 1, 1, pitch, shared_memory=shm)
+    _, body = traccc_client.run(url, "traccc", evs, 1, 1, pitch, protocol=protocol)
+    _, shared = traccc_client.run(url, "traccc", evs, 1, 1, pitch, shared_memory=shm, protocol=protocol)
     same = all(
         a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
         for a, b in zip(body, shared, strict=True)
@@ -162,7 +170,7 @@ def same_as_body(url: str, events_dir: Path, shm: str, n: int = 3) -> bool:
 
 
 def served_run(
-    url: str, events_dir: Path, k: int, seconds: float, shm: str = "none"
+    url: str, events_dir: Path, k: int, seconds: float, shm: str = "none", protocol: str = "grpc"
 ) -> tuple[float, traccc_client.Report]:
     """Aggregate events/s of k client processes; the report of the first (physics, sizes, latency)."""
     ctx = multiprocessing.get_context("spawn")
@@ -171,7 +179,7 @@ def served_run(
     procs = [
         ctx.Process(
             target=_served_worker,
-            args=(url, str(events_dir), seconds, barrier, results, shm),
+            args=(url, str(events_dir), seconds, barrier, results, shm, protocol),
         )
         for _ in range(k)
     ]
@@ -196,11 +204,15 @@ def write_results(
         json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
     )
     lines = [
-        f"traccc served vs direct, device {device}, {meta['date']}, {meta['machine']}, "
-        f"shared memory {meta.get('shared_memory', 'none')}",
+        (
+            f"traccc served vs direct, device {device}, {meta['date']}, {meta['machine']}, "
+            f"protocol {meta.get('protocol', 'grpc')}, shared memory {meta.get('shared_memory', 'none')}"
+        ),
         "",
-        "| mu | instances | direct ev/s | served ev/s | served/direct (median) | request MB | response MB "
-        "| p50 ms | GPU util direct/served % | efficiency | fake | dup |",
+        (
+            "| mu | instances | direct ev/s | served ev/s | served/direct (median) | request MB | response MB "
+            "| p50 ms | GPU util direct/served % | efficiency | fake | dup |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -252,12 +264,20 @@ def main() -> int:
         help="served clients send the cells through system or CUDA shared memory (docs/SHARED_MEMORY.md)",
     )
     ap.add_argument(
+        "--protocol",
+        default="grpc",
+        choices=traccc_client.PROTOCOLS,
+        help="served clients send over gRPC (default) or HTTP with binary tensors",
+    )
+    ap.add_argument(
         "--min-clients",
         type=int,
         default=1,
         help="at least this many client processes (connections), so several frontend threads (--workers) take requests in",
     )
     args = ap.parse_args()
+    if args.protocol == "http" and args.shared_memory == "cuda":
+        ap.error("--shared-memory cuda is gRPC only (the example's CUDA region client): use --protocol grpc")
     # `timeout` sends SIGTERM: unwind through the finally blocks so no server is left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out: Path = args.out
@@ -284,6 +304,7 @@ def main() -> int:
         "pairs": args.pairs,
         "events_per_mu": args.events,
         "shared_memory": args.shared_memory,
+        "protocol": args.protocol,
         "gpus": args.gpus,
     }
     gpu = GpuSampler()
@@ -291,6 +312,7 @@ def main() -> int:
     try:
         for k in ks:
             proc, info = start_server(out, args.device, k, args.node, args.gpus)
+            url = info[args.protocol]  # the ready file's "grpc" (host:port) or "http" (http://host:port)
             total = (
                 k * args.gpus
             )  # instances in all, as direct threads and client processes
@@ -314,11 +336,12 @@ def main() -> int:
                         d_rates.append(dj["throughput_events_per_s"])
                         gpu.phase = f"served k={k} mu={mu:g}"
                         rate, rep = served_run(
-                            info["grpc"],
+                            url,
                             event_dirs[mu],
                             max(total, args.min_clients),
                             args.seconds,
                             args.shared_memory,
+                            args.protocol,
                         )
                         gpu.phase = "idle"
                         s_rates.append(rate)
@@ -337,6 +360,7 @@ def main() -> int:
                             "ratio_median": statistics.median(ratios),
                             "ratios": ratios,
                             "gpus": args.gpus,
+                            "protocol": args.protocol,
                             "client_concurrency": 2 * max(total, args.min_clients),
                             "client_processes": max(total, args.min_clients),
                             "request_mb": served.request_bytes / 1e6,
@@ -349,7 +373,11 @@ def main() -> int:
                             "fake_rate": served.physics.fake_rate,
                             "duplicate_rate": served.physics.duplicate_rate,
                             **(
-                                {"shm_equals_body": same_as_body(info["grpc"], event_dirs[mu], args.shared_memory)}
+                                {
+                                    "shm_equals_body": same_as_body(
+                                        url, event_dirs[mu], args.shared_memory, protocol=args.protocol
+                                    )
+                                }
                                 if args.shared_memory != "none"
                                 else {}
                             ),

@@ -1,10 +1,11 @@
-"""Python client of the traccc service, on NVIDIA's official tritonclient (gRPC).
+"""Python client of the traccc service, on NVIDIA's official tritonclient (gRPC or HTTP).
 
 Sends one event per request (CELL_POSITIONS, CELL_PROPERTIES), like the traccc-as-a-service
 client, at a chosen concurrency; then scores the returned tracks against the generator's truth
 and prints efficiency, fake rate, duplicate rate and events/s.
 
     python examples/traccc/client.py --events events/mu20 [--url localhost:8001] [--concurrency 4]
+    python examples/traccc/client.py --events events/mu20 --protocol http [--url localhost:8000]
     traccc-gen --mu 20 --events 50 --stream | python examples/traccc/client.py --events -
 
 Definitions (the same as the C++ driver's, see README.md): a measurement belongs to the nearest
@@ -25,7 +26,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from types import ModuleType
+from typing import Any, BinaryIO
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -35,6 +37,43 @@ OUTPUTS = ("TRK_PARAMS", "MEASUREMENTS", "GEOMETRY_IDS")
 # Pitch (mm) per geometry-id volume, for truth matching; meta.json's layers override it.
 DEFAULT_PITCH = {17: (0.05, 0.05), 24: (0.08, 1.0)}
 P_ID, P_PT, P_NHITS = 0, 2, 6  # particle table columns
+PROTOCOLS = ("grpc", "http")
+DEFAULT_URL = {"grpc": "localhost:8001", "http": "localhost:8000"}
+
+
+def client_module(protocol: str) -> ModuleType:
+    """tritonclient.grpc or tritonclient.http: the two share InferInput, InferRequestedOutput,
+    InferenceServerClient.infer and the shared-memory calls, so the rest of this client is the
+    same for both. The HTTP one is imported on first use (it needs gevent and geventhttpclient)."""
+    if protocol == "grpc":
+        return grpcclient
+    if protocol == "http":
+        import tritonclient.http as httpclient
+
+        return httpclient
+    raise ValueError(f"protocol must be grpc or http, got {protocol!r}")
+
+
+def connect(protocol: str, url: str, timeout_s: float = 600.0) -> Any:
+    """A client of `protocol` at `url` (host:port; for HTTP an http:// prefix, as in the server's
+    ready file, is dropped). Not shared between threads: the HTTP one runs on its thread's gevent
+    hub, so every worker makes its own, in its own thread."""
+    if protocol == "http":
+        hostport = url.split("://", 1)[-1].rstrip("/")
+        return client_module(protocol).InferenceServerClient(
+            hostport, connection_timeout=timeout_s, network_timeout=timeout_s
+        )
+    return client_module(protocol).InferenceServerClient(url)
+
+
+def tensor_options(protocol: str) -> dict[str, Any]:
+    """HTTP: tensors as binary data after the JSON header (not JSON numbers); gRPC: always binary."""
+    return {"binary_data": True} if protocol == "http" else {}
+
+
+def infer_options(protocol: str, timeout_s: float) -> dict[str, Any]:
+    """gRPC takes the deadline per call; HTTP's is the client's network_timeout, set in connect()."""
+    return {"client_timeout": timeout_s} if protocol == "grpc" else {}
 
 
 @dataclass
@@ -210,19 +249,20 @@ def evaluate(
     return pc
 
 
-def make_inputs(ev: Event) -> list[grpcclient.InferInput]:
+def make_inputs(ev: Event, protocol: str = "grpc") -> list[Any]:
+    m, opts = client_module(protocol), tensor_options(protocol)
     pos = np.ascontiguousarray(ev.arrays["cell_positions"], dtype=np.int64)
     prop = np.ascontiguousarray(ev.arrays["cell_properties"], dtype=np.float32)
-    a = grpcclient.InferInput("CELL_POSITIONS", list(pos.shape), "INT64")
-    a.set_data_from_numpy(pos)
-    b = grpcclient.InferInput("CELL_PROPERTIES", list(prop.shape), "FP32")
-    b.set_data_from_numpy(prop)
+    a = m.InferInput("CELL_POSITIONS", list(pos.shape), "INT64")
+    a.set_data_from_numpy(pos, **opts)
+    b = m.InferInput("CELL_PROPERTIES", list(prop.shape), "FP32")
+    b.set_data_from_numpy(prop, **opts)
     return [a, b]
 
 
 def shm_inputs(
-    url: str, events: list[Event]
-) -> tuple[list[list[grpcclient.InferInput]], Callable[[], None]]:
+    url: str, events: list[Event], protocol: str = "grpc"
+) -> tuple[list[list[Any]], Callable[[], None]]:
     """The events laid out once in one system shared-memory region (tritonclient's utilities),
     registered with the server: requests then name offsets instead of carrying the cells."""
     from tritonclient.utils import shared_memory as shm
@@ -242,13 +282,14 @@ def shm_inputs(
     for (pos, prop), (a, b) in zip(arrays, spans, strict=True):
         shm.set_shared_memory_region(handle, [pos], offset=a)
         shm.set_shared_memory_region(handle, [prop], offset=b)
-    control = grpcclient.InferenceServerClient(url)
+    m = client_module(protocol)
+    control = connect(protocol, url)
     control.register_system_shared_memory(name, f"/{name}", size)
     inputs = []
     for (pos, prop), (a, b) in zip(arrays, spans, strict=True):
-        i = grpcclient.InferInput("CELL_POSITIONS", list(pos.shape), "INT64")
+        i = m.InferInput("CELL_POSITIONS", list(pos.shape), "INT64")
         i.set_shared_memory(name, pos.nbytes, offset=a)
-        j = grpcclient.InferInput("CELL_PROPERTIES", list(prop.shape), "FP32")
+        j = m.InferInput("CELL_PROPERTIES", list(prop.shape), "FP32")
         j.set_shared_memory(name, prop.nbytes, offset=b)
         inputs.append([i, j])
 
@@ -265,7 +306,7 @@ def cuda_shm_inputs(
 ) -> tuple[list[list[grpcclient.InferInput]], Callable[[], None]]:
     """The events laid out once in GPU memory (cuda:0, a torch allocation) and registered as a
     CUDA shared-memory region by its IPC handle: the server's GPU model reads the cells there.
-    torch stands in for tritonclient's cuda_shared_memory (which needs cuda-python)."""
+    torch stands in for tritonclient's cuda_shared_memory (which needs cuda-python). gRPC only."""
     import base64
 
     import torch
@@ -318,18 +359,24 @@ def run(
     timeout_s: float = 600.0,
     duration_s: float | None = None,
     shared_memory: str = "none",
+    protocol: str = "grpc",
 ) -> tuple[Report, list[dict[str, np.ndarray]]]:
     """Sends every event `repeat` times (or round-robin for `duration_s` seconds) with
-    `concurrency` requests in flight, one gRPC channel per worker; returns the report and the
-    outputs of each event's first request. `shared_memory="system"` / `"cuda"`: the cells go
-    through the system / CUDA shared-memory extension instead of the request (docs/SHARED_MEMORY.md)."""
-    requested = [grpcclient.InferRequestedOutput(o) for o in OUTPUTS]
+    `concurrency` requests in flight, one client (gRPC channel or HTTP connection) per worker
+    thread; returns the report and the outputs of each event's first request.
+    `shared_memory="system"` / `"cuda"`: the cells go through the system / CUDA shared-memory
+    extension instead of the request (docs/SHARED_MEMORY.md); CUDA with gRPC only."""
+    m = client_module(protocol)
+    requested = [m.InferRequestedOutput(o, **tensor_options(protocol)) for o in OUTPUTS]
+    call = infer_options(protocol, timeout_s)
     if shared_memory == "system":
-        inputs, cleanup = shm_inputs(url, events)
+        inputs, cleanup = shm_inputs(url, events, protocol)
     elif shared_memory == "cuda":
+        if protocol != "grpc":
+            raise ValueError("CUDA shared memory is gRPC only here: use --protocol grpc")
         inputs, cleanup = cuda_shm_inputs(url, events)
     elif shared_memory == "none":
-        inputs, cleanup = [make_inputs(ev) for ev in events], (lambda: None)
+        inputs, cleanup = [make_inputs(ev, protocol) for ev in events], (lambda: None)
     else:
         raise ValueError(f"shared_memory must be none, system or cuda, got {shared_memory!r}")
     total = None if duration_s else len(events) * repeat
@@ -340,7 +387,7 @@ def run(
     deadline = [0.0]
 
     def worker() -> None:
-        c = grpcclient.InferenceServerClient(url)
+        c = connect(protocol, url, timeout_s)  # in this thread (HTTP: its own gevent hub)
         try:
             while True:
                 i = next(counter)
@@ -349,22 +396,17 @@ def run(
                 ):
                     return
                 t0 = time.perf_counter()
-                res = c.infer(
-                    model,
-                    inputs[i % len(events)],
-                    outputs=requested,
-                    client_timeout=timeout_s,
-                )
+                res = c.infer(model, inputs[i % len(events)], outputs=requested, **call)
                 latencies.append(time.perf_counter() - t0)
                 if i < len(events):
                     outputs[i] = {o: res.as_numpy(o) for o in OUTPUTS}
-        except BaseException as e:  # reported after the join
+        except BaseException as e:  # noqa: BLE001 (reported after the join)
             errors.append(e)
         finally:
             c.close()
 
-    warm = grpcclient.InferenceServerClient(url)
-    warm.infer(model, inputs[0], outputs=requested, client_timeout=timeout_s)
+    warm = connect(protocol, url, timeout_s)
+    warm.infer(model, inputs[0], outputs=requested, **call)
     warm.close()
     t0 = time.perf_counter()
     deadline[0] = t0 + (duration_s or 0.0)
@@ -410,8 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--url",
-        default="localhost:8001",
-        help="gRPC host:port (default localhost:8001)",
+        default=None,
+        help="the server's host:port (default localhost:8001 for gRPC, localhost:8000 for HTTP)",
+    )
+    ap.add_argument(
+        "--protocol",
+        default="grpc",
+        choices=PROTOCOLS,
+        help="gRPC (default) or HTTP with binary tensors (tritonclient.http)",
     )
     ap.add_argument("--model", default="traccc")
     ap.add_argument(
@@ -447,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         help="send the cells through a system shared-memory region (same node only)",
     )
     args = ap.parse_args(argv)
+    url = args.url if args.url is not None else DEFAULT_URL[args.protocol]
 
     if args.events == "-":
         events, meta = read_event_stream(sys.stdin.buffer, args.limit), None
@@ -459,13 +508,14 @@ def main(argv: list[str] | None = None) -> int:
         print("no events", file=sys.stderr)
         return 2
     report, _ = run(
-        args.url,
+        url,
         args.model,
         events,
         max(1, args.concurrency),
         max(1, args.repeat),
         pitch_table(meta),
         shared_memory=args.shared_memory,
+        protocol=args.protocol,
     )
     p = report.physics
     print(

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,59 @@ def test_system_shared_memory_gives_the_same_tracks_as_the_request_body(server, 
         assert a.keys() == b.keys()
         for name in a:
             np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_http_client_gets_the_same_tracks_as_grpc(server, events):
+    """--protocol http (tritonclient.http, binary tensors, one connection per worker thread):
+    the outputs of every event equal gRPC's, so the physics does too."""
+    evs = traccc_client.read_event_dir(events, 3)
+    pitch = traccc_client.pitch_table(events / "meta.json")
+    grpc_report, by_grpc = traccc_client.run(server.grpc_url, "traccc", evs, 1, 1, pitch)
+    report, by_http = traccc_client.run(server.http_url, "traccc", evs, 2, 2, pitch, protocol="http")
+    assert report.events == 2 * len(evs)
+    assert report.request_bytes == grpc_report.request_bytes
+    assert asdict(report.physics) == asdict(grpc_report.physics)
+    for a, b in zip(by_grpc, by_http, strict=True):
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_http_client_with_system_shared_memory_gets_the_same_tracks(server, events):
+    evs = traccc_client.read_event_dir(events, 2)
+    pitch = traccc_client.pitch_table(events / "meta.json")
+    _, body = traccc_client.run(server.http_hostport, "traccc", evs, 1, 1, pitch, protocol="http")
+    _, shared = traccc_client.run(
+        server.http_hostport, "traccc", evs, 2, 1, pitch, shared_memory="system", protocol="http"
+    )
+    for a, b in zip(body, shared, strict=True):
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_http_client_command_line_reports_the_same_physics(server, events, tmp_path):
+    """The command line: --protocol http with --url, --limit and --json."""
+    out = tmp_path / "http.json"
+    subprocess.run(
+        [sys.executable, str(EXAMPLE / "client.py"), "--protocol", "http", "--url", server.http_hostport,
+         "--events", str(events), "--limit", "3", "--concurrency", "2", "--json", str(out)],
+        cwd=REPO, check=True, timeout=120, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    got = json.loads(out.read_text())
+    evs = traccc_client.read_event_dir(events, 3)
+    report, _ = traccc_client.run(
+        server.grpc_url, "traccc", evs, 1, 1, traccc_client.pitch_table(events / "meta.json")
+    )
+    assert got["events"] == 3 and got["concurrency"] == 2
+    for k in ("found", "selected", "tracks", "fakes", "duplicates"):
+        assert got["physics"][k] == getattr(report.physics, k), k
+
+
+def test_cuda_shared_memory_over_http_is_refused_clearly(server, events):
+    evs = traccc_client.read_event_dir(events, 1)
+    with pytest.raises(ValueError, match="gRPC only"):
+        traccc_client.run(server.http_hostport, "traccc", evs, 1, 1, {}, shared_memory="cuda", protocol="http")
 
 
 def test_typescript_client_reports_the_same_physics(server, events, tmp_path):

@@ -3,11 +3,12 @@
 // order independence (what parallel GPU threads need), determinism, physics at mu = 20. The
 // CUDA agreement cases report as skipped without a GPU; bench/gpu/traccc.sh runs them on one.
 import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INTERPRETER, ROOT, type ServerProcess, spawnServer } from "../helpers/cli.js";
 
 const BIN = join(import.meta.dirname, "../../examples/traccc/build/core/traccc-tests");
 const names = existsSync(BIN)
@@ -30,6 +31,83 @@ describe("traccc C++ tests", () => {
       expect(r.status).toBe(0);
     });
   }
+});
+
+// The example served on the CPU and driven by its tritonclient client (examples/traccc/client.py)
+// over both protocols on the same few mu = 20 events: HTTP (binary tensors, one connection per
+// worker thread) must find exactly the tracks gRPC finds. test/conformance/test_traccc.py checks
+// the physics targets and the outputs tensor by tensor.
+const GEN = join(ROOT, "examples/traccc/build/core/traccc-gen");
+const ADDON = join(ROOT, "examples/traccc/build/Release/traccc.node");
+const clientProbe = spawnSync(INTERPRETER, ["-c", "import tritonclient.grpc, tritonclient.http"], {
+  encoding: "utf8",
+});
+const clientMissing =
+  clientProbe.status !== 0
+    ? `'${INTERPRETER}' cannot import tritonclient.grpc and .http: ${clientProbe.stderr.trim().split("\n").pop()}`
+    : existsSync(GEN) && existsSync(ADDON)
+      ? undefined
+      : `${GEN} or the addon is missing: run npm run build:traccc`;
+
+interface ClientReport {
+  events: number;
+  concurrency: number;
+  physics: {
+    selected: number;
+    found: number;
+    tracks: number;
+    fakes: number;
+    duplicates: number;
+    efficiency: number;
+  };
+}
+
+describe.skipIf(clientMissing !== undefined)("traccc served, example client over gRPC and HTTP", () => {
+  let server: ServerProcess;
+  let events: string;
+  beforeAll(async () => {
+    server = await spawnServer(
+      ["examples/traccc/models.ts", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"],
+      { env: { ...process.env, TRACCC_DEVICE: "cpu", TRACCC_INSTANCES: "2" }, timeoutMs: 120_000 },
+    );
+    events = join(server.dir, "mu20");
+    execFileSync(GEN, ["--mu", "20", "--events", "3", "--seed", "21", "--out", events], { stdio: "ignore" });
+  }, 180_000);
+  afterAll(async () => {
+    if (server) expect(await server.stop("SIGTERM")).toBe(0);
+  });
+
+  async function runClient(protocol: "grpc" | "http", url: string): Promise<ClientReport> {
+    const json = join(server.dir, `${protocol}.json`);
+    await promisify(execFile)(
+      INTERPRETER,
+      [
+        "examples/traccc/client.py",
+        "--protocol",
+        protocol,
+        "--url",
+        url,
+        "--events",
+        events,
+        "--concurrency",
+        "2",
+        "--json",
+        json,
+      ],
+      { cwd: ROOT, timeout: 120_000 },
+    );
+    return JSON.parse(readFileSync(json, "utf8")) as ClientReport;
+  }
+
+  it("client.py --protocol http finds the tracks --protocol grpc finds", { timeout: 240_000 }, async () => {
+    const grpc = await runClient("grpc", server.info.grpc!);
+    const http = await runClient("http", server.info.http); // http://host:port, as the ready file has it
+    expect(http.events).toBe(3);
+    expect(http.concurrency).toBe(2);
+    expect(http.physics).toEqual(grpc.physics);
+    expect(http.physics.selected).toBeGreaterThan(200);
+    expect(http.physics.efficiency).toBeGreaterThanOrEqual(0.9);
+  });
 });
 
 // The CUDA chain compiled for Hopper with the nvcc that scripts/setup-cuda-nvcc.sh installs from
