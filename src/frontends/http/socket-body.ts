@@ -30,7 +30,7 @@ interface SocketReaderAddon {
 
 /** node:http's socket, with the fields this module relies on (stable since Node 12). */
 type HttpSocket = Socket & {
-  _handle?: { fd?: number; reading?: boolean; readStop?: () => number } | null;
+  _handle?: { fd?: number; reading?: boolean; readStop?: () => number; readStart?: () => number } | null;
   /** node:http's own back-pressure flag: while set, its 'resume' handler pauses the socket again. */
   _paused?: boolean;
   encrypted?: boolean;
@@ -114,13 +114,14 @@ export function readBodyPastParser(
   const addon = reader();
   if (addon === undefined) return undefined;
 
-  // Stop node:http reading and keep it stopped: with `_paused` set, its resume handler pauses again.
+  // Stop node:http reading this socket, for good: the reader thread owns its bytes from here on,
+  // and node:http restarts reading from several places (its resume and drain handlers, a dumped
+  // request), any of which would take body bytes from under the reader.
   socket._paused = true;
   socket.pause();
-  if (handle.reading === true && handle.readStop !== undefined) {
-    handle.readStop();
-    handle.reading = false;
-  }
+  handle.readStop?.();
+  handle.reading = false;
+  handle.readStart = () => 0;
   res.setHeader("Connection", "close");
   // The parser is still in the read that brought the headers: the rest of that read reaches the
   // request's buffer after this handler returns, so the reader starts once it has.
