@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build .gpu-carry/ for bench/gpu/run-on-gpu.sh (the device machine has no Node.js and no pyzmq):
-#   .gpu-carry/node.xz               this machine's node binary (Node 20, x86-64), xz -T2
+#   .gpu-carry/node.xz               this machine's node binary (x86-64), stripped, xz -T2
 #   .gpu-carry/node_modules.tar.gz   production deps only, linux-x64 prebuilds only, no docs/tests/maps/.ts
 #   .gpu-carry/whl/pyzmq-*.whl       for the device's Python 3.12
 # and lists it in git's info/exclude. Then call the device tool with
@@ -11,7 +11,11 @@ cd "$(dirname "$0")/../.."
 . bench/gpu/lib.sh
 C=.gpu-carry; mkdir -p "$C/whl"
 exclude_carry
-[ -s "$C/node.xz" ] || xz -T2 -c "$(command -v node)" > "$C/node.xz"
+# stripped first: Node 24's symbols are ~18 MB, and the carry limit is 64 MiB in all
+if [ ! -s "$C/node.xz" ]; then
+  cp "$(command -v node)" "$C/node.stripped" && strip "$C/node.stripped" 2>/dev/null || true
+  xz -T2 -c "$C/node.stripped" > "$C/node.xz" && rm -f "$C/node.stripped"
+fi
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 cp package.json package-lock.json "$T/" && cp -a node_modules "$T/"
 (cd "$T" && npm prune --omit=dev --ignore-scripts >/dev/null 2>&1)
