@@ -2,8 +2,9 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { supportsReusePort } from "../../src/config.js";
 import { DIRECT_READ_MIN_BYTES, directReadsInFlight } from "../../src/frontends/http/socket-body.js";
-import { tensor } from "../../src/index.js";
+import { python, tensor } from "../../src/index.js";
 import type { BindOptions } from "../../src/model/model.js";
+import { INTERPRETER } from "../helpers/cli.js";
 import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
 
 // Large binary bodies are read past node:http's parser, by the addon's reader thread, straight
@@ -51,12 +52,17 @@ async function infer(url: string, n: number, seed = 1, model = "identity") {
 }
 
 /** Sends the request's headers and the first `sent` bytes of its body, then leaves the socket to the test. */
-function partial(url: string, n: number, sent: number): { socket: Socket; response: Promise<string> } {
+function partial(
+  url: string,
+  n: number,
+  sent: number,
+  model = "identity",
+): { socket: Socket; response: Promise<string>; rest: Buffer } {
   const { body, headerLength } = request(n);
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
   socket.write(
-    `POST /v2/models/identity/infer HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: ${body.length}\r\n` +
+    `POST /v2/models/${model}/infer HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: ${body.length}\r\n` +
       `Inference-Header-Content-Length: ${headerLength}\r\n\r\n`,
   );
   socket.write(body.subarray(0, headerLength + sent));
@@ -66,7 +72,7 @@ function partial(url: string, n: number, sent: number): { socket: Socket; respon
   const response = new Promise<string>((resolve) =>
     socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1"))),
   );
-  return { socket, response };
+  return { socket, response, rest: body.subarray(headerLength + sent) };
 }
 
 async function until(check: () => boolean, what: string) {
@@ -141,6 +147,30 @@ describe("HTTP: a forced stop reaches connections whose body was read past the p
     expect(Date.now() - stopping).toBeLessThan(1800);
     await closed;
   });
+});
+
+describe("HTTP: a Python model unloaded while a large body arrives in its shared memory", () => {
+  it("keeps the segment mapped until the request lets go: no crash, the server keeps serving", async () => {
+    const server = await startServer([
+      {
+        name: "pyecho",
+        fn: python("python/tests/fixtures/models.py", "echo", { interpreter: INTERPRETER }),
+        inputs: { X: tensor("UINT8", [-1]) },
+        outputs: { OUT_X: tensor("UINT8", [-1]) },
+      },
+    ]);
+    try {
+      const url = server.urls.http!;
+      const { socket, response, rest } = partial(url, 8 << 20, 2 << 20, "pyecho");
+      await until(() => directReadsInFlight() === 1, "the reader took the body");
+      await server.registry.unbind("pyecho"); // closes the model's arena
+      socket.write(rest); // the reader writes the rest into the slot the arena lent
+      expect(await response).toMatch(/^HTTP\/1\.1 [45]\d\d/);
+      expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });
 
 describe.runIf(supportsReusePort())("HTTP frontend threads read large bodies past the parser too", () => {

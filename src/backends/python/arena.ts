@@ -170,6 +170,10 @@ export class SharedArena {
     if (slot === undefined || !this.#segments.has(seg.id) || --slot.refs > 0) return;
     seg.used.delete(offset);
     insertFree(seg, offset, slot.size);
+    if (this.#closed) {
+      if (seg.used.size === 0) this.#drop(seg);
+      return;
+    }
     if (seg.used.size === 0 && seg.shrinkTimer === undefined) {
       seg.shrinkTimer = setTimeout(() => this.#maybeDrop(seg), SHRINK_DELAY_MS);
       seg.shrinkTimer.unref();
@@ -193,11 +197,19 @@ export class SharedArena {
     this.#opts.onDrop?.(seg.id);
   }
 
-  /** Unlinks and unmaps everything, and sweeps the prefix (a segment half-created by a crash). */
+  /**
+   * Unlinks everything and sweeps the prefix (a segment half-created by a crash); unmaps each
+   * segment once none of its slots is lent. A slot may still be receiving a request body (the
+   * HTTP frontend's reader thread writes it straight from the socket) when the model unloads:
+   * its segment stays mapped until that request lets go of it, then goes.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const seg of [...this.#segments.values()]) this.#drop(seg);
+    for (const seg of [...this.#segments.values()]) {
+      if (seg.used.size === 0) this.#drop(seg);
+      else unlinkQuietly(seg.name);
+    }
     sweepSegments(this.prefix);
   }
 }
