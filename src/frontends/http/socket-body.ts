@@ -5,8 +5,8 @@ import { loadShmAddonModule } from "../../core/shm-addon-module.js";
 
 /**
  * Large binary bodies skip node:http's body path. node:http reads a socket 64 KiB at a time,
- * copies each read into a fresh Buffer for the parser's body callback, and the body then costs a
- * third copy into its tensor memory: ~1 000 chunks, 2 user-space copies and their garbage per
+ * copies each read into a fresh Buffer for the parser's body callback, and the body reader then
+ * copies that into the tensor's memory: ~1 000 chunks, 2 user-space copies and their garbage per
  * 64 MiB, most of a large request's server CPU. Here, once the headers are parsed, node:http
  * stops reading the socket and the addon's reader thread receives the rest of the body straight
  * into the memory the model reads (a Python model's shared-memory slot): the kernel's copy only.
@@ -28,7 +28,7 @@ interface SocketReaderAddon {
   socketReadCancel(id: number): boolean;
 }
 
-/** node:http's socket, with the fields this module relies on (stable since Node 12). */
+/** node:http's socket, with the internal fields this module relies on (all present since Node 18; each is optional here). */
 type HttpSocket = Socket & {
   _handle?: { fd?: number; reading?: boolean; readStop?: () => number; readStart?: () => number } | null;
   /** node:http's own back-pressure flag: while set, its 'resume' handler pauses the socket again. */
