@@ -1,4 +1,4 @@
-// Registers the socket reader's functions (socket_reader_napi.cc) on the addon's exports.
+// Registers dupFd (socket_reader_napi.cc) on the addon's exports.
 #pragma once
 
 #include <napi.h>

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { Socket } from "node:net";
 import { InvalidArgumentError } from "../../core/errors.js";
 import { loadShmAddonModule } from "../../core/shm-addon-module.js";
 
@@ -8,8 +8,9 @@ import { loadShmAddonModule } from "../../core/shm-addon-module.js";
  * copies each read into a fresh Buffer for the parser's body callback, and the body reader then
  * copies that into the tensor's memory: ~1 000 chunks, 2 user-space copies and their garbage per
  * 64 MiB, most of a large request's server CPU. Here, once the headers are parsed, node:http
- * stops reading the socket and the addon's reader thread receives the rest of the body straight
- * into the memory the model reads (a Python model's shared-memory slot): the kernel's copy only.
+ * stops reading the socket, and a socket of our own over a duplicate of its descriptor reads the
+ * rest of the body with `onread` into the memory the model reads (a Python model's
+ * shared-memory slot): the kernel's copy only, on the same event loop.
  *
  * The price: node:http's parser never sees those bytes, so the connection cannot carry another
  * request; the response says `Connection: close` and the client opens a new connection for the
@@ -22,10 +23,9 @@ export const DIRECT_READ_MIN_BYTES = 1 << 20;
 /** `TENSORBIND_DIRECT_BODY=0` keeps every body on node:http's path (for a proxy that mishandles `Connection: close`, or to compare). */
 const enabled = process.env.TENSORBIND_DIRECT_BODY !== "0";
 
-interface SocketReaderAddon {
-  socketReaderInit(onDone: (id: number, error: string | null, bytes: number) => void): void;
-  socketRead(fd: number, view: Uint8Array, offset: number, length: number): number;
-  socketReadCancel(id: number): boolean;
+interface DupFdAddon {
+  /** A new descriptor (close-on-exec) for the same open socket. */
+  dupFd(fd: number): number;
 }
 
 /** node:http's socket, with the internal fields this module relies on (all present since Node 18; each is optional here). */
@@ -38,23 +38,15 @@ type HttpSocket = Socket & {
   parser?: { remove?: () => void } | null;
 };
 
-// Reads in flight, by id: the entry keeps the destination memory alive until the thread is done.
-const pending = new Map<number, { into: Uint8Array; settle: (error: string | null) => void }>();
-let addon: SocketReaderAddon | null | undefined;
+/** Bodies being read, so that tests can see none is left behind. */
+const reading = new Set<Socket>();
+let addon: DupFdAddon | null | undefined;
 
-function reader(): SocketReaderAddon | undefined {
+function dupAddon(): DupFdAddon | undefined {
   if (addon === undefined) {
     try {
-      const a = loadShmAddonModule() as Partial<SocketReaderAddon>;
-      if (typeof a.socketRead !== "function" || typeof a.socketReaderInit !== "function") addon = null;
-      else {
-        a.socketReaderInit((id, error) => {
-          const entry = pending.get(id);
-          pending.delete(id);
-          entry?.settle(error);
-        });
-        addon = a as SocketReaderAddon;
-      }
+      const a = loadShmAddonModule() as Partial<DupFdAddon>;
+      addon = typeof a.dupFd === "function" ? (a as DupFdAddon) : null;
     } catch {
       addon = null;
     }
@@ -80,9 +72,9 @@ export function bodyReadPastParser(req: IncomingMessage): boolean {
   return readPastParser.has(req);
 }
 
-/** Test hook: how many socket reads are in flight in this thread. */
+/** Test hook: how many bodies are being read past the parser in this thread. */
 export function directReadsInFlight(): number {
-  return pending.size;
+  return reading.size;
 }
 
 /**
@@ -111,10 +103,10 @@ export function readBodyPastParser(
     into.byteLength - req.readableLength < DIRECT_READ_MIN_BYTES
   )
     return undefined;
-  const addon = reader();
+  const addon = dupAddon();
   if (addon === undefined) return undefined;
 
-  // Stop node:http reading this socket, for good: the reader thread owns its bytes from here on,
+  // Stop node:http reading this socket, for good: our own socket owns its bytes from here on,
   // and node:http restarts reading from several places (its resume and drain handlers, a dumped
   // request), any of which would take body bytes from under the reader.
   socket._paused = true;
@@ -135,7 +127,7 @@ function readRest(
   socket: HttpSocket,
   fd: number,
   into: Uint8Array,
-  addon: SocketReaderAddon,
+  addon: DupFdAddon,
 ): Promise<void> {
   if (socket.destroyed)
     throw new InvalidArgumentError("client closed the connection before sending the whole body");
@@ -150,27 +142,50 @@ function readRest(
     bodyIn(req, socket);
     return Promise.resolve();
   }
-  const id = addon.socketRead(fd, into, pos, into.byteLength - pos);
+  const end = into.byteLength;
   return new Promise<void>((resolve, reject) => {
-    const onClose = () => {
-      if (!addon.socketReadCancel(id)) return; // finished first: its result is on its way
-      pending.delete(id);
-      reject(new InvalidArgumentError("client closed the connection before sending the whole body"));
+    let settled = false;
+    const finish = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      socket.off("close", onClose);
+      socket.off("finish", onFinish);
+      reading.delete(reader);
+      reader.destroy(); // closes the duplicate only
+      if (error !== undefined) return reject(error);
+      bodyIn(req, socket);
+      resolve();
     };
+    const cut = () => new InvalidArgumentError("client closed the connection before sending the whole body");
+    // Each read lands where the last one stopped, never past the body's end (bytes after it are
+    // not this request's); `onread` sockets emit no 'data', the callback sees every read.
+    const options = {
+      fd: addon.dupFd(fd),
+      readable: true,
+      writable: false,
+      allowHalfOpen: true, // its end must never shut down the connection node:http answers on
+      onread: {
+        buffer: () => into.subarray(pos, end),
+        callback: (n: number) => {
+          pos += n;
+          if (pos < end) return true;
+          process.nextTick(finish, undefined); // not inside node's read callback
+          return false;
+        },
+      },
+    };
+    const reader = new Socket(options as ConstructorParameters<typeof Socket>[0]);
+    reading.add(reader);
+    const onClose = () => finish(cut());
     // The write side ended before the body was in: node:http timed the request out (408) or the
     // server is going away; nothing more will be read, so the connection goes now.
     const onFinish = () => socket.destroy();
+    reader.once("end", () => finish(cut()));
+    reader.once("error", (err) =>
+      finish(new InvalidArgumentError(`reading the request body failed: ${err.message}`)),
+    );
+    reader.resume();
     socket.once("close", onClose);
     socket.once("finish", onFinish);
-    pending.set(id, {
-      into,
-      settle: (error) => {
-        socket.off("close", onClose);
-        socket.off("finish", onFinish);
-        if (error !== null) return reject(new InvalidArgumentError(error));
-        bodyIn(req, socket);
-        resolve();
-      },
-    });
   });
 }
