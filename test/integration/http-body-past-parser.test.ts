@@ -7,7 +7,7 @@ import type { BindOptions } from "../../src/model/model.js";
 import { INTERPRETER } from "../helpers/cli.js";
 import { binaryBody, parseBinaryResponse, startServer } from "../helpers/server.js";
 
-// Large binary bodies are read past node:http's parser, by the addon's reader thread, straight
+// Large binary bodies are read past node:http's parser, through a socket of their own, straight
 // into the model's memory (src/frontends/http/socket-body.ts); their connection then closes.
 
 const identity: BindOptions = {

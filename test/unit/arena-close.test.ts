@@ -3,7 +3,7 @@ import { SharedArena } from "../../src/backends/python/arena.js";
 import { shm } from "../../src/backends/shm-addon.js";
 
 // A model unloading while a request body is still arriving in its arena must not unmap the
-// memory under the writer (the HTTP frontend's reader thread writes bodies there directly).
+// memory under the writer (the HTTP frontend reads bodies there directly from the socket).
 
 describe("SharedArena.close()", () => {
   it("keeps a segment with a lent slot mapped until the slot is released, then unmaps it", () => {

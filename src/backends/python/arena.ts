@@ -200,7 +200,7 @@ export class SharedArena {
   /**
    * Unlinks everything and sweeps the prefix (a segment half-created by a crash); unmaps each
    * segment once none of its slots is lent. A slot may still be receiving a request body (the
-   * HTTP frontend's reader thread writes it straight from the socket) when the model unloads:
+   * HTTP frontend reads it straight from the socket into the slot) when the model unloads:
    * its segment stays mapped until that request lets go of it, then goes.
    */
   close(): void {
