@@ -2,7 +2,7 @@
 // bench/http-identity: tensorbind's JS identity model (identity_fp32 over HTTP) against a
 // bare node:http server that parses the same JSON and echoes it (bare-server.mjs), side by
 // side, A B A B ..., under the same client. Also start-up to ready of both. Target P3 in
-// /work/shared/design/performance.md: tensorbind / bare >= 0.6.
+// docs/PERFORMANCE.md: tensorbind / bare >= 0.6.
 //
 //   node bench/http-identity/run.mjs            full run (a few minutes)
 //   node bench/http-identity/run.mjs --smoke    ~20 s, to keep it working in CI

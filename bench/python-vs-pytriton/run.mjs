@@ -5,7 +5,7 @@
 // perf_analyzer command: 4 KiB / 1 MiB / 64 MiB, concurrency 1 and 8, HTTP and gRPC, side by
 // side A B A B; ratio tensorbind / PyTriton per pair and its median. Also start-up to ready
 // of both, and a bare loopback TCP echo of 64 MiB (echo.mjs) as the physical limit.
-// Targets P1, P2, P5 in /work/shared/design/performance.md.
+// Targets P1, P2, P5 (docs/PERFORMANCE.md).
 //
 //   node bench/python-vs-pytriton/run.mjs            full run (~15 min on the 2-core machine)
 //   node bench/python-vs-pytriton/run.mjs --smoke    1 pair, short windows, 4 KiB + 1 MiB only
