@@ -12,7 +12,7 @@
 #include "client_region_napi.h"
 #include "json_numbers_napi.h"
 #include "shm_mapping.h"
-#include "socket_reader_napi.h"
+#include "dup_fd_napi.h"
 
 namespace tensorbind {
 namespace {
@@ -177,7 +177,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("borrow", Napi::Function::New(env, Borrow, "borrow"));
   InitClientRegions(env, exports);
   InitJsonNumbers(env, exports);
-  InitSocketReader(env, exports);
+  InitDupFd(env, exports);
 #if TENSORBIND_SHM_CUDA
   InitCudaRegions(env, exports);
 #endif

@@ -2,7 +2,7 @@
 // a large request body through a socket of its own over this duplicate (libuv cannot watch one
 // descriptor number with two handles), straight into the memory the model reads; closing the
 // duplicate leaves the connection to node:http's socket.
-#include "socket_reader_napi.h"
+#include "dup_fd_napi.h"
 
 #include <fcntl.h>
 
@@ -26,7 +26,7 @@ Napi::Value DupFd(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitSocketReader(Napi::Env env, Napi::Object exports) {
+void InitDupFd(Napi::Env env, Napi::Object exports) {
   exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
 }
 
