@@ -30,9 +30,7 @@ interface DupFdAddon {
 
 /** node:http's socket, with the internal fields this module relies on (all present since Node 18; each is optional here). */
 type HttpSocket = Socket & {
-  _handle?: { fd?: number; reading?: boolean; readStop?: () => number; readStart?: () => number } | null;
-  /** node:http's own back-pressure flag: while set, its 'resume' handler pauses the socket again. */
-  _paused?: boolean;
+  _handle?: { fd?: number; readStop?: () => number; readStart?: () => number } | null;
   encrypted?: boolean;
   /** node:http's parser; `remove()` takes the connection off the server's request-timeout list. */
   parser?: { remove?: () => void } | null;
@@ -55,6 +53,8 @@ function dupAddon(): DupFdAddon | undefined {
 }
 
 const readPastParser = new WeakSet<IncomingMessage>();
+
+const cut = () => new InvalidArgumentError("client closed the connection before sending the whole body");
 
 /**
  * The whole body is in. The parser, which never saw it end, would keep the request on the
@@ -108,11 +108,8 @@ export function readBodyPastParser(
 
   // Stop node:http reading this socket, for good: our own socket owns its bytes from here on,
   // and node:http restarts reading from several places (its resume and drain handlers, a dumped
-  // request), any of which would take body bytes from under the reader.
-  socket._paused = true;
-  socket.pause();
+  // request), any of which would take body bytes from under the reader; all go through readStart.
   handle.readStop?.();
-  handle.reading = false;
   handle.readStart = () => 0;
   res.setHeader("Connection", "close");
   // The parser is still in the read that brought the headers: the rest of that read reaches the
@@ -129,8 +126,7 @@ function readRest(
   into: Uint8Array,
   addon: DupFdAddon,
 ): Promise<void> {
-  if (socket.destroyed)
-    throw new InvalidArgumentError("client closed the connection before sending the whole body");
+  if (socket.destroyed) throw cut();
   let pos = 0;
   for (let chunk: Buffer | null = req.read(); chunk !== null; chunk = req.read()) {
     if (pos + chunk.length > into.byteLength)
@@ -156,7 +152,6 @@ function readRest(
       bodyIn(req, socket);
       resolve();
     };
-    const cut = () => new InvalidArgumentError("client closed the connection before sending the whole body");
     // Each read lands where the last one stopped, never past the body's end (bytes after it are
     // not this request's); `onread` sockets emit no 'data', the callback sees every read.
     const options = {
