@@ -111,3 +111,38 @@ export function postAlone(url: string, text: string): Promise<{ status: number; 
     req.end(data);
   });
 }
+
+/** n bytes of a pattern that differs per seed (so a byte in the wrong place shows). */
+export function bytePattern(n: number, seed = 1): Uint8Array {
+  const x = new Uint8Array(n);
+  for (let i = 0; i < n; i++) x[i] = (i * 31 + seed) & 0xff;
+  return x;
+}
+
+/**
+ * UINT8 bytes through an identity-like model over HTTP with the binary extension: the status,
+ * the named output's bytes (on 200) and the response's Connection header.
+ */
+export async function inferBytes(
+  url: string,
+  model: string,
+  x: Uint8Array,
+  io: { input: string; output: string; shape: number[] },
+): Promise<{ status: number; output: Buffer | undefined; connection: string | null }> {
+  const header = {
+    inputs: [
+      { name: io.input, datatype: "UINT8", shape: io.shape, parameters: { binary_data_size: x.length } },
+    ],
+    outputs: [{ name: io.output, parameters: { binary_data: true } }],
+  };
+  const { body, headerLength } = binaryBody(header, [x]);
+  const res = await fetch(`${url}/v2/models/${model}/infer`, {
+    method: "POST",
+    headers: { "Inference-Header-Content-Length": String(headerLength) },
+    body,
+  });
+  const buf = Buffer.from(await res.arrayBuffer());
+  const length = Number(res.headers.get("inference-header-content-length"));
+  const output = res.status === 200 ? parseBinaryResponse(buf, length).outputs[io.output] : undefined;
+  return { status: res.status, output, connection: res.headers.get("connection") };
+}

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServerProcess, spawnServer } from "../helpers/cli.js";
 import { type Balancer, have, jobDirFor, startBalancer } from "../helpers/load-balancer.js";
-import { binaryBody, parseBinaryResponse } from "../helpers/server.js";
+import { bytePattern, inferBytes } from "../helpers/server.js";
 
 // A binary body of 1 MiB or more is read past node:http's parser and its connection closes after
 // the response (docs/DATA_PLANE.md). The balancers the deploy folder generates must take that in
@@ -13,21 +13,11 @@ import { binaryBody, parseBinaryResponse } from "../helpers/server.js";
 const MODELS = "examples/quickstart/models.ts";
 
 async function identity(url: string, n: number, seed: number): Promise<void> {
-  const x = new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
-  const header = {
-    inputs: [{ name: "INPUT0", datatype: "UINT8", shape: [1, n], parameters: { binary_data_size: n } }],
-    outputs: [{ name: "OUTPUT0", parameters: { binary_data: true } }],
-  };
-  const { body, headerLength } = binaryBody(header, [x]);
-  const res = await fetch(`${url}/v2/models/identity_uint8/infer`, {
-    method: "POST",
-    headers: { "Inference-Header-Content-Length": String(headerLength) },
-    body,
-  });
-  expect(res.status).toBe(200);
-  const length = Number(res.headers.get("inference-header-content-length"));
-  const { outputs } = parseBinaryResponse(Buffer.from(await res.arrayBuffer()), length);
-  expect(outputs.OUTPUT0!.equals(Buffer.from(x))).toBe(true);
+  const x = bytePattern(n, seed);
+  const io = { input: "INPUT0", output: "OUTPUT0", shape: [1, n] };
+  const { status, output } = await inferBytes(url, "identity_uint8", x, io);
+  expect(status).toBe(200);
+  expect(output!.equals(Buffer.from(x))).toBe(true);
 }
 
 describe.each(["nginx", "haproxy"] as const)("large bodies behind %s", (kind) => {
