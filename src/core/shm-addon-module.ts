@@ -48,3 +48,16 @@ export function loadShmAddonModule(): unknown {
     `the shared-memory addon (native/shm) did not load, and Python models and shared-memory regions need it: ${SHM_ADDON_FIX}. Tried ${tried.join("; ")}`,
   );
 }
+
+/**
+ * The addon when it loads and exports `fn` (a build from before `fn` existed does not), else
+ * undefined: for the features that have a JavaScript fallback. Callers cache the answer.
+ */
+export function optionalShmAddon<T>(fn: keyof T & string): T | undefined {
+  try {
+    const addon = loadShmAddonModule() as Record<string, unknown>;
+    return typeof addon[fn] === "function" ? (addon as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}

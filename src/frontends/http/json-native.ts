@@ -1,4 +1,4 @@
-import { loadShmAddonModule } from "../../core/shm-addon-module.js";
+import { optionalShmAddon } from "../../core/shm-addon-module.js";
 
 /**
  * The JSON number functions of the native addon (native/shm/src/json_numbers.h): a tensor's
@@ -39,13 +39,6 @@ let cached: JsonNumbersAddon | null | undefined;
 
 /** The addon's JSON functions, or undefined where it is absent or older (JavaScript then does it all). */
 export function jsonNumbersAddon(): JsonNumbersAddon | undefined {
-  if (cached === undefined) {
-    try {
-      const a = loadShmAddonModule() as Partial<JsonNumbersAddon>;
-      cached = typeof a.scanJsonInputDataAsync === "function" ? (a as JsonNumbersAddon) : null;
-    } catch {
-      cached = null;
-    }
-  }
+  cached ??= optionalShmAddon<JsonNumbersAddon>("scanJsonInputDataAsync") ?? null;
   return cached ?? undefined;
 }

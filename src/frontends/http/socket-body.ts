@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Socket } from "node:net";
 import { InvalidArgumentError } from "../../core/errors.js";
-import { loadShmAddonModule } from "../../core/shm-addon-module.js";
+import { optionalShmAddon } from "../../core/shm-addon-module.js";
 
 /**
  * Large binary bodies skip node:http's body path. node:http reads a socket 64 KiB at a time,
@@ -41,14 +41,7 @@ const reading = new Set<Socket>();
 let addon: DupFdAddon | null | undefined;
 
 function dupAddon(): DupFdAddon | undefined {
-  if (addon === undefined) {
-    try {
-      const a = loadShmAddonModule() as Partial<DupFdAddon>;
-      addon = typeof a.dupFd === "function" ? (a as DupFdAddon) : null;
-    } catch {
-      addon = null;
-    }
-  }
+  addon ??= optionalShmAddon<DupFdAddon>("dupFd") ?? null;
   return addon ?? undefined;
 }
 
