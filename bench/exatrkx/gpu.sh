@@ -10,7 +10,8 @@
 #   .venv/bin/python examples/exatrkx/make_events.py --mu 20 --events 8 --out examples/exatrkx/gpu-events/mu20
 #   .venv/bin/python examples/exatrkx/make_events.py --mu 200 --events 2 --out examples/exatrkx/gpu-events/mu200
 # EXATRKX_GPU_INSTANCES (default 1): instances per GPU step; EXATRKX_STEPS (default "1 2 3"): which
-# of the steps above to run; EXATRKX_MUS (default "mu20 mu200"): which event sets. EXATRKX_MPS=1:
+# of the steps above to run (4: py-spy samples of the workers during a c = 1 run; carry .whl-pyspy,
+# a py-spy wheel); EXATRKX_MUS (default "mu20 mu200"): which event sets. EXATRKX_MPS=1:
 # run under CUDA MPS (the six step workers then share the GPU without context switches; see
 # docs/PERFORMANCE.md, ExaTrkX on the H100).
 # Carry: .gpu-carry/node.xz .gpu-carry/node_modules.tar.gz .gpu-carry/whl .gpu-carry/whl-traccc dist
@@ -69,5 +70,33 @@ for mu in $MUS; do
   timeout 150 python3 bench/exatrkx/run.py --serve repository --repository "$R" --device cuda:0 \
     --events-dir "$E/$mu" --concurrency 1,4,8 --seconds 4 --pairs 1 --out "$OUT/bench-$mu" | tail -3
 done
+fi
+if step 4; then
+echo "== 4. where a served event's time goes at c = 1: py-spy samples of every worker ($N instance(s) per GPU step)"
+# Carry .whl-pyspy (a py-spy wheel) too. Samples of busy threads only (no --idle): what each step
+# worker does with its share of an event, by function, native frames (torch, CUDA) included.
+python3 -m pip install -q --no-index --no-deps --no-compile --target "$T/spy" .whl-pyspy/*.whl || fail "carry .whl-pyspy"
+SPY="$T/spy/bin/py-spy"
+timeout 200 node bin/tensorbind.js serve --model-repository "$R" --http-port 0 --grpc-port 0 --metrics-port 0 \
+  --ready-file "$T/ready4.json" > "$OUT/server4.log" 2>&1 &
+SPID=$!
+for _ in $(seq 120); do [ -s "$T/ready4.json" ] && break; sleep 1; done
+[ -s "$T/ready4.json" ] || { tail -20 "$OUT/server4.log"; fail "server not ready"; }
+G=$(python3 -c "import json;print(json.load(open('$T/ready4.json'))['grpc'])")
+mu=$(echo $MUS | cut -d' ' -f1)
+# warm every instance, then record while a c = 1 client runs
+timeout 100 python3 bench/exatrkx/run.py --url "$G" --device cuda:0 --events-dir "$E/$mu" --concurrency 1 \
+  --seconds 3 --pairs 1 --out "$T/warm4" > /dev/null 2>&1
+mkdir -p "$T/spy-out"
+for pid in $(pgrep -f "tensorbind.worker|tensorbind._proxy.prewarm"); do
+  "$SPY" record --pid "$pid" --duration 12 --rate 1000 --native --nonblocking --format raw \
+    -o "$T/spy-out/$pid.txt" > "$T/spy-out/$pid.log" 2>&1 &
+done
+sleep 1
+timeout 60 python3 bench/exatrkx/run.py --url "$G" --device cuda:0 --events-dir "$E/$mu" --concurrency 1 \
+  --seconds 8 --pairs 1 --out "$OUT/bench4-$mu" | tail -3
+wait $(jobs -p | grep -v "^$SPID$") 2>/dev/null
+tar -czf "$OUT/spy.tar.gz" -C "$T" spy-out
+kill -TERM "$SPID"; wait "$SPID"; SPID=
 fi
 echo "== done"

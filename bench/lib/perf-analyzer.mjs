@@ -87,6 +87,26 @@ export function perfAnalyzerArgs({
   return [...args, ...extra];
 }
 
+/**
+ * Measurement options for one run of responses of `responseBytes`: undefined below 1 MiB (time
+ * windows are fine there), else at most 4 count windows whose requests total about `budget`
+ * bytes of the client's memory. perf_analyzer (the PyPI build the benches use) records every
+ * response's outputs and keeps about four times each response's bytes until it exits, so a
+ * stability search over many large requests fills the client machine's memory and stalls
+ * (1 MiB at ~600 infer/s: ~2.4 GB per second of measuring). Not --request-count: its
+ * throughput is the count over whole seconds (48 requests read 23.9 or 15.9 infer/s, nothing
+ * between). This bounds a run at concurrency 1; at 16 MiB and concurrency 8 perf_analyzer's
+ * memory grows without bound against any server that answers faster than ~20/s, even one that
+ * costs nothing (docs/PERFORMANCE.md, P11).
+ * Example: boundedWindows(16 << 20, 1) → { countWindow: 16, maxTrials: 4, stability: 100 }
+ */
+export function boundedWindows(responseBytes, concurrency, budget = 2 ** 32) {
+  if (responseBytes < 1 << 20) return undefined;
+  const maxTrials = 4;
+  const total = Math.min(2000, Math.floor(budget / (4 * responseBytes)));
+  return { countWindow: Math.max(2 * concurrency, Math.floor(total / maxTrials)), maxTrials, stability: 100 };
+}
+
 /** The figures of perf_analyzer's summary (NaN for what it did not print). */
 export function parsePerfAnalyzer(out) {
   const num = (re) => {

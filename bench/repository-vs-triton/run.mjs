@@ -8,6 +8,9 @@
 //
 //   node bench/repository-vs-triton/run.mjs            full run
 //   node bench/repository-vs-triton/run.mjs --smoke    1 pair, short windows
+//   ... --ceiling                                       also measures perf_analyzer against a server that
+//                                                      costs nothing (bench/lib/canned_infer_server.py):
+//                                                      the client's own ceiling on its core
 //   ... --baseline ../other-checkout                   also serves the repository with another built
 //                                                      checkout of tensorbind (before/after a change),
 //                                                      measured in the same rotation
@@ -24,7 +27,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fmt, log, machineLine, median, REPO, requireFiles, workDir } from "../lib/common.mjs";
-import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
+import {
+  boundedWindows,
+  perfAnalyzerArgs,
+  requirePerfAnalyzer,
+  runPerfAnalyzer,
+} from "../lib/perf-analyzer.mjs";
 import { pinning, SERVER_CPU, startServer } from "../lib/procs.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -39,6 +47,7 @@ const { values: opt } = parseArgs({
     "startup-runs": { type: "string" },
     "no-pin": { type: "boolean", default: false },
     baseline: { type: "string" },
+    ceiling: { type: "boolean", default: false },
   },
 });
 const smoke = opt.smoke;
@@ -144,7 +153,9 @@ async function start(kind) {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   // biome-ignore format: one flag per line
   const argv =
-    kind !== "triton"
+    kind === "ceiling"
+      ? [TB_PY, join(REPO, "bench/lib/canned_infer_server.py"), String(http)]
+      : kind !== "triton"
       ? [
           process.execPath, join(kind === "baseline" ? BASELINE : REPO, "bin/tensorbind.js"), "serve",
           "--model-repository", repo,
@@ -175,9 +186,13 @@ function paArgs(s, model, elements, conc) {
     shape: { INPUT0: elements },
     inputData: "zero",
     concurrency: conc,
-    ...(elements >= 1 << 22 ? { countWindow: Math.max(4, conc * 2) } : { intervalMs: smoke ? 500 : 2000 }),
-    stability: 100,
-    maxTrials: 5,
+    // 1 MiB and more: count windows of a bounded total (perf_analyzer keeps every response, see
+    // boundedWindows); smaller: time windows until throughput is stable
+    ...(boundedWindows(elements * 4, conc) ?? {
+      intervalMs: smoke ? 500 : 2000,
+      stability: 100,
+      maxTrials: 5,
+    }),
   });
 }
 // CPU time of a server with everything it started (its process group: workers, stubs), in µs.
@@ -200,6 +215,10 @@ async function inferences(s, model) {
 }
 async function measure(s, model, elements, conc) {
   try {
+    if (s.kind === "ceiling") {
+      const r = await runPerfAnalyzer(PA, paArgs(s, model, elements, conc), { pin, timeoutMs: 240_000 });
+      return { rps: r.rps, p50: r.p50Us, p99: r.p99Us, cpu: Number.NaN }; // it keeps no statistics
+    }
     const [cpu0, n0] = [groupCpuUs(s.pid), await inferences(s, model)];
     const r = await runPerfAnalyzer(PA, paArgs(s, model, elements, conc), {
       pin,
@@ -231,6 +250,7 @@ const results = [];
 const tb = await start("tensorbind");
 const base = BASELINE === undefined ? undefined : await start("baseline");
 const tr = await start("triton");
+const ceil = opt.ceiling ? await start("ceiling") : undefined;
 try {
   for (const model of MODELS) {
     for (const elements of SIZES) {
@@ -239,9 +259,10 @@ try {
           const a = await measure(tb, model, elements, conc);
           const c = base === undefined ? undefined : await measure(base, model, elements, conc);
           const b = await measure(tr, model, elements, conc);
-          results.push({ model, elements, conc, pair: p, tb: a, tr: b, base: c });
+          const d = ceil === undefined ? undefined : await measure(ceil, model, elements, conc);
+          results.push({ model, elements, conc, pair: p, tb: a, tr: b, base: c, ceil: d });
           log(
-            `${model} ${human(elements)} c${conc} pair ${p + 1}: tensorbind ${fmt(a.rps, 1)}/s${c === undefined ? "" : `, baseline ${fmt(c.rps, 1)}/s`}, Triton ${fmt(b.rps, 1)}/s, ratio ${fmt(a.rps / b.rps, 2)}`,
+            `${model} ${human(elements)} c${conc} pair ${p + 1}: tensorbind ${fmt(a.rps, 1)}/s${c === undefined ? "" : `, baseline ${fmt(c.rps, 1)}/s`}, Triton ${fmt(b.rps, 1)}/s${d === undefined ? "" : `, ceiling ${fmt(d.rps, 1)}/s`}, ratio ${fmt(a.rps / b.rps, 2)}`,
           );
         }
       }
@@ -251,6 +272,7 @@ try {
   await tb.stop();
   await base?.stop();
   await tr.stop();
+  await ceil?.stop();
 }
 const load1 = loadavg();
 
@@ -280,7 +302,7 @@ pr(
   `- Triton: the tritonserver and python backend of nvidia-pytriton ${ptVersion}; tensorbind: \`serve --model-repository\`; the same repository (bench/repository-vs-triton/run.mjs writes it): identity and a three-step ensemble of identity Python models, max_batch_size 8, one instance each`,
 );
 pr(
-  `- client: ${PA.version}, \`perf_analyzer ${paArgs({ http: "PORT", grpc: "PORT" }, "MODEL", "N", "C").join(" ")}\` (16 MiB: count windows of max(4, 2C) requests)`,
+  `- client: ${PA.version}, \`perf_analyzer ${paArgs({ http: "PORT", grpc: "PORT" }, "MODEL", "N", "C").join(" ")}\` (1 MiB and more: count windows, at most 4, whose responses total under 1 GiB: perf_analyzer keeps them all)`,
 );
 pr();
 pr(
@@ -297,6 +319,35 @@ for (const model of MODELS) {
       );
     }
   }
+}
+if (ceil !== undefined) {
+  pr();
+  pr(
+    "The client's ceiling: the same perf_analyzer command against a server that answers at no cost (bench/lib/canned_infer_server.py: bodies dropped, zeros sent back).",
+  );
+  pr();
+  pr(
+    "| model | tensor | concurrency | ceiling infer/s | ceiling p50 µs | tensorbind / ceiling | Triton / ceiling |",
+  );
+  pr("|---|---|---|---|---|---|---|");
+  for (const model of MODELS)
+    for (const elements of SIZES)
+      for (const conc of CONCS) {
+        const rows = results.filter((r) => r.model === model && r.elements === elements && r.conc === conc);
+        const m = (f) => median(rows.map(f));
+        pr(
+          `| ${model} | ${human(elements)} | ${conc} | ${fmt(
+            m((r) => r.ceil.rps),
+            1,
+          )} | ${fmt(m((r) => r.ceil.p50))} | ${fmt(
+            m((r) => r.tb.rps / r.ceil.rps),
+            2,
+          )} | ${fmt(
+            m((r) => r.tr.rps / r.ceil.rps),
+            2,
+          )} |`,
+        );
+      }
 }
 if (BASELINE !== undefined) {
   pr();
