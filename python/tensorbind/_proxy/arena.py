@@ -70,12 +70,29 @@ def sweep(prefix: str) -> int:
     return n
 
 
-def open_segment(name: str) -> mmap.mmap:
-    fd = _open(name, os.O_RDWR)
+def open_segment(name: str, *, readonly: bool = False) -> mmap.mmap:
+    fd = _open(name, os.O_RDONLY if readonly else os.O_RDWR)
     try:
-        return mmap.mmap(fd, 0)
+        return mmap.mmap(fd, 0, prot=mmap.PROT_READ) if readonly else mmap.mmap(fd, 0)
     finally:
         os.close(fd)
+
+
+class Segments(dict):  # type: ignore[type-arg]
+    """Where a call's inputs lie: the server's arena segments by id (mapped when the server says),
+    and other workers' output segments by name, mapped read-only on first use (an ensemble
+    step's input read where the previous step wrote it; unmapped when the server says so)."""
+
+    def __missing__(self, key: object) -> mmap.mmap:
+        if not isinstance(key, str):
+            raise KeyError(key)
+        try:
+            m = self[key] = open_segment(key, readonly=True)
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"an input's shared memory {key} is gone (the model that wrote it restarted)"
+            ) from None
+        return m
 
 
 def create_segment(size: int, prefix: str = "/tb-") -> tuple[str, mmap.mmap]:

@@ -4,7 +4,8 @@ A control message describes each tensor as ``{"name", "datatype", "shape", "segm
 "offset", "length"}`` (docs/DATA_PLANE.md). Numeric values lie 64-byte aligned and
 little-endian, row-major: the layout of an Arrow primitive array's value buffer, so NumPy,
 PyTorch (DLPack) or pyarrow wrap them without a copy. BYTES tensors hold the KServe wire form
-(u32-LE length + bytes per element). A tensor with no bytes has segment -1.
+(u32-LE length + bytes per element). A tensor with no bytes has segment -1; a segment given by
+name is another worker's output segment, read in place (arena.Segments maps it).
 
 Inputs are read in place (NumPy views of the mapped segment); outputs are written once into
 one slot of the worker's arena: the one copy out.
@@ -24,7 +25,7 @@ from tensorbind._proxy.datatypes import NUMPY_DTYPES, datatype_of, decode_bytes,
 from tensorbind.decorators import TensorSpec
 
 
-def view_input(segments: Mapping[int, mmap.mmap], d: Mapping[str, Any], *, writable: bool = False) -> Any:
+def view_input(segments: Mapping[Any, mmap.mmap], d: Mapping[str, Any], *, writable: bool = False) -> Any:
     """One input as a NumPy view of its segment (read-only unless `writable`)."""
     dt = d["datatype"]
     shape = tuple(d["shape"])  # ints from the JSON decoder
@@ -33,7 +34,7 @@ def view_input(segments: Mapping[int, mmap.mmap], d: Mapping[str, Any], *, writa
     if dt == "BYTES":
         if length == 0:
             return decode_bytes(b"", count).reshape(shape)
-        blob = memoryview(segments[int(d["segment"])])[int(d["offset"]) : int(d["offset"]) + length]
+        blob = memoryview(segments[d["segment"]])[int(d["offset"]) : int(d["offset"]) + length]
         try:
             return decode_bytes(blob, count).reshape(shape)
         finally:
@@ -50,7 +51,7 @@ def view_input(segments: Mapping[int, mmap.mmap], d: Mapping[str, Any], *, writa
 
 
 def decode_call(
-    segments: Mapping[int, mmap.mmap], inputs: list[Mapping[str, Any]], *, writable: bool = False
+    segments: Mapping[Any, mmap.mmap], inputs: list[Mapping[str, Any]], *, writable: bool = False
 ) -> dict[str, Any]:
     """A call's inputs by name, as views of the server's arena."""
     return {str(d["name"]): view_input(segments, d, writable=writable) for d in inputs}
@@ -94,7 +95,12 @@ def encode_outputs(
     for name, dt, shape, data in prepared:
         nbytes = len(data) if dt == "BYTES" else data.nbytes
         d: dict[str, Any] = {
-            "name": name, "datatype": dt, "shape": shape, "segment": -1, "offset": 0, "length": 0
+            "name": name,
+            "datatype": dt,
+            "shape": shape,
+            "segment": -1,
+            "offset": 0,
+            "length": 0,
         }
         if nbytes > 0 and slot is not None:
             # One memcpy (C-contiguous: _array made it so); a NumPy view plus copyto costs ~15x more per call.

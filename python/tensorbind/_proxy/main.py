@@ -71,7 +71,7 @@ class Worker:
         self.framework = framework
         # A function of a list of requests (tensorbind.batch and friends) gets whole batches.
         self.takes_requests = takes_requests(fn)
-        self.inputs: dict[int, Any] = {}  # the server's segments: id -> mmap
+        self.inputs = arena.Segments()  # id -> mmap of the server's; name -> another worker's
         self.outputs = outputs or arena.OutputArena()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.outbox: responses.ResponseOutbox | None = None  # a decoupled model's responses
@@ -137,9 +137,9 @@ class Worker:
             with contextlib.suppress(FileNotFoundError):
                 self.inputs[int(s["id"])] = arena.open_segment(str(s["name"]))
 
-    def unmap_segments(self, ids: list[int]) -> None:
-        for i in ids:
-            m = self.inputs.pop(int(i), None)
+    def unmap_segments(self, keys: list[int | str]) -> None:
+        for k in keys:
+            m = self.inputs.pop(k if isinstance(k, str) else int(k), None)
             if m is not None:
                 with contextlib.suppress(BufferError):  # the user kept a view: unmapped at exit
                     m.close()
@@ -203,7 +203,9 @@ class Worker:
             return {"type": "result", "id": msg["id"], "segments": segments, "results": results}
         if kind == "unmap":  # the server dropped these segments of its arena
             self.unmap_segments(msg.get("segments", []))
-        elif kind == "mapped":  # the server mapped and unlinked our new segments
+        elif kind == "unmap_shared":  # other workers' output segments, dropped by their workers
+            self.unmap_segments(msg.get("names", []))
+        elif kind == "mapped":  # the server mapped our new segments (it unlinks them when dropped)
             self.outputs.unconfirmed.difference_update(msg.get("names", []))
         elif kind == "cancel" and self.outbox is not None:  # clients gone: is_cancelled() says so
             self.outbox.cancelled.update(int(s) for s in msg.get("streams", []))

@@ -252,44 +252,75 @@ function insertFree(seg: Segment, offset: number, size: number): void {
   }
 }
 
+/** Output segments of every Python worker, by the server's mapping: name, and who mapped it by name. */
+const sharedOutputs = new WeakMap<ArrayBufferLike, string>();
+const droppedListeners = new Map<string, (() => void)[]>();
+
+/**
+ * The name of the worker output segment `view` lies in (undefined: not one). Another worker can
+ * map that segment by name and read the view in place (an ensemble step's input that is the
+ * previous step's output), as long as the output's slot is held (pinOutputView).
+ */
+export function sharedOutputName(view: Uint8Array): string | undefined {
+  return sharedOutputs.get(view.buffer);
+}
+
+/** Calls `fn` once, when the output segment `name` is dropped (its worker unmaps it, or is gone). */
+export function onSharedOutputDropped(name: string, fn: () => void): void {
+  const list = droppedListeners.get(name);
+  if (list === undefined) droppedListeners.set(name, [fn]);
+  else list.push(fn);
+}
+
+function dropped(buffer: ArrayBuffer, name: string): void {
+  sharedOutputs.delete(buffer);
+  const list = droppedListeners.get(name);
+  droppedListeners.delete(name);
+  for (const fn of list ?? []) fn();
+}
+
 /**
  * The worker's output segments, mapped by the server. A segment is unmapped when the worker
  * says it dropped it (all its slots released), so the server's RSS and /dev/shm shrink with it.
+ * Names stay linked until then, so that other workers can map a segment to read an output in
+ * place; they carry the worker's prefix, which the server sweeps when the worker exits.
  */
 export class OutputSegments {
-  readonly #segments = new Map<number, ArrayBuffer>();
+  readonly #segments = new Map<number, { readonly buffer: ArrayBuffer; readonly name: string }>();
 
-  /** Maps segments the worker announced, then unlinks their names; returns the names. */
+  /** Maps segments the worker announced; returns their names. */
   map(segments: readonly SegmentInfo[]): string[] {
     for (const s of segments) {
       const buffer = shm().open(s.name);
-      this.#segments.set(s.id, buffer);
+      this.#segments.set(s.id, { buffer, name: s.name });
+      sharedOutputs.set(buffer, s.name);
       sharedMemoryBudget.add(buffer.byteLength); // counted against the server-wide cap
-      unlinkQuietly(s.name);
     }
     return segments.map((s) => s.name);
   }
 
-  /** Unmaps segments the worker dropped. */
+  /** Unmaps segments the worker dropped, and unlinks their names. */
   unmap(ids: readonly number[]): void {
     for (const id of ids) {
-      const buffer = this.#segments.get(id);
-      if (buffer === undefined) continue;
+      const seg = this.#segments.get(id);
+      if (seg === undefined) continue;
       this.#segments.delete(id);
-      sharedMemoryBudget.give(buffer.byteLength);
-      shm().unmap(buffer);
+      sharedMemoryBudget.give(seg.buffer.byteLength);
+      unlinkQuietly(seg.name);
+      dropped(seg.buffer, seg.name);
+      shm().unmap(seg.buffer);
     }
   }
 
   /** Bytes of the worker's shared memory mapped here. */
   get byteLength(): number {
     let n = 0;
-    for (const b of this.#segments.values()) n += b.byteLength;
+    for (const s of this.#segments.values()) n += s.buffer.byteLength;
     return n;
   }
 
   view(segment: number, offset: number, length: number): Uint8Array {
-    const buffer = this.#segments.get(segment);
+    const buffer = this.#segments.get(segment)?.buffer;
     if (buffer === undefined || offset + length > buffer.byteLength) {
       throw new RangeError(`worker output slot ${segment}:${offset}+${length} is outside its arena`);
     }
@@ -297,11 +328,15 @@ export class OutputSegments {
   }
 
   /**
-   * Forgets everything (the worker is gone). Not unmapped here: a response may still be writing
-   * its outputs; each mapping goes when its last view is collected.
+   * Forgets everything (the worker is gone; its names are swept with its prefix). Not unmapped
+   * here: a response may still be writing its outputs; each mapping goes when its last view is
+   * collected.
    */
   clear(): void {
-    for (const b of this.#segments.values()) sharedMemoryBudget.give(b.byteLength);
+    for (const s of this.#segments.values()) {
+      sharedMemoryBudget.give(s.buffer.byteLength);
+      dropped(s.buffer, s.name);
+    }
     this.#segments.clear();
   }
 }

@@ -13,21 +13,21 @@ import type { InferRequest, InferResponse, StreamResponse } from "../../core/inf
 import { takeRelease } from "../../core/release.js";
 import { sharedMemoryBudget } from "../shm-budget.js";
 import { arenaPrefix, sweepSegments } from "../shm-names.js";
-import { OutputSegments, type SharedArena } from "./arena.js";
+import { OutputSegments, onSharedOutputDropped, type SharedArena, sharedOutputName } from "./arena.js";
 import { type ColumnInput, type PlannedCall, planBatches, splitByBatch } from "./batching.js";
 import { inRegionOutputs } from "./client-regions.js";
-import { OutputSlots } from "./output-slots.js";
+import { OutputSlots, pinOutputView } from "./output-slots.js";
 import type {
   BlsMessage,
   CallLocation,
   ConfigureMessage,
   DeclarationJson,
+  InputLocation,
   OutputSet,
   PartError,
   ResponsesMessage,
   ResultMessage,
   SlotRef,
-  TensorLocation,
 } from "./protocol.js";
 import { ResponseStreams } from "./response-streams.js";
 import { CRASH_LOOP_AFTER, type RestartPolicy, STABLE_AFTER_MS } from "./restart-policy.js";
@@ -35,6 +35,8 @@ import { SlotReleases } from "./slot-releases.js";
 import { describeExit, type ExitInfo, WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
 
 const MAX_FAILED_RESTARTS = 5;
+/** TENSORBIND_IN_PLACE=0: every input from another worker's output is copied (for comparison). */
+const TENSORBIND_IN_PLACE_OFF = process.env.TENSORBIND_IN_PLACE === "0";
 
 export type InstanceOptions = Omit<WorkerSpawnOptions, "shmPrefix" | "onDropped" | "onBls"> & {
   /** The model's input arena, shared by all its instances. */
@@ -64,6 +66,8 @@ export class PythonInstance {
   #outputs = new OutputSegments();
   /** Arena segments this incarnation has mapped. */
   #mapped = new Set<number>();
+  /** Other workers' output segments this incarnation has mapped by name (inputs read in place). */
+  #sharedMapped = new Set<string>();
   #shmPrefix = "";
   #incarnation = 0;
   #failedRestarts = 0;
@@ -188,6 +192,7 @@ export class PythonInstance {
     this.#startedAt = Date.now();
     this.#shmPrefix = shmPrefix;
     this.#mapped = new Set();
+    this.#sharedMapped = new Set();
     this.#outputs.clear(); // the previous incarnation's segments leave the server-wide count
     this.#outputs = new OutputSegments();
     this.#releases.clear();
@@ -292,7 +297,7 @@ export class PythonInstance {
       let locations: CallLocation[];
       try {
         locations = calls.map((call, k) => ({
-          inputs: call.columns.map((col) => this.#place(col, held)),
+          inputs: call.columns.map((col) => this.#place(col, held, true)),
           requested: call.requested,
           ...(call.splits !== undefined && { splits: call.splits }),
           ...(call.parameters !== undefined && { parameters: call.parameters }),
@@ -398,7 +403,12 @@ export class PythonInstance {
     worker.notify({ type: "bls_result", id, ok: true, outputs, segments, final: r.final });
   }
 
-  #place(col: ColumnInput, held: { release(): void }[]): TensorLocation {
+  /**
+   * Where the worker reads an input: where it lies when it is in the model's arena (a request
+   * body) or, for a call (`inPlace`), in another Python worker's output slot (the previous step
+   * of an ensemble), which is held until the call returns; else copied into an arena slot.
+   */
+  #place(col: ColumnInput, held: { release(): void }[], inPlace = false): InputLocation {
     const head = { name: col.name, datatype: col.datatype, shape: col.shape };
     const only = col.parts.length === 1 ? col.parts[0]! : undefined;
     const found = only === undefined ? undefined : this.#opts.arena.hold(only);
@@ -406,6 +416,9 @@ export class PythonInstance {
       held.push(found);
       return { ...head, segment: found.segment, offset: found.offset, length: only.byteLength };
     }
+    const shared = inPlace && only !== undefined ? this.#inPlace(only, held) : undefined;
+    if (shared !== undefined)
+      return { ...head, segment: shared, offset: only!.byteOffset, length: only!.byteLength };
     const length = col.parts.reduce((n, p) => n + p.byteLength, 0);
     if (length === 0) return { ...head, segment: -1, offset: 0, length: 0 };
     const slot = this.#opts.arena.alloc(length);
@@ -416,6 +429,29 @@ export class PythonInstance {
       pos += part.byteLength;
     }
     return { ...head, segment: slot.segment, offset: slot.offset, length };
+  }
+
+  /**
+   * The name of the worker output segment `view` lies in, when this worker may read it there:
+   * the view's slot is pinned (into `held`) and the worker told to unmap the segment once it is
+   * dropped. Only for read-only inputs (NumPy): a torch model's inputs are writable scratch.
+   */
+  #inPlace(view: Uint8Array, held: { release(): void }[]): string | undefined {
+    if (this.#opts.framework !== "numpy" || view.byteLength === 0 || TENSORBIND_IN_PLACE_OFF)
+      return undefined;
+    const name = sharedOutputName(view);
+    const pin = name === undefined ? undefined : pinOutputView(view);
+    if (name === undefined || pin === undefined) return undefined;
+    held.push(pin);
+    if (!this.#sharedMapped.has(name)) {
+      this.#sharedMapped.add(name);
+      const mapped = this.#sharedMapped;
+      onSharedOutputDropped(name, () => {
+        if (mapped.delete(name) && mapped === this.#sharedMapped)
+          this.#worker?.notify({ type: "unmap_shared", names: [name] });
+      });
+    }
+    return name;
   }
 
   #failAll(

@@ -12,6 +12,21 @@ interface SlotToken {
   readonly slot: SlotRef;
   refs: number;
   released: boolean;
+  /** Calls reading a view in place (pinOutputView); the slot goes back after the last. */
+  pins: number;
+  releaseWhenUnpinned: boolean;
+}
+
+/** Output views that can be pinned: the view -> pins its slot. */
+const pinnable = new WeakMap<Uint8Array, () => { release(): void } | undefined>();
+
+/**
+ * Keeps the worker slot `view` lies in from going back to its worker until the returned handle
+ * is released, even if its result is released meanwhile: another worker reads the view in place
+ * (arena.ts sharedOutputName). Undefined when `view` is not an output view of a Python worker.
+ */
+export function pinOutputView(view: Uint8Array): { release(): void } | undefined {
+  return pinnable.get(view)?.();
 }
 
 /**
@@ -36,7 +51,9 @@ export class OutputSlots {
   /** Tensors over one output set, with its release attached to the result. */
   result(set: OutputSet, incarnation: number): ExecutionResult {
     const token: SlotToken | undefined =
-      set.slot === null ? undefined : { incarnation, slot: set.slot, refs: 0, released: false };
+      set.slot === null
+        ? undefined
+        : { incarnation, slot: set.slot, refs: 0, released: false, pins: 0, releaseWhenUnpinned: false };
     const res: ExecutionResult = {};
     try {
       for (const o of set.outputs) {
@@ -48,6 +65,7 @@ export class OutputSlots {
         if (token !== undefined && o.length > 0) {
           token.refs++;
           this.#registry.register(bytes, token, token);
+          pinnable.set(bytes, () => this.#pin(token));
         }
       }
     } catch (err) {
@@ -66,8 +84,25 @@ export class OutputSlots {
     if (set.slot !== null) this.#giveBack(incarnation, set.slot);
   }
 
+  #pin(token: SlotToken): { release(): void } | undefined {
+    if (token.released) return undefined;
+    token.pins++;
+    let done = false;
+    return {
+      release: () => {
+        if (done) return;
+        done = true;
+        if (--token.pins === 0 && token.releaseWhenUnpinned) this.#release(token);
+      },
+    };
+  }
+
   #release(token: SlotToken): void {
     if (token.released) return;
+    if (token.pins > 0) {
+      token.releaseWhenUnpinned = true; // read in place by another call: back once it is done
+      return;
+    }
     token.released = true;
     this.#registry.unregister(token);
     this.#giveBack(token.incarnation, token.slot);

@@ -30,9 +30,16 @@ export interface TensorLocation {
   readonly length: number;
 }
 
+/**
+ * Where a worker reads an input: a segment of the model's arena (its id), or another worker's
+ * output segment by name (an ensemble step's output read in place; the worker maps it read-only
+ * and unmaps it on `unmap_shared`).
+ */
+export type InputLocation = Omit<TensorLocation, "segment"> & { readonly segment: number | string };
+
 /** One call of the user function: its inputs in the server's arena. */
 export interface CallLocation {
-  readonly inputs: readonly TensorLocation[];
+  readonly inputs: readonly InputLocation[];
   /** Outputs to produce; empty means all the function returns. */
   readonly requested: readonly string[];
   /** Rows of each request when the call holds several, concatenated (for a function of requests). */
@@ -87,6 +94,8 @@ export type ServerMessage =
   | { readonly type: "mapped"; readonly names: readonly string[] }
   /** The server dropped these segments of its arena: unmap them. */
   | { readonly type: "unmap"; readonly segments: readonly number[] }
+  /** Another worker dropped these output segments this worker mapped by name: unmap them. */
+  | { readonly type: "unmap_shared"; readonly names: readonly string[] }
   /** Clients' regions the server unmapped: the worker drops its cached mappings of these keys. */
   | { readonly type: "forget"; readonly keys: readonly string[] }
   /** The clients of these streams went away: the model's senders say is_cancelled(). */
@@ -217,7 +226,7 @@ export type BlsResultMessage =
       readonly type: "bls_result";
       readonly id: number;
       readonly ok: true;
-      readonly outputs: readonly TensorLocation[];
+      readonly outputs: readonly InputLocation[];
       readonly segments: readonly SegmentInfo[];
       readonly final?: boolean;
     }

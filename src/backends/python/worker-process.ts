@@ -219,6 +219,7 @@ export class WorkerProcess {
       | { type: "release"; release: readonly (readonly [number, number])[] }
       | { type: "mapped"; names: readonly string[] }
       | { type: "unmap"; segments: readonly number[] }
+      | { type: "unmap_shared"; names: readonly string[] }
       | { type: "forget"; keys: readonly string[] }
       | { type: "cancel"; streams: readonly number[] }
       | BlsResultMessage
