@@ -42,6 +42,17 @@ R="$T/model_repository"; cp -r examples/exatrkx/model_repository "$R"
 sed -i "s/count: 1, kind: KIND_CPU/count: $N, kind: KIND_GPU, gpus: [ 0 ]/" "$R"/{embed,filter,gnn,frnn,wcc}/config.pbtxt
 grep -h instance_group "$R"/*/config.pbtxt | sort | uniq -c
 
+# serve_repository NAME SECONDS: the GPU repository served in the background (SPID), its gRPC
+# address in G once ready; the log in $OUT/server-NAME.log.
+serve_repository() {
+  timeout "$2" node bin/tensorbind.js serve --model-repository "$R" --http-port 0 --grpc-port 0 --metrics-port 0 \
+    --ready-file "$T/ready-$1.json" > "$OUT/server-$1.log" 2>&1 &
+  SPID=$!
+  for _ in $(seq 120); do [ -s "$T/ready-$1.json" ] && break; sleep 1; done
+  [ -s "$T/ready-$1.json" ] || { tail -20 "$OUT/server-$1.log"; fail "server not ready"; }
+  G=$(python3 -c "import json;print(json.load(open('$T/ready-$1.json'))['grpc'])")
+}
+
 if step 1; then
 echo "== 1. CPU labels against the direct GPU pipeline"
 for mu in $MUS; do
@@ -51,12 +62,7 @@ fi
 
 if step 2; then
 echo "== 2. the repository on the GPU (KIND_GPU), answers against the direct GPU pipeline"
-timeout 150 node bin/tensorbind.js serve --model-repository "$R" --http-port 0 --grpc-port 0 --metrics-port 0 \
-  --ready-file "$T/ready.json" > "$OUT/server.log" 2>&1 &
-SPID=$!
-for _ in $(seq 120); do [ -s "$T/ready.json" ] && break; sleep 1; done
-[ -s "$T/ready.json" ] || { tail -20 "$OUT/server.log"; fail "server not ready"; }
-G=$(python3 -c "import json;print(json.load(open('$T/ready.json'))['grpc'])")
+serve_repository answers 150
 for mu in $MUS; do
   timeout 120 python3 examples/exatrkx/client.py --url "$G" --events-dir "$E/$mu" --events 8 --concurrency 4 \
     --device cuda:0 --json "$OUT/client-$mu.json" | tail -3
@@ -77,12 +83,7 @@ echo "== 4. where a served event's time goes at c = 1: py-spy samples of every w
 # worker does with its share of an event, by function, native frames (torch, CUDA) included.
 python3 -m pip install -q --no-index --no-deps --no-compile --target "$T/spy" .whl-pyspy/*.whl || fail "carry .whl-pyspy"
 SPY="$T/spy/bin/py-spy"
-timeout 200 node bin/tensorbind.js serve --model-repository "$R" --http-port 0 --grpc-port 0 --metrics-port 0 \
-  --ready-file "$T/ready4.json" > "$OUT/server4.log" 2>&1 &
-SPID=$!
-for _ in $(seq 120); do [ -s "$T/ready4.json" ] && break; sleep 1; done
-[ -s "$T/ready4.json" ] || { tail -20 "$OUT/server4.log"; fail "server not ready"; }
-G=$(python3 -c "import json;print(json.load(open('$T/ready4.json'))['grpc'])")
+serve_repository spy 200
 mu=$(echo $MUS | cut -d' ' -f1)
 # warm every instance, then record while a c = 1 client runs
 timeout 100 python3 bench/exatrkx/run.py --url "$G" --device cuda:0 --events-dir "$E/$mu" --concurrency 1 \
