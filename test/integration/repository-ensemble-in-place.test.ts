@@ -11,10 +11,17 @@ process.env.TENSORBIND_PYTHON = INTERPRETER;
 // step_b also says where its input lies: the permissions and file of the mapping holding it
 // (/proc/self/maps), and how many read-only shared mappings of deleted files it still has.
 const STEP_A = `${PB_HEADER}
+import os
+
 class TritonPythonModel:
     def execute(self, requests):
-        return [pb_utils.InferenceResponse([pb_utils.Tensor("OUT",
-            pb_utils.get_input_tensor_by_name(r, "IN").as_numpy() + 1)]) for r in requests]
+        out = []
+        for r in requests:
+            x = pb_utils.get_input_tensor_by_name(r, "IN").as_numpy()
+            if x.flat[0] < 0:  # the crash test
+                os._exit(3)
+            out.append(pb_utils.InferenceResponse([pb_utils.Tensor("OUT", x + 1)]))
+        return out
 `;
 const STEP_B = `${PB_HEADER}
 import numpy as np
@@ -175,5 +182,26 @@ describe("an ensemble step reads the previous Python step's output where that wo
     expect(after.out[0]).toBe(3);
     expect(after.where).toMatch(/^r--s /);
     expect(after.stale).toBe(0);
+  }, 60_000);
+
+  it("goes on after step_a's worker dies: step_b drops its mappings of the dead worker's segments", async () => {
+    const base = server.urls.http!;
+    const big = await infer(base, "chain", new Float32Array(1 << 20).fill(2)); // step_a's segments mapped in step_b
+    expect(big.where).toMatch(/^r--s /);
+    const res = await fetch(`${base}/v2/models/chain/infer`, {
+      method: "POST",
+      body: JSON.stringify({
+        inputs: [{ name: "IN", shape: [1, 4], datatype: "FP32", data: [-1, 0, 0, 0] }],
+      }),
+    });
+    expect(res.status).toBe(500); // step_a died with the request
+    let after: Answer | undefined;
+    for (let i = 0; i < 100 && after === undefined; i++) {
+      await sleep(100);
+      after = await infer(base, "chain", new Float32Array(1024).fill(5)).catch(() => undefined);
+    }
+    expect(after?.out[0]).toBe(7);
+    expect(after?.where).toMatch(/^r--s /);
+    expect(after?.stale).toBe(0); // the dead worker's names were swept, and step_b unmapped them
   }, 60_000);
 });
