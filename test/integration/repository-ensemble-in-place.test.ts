@@ -114,94 +114,98 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 setFlagsFromString("--expose-gc");
 const collectGarbage = runInNewContext("gc") as () => void;
 
-describe("an ensemble step reads the previous Python step's output where that worker wrote it", () => {
-  let repo: string;
-  let server: Server;
+// workers 2: requests come in on frontend threads, which borrow the outputs from the engine's thread.
+describe.each([1, 2])(
+  "an ensemble step reads the previous Python step's output where that worker wrote it (workers %i)",
+  (workers) => {
+    let repo: string;
+    let server: Server;
 
-  beforeAll(async () => {
-    repo = writeRepository(FILES);
-    server = await serveRepository(repo, { metrics: 0 });
-  }, 120_000);
+    beforeAll(async () => {
+      repo = writeRepository(FILES);
+      server = await serveRepository(repo, { metrics: 0, workers });
+    }, 120_000);
 
-  afterAll(async () => {
-    await server?.close();
-    rmSync(repo, { recursive: true, force: true });
-  });
-
-  it("maps step_a's output segment read-only in step_b instead of copying into step_b's arena", async () => {
-    const base = server.urls.http!;
-    const direct = await infer(base, "step_b", new Float32Array(1024).fill(3));
-    expect(direct.where).toMatch(/^rw-s \/dev\/shm\//); // a request body: step_b's own arena
-    const chained = await infer(base, "chain", new Float32Array(1024).fill(3));
-    expect(chained.out.every((v) => v === 5)).toBe(true);
-    expect(chained.where).toMatch(/^r--s \/dev\/shm\//); // step_a's output segment, in place
-    expect(chained.where.split(" ")[1]).not.toBe(direct.where.split(" ")[1]);
-  }, 60_000);
-
-  // Also a regression test of the HTTP response path: node writes each output as a Buffer of its
-  // own over the worker's slot, and the original views could be collected mid-write, giving the
-  // slot back to the worker while the response still went out from it (the tail of one answer
-  // held another request's values, in about half of the runs before the fix).
-  it.each(["chain", "step_a"])(
-    "keeps every output intact until it is written, under concurrency (%s)",
-    async (model) => {
-      const base = server.urls.http!;
-      const elements = 1 << 20; // 4 MiB per tensor: several slots and segments of step_a at once
-      const steps = model === "chain" ? 2 : 1;
-      // Full collections while the responses go out: what is unreachable is collected at once.
-      const churn = setInterval(collectGarbage, 2);
-      const rounds: Answer[][] = [];
-      try {
-        for (let round = 0; round < 6; round++) {
-          const x = (k: number) => new Float32Array(elements).fill(round * 10 + k);
-          rounds.push(await Promise.all(Array.from({ length: 8 }, (_, k) => infer(base, model, x(k)))));
-        }
-      } finally {
-        clearInterval(churn);
-      }
-      rounds.forEach((answers, round) => {
-        answers.forEach((a, k) => {
-          const want = round * 10 + k + steps;
-          expect(a.out.length).toBe(elements);
-          expect(
-            [a.out[0], a.out[elements >> 1], a.out[elements - 1]],
-            `round ${round}, request ${k}`,
-          ).toEqual([want, want, want]);
-        });
-      });
-    },
-    120_000,
-  );
-
-  it("unmaps step_a's segments in step_b once step_a drops them after the burst", async () => {
-    const base = server.urls.http!;
-    // The burst above grew step_a's arena; its empty segments go after 2 s idle, and step_b is
-    // told to unmap them: no read-only mapping of a deleted segment is left in step_b.
-    await sleep(4500);
-    const after = await infer(base, "chain", new Float32Array(1024).fill(1));
-    expect(after.out[0]).toBe(3);
-    expect(after.where).toMatch(/^r--s /);
-    expect(after.stale).toBe(0);
-  }, 60_000);
-
-  it("goes on after step_a's worker dies: step_b drops its mappings of the dead worker's segments", async () => {
-    const base = server.urls.http!;
-    const big = await infer(base, "chain", new Float32Array(1 << 20).fill(2)); // step_a's segments mapped in step_b
-    expect(big.where).toMatch(/^r--s /);
-    const res = await fetch(`${base}/v2/models/chain/infer`, {
-      method: "POST",
-      body: JSON.stringify({
-        inputs: [{ name: "IN", shape: [1, 4], datatype: "FP32", data: [-1, 0, 0, 0] }],
-      }),
+    afterAll(async () => {
+      await server?.close();
+      rmSync(repo, { recursive: true, force: true });
     });
-    expect(res.status).toBe(500); // step_a died with the request
-    let after: Answer | undefined;
-    for (let i = 0; i < 100 && after === undefined; i++) {
-      await sleep(100);
-      after = await infer(base, "chain", new Float32Array(1024).fill(5)).catch(() => undefined);
-    }
-    expect(after?.out[0]).toBe(7);
-    expect(after?.where).toMatch(/^r--s /);
-    expect(after?.stale).toBe(0); // the dead worker's names were swept, and step_b unmapped them
-  }, 60_000);
-});
+
+    it("maps step_a's output segment read-only in step_b instead of copying into step_b's arena", async () => {
+      const base = server.urls.http!;
+      const direct = await infer(base, "step_b", new Float32Array(1024).fill(3));
+      expect(direct.where).toMatch(/^rw-s \/dev\/shm\//); // a request body: step_b's own arena
+      const chained = await infer(base, "chain", new Float32Array(1024).fill(3));
+      expect(chained.out.every((v) => v === 5)).toBe(true);
+      expect(chained.where).toMatch(/^r--s \/dev\/shm\//); // step_a's output segment, in place
+      expect(chained.where.split(" ")[1]).not.toBe(direct.where.split(" ")[1]);
+    }, 60_000);
+
+    // Also a regression test of the HTTP response path: node writes each output as a Buffer of its
+    // own over the worker's slot, and the original views could be collected mid-write, giving the
+    // slot back to the worker while the response still went out from it (the tail of one answer
+    // held another request's values, in about half of the runs before the fix).
+    it.each(["chain", "step_a"])(
+      "keeps every output intact until it is written, under concurrency (%s)",
+      async (model) => {
+        const base = server.urls.http!;
+        const elements = 1 << 20; // 4 MiB per tensor: several slots and segments of step_a at once
+        const steps = model === "chain" ? 2 : 1;
+        // Full collections while the responses go out: what is unreachable is collected at once.
+        const churn = setInterval(collectGarbage, 2);
+        const rounds: Answer[][] = [];
+        try {
+          for (let round = 0; round < 6; round++) {
+            const x = (k: number) => new Float32Array(elements).fill(round * 10 + k);
+            rounds.push(await Promise.all(Array.from({ length: 8 }, (_, k) => infer(base, model, x(k)))));
+          }
+        } finally {
+          clearInterval(churn);
+        }
+        rounds.forEach((answers, round) => {
+          answers.forEach((a, k) => {
+            const want = round * 10 + k + steps;
+            expect(a.out.length).toBe(elements);
+            expect(
+              [a.out[0], a.out[elements >> 1], a.out[elements - 1]],
+              `round ${round}, request ${k}`,
+            ).toEqual([want, want, want]);
+          });
+        });
+      },
+      120_000,
+    );
+
+    it("unmaps step_a's segments in step_b once step_a drops them after the burst", async () => {
+      const base = server.urls.http!;
+      // The burst above grew step_a's arena; its empty segments go after 2 s idle, and step_b is
+      // told to unmap them: no read-only mapping of a deleted segment is left in step_b.
+      await sleep(4500);
+      const after = await infer(base, "chain", new Float32Array(1024).fill(1));
+      expect(after.out[0]).toBe(3);
+      expect(after.where).toMatch(/^r--s /);
+      expect(after.stale).toBe(0);
+    }, 60_000);
+
+    it("goes on after step_a's worker dies: step_b drops its mappings of the dead worker's segments", async () => {
+      const base = server.urls.http!;
+      const big = await infer(base, "chain", new Float32Array(1 << 20).fill(2)); // step_a's segments mapped in step_b
+      expect(big.where).toMatch(/^r--s /);
+      const res = await fetch(`${base}/v2/models/chain/infer`, {
+        method: "POST",
+        body: JSON.stringify({
+          inputs: [{ name: "IN", shape: [1, 4], datatype: "FP32", data: [-1, 0, 0, 0] }],
+        }),
+      });
+      expect(res.status).toBe(500); // step_a died with the request
+      let after: Answer | undefined;
+      for (let i = 0; i < 100 && after === undefined; i++) {
+        await sleep(100);
+        after = await infer(base, "chain", new Float32Array(1024).fill(5)).catch(() => undefined);
+      }
+      expect(after?.out[0]).toBe(7);
+      expect(after?.where).toMatch(/^r--s /);
+      expect(after?.stale).toBe(0); // the dead worker's names were swept, and step_b unmapped them
+    }, 60_000);
+  },
+);
