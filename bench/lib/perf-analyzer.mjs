@@ -95,9 +95,11 @@ export function perfAnalyzerArgs({
  * stability search over many large requests fills the client machine's memory and stalls
  * (1 MiB at ~600 infer/s: ~2.4 GB per second of measuring). Not --request-count: its
  * throughput is the count over whole seconds (48 requests read 23.9 or 15.9 infer/s, nothing
- * between). This bounds a run at concurrency 1; at 16 MiB and concurrency 8 perf_analyzer's
- * memory grows without bound against any server that answers faster than ~20/s, even one that
- * costs nothing (docs/PERFORMANCE.md, P11).
+ * between). This bounds a run at 16 MiB and concurrency 1. It does not at concurrency 8: there
+ * perf_analyzer pinned to one core spends its time in page faults and its memory grows far past
+ * the windows' requests against a server faster than Triton's (16 MiB: ~20/s; 1 MiB: ~500/s),
+ * even one that costs nothing (docs/PERFORMANCE.md, P11), so bench/python-vs-pytriton keeps
+ * its time windows at 1 MiB (its c1 cells finish, c8 often not).
  * Example: boundedWindows(16 << 20, 1) → { countWindow: 16, maxTrials: 4, stability: 100 }
  */
 export function boundedWindows(responseBytes, concurrency, budget = 2 ** 32) {

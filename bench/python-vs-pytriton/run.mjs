@@ -22,12 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fmt, log, machineLine, median, REPO, requireFiles, workDir } from "../lib/common.mjs";
-import {
-  boundedWindows,
-  perfAnalyzerArgs,
-  requirePerfAnalyzer,
-  runPerfAnalyzer,
-} from "../lib/perf-analyzer.mjs";
+import { perfAnalyzerArgs, requirePerfAnalyzer, runPerfAnalyzer } from "../lib/perf-analyzer.mjs";
 import { CLIENT_CPU, pinning, runChild, SERVER_CPU, startServer, tensorbindServe } from "../lib/procs.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -49,7 +44,7 @@ const SIZES = (opt.sizes ?? (smoke ? "1024,262144" : "1024,262144,16777216")).sp
 const CONCS = opt.concurrency.split(",").map(Number);
 const PROTOS = opt.protocols.split(",");
 const STARTUP_RUNS = Number(opt["startup-runs"] ?? (smoke ? 1 : 3));
-const windowMs = () => (smoke ? 500 : 1500);
+const windowMs = (elements) => (smoke ? 500 : elements >= 1 << 24 ? 5000 : 1500);
 const NAN = { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN };
 
 const human = (el) => {
@@ -151,10 +146,11 @@ function paArgs(s, proto, elements, conc) {
     shape: { INPUT0: elements },
     inputData: "zero",
     concurrency: conc,
-    // 1 MiB and more: count windows of a bounded total (perf_analyzer keeps every response in
-    // memory, see boundedWindows; time windows can also close with no request completed on a slow
-    // machine at 64 MiB); smaller: time windows until throughput is stable
-    ...(boundedWindows(elements * 4, conc) ?? { intervalMs: windowMs(), stability: 100, maxTrials: 5 }),
+    // 64 MiB: count windows (a few requests each) rather than time windows, which can close
+    // with no request completed on a slow machine ("No valid requests recorded")
+    ...(elements >= 1 << 24 ? { countWindow: Math.max(2, conc) } : { intervalMs: windowMs(elements) }),
+    stability: 100,
+    maxTrials: 5,
   });
 }
 async function perfAnalyzer(s, proto, elements, conc) {
