@@ -265,11 +265,20 @@ export function sharedOutputName(view: Uint8Array): string | undefined {
   return sharedOutputs.get(view.buffer);
 }
 
-/** Calls `fn` once, when the output segment `name` is dropped (its worker unmaps it, or is gone). */
-export function onSharedOutputDropped(name: string, fn: () => void): void {
+/**
+ * Calls `fn` once, when the output segment `name` is dropped (its worker unmaps it, or is gone).
+ * Returns the way to stop listening (the listener is gone, a stopped model's worker).
+ */
+export function onSharedOutputDropped(name: string, fn: () => void): () => void {
   const list = droppedListeners.get(name);
   if (list === undefined) droppedListeners.set(name, [fn]);
   else list.push(fn);
+  return () => {
+    const now = droppedListeners.get(name);
+    const i = now?.indexOf(fn) ?? -1;
+    if (i >= 0) now!.splice(i, 1);
+    if (now?.length === 0) droppedListeners.delete(name);
+  };
 }
 
 function dropped(buffer: ArrayBuffer, name: string): void {

@@ -66,8 +66,11 @@ export class PythonInstance {
   #outputs = new OutputSegments();
   /** Arena segments this incarnation has mapped. */
   #mapped = new Set<number>();
-  /** Other workers' output segments this incarnation has mapped by name (inputs read in place). */
-  #sharedMapped = new Set<string>();
+  /**
+   * Other workers' output segments this incarnation has mapped by name (inputs read in place),
+   * each with the way to stop listening for its drop.
+   */
+  #sharedMapped = new Map<string, () => void>();
   #shmPrefix = "";
   #incarnation = 0;
   #failedRestarts = 0;
@@ -158,6 +161,7 @@ export class PythonInstance {
     this.#streams.failAll(new UnavailableError(`model '${this.#opts.model}' is stopping`));
     await this.#worker?.stop(graceMs);
     this.#worker = undefined;
+    this.#forgetShared();
     this.#outputs.clear();
     if (this.#shmPrefix !== "") sweepSegments(this.#shmPrefix);
   }
@@ -192,7 +196,7 @@ export class PythonInstance {
     this.#startedAt = Date.now();
     this.#shmPrefix = shmPrefix;
     this.#mapped = new Set();
-    this.#sharedMapped = new Set();
+    this.#forgetShared();
     this.#outputs.clear(); // the previous incarnation's segments leave the server-wide count
     this.#outputs = new OutputSegments();
     this.#releases.clear();
@@ -444,14 +448,19 @@ export class PythonInstance {
     if (name === undefined || pin === undefined) return undefined;
     held.push(pin);
     if (!this.#sharedMapped.has(name)) {
-      this.#sharedMapped.add(name);
-      const mapped = this.#sharedMapped;
-      onSharedOutputDropped(name, () => {
-        if (mapped.delete(name) && mapped === this.#sharedMapped)
-          this.#worker?.notify({ type: "unmap_shared", names: [name] });
+      const stopListening = onSharedOutputDropped(name, () => {
+        this.#sharedMapped.delete(name);
+        this.#worker?.notify({ type: "unmap_shared", names: [name] });
       });
+      this.#sharedMapped.set(name, stopListening);
     }
     return name;
+  }
+
+  /** A new worker (or none) maps nothing by name yet: no drop concerns this instance any more. */
+  #forgetShared(): void {
+    for (const stopListening of this.#sharedMapped.values()) stopListening();
+    this.#sharedMapped = new Map();
   }
 
   #failAll(
