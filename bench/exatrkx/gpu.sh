@@ -80,7 +80,8 @@ fi
 if step 4; then
 echo "== 4. where a served event's time goes at c = 1: py-spy samples of every worker ($N instance(s) per GPU step)"
 # Carry .whl-pyspy (a py-spy wheel) too. Samples of busy threads only (no --idle): what each step
-# worker does with its share of an event, by function, native frames (torch, CUDA) included.
+# worker does with its share of an event, by function, native frames (torch, CUDA) included;
+# 25 s covers the run below (direct then served, 8 s each, plus its warm-up check).
 python3 -m pip install -q --no-index --no-deps --no-compile --target "$T/spy" .whl-pyspy/*.whl || fail "carry .whl-pyspy"
 SPY="$T/spy/bin/py-spy"
 serve_repository spy 200
@@ -90,7 +91,7 @@ timeout 100 python3 bench/exatrkx/run.py --url "$G" --device cuda:0 --events-dir
   --seconds 3 --pairs 1 --out "$T/warm4" > /dev/null 2>&1
 mkdir -p "$T/spy-out"
 for pid in $(pgrep -f "tensorbind.worker|tensorbind._proxy.prewarm"); do
-  "$SPY" record --pid "$pid" --duration 12 --rate 1000 --native --nonblocking --format raw \
+  "$SPY" record --pid "$pid" --duration 25 --rate 1000 --native --nonblocking --format raw \
     -o "$T/spy-out/$pid.txt" > "$T/spy-out/$pid.log" 2>&1 &
 done
 sleep 1
