@@ -81,7 +81,8 @@ if step 4; then
 echo "== 4. where a served event's time goes at c = 1: py-spy samples of every worker ($N instance(s) per GPU step)"
 # Carry .whl-pyspy (a py-spy wheel) too. Samples of busy threads only (no --idle): what each step
 # worker does with its share of an event, by function, native frames (torch, CUDA) included;
-# 25 s covers the run below (direct then served, 8 s each, plus its warm-up check).
+# 25 s covers the run below (direct then served, 8 s each, plus its warm-up check). Read it with
+# bench/exatrkx/spy_summary.py spy.tar.gz.
 python3 -m pip install -q --no-index --no-deps --no-compile --target "$T/spy" .whl-pyspy/*.whl || fail "carry .whl-pyspy"
 SPY="$T/spy/bin/py-spy"
 serve_repository spy 200
