@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import type { OutputSegments } from "../../src/backends/python/arena.js";
 import { OutputSlots, pinOutputView } from "../../src/backends/python/output-slots.js";
@@ -17,6 +19,16 @@ function slots() {
     (_incarnation, slot) => back.push(slot),
   );
   return { s, back };
+}
+
+// V8's gc() without --expose-gc on the command line: the flag set at run time, read in a new context.
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
+async function collected(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    collectGarbage();
+    await new Promise((r) => setTimeout(r, 5)); // FinalizationRegistry callbacks run as tasks
+  }
 }
 
 const set = (offset: number): OutputSet => ({
@@ -63,5 +75,25 @@ describe("an output slot read in place by another call (pinOutputView)", () => {
     const other = new Uint8Array(memory, 24, 8); // same memory, a view of someone else's
     expect(pinOutputView(other)).toBeUndefined();
     takeRelease(result)!();
+  });
+});
+
+describe("an output slot nobody releases explicitly", () => {
+  it("stays out while its release function is held, even with every view of it collected", async () => {
+    const { s, back } = slots();
+    // What a frontend holds while node writes Buffers of its own over the memory: the release only.
+    let release: (() => void) | undefined = takeRelease(s.result(set(32), 1));
+    await collected();
+    expect(back).toEqual([]);
+    release!();
+    expect(back).toEqual([[0, 32]]);
+    release = undefined;
+  });
+
+  it("goes back once its views and its release function are all collected (a dropped in-process result)", async () => {
+    const { s, back } = slots();
+    s.result(set(40), 1);
+    await collected();
+    expect(back).toEqual([[0, 40]]);
   });
 });

@@ -441,8 +441,7 @@ export class PythonInstance {
    * dropped. Only for read-only inputs (NumPy): a torch model's inputs are writable scratch.
    */
   #inPlace(view: Uint8Array, held: { release(): void }[]): string | undefined {
-    if (this.#opts.framework !== "numpy" || view.byteLength === 0 || TENSORBIND_IN_PLACE_OFF)
-      return undefined;
+    if (this.#opts.framework !== "numpy" || TENSORBIND_IN_PLACE_OFF) return undefined;
     const name = sharedOutputName(view);
     const pin = name === undefined ? undefined : pinOutputView(view);
     if (name === undefined || pin === undefined) return undefined;

@@ -8,6 +8,7 @@ import type { OutputSet, SlotRef } from "./protocol.js";
 
 /** One output slot of the worker's arena and whether it went back yet. */
 interface SlotToken {
+  readonly owner: OutputSlots;
   readonly incarnation: number;
   readonly slot: SlotRef;
   refs: number;
@@ -17,8 +18,8 @@ interface SlotToken {
   releaseWhenUnpinned: boolean;
 }
 
-/** Output views that can be pinned: the view -> pins its slot. */
-const pinnable = new WeakMap<Uint8Array, () => { release(): void } | undefined>();
+/** Output views that can be pinned: the view -> its slot. */
+const pinnable = new WeakMap<Uint8Array, SlotToken>();
 
 /**
  * Keeps the worker slot `view` lies in from going back to its worker until the returned handle
@@ -26,7 +27,8 @@ const pinnable = new WeakMap<Uint8Array, () => { release(): void } | undefined>(
  * (arena.ts sharedOutputName). Undefined when `view` is not an output view of a Python worker.
  */
 export function pinOutputView(view: Uint8Array): { release(): void } | undefined {
-  return pinnable.get(view)?.();
+  const token = pinnable.get(view);
+  return token?.owner.pin(token);
 }
 
 /**
@@ -34,7 +36,10 @@ export function pinOutputView(view: Uint8Array): { release(): void } | undefined
  * frontend has written them. The frontend says so (InferResponse.release, attached here to the
  * ExecutionResult); the slot then goes back to the worker with the next message. Callers that
  * never release (an in-process infer() whose result is dropped) are covered by a
- * FinalizationRegistry: the slot goes back when every view of it has been collected.
+ * FinalizationRegistry: the slot goes back when every view of it *and* its release function have
+ * been collected. The release function counts because views are not the only way to the memory:
+ * node writes each Uint8Array as a Buffer of its own over it, so a frontend may hold nothing but
+ * those Buffers and the release it calls once they are written.
  */
 export class OutputSlots {
   readonly #segments: () => OutputSegments;
@@ -53,7 +58,15 @@ export class OutputSlots {
     const token: SlotToken | undefined =
       set.slot === null
         ? undefined
-        : { incarnation, slot: set.slot, refs: 0, released: false, pins: 0, releaseWhenUnpinned: false };
+        : {
+            owner: this,
+            incarnation,
+            slot: set.slot,
+            refs: 0,
+            released: false,
+            pins: 0,
+            releaseWhenUnpinned: false,
+          };
     const res: ExecutionResult = {};
     try {
       for (const o of set.outputs) {
@@ -65,7 +78,7 @@ export class OutputSlots {
         if (token !== undefined && o.length > 0) {
           token.refs++;
           this.#registry.register(bytes, token, token);
-          pinnable.set(bytes, () => this.#pin(token));
+          pinnable.set(bytes, token);
         }
       }
     } catch (err) {
@@ -74,7 +87,12 @@ export class OutputSlots {
     }
     if (token !== undefined) {
       if (token.refs === 0) this.#release(token);
-      else attachRelease(res, () => this.#release(token));
+      else {
+        const release = () => this.#release(token);
+        token.refs++;
+        this.#registry.register(release, token, token);
+        attachRelease(res, release);
+      }
     }
     return res;
   }
@@ -84,7 +102,8 @@ export class OutputSlots {
     if (set.slot !== null) this.#giveBack(incarnation, set.slot);
   }
 
-  #pin(token: SlotToken): { release(): void } | undefined {
+  /** pinOutputView's pin of one of this instance's slots (undefined once it went back). */
+  pin(token: SlotToken): { release(): void } | undefined {
     if (token.released) return undefined;
     token.pins++;
     let done = false;

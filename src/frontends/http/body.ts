@@ -148,21 +148,8 @@ export function readBodyInto(req: IncomingMessage, res: ServerResponse, into: Ui
   });
 }
 
-/**
- * Gives lent memory back once the response is written or abandoned ('close' covers both).
- * `keep` stays reachable until then: what node's writes were made from (it wraps each
- * Uint8Array it writes in a Buffer of its own, so the original view could be collected mid-write).
- */
-export function releaseWhenClosed(res: ServerResponse, release: () => void, keep?: unknown): void {
-  if (res.writableFinished || res.destroyed) {
-    release();
-    return;
-  }
-  res.once("close", () => {
-    release();
-    kept = keep;
-    kept = undefined;
-  });
+/** Gives lent body memory back once the response is written or abandoned ('close' covers both). */
+export function releaseWhenClosed(res: ServerResponse, release: () => void): void {
+  if (res.writableFinished || res.destroyed) release();
+  else res.once("close", release);
 }
-/** A sink that makes `keep` a live reference of the 'close' handler above. */
-let kept: unknown;

@@ -138,10 +138,7 @@ async function inferPrepared(
     const formatting = formatJsonOutputs(response, decoded.binaryOutputs);
     formatted = formatting === undefined ? undefined : await formatting;
   } finally {
-    // node writes each output as a Buffer of its own over the same memory, so the views the
-    // backend handed out (whose collection would also give their slots back, output-slots.ts)
-    // must stay reachable with the response until it is written.
-    if (response.release !== undefined) releaseWhenClosed(res, response.release, response);
+    if (response.release !== undefined) releaseWhenClosed(res, response.release);
   }
   const encoded = encodeInferResponse(response, decoded.binaryOutputs, formatted);
   if (res.headersSent || res.destroyed) return;
