@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { afterAll, beforeAll } from "vitest";
 import type { ServeOptions } from "../../src/config.js";
 import { Registry } from "../../src/model/registry.js";
 import { type Server, serve } from "../../src/server.js";
@@ -72,4 +73,34 @@ export function serveRepository(repo: string | string[], extra: ServeOptions = {
     modelRepository: repo,
     ...extra,
   });
+}
+
+/**
+ * A repository of `files`, written and served for the enclosing describe block (beforeAll), closed
+ * and removed after it. Read `server` and `repo` inside the tests.
+ * Example: const served = servedRepository(FILES, { metrics: 0 }); … served.server.urls.http
+ */
+export function servedRepository(
+  files: Record<string, string | Uint8Array>,
+  extra: ServeOptions = {},
+  timeoutMs = 120_000,
+): { readonly server: Server; readonly repo: string } {
+  let repo: string | undefined;
+  let server: Server | undefined;
+  beforeAll(async () => {
+    repo = writeRepository(files);
+    server = await serveRepository(repo, extra);
+  }, timeoutMs);
+  afterAll(async () => {
+    await server?.close();
+    if (repo !== undefined) rmSync(repo, { recursive: true, force: true });
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get repo() {
+      return repo!;
+    },
+  };
 }

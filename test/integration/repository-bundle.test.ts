@@ -1,8 +1,6 @@
-import { rmSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Server } from "../../src/server.js";
+import { describe, expect, it } from "vitest";
 import { INTERPRETER } from "../helpers/cli.js";
-import { PB_HEADER, serveRepository, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, servedRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -59,21 +57,10 @@ async function infer(base: string, value: number): Promise<Answer> {
 }
 
 describe("requests queued for a busy Python instance", () => {
-  let repo: string;
-  let server: Server;
-
-  beforeAll(async () => {
-    repo = writeRepository({ "slow/config.pbtxt": CONFIG, "slow/1/model.py": MODEL });
-    server = await serveRepository(repo);
-  }, 120_000);
-
-  afterAll(async () => {
-    await server?.close();
-    rmSync(repo, { recursive: true, force: true });
-  });
+  const served = servedRepository({ "slow/config.pbtxt": CONFIG, "slow/1/model.py": MODEL });
 
   it("are each executed on their own, answered with their own outputs, and counted one execution each", async () => {
-    const base = server.urls.http!;
+    const base = served.server.urls.http!;
     const first = infer(base, 0);
     await new Promise((r) => setTimeout(r, 200)); // the first one is in the model now
     const answers = await Promise.all([first, ...[1, 2, 3, 4, 5, 6, 7].map((v) => infer(base, v))]);

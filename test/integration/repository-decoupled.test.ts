@@ -4,16 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type ClientDuplexStream, status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { LazyBackend } from "../../src/backends/lazy.js";
 import type { PythonBackend } from "../../src/backends/python/python-backend.js";
 import { supportsReusePort } from "../../src/config.js";
 import { Registry } from "../../src/model/registry.js";
-import type { Server } from "../../src/server.js";
 import { INTERPRETER, ROOT } from "../helpers/cli.js";
 import { inferenceClient } from "../helpers/grpc.js";
 import { getJson, jsonOf } from "../helpers/json.js";
-import { PB_HEADER, runPython, serveRepository, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, runPython, servedRepository, serveRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 const run = promisify(execFile);
@@ -196,23 +195,12 @@ def done(**results):
 `;
 
 describe("decoupled Python-backend models over gRPC streaming", () => {
-  let repo: string;
-  let server: Server;
   const registry = new Registry();
-
-  beforeAll(async () => {
-    repo = writeRepository(FILES);
-    server = await serveRepository(repo, { grpc: 0, registry });
-  }, 120_000);
-
-  afterAll(async () => {
-    await server?.close();
-    rmSync(repo, { recursive: true, force: true });
-  });
+  const served = servedRepository(FILES, { grpc: 0, registry });
 
   const env = () => ({
-    GRPC: server.urls.grpc!.replace(/^grpc:\/\//, ""),
-    HTTP: server.urls.http!.replace(/^https?:\/\//, ""),
+    GRPC: served.server.urls.grpc!.replace(/^grpc:\/\//, ""),
+    HTTP: served.server.urls.http!.replace(/^https?:\/\//, ""),
   });
 
   it("sends N responses per request (0: the final flag alone), each a stream message with the request id", async () => {
@@ -400,7 +388,7 @@ done(http=http, grpc=grpc)
   }, 60_000);
 
   it("counts each request once, and each response by its index (Triton's response_stats)", async () => {
-    const body = await getJson(`${server.urls.http}/v2/models/repeat/stats`);
+    const body = await getJson(`${served.server.urls.http}/v2/models/repeat/stats`);
     const model = body.model_stats[0];
     expect(model.inference_stats.success.count).toBe(9); // an error response is still an executed request
     expect(model.inference_stats.fail.count).toBe(1); // the request whose execute raised
@@ -426,7 +414,7 @@ done(**{k: {f: int(v.get(f, {}).get("count", 0)) for f in ("success", "fail", "e
 
   it("lets a model iterate a decoupled model's responses through BLS (exec(decoupled=True))", async () => {
     const call = async (n: number) => {
-      const res = await fetch(`${server.urls.http}/v2/models/bls_caller/infer`, {
+      const res = await fetch(`${served.server.urls.http}/v2/models/bls_caller/infer`, {
         method: "POST",
         body: JSON.stringify({ inputs: [{ name: "IN", datatype: "INT32", shape: [1], data: [n] }] }),
       });
@@ -470,7 +458,7 @@ done(**{k: {f: int(v.get(f, {}).get("count", 0)) for f in ("success", "fail", "e
   it.runIf(supportsReusePort())(
     "streams through frontend threads too (--workers 2)",
     async () => {
-      const threaded = await serveRepository(repo, { grpc: 0, workers: 2 });
+      const threaded = await serveRepository(served.repo, { grpc: 0, workers: 2 });
       try {
         const r = await runPython<{ items: unknown[] }>(
           `${CLIENT}
@@ -494,7 +482,7 @@ done(items=collect(2))
 
   it("stops within its grace period with a request still streaming: the stream is cancelled, the workers exit", async () => {
     const ownRegistry = new Registry();
-    const own = await serveRepository(repo, {
+    const own = await serveRepository(served.repo, {
       http: false,
       grpc: 0,
       shutdownGraceMs: 300,

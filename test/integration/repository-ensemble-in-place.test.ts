@@ -1,10 +1,8 @@
-import { rmSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Server } from "../../src/server.js";
+import { describe, expect, it } from "vitest";
 import { INTERPRETER } from "../helpers/cli.js";
-import { PB_HEADER, serveRepository, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, servedRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -118,21 +116,10 @@ const collectGarbage = runInNewContext("gc") as () => void;
 describe.each([1, 2])(
   "an ensemble step reads the previous Python step's output where that worker wrote it (workers %i)",
   (workers) => {
-    let repo: string;
-    let server: Server;
-
-    beforeAll(async () => {
-      repo = writeRepository(FILES);
-      server = await serveRepository(repo, { metrics: 0, workers });
-    }, 120_000);
-
-    afterAll(async () => {
-      await server?.close();
-      rmSync(repo, { recursive: true, force: true });
-    });
+    const served = servedRepository(FILES, { metrics: 0, workers });
 
     it("maps step_a's output segment read-only in step_b instead of copying into step_b's arena", async () => {
-      const base = server.urls.http!;
+      const base = served.server.urls.http!;
       const direct = await infer(base, "step_b", new Float32Array(1024).fill(3));
       expect(direct.where).toMatch(/^rw-s \/dev\/shm\//); // a request body: step_b's own arena
       const chained = await infer(base, "chain", new Float32Array(1024).fill(3));
@@ -148,7 +135,7 @@ describe.each([1, 2])(
     it.each(["chain", "step_a"])(
       "keeps every output intact until it is written, under concurrency (%s)",
       async (model) => {
-        const base = server.urls.http!;
+        const base = served.server.urls.http!;
         const elements = 1 << 20; // 4 MiB per tensor: several slots and segments of step_a at once
         const steps = model === "chain" ? 2 : 1;
         // Full collections while the responses go out: what is unreachable is collected at once.
@@ -177,7 +164,7 @@ describe.each([1, 2])(
     );
 
     it("unmaps step_a's segments in step_b once step_a drops them after the burst", async () => {
-      const base = server.urls.http!;
+      const base = served.server.urls.http!;
       // The burst above grew step_a's arena; its empty segments go after 2 s idle, and step_b is
       // told to unmap them: no read-only mapping of a deleted segment is left in step_b.
       await sleep(4500);
@@ -188,7 +175,7 @@ describe.each([1, 2])(
     }, 60_000);
 
     it("goes on after step_a's worker dies: step_b drops its mappings of the dead worker's segments", async () => {
-      const base = server.urls.http!;
+      const base = served.server.urls.http!;
       const big = await infer(base, "chain", new Float32Array(1 << 20).fill(2)); // step_a's segments mapped in step_b
       expect(big.where).toMatch(/^r--s /);
       const res = await fetch(`${base}/v2/models/chain/infer`, {

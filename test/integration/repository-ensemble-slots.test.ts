@@ -1,9 +1,7 @@
-import { rmSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Server } from "../../src/server.js";
+import { describe, expect, it } from "vitest";
 import { INTERPRETER } from "../helpers/cli.js";
 import { parseExposition, value } from "../helpers/prometheus.js";
-import { PB_HEADER, serveRepository, writeRepository } from "../helpers/repository.js";
+import { PB_HEADER, servedRepository } from "../helpers/repository.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -63,21 +61,10 @@ async function infer(base: string, x: Float32Array): Promise<Float32Array> {
 }
 
 describe("an ensemble of Python models gives its steps' output slots back", () => {
-  let repo: string;
-  let server: Server;
-
-  beforeAll(async () => {
-    repo = writeRepository(FILES);
-    server = await serveRepository(repo, { metrics: 0 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await server?.close();
-    rmSync(repo, { recursive: true, force: true });
-  });
+  const served = servedRepository(FILES, { metrics: 0 });
 
   it("reuses the same warm slots request after request instead of growing the workers' arenas", async () => {
-    const base = server.urls.http!;
+    const base = served.server.urls.http!;
     for (let i = 0; i < 12; i++) {
       const x = new Float32Array(ELEMENTS).fill(i);
       const y = await infer(base, x);
@@ -85,7 +72,7 @@ describe("an ensemble of Python models gives its steps' output slots back", () =
       expect(y[0]).toBe(i + 2);
       expect(y[ELEMENTS - 1]).toBe(i + 2);
     }
-    const metrics = parseExposition(await (await fetch(server.urls.metrics!)).text());
+    const metrics = parseExposition(await (await fetch(served.server.urls.metrics!)).text());
     // One request's slots per step (4 MiB in, 4 MiB out), not what the garbage collector left.
     for (const model of ["step_a", "step_b"]) {
       const bytes = value(metrics, "tensorbind_shared_memory_bytes", { model });
