@@ -3,6 +3,7 @@ import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { INTERPRETER } from "../helpers/cli.js";
 import { PB_HEADER, servedRepository } from "../helpers/repository.js";
+import { binaryBody, parseBinaryResponse } from "../helpers/server.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -74,8 +75,8 @@ interface Answer {
 }
 
 async function infer(base: string, model: string, x: Float32Array): Promise<Answer> {
-  const header = Buffer.from(
-    JSON.stringify({
+  const { body, headerLength } = binaryBody(
+    {
       inputs: [
         {
           name: "IN",
@@ -88,22 +89,24 @@ async function infer(base: string, model: string, x: Float32Array): Promise<Answ
         { name: "OUT", parameters: { binary_data: true } },
         ...(model === "step_a" ? [] : [{ name: "WHERE" }]),
       ],
-    }),
+    },
+    [new Uint8Array(x.buffer, x.byteOffset, x.byteLength)],
   );
   const res = await fetch(`${base}/v2/models/${model}/infer`, {
     method: "POST",
-    headers: { "Inference-Header-Content-Length": String(header.length) },
-    body: Buffer.concat([header, Buffer.from(x.buffer, x.byteOffset, x.byteLength)]),
+    headers: { "Inference-Header-Content-Length": String(headerLength) },
+    body,
   });
-  const body = Buffer.from(await res.arrayBuffer());
-  expect(res.status, body.toString().slice(0, 300)).toBe(200);
-  const jsonLength = Number(res.headers.get("inference-header-content-length"));
-  const head = JSON.parse(body.subarray(0, jsonLength).toString()) as {
-    outputs: { name: string; data?: string[] }[];
-  };
-  const raw = body.subarray(jsonLength);
+  const answer = Buffer.from(await res.arrayBuffer());
+  expect(res.status, answer.toString().slice(0, 300)).toBe(200);
+  const { header, outputs } = parseBinaryResponse(
+    answer,
+    Number(res.headers.get("inference-header-content-length")),
+  );
+  const raw = outputs.OUT!;
   const out = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
-  const [where, stale] = String(head.outputs.find((o) => o.name === "WHERE")?.data?.[0]).split("|");
+  const whereOutput = (header.outputs as { name: string; data?: string[] }[]).find((o) => o.name === "WHERE");
+  const [where, stale] = String(whereOutput?.data?.[0]).split("|");
   return { out, where: where!, stale: Number(stale) };
 }
 

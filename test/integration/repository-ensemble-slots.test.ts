@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { INTERPRETER } from "../helpers/cli.js";
 import { parseExposition, value } from "../helpers/prometheus.js";
 import { PB_HEADER, servedRepository } from "../helpers/repository.js";
+import { binaryBody, parseBinaryResponse } from "../helpers/server.js";
 
 process.env.TENSORBIND_PYTHON = INTERPRETER;
 
@@ -36,8 +37,8 @@ ensemble_scheduling { step [
 const ELEMENTS = 1 << 20; // 4 MiB of FP32 per tensor
 
 async function infer(base: string, x: Float32Array): Promise<Float32Array> {
-  const header = Buffer.from(
-    JSON.stringify({
+  const { body, headerLength } = binaryBody(
+    {
       inputs: [
         {
           name: "IN",
@@ -47,17 +48,19 @@ async function infer(base: string, x: Float32Array): Promise<Float32Array> {
         },
       ],
       outputs: [{ name: "OUT", parameters: { binary_data: true } }],
-    }),
+    },
+    [new Uint8Array(x.buffer, x.byteOffset, x.byteLength)],
   );
   const res = await fetch(`${base}/v2/models/chain/infer`, {
     method: "POST",
-    headers: { "Inference-Header-Content-Length": String(header.length) },
-    body: Buffer.concat([header, Buffer.from(x.buffer)]),
+    headers: { "Inference-Header-Content-Length": String(headerLength) },
+    body,
   });
   expect(res.status).toBe(200);
-  const body = Buffer.from(await res.arrayBuffer());
-  const json = Number(res.headers.get("inference-header-content-length"));
-  return new Float32Array(body.buffer.slice(body.byteOffset + json, body.byteOffset + body.length));
+  const answer = Buffer.from(await res.arrayBuffer());
+  const raw = parseBinaryResponse(answer, Number(res.headers.get("inference-header-content-length"))).outputs
+    .OUT!;
+  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
 }
 
 describe("an ensemble of Python models gives its steps' output slots back", () => {
